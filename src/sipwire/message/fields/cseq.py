@@ -1,0 +1,50 @@
+"""CSeq (RFC 3261 §20.16, §8.1.1.5)."""
+
+from __future__ import annotations
+
+import re
+
+from ..abnf import TOKEN
+from ..errors import ParseError
+from .base import Field, register
+
+__all__ = ["CSeq"]
+
+_RULE = "RFC 3261 §20.16"
+# CSeq = "CSeq" HCOLON 1*DIGIT LWS Method
+_CSEQ_RE = re.compile(rf"[ \t]*([0-9]+)[ \t]+({TOKEN})[ \t]*", re.ASCII)
+
+
+@register("CSeq")
+class CSeq(Field):
+    """``CSeq: 4711 INVITE``: ``seq`` below 2**31 (§8.1.1.5) and ``method``."""
+
+    __slots__ = ("method", "seq")
+
+    RULE = _RULE
+
+    def __init__(self, seq: int, method: str) -> None:
+        self._raw = None
+        self.seq = seq
+        self.method = method
+
+    @classmethod
+    def parse(cls, text: str) -> CSeq:
+        m = _CSEQ_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"malformed CSeq {text.strip()!r}", rfc=_RULE)
+        seq = int(m.group(1))
+        if seq >= 2**31:
+            raise ParseError(f"sequence number {seq} is not below 2**31",
+                             rfc="RFC 3261 §8.1.1.5")
+        self = cls.__new__(cls)
+        self._raw = text
+        self.seq = seq
+        self.method = m.group(2)
+        return self
+
+    def render(self) -> str:
+        return f"{self.seq} {self.method}"
+
+    def _state(self) -> tuple[object, ...]:
+        return (self.seq, self.method)

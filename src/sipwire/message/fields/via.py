@@ -1,0 +1,208 @@
+"""Via (RFC 3261 §20.42, §25.1 via-parm; RFC 3581 rport)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ..abnf import FAST_HOST, FAST_PARAMS, HOST, PARAMS, SWS, TOKEN
+from ..errors import ParseError
+from ..uri import check_host, check_port
+from .base import Field, register
+from .params import Params, format_params, parse_params
+
+__all__ = ["BRANCH_MAGIC_COOKIE", "Via"]
+
+#: §8.1.1.7: a branch starting with this was made by an RFC 3261 element
+BRANCH_MAGIC_COOKIE = "z9hG4bK"
+
+_RULE = "RFC 3261 §20.42"
+# via-parm = sent-protocol LWS sent-by *( SEMI via-params ); SLASH and COLON allow SWS
+_VIA_RE = re.compile(
+    rf"{SWS}({TOKEN}){SWS}/{SWS}({TOKEN}){SWS}/{SWS}({TOKEN})[ \t]+({HOST})"
+    rf"(?:{SWS}:{SWS}([0-9]+))?({PARAMS}){SWS}",
+    re.ASCII,
+)
+# the usual spelling: "SIP/2.0/UDP host:port;params", no odd spaces or quotes
+_VIA_FAST_RE = re.compile(
+    rf"[ \t]*SIP/2\.0/({TOKEN}) ({FAST_HOST})(?::([0-9]+))?({FAST_PARAMS})[ \t]*", re.ASCII
+)
+
+
+@register("Via", "v", multi=True)
+class Via(Field):
+    """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``.
+
+    ``host`` keeps IPv6 brackets; ``port`` is None when sent-by has none;
+    ``params`` holds every via-param with lower-cased names.
+    """
+
+    __slots__ = ("_params", "_params_text", "host", "port", "protocol", "transport", "version")
+
+    RULE = _RULE
+
+    def __init__(
+        self,
+        transport: str = "UDP",
+        host: str = "",
+        port: int | None = None,
+        params: Params | None = None,
+        *,
+        branch: str | None = None,
+        protocol: str = "SIP",
+        version: str = "2.0",
+    ) -> None:
+        self._raw = None
+        self.protocol = protocol
+        self.version = version
+        self.transport = transport.upper()
+        self.host = host
+        self.port = port
+        self._params: Params | None = dict(params or {})
+        self._params_text = ""
+        if branch is not None:
+            self._params = {"branch": branch, **self._params}
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        self = cls.__new__(cls)
+        self._raw = text
+        m = _VIA_FAST_RE.fullmatch(text)
+        if m is not None:
+            transport, host, port, tail = m.groups()
+            self.protocol = "SIP"
+            self.version = "2.0"
+            self._params = None
+        else:
+            m = _VIA_RE.fullmatch(text)
+            if m is None:
+                raise ParseError(f"malformed via-parm {text.strip()!r}", rfc=_RULE)
+            self.protocol, self.version, transport, host, port, tail = m.groups()
+            self._params = parse_params(tail, _RULE)
+            if self._params.get("branch", "x") in ("", '""'):
+                raise ParseError("empty branch parameter", rfc="RFC 3261 §8.1.1.7")
+        self.transport = transport.upper()
+        if not host[-1].isalpha() or "-" in host or ".." in host:
+            host = check_host(host, _RULE)
+        self.host = host
+        if port is None:
+            self.port = None
+        else:
+            self.port = int(port)
+            if self.port > 65535 or len(port) > 5:
+                check_port(port, _RULE)
+        self._params_text = tail
+        return self
+
+    @property
+    def params(self) -> Params:
+        """Every via-param, names lower-cased; flag parameters map to None."""
+        params = self._params
+        if params is None:
+            params = {}
+            for part in self._params_text.split(";")[1:]:
+                name, eq, value = part.partition("=")
+                params[name.strip(" \t").lower()] = value.strip(" \t") if eq else None
+            self._params = params
+        return params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._params = dict(value)
+
+    @property
+    def modified(self) -> bool:
+        return self._raw is None or super().modified
+
+    def check(self) -> None:
+        """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581)."""
+        params = self.params
+        ttl = params.get("ttl", "0")
+        if ttl is None or not ttl.isdigit() or int(ttl) > 255:
+            raise ParseError(f"bad ttl {ttl!r}", rfc=_RULE)
+        if "maddr" in params:
+            check_host(params["maddr"] or "", _RULE)
+        if "received" in params:
+            received = (params["received"] or "").strip("[]")
+            try:
+                ipaddress.ip_address(received)
+            except ValueError:
+                raise ParseError(f"received is not an IP address: {received!r}",
+                                 rfc=_RULE) from None
+        rport = params.get("rport")
+        if rport is not None and (not rport.isdigit() or int(rport) > 65535):
+            raise ParseError(f"bad rport {rport!r}", rfc="RFC 3581 §3")
+
+    def render(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return (f"{self.protocol}/{self.version}/{self.transport} {self.host}{port}"
+                f"{format_params(self.params)}")
+
+    def _state(self) -> tuple[object, ...]:
+        return (self.protocol, self.version, self.transport, self.host, self.port, self.params)
+
+    # -- named parameters ---------------------------------------------------------
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @branch.setter
+    def branch(self, value: str | None) -> None:
+        self._put("branch", value)
+
+    @property
+    def received(self) -> str | None:
+        return self.params.get("received")
+
+    @received.setter
+    def received(self, value: str | None) -> None:
+        self._put("received", value)
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @maddr.setter
+    def maddr(self, value: str | None) -> None:
+        self._put("maddr", value)
+
+    @property
+    def ttl(self) -> int | None:
+        value = self.params.get("ttl")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def rport(self) -> int | bool | None:
+        """RFC 3581: None if absent, True if present without a value, else the port."""
+        if "rport" not in self.params:
+            return None
+        value = self.params["rport"]
+        if value is None:
+            return True
+        return int(value) if value.isdigit() else None
+
+    @rport.setter
+    def rport(self, value: int | bool | None) -> None:
+        if value is None or value is False:
+            self.params.pop("rport", None)
+        elif value is True:
+            self.params["rport"] = None
+        else:
+            self.params["rport"] = str(int(value))
+
+    @property
+    def sent_by(self) -> tuple[str, int | None]:
+        return self.host, self.port
+
+    @property
+    def has_magic_cookie(self) -> bool:
+        """True when the branch was made by an RFC 3261 element (§8.1.1.7)."""
+        branch = self.params.get("branch")
+        return branch is not None and branch.startswith(BRANCH_MAGIC_COOKIE)
+
+    def _put(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.params.pop(name, None)
+        else:
+            self.params[name] = value

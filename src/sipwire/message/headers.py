@@ -1,0 +1,391 @@
+"""The header section of a SIP message: an ordered, case-insensitive multimap.
+
+Names compare case-insensitively and compact forms equal long forms (RFC 3261
+§7.3.1, §7.3.3): ``headers.get("i")`` is ``headers.get("Call-ID")``.  Each header
+line keeps the exact text it arrived with, so an untouched line serializes to
+the same bytes (folding and odd spacing included); a line that is set, added
+or whose typed value was changed is written in canonical form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .errors import ParseError
+from .fields.base import HEADER_TYPES, LIST_HEADERS, Field
+
+__all__ = ["COMPACT_FORMS", "LIST_HEADERS", "HeaderLine", "Headers", "canonical_name",
+           "header_key", "split_list"]
+
+#: one header line: [name as written, key, value, raw text or None, typed values or None]
+HeaderLine = list[Any]
+
+#: compact form -> long form: RFC 3261 §7.3.3 (i m e l c f s k t v), RFC 3265/6665
+#: (o u), RFC 3515 (r), RFC 3892 (b), RFC 4028 (x), RFC 4474 (y), RFC 3841 (a j d)
+COMPACT_FORMS: dict[str, str] = {
+    "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
+    "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
+    "v": "via", "o": "event", "u": "allow-events", "r": "refer-to", "b": "referred-by",
+    "x": "session-expires", "y": "identity", "a": "accept-contact", "j": "reject-contact",
+    "d": "request-disposition",
+}
+
+_CANONICAL: dict[str, str] = {
+    name.lower(): name
+    for name in (
+        "Accept", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
+        "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact",
+        "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+        "Content-Type", "CSeq", "Date", "Error-Info", "Expires", "From", "In-Reply-To",
+        "Max-Forwards", "MIME-Version", "Min-Expires", "Organization", "Priority",
+        "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "Record-Route",
+        "Reply-To", "Require", "Retry-After", "Route", "Server", "Subject", "Supported",
+        "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate",
+        "Event", "Allow-Events", "Refer-To", "Referred-By", "Session-Expires", "Identity",
+        "Accept-Contact", "Reject-Contact", "Request-Disposition", "RAck", "RSeq", "Path",
+        "Service-Route", "Subscription-State", "Min-SE", "Replaces", "P-Asserted-Identity",
+        "Privacy", "SIP-ETag", "SIP-If-Match", "Flow-Timer", "Reason",
+    )
+}
+
+# Lists whose grammar is ``x *(COMMA x)`` in extensions we know of.
+LIST_HEADERS.update({"path", "service-route", "allow-events", "accept-contact",
+                     "reject-contact", "p-asserted-identity"})
+
+
+def header_key(name: str) -> str:
+    """The lookup key of a header name: lower-case long form."""
+    key = name.lower()
+    return COMPACT_FORMS.get(key, key)
+
+
+def canonical_name(name: str) -> str:
+    """The usual spelling of a header name (``call-id`` -> ``Call-ID``)."""
+    key = header_key(name)
+    return _CANONICAL.get(key) or "-".join(p[:1].upper() + p[1:] for p in key.split("-"))
+
+
+def split_list(value: str) -> list[str]:
+    """Split ``x *(COMMA x)`` on commas outside quoted strings and ``<...>`` (§7.3.1)."""
+    if "," not in value:
+        return [value]
+    if '"' not in value and "<" not in value:
+        return [part.strip(" \t") for part in value.split(",")]
+    parts: list[str] = []
+    start = 0
+    depth = 0
+    quoted = False
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1 if depth else 0
+        elif ch == "," and depth == 0:
+            parts.append(value[start:i].strip(" \t"))
+            start = i + 1
+        i += 1
+    parts.append(value[start:].strip(" \t"))
+    return parts
+
+
+class Headers:
+    """Ordered header lines of a message.
+
+    Each line is ``[name, key, value, raw, typed]``: the name as written, the
+    lookup key, the unfolded value (surrounding whitespace not yet stripped),
+    the exact original text of the line (or ``None`` once it is rewritten) and
+    the typed values once parsed.  ``_index`` maps keys to their lines; it is
+    built by the parser, dropped by every change and rebuilt when next needed.
+    """
+
+    __slots__ = ("_index", "_lines")
+
+    def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
+        self._lines: list[HeaderLine] = []
+        self._index: dict[str, list[HeaderLine]] | None = None
+        for name, value in items:
+            self.add(name, value)
+
+    @classmethod
+    def _from_lines(
+        cls, lines: list[HeaderLine], index: dict[str, list[HeaderLine]] | None = None
+    ) -> Headers:
+        self = cls.__new__(cls)
+        self._lines = lines
+        self._index = index
+        return self
+
+    def _find(self, key: str) -> list[HeaderLine]:
+        index = self._index
+        if index is None:
+            index = {}
+            for line in self._lines:
+                found = index.get(line[1])
+                if found is None:
+                    index[line[1]] = [line]
+                else:
+                    found.append(line)
+            self._index = index
+        return index.get(key, _NONE)
+
+    # -- reading ----------------------------------------------------------------
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name`` as text (first list element for list headers)."""
+        key = header_key(name)
+        for line in self._find(key):
+            value: str = line[2].strip(" \t")
+            if key in LIST_HEADERS:
+                return split_list(value)[0]
+            return value
+        return default
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of ``name``, comma-separated lists split per the grammar."""
+        key = header_key(name)
+        split = key in LIST_HEADERS
+        out: list[str] = []
+        for line in self._find(key):
+            value: str = line[2].strip(" \t")
+            if split:
+                out.extend(p for p in split_list(value) if p)
+            else:
+                out.append(value)
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        return bool(self._find(header_key(name)))
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        """(name as written, value) for every header line, in order."""
+        for line in self._lines:
+            yield line[0], self._text_of(line)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self)
+
+    def keys(self) -> list[str]:
+        """Distinct lookup keys (lower-case long forms) in order of first appearance."""
+        return list(dict.fromkeys(line[1] for line in self._lines))
+
+    def typed(self, name: str) -> list[Field]:
+        """Every value of ``name`` as its typed class, parsed once and cached.
+
+        Raises ``ParseError`` (with the header name) if a value is malformed,
+        and ``KeyError`` if the header has no typed class.
+        """
+        key = header_key(name)
+        lines = self._find(key)
+        if len(lines) == 1:
+            values = lines[0][4]
+            if values is not None:
+                return list(values)
+        cls = HEADER_TYPES[key]
+        out: list[Field] = []
+        for line in lines:
+            values = line[4]
+            if values is None:
+                values = line[4] = _parse_line(cls, key, line)
+            out.extend(values)
+        return out
+
+    def first(self, name: str) -> Field | None:
+        """The first typed value of ``name``, or None when absent."""
+        key = header_key(name)
+        for line in self._find(key):
+            values = line[4]
+            if values is None:
+                values = line[4] = _parse_line(HEADER_TYPES[key], key, line)
+            first: Field | None = values[0] if values else None
+            return first
+        return None
+
+    @staticmethod
+    def _text_of(line: HeaderLine) -> str:
+        values = line[4]
+        if values is not None:
+            return ", ".join(str(v) for v in values)
+        text: str = line[2].strip(" \t")
+        return text
+
+    # -- writing ----------------------------------------------------------------
+
+    def _new_line(self, name: str, value: str | Field | Iterable[Field]) -> HeaderLine:
+        key = header_key(name)
+        if isinstance(value, str):
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"{name}: a header value cannot contain CR or LF")
+            return [name, key, value.strip(" \t"), None, None]
+        values = [value] if isinstance(value, Field) else list(value)
+        return [name, key, ", ".join(str(v) for v in values), None, values]
+
+    def add(self, name: str, value: str | Field | Iterable[Field], *, top: bool = False) -> None:
+        """Add a header line after the last one of its name (or at the end).
+
+        With ``top=True`` it goes before the first line of its name instead
+        (or at the very top): how a proxy adds its Via and Record-Route.
+        """
+        self._index = None
+        line = self._new_line(name, value)
+        key = line[1]
+        positions = [i for i, existing in enumerate(self._lines) if existing[1] == key]
+        if top:
+            self._lines.insert(positions[0] if positions else 0, line)
+        else:
+            self._lines.insert(positions[-1] + 1 if positions else len(self._lines), line)
+
+    def append(self, name: str, value: str | Field | Iterable[Field]) -> None:
+        """Add a header line at the very end of the header section."""
+        self._index = None
+        self._lines.append(self._new_line(name, value))
+
+    def set(self, name: str, value: str | Field | Iterable[Field]) -> None:
+        """Replace every line of ``name`` with one line (placed where the first was)."""
+        self._index = None
+        line = self._new_line(name, value)
+        key = line[1]
+        for i, existing in enumerate(self._lines):
+            if existing[1] == key:
+                self._lines[i] = line
+                self._lines[i + 1:] = [x for x in self._lines[i + 1:] if x[1] != key]
+                return
+        self._lines.append(line)
+
+    def __setitem__(self, name: str, value: str | Field) -> None:
+        self.set(name, value)
+
+    def remove(self, name: str) -> int:
+        """Remove every line of ``name``; return how many were removed."""
+        self._index = None
+        key = header_key(name)
+        before = len(self._lines)
+        self._lines = [line for line in self._lines if line[1] != key]
+        return before - len(self._lines)
+
+    def __delitem__(self, name: str) -> None:
+        if not self.remove(name):
+            raise KeyError(name)
+
+    def pop(self, name: str) -> str | None:
+        """Remove and return the first value of ``name`` (one list element).
+
+        A line holding several comma-separated values keeps the others.  This is
+        how a proxy strips its own Via from a response or a used Route (§16.4).
+        """
+        self._index = None
+        key = header_key(name)
+        for i, line in enumerate(self._lines):
+            if line[1] != key:
+                continue
+            cls = HEADER_TYPES.get(key)
+            if key in LIST_HEADERS and cls is not None:
+                values: list[Field] = self.typed_line(i, cls)
+                first = values[0]
+                if len(values) == 1:
+                    del self._lines[i]
+                else:
+                    self._lines[i] = [line[0], key, "", None, values[1:]]
+                    self._lines[i][2] = self._text_of(self._lines[i])
+                return str(first)
+            text: str = line[2].strip(" \t")
+            parts = split_list(text) if key in LIST_HEADERS else [text]
+            if len(parts) <= 1:
+                del self._lines[i]
+            else:
+                self._lines[i] = [line[0], key, ", ".join(parts[1:]), None, None]
+            return parts[0]
+        return None
+
+    def typed_line(self, index: int, cls: type[Field]) -> list[Field]:
+        line = self._lines[index]
+        values = line[4]
+        if values is None:
+            values = line[4] = _parse_line(cls, line[1], line)
+        typed: list[Field] = values
+        return typed
+
+    def copy(self) -> Headers:
+        """A copy whose lines can be changed without touching this one."""
+        return Headers._from_lines([
+            [n, k, v, r, list(t) if t is not None else None]
+            for n, k, v, r, t in self._lines
+        ])
+
+    # -- output -----------------------------------------------------------------
+
+    def serialize(self) -> str:
+        """The header lines, each followed by CRLF, untouched lines byte-identical."""
+        out: list[str] = []
+        for line in self._lines:
+            raw = line[3]
+            values = line[4]
+            if raw is not None:
+                if values is None:
+                    out.append(raw)
+                    continue
+                if all(not v.modified for v in values):
+                    out.append(raw)
+                    continue
+            out.append(f"{line[0]}: {self._text_of(line)}")
+        out.append("")
+        return "\r\n".join(out)
+
+    def __str__(self) -> str:
+        return self.serialize()
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k, self._text_of(a)) for a in self._lines for k in (a[1],)] == [
+            (k, other._text_of(b)) for b in other._lines for k in (b[1],)
+        ]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_NONE: list[HeaderLine] = []
+
+
+def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:
+    value: str = line[2].strip(" \t")
+    name: str = line[0]
+    try:
+        if key in LIST_HEADERS:
+            if not value:
+                # Some lists may be empty ("Supported:", "Accept:"); the class
+                # decides, by parsing the empty text or refusing it.
+                cls.parse("")
+                return []
+            parts = split_list(value)
+            if any(not p for p in parts):
+                raise ParseError("empty element in comma-separated list",
+                                 rfc="RFC 3261 §7.3.1")
+            return [cls.parse(p) for p in parts]
+        return [cls.parse(value)]
+    except ParseError as exc:
+        raise exc.with_header(canonical_name(name)) from None

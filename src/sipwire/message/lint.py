@@ -1,0 +1,133 @@
+"""Checking a whole message: every header against its grammar, and the rules
+between headers.  ``Message.validate()`` raises the first finding;
+``sipwire.lint()`` lists them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ParseError
+from .fields.base import HEADER_TYPES, LIST_HEADERS
+from .fields.nameaddr import Contact, NameAddr
+from .fields.via import Via
+from .headers import canonical_name
+from .message import Message, Request
+from .parser import DEFAULT_LIMITS, Limits, parse
+
+__all__ = ["Finding", "lint", "lint_message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: what, which header, which RFC rule, and the answer it deserves."""
+
+    message: str
+    rfc: str | None
+    status_code: int = 400
+    header: str | None = None
+
+    @classmethod
+    def from_error(cls, error: ParseError) -> Finding:
+        return cls(error.reason, error.rfc, error.status_code, error.header)
+
+    def error(self) -> ParseError:
+        return ParseError(self.message, header=self.header, rfc=self.rfc,
+                          status_code=self.status_code)
+
+    def __str__(self) -> str:
+        where = f"{self.header}: " if self.header else ""
+        rule = f" ({self.rfc})" if self.rfc else ""
+        return f"{self.status_code} {where}{self.message}{rule}"
+
+
+#: not comma lists, yet allowed more than once (§7.3.1, the exception for these four)
+_REPEATABLE = frozenset({"www-authenticate", "authorization", "proxy-authenticate",
+                         "proxy-authorization"})
+
+
+def lint(data: bytes | Message, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+    """Every problem in a message (bytes or parsed); empty for a clean one."""
+    if isinstance(data, Message):
+        return lint_message(data)
+    try:
+        msg = parse(data, limits)
+    except ParseError as exc:
+        return [Finding.from_error(exc)]
+    return lint_message(msg)
+
+
+def lint_message(msg: Message) -> list[Finding]:
+    findings: list[Finding] = []
+    add = findings.append
+    seen: dict[str, int] = {}
+    for name, key, value, raw, _typed in msg.headers._lines:
+        assert isinstance(name, str) and isinstance(key, str) and isinstance(value, str)
+        label = canonical_name(key)
+        seen[key] = seen.get(key, 0) + 1
+        text = raw if isinstance(raw, str) else value
+        if "\n" in text.replace("\r\n", "") or "\r" in text.replace("\r\n", ""):
+            add(Finding("bare CR or LF inside a header line", "RFC 3261 §7.3", header=label))
+            continue
+        if any("\udc80" <= ch <= "\udcff" for ch in text):
+            add(Finding("bytes that are not UTF-8", "RFC 3261 §25.1 TEXT-UTF8", header=label))
+    for key, count in seen.items():
+        if count > 1 and key in HEADER_TYPES and key not in LIST_HEADERS \
+                and key not in _REPEATABLE:
+            add(Finding("header appears more than once but is not a list",
+                        "RFC 3261 §7.3.1", header=canonical_name(key)))
+    for key in seen:
+        cls = HEADER_TYPES.get(key)
+        if cls is None:
+            continue
+        try:
+            values = msg.headers.typed(key)
+        except ParseError as exc:
+            add(Finding.from_error(exc.with_header(canonical_name(key))))
+            continue
+        for value in values:
+            check = getattr(value, "check", None)
+            if check is None:
+                continue
+            try:
+                check()
+            except ParseError as exc:
+                add(Finding.from_error(exc.with_header(canonical_name(key))))
+    if not findings:
+        _between_headers(msg, add)
+    return findings
+
+
+def _between_headers(msg: Message, add: object) -> None:
+    """Rules that tie headers to each other and to the start line."""
+    assert callable(add)
+    headers = msg.headers
+    if msg.body and "content-type" not in headers:
+        add(Finding("a message with a body needs Content-Type", "RFC 3261 §20.15",
+                    header="Content-Type"))
+    contacts: list[Contact] = headers.typed("contact")  # type: ignore[assignment]
+    if any(c.star for c in contacts):
+        if len(contacts) > 1:
+            add(Finding("Contact: * cannot be listed with other contacts",
+                        "RFC 3261 §10.2.2", header="Contact"))
+        if not isinstance(msg, Request) or msg.method != "REGISTER":
+            add(Finding("Contact: * is only for REGISTER", "RFC 3261 §20.10", header="Contact"))
+        elif msg.expires != 0:
+            add(Finding("Contact: * needs Expires: 0", "RFC 3261 §10.2.2", header="Contact"))
+    if isinstance(msg, Request):
+        if msg.method == "INVITE" and len(contacts) > 1:
+            # §8.1.1.8 asks for exactly one; a missing one is left to the UAS,
+            # as RFC 3261's own §17.1.1.3 example has none.
+            add(Finding("a dialog-creating request needs exactly one Contact",
+                        "RFC 3261 §8.1.1.8", header="Contact"))
+        top: Via = headers.typed("via")[0]  # type: ignore[assignment]
+        if top.branch is None:
+            add(Finding("missing branch parameter", "RFC 3261 §8.1.1.7", header="Via"))
+        to: NameAddr = headers.typed("to")[0]  # type: ignore[assignment]
+        if msg.method == "REGISTER" and not to.uri.is_sip:
+            add(Finding("To of a REGISTER must be a SIP or SIPS URI (the address-of-record)",
+                        "RFC 3261 §10.2", header="To"))
+    for key in ("from", "to"):
+        value: NameAddr = headers.typed(key)[0]  # type: ignore[assignment]
+        if key == "from" and isinstance(msg, Request) and value.tag is None:
+            add(Finding("a request needs a From tag", "RFC 3261 §8.1.1.3", header="From"))

@@ -1,0 +1,427 @@
+"""SIP requests and responses (RFC 3261 §7), built (§8.1.1, §8.2.6) or parsed.
+
+A parsed message keeps its bytes: ``bytes(msg)`` returns exactly what
+``parse()`` was given until something is changed, and after a change only the
+changed parts are rewritten (see ``Headers``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import ParseError
+from .fields.base import Field
+from .fields.cseq import CSeq
+from .fields.nameaddr import Contact, NameAddr
+from .fields.via import BRANCH_MAGIC_COOKIE, Via
+from .headers import Headers
+from .status import Status
+from .uri import URI
+
+if TYPE_CHECKING:
+    from .lint import Finding
+
+__all__ = ["Message", "Request", "Response", "new_branch", "new_call_id", "new_tag"]
+
+SIP_VERSION = "SIP/2.0"
+
+#: §12.1: requests whose responses can create a dialog
+DIALOG_CREATING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+
+
+def new_branch() -> str:
+    """A Via branch unique in space and time, with the §8.1.1.7 magic cookie."""
+    return BRANCH_MAGIC_COOKIE + secrets.token_hex(10)
+
+
+def new_tag() -> str:
+    """A From/To tag with at least 32 bits of randomness (§19.3)."""
+    return secrets.token_hex(6)
+
+
+def new_call_id(host: str | None = None) -> str:
+    """A globally unique Call-ID (§8.1.1.4)."""
+    token = secrets.token_hex(12)
+    return f"{token}@{host}" if host else token
+
+
+HeaderItems = Iterable[tuple[str, "str | Field"]]
+
+
+class Message:
+    """What requests and responses share: headers, body and typed accessors."""
+
+    __slots__ = ("_start", "_wire", "body_bytes", "headers")
+
+    headers: Headers
+    body_bytes: bytes
+    _wire: bytes | None
+    #: the start line as received, or None for a built message
+    _start: str | None
+
+    is_request: ClassVar[bool]
+
+    # -- body ---------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        return self.body_bytes
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        """Set the body; Content-Length follows it (§20.14)."""
+        self.body_bytes = bytes(value)
+        self.headers.set("Content-Length", str(len(self.body_bytes)))
+
+    # -- typed accessors of RFC 3261 §20 ----------------------------------------------
+
+    @property
+    def via(self) -> list[Via]:
+        return self.headers.typed("via")  # type: ignore[return-value]
+
+    @property
+    def from_(self) -> NameAddr:
+        return self._one("from")  # type: ignore[return-value]
+
+    @property
+    def to(self) -> NameAddr:
+        return self._one("to")  # type: ignore[return-value]
+
+    @property
+    def contact(self) -> list[Contact]:
+        """Contact values; ``[]`` when absent or ``*`` (see ``contact_star``)."""
+        values: list[Contact] = self.headers.typed("contact")  # type: ignore[assignment]
+        return [c for c in values if not c.star]
+
+    @property
+    def contact_star(self) -> bool:
+        """True for ``Contact: *`` (§10.2.2)."""
+        return any(c.star for c in self.headers.typed("contact"))  # type: ignore[attr-defined]
+
+    @property
+    def route(self) -> list[NameAddr]:
+        return self.headers.typed("route")  # type: ignore[return-value]
+
+    @property
+    def record_route(self) -> list[NameAddr]:
+        return self.headers.typed("record-route")  # type: ignore[return-value]
+
+    @property
+    def call_id(self) -> str:
+        return self._one("call-id").value  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def cseq(self) -> CSeq:
+        return self._one("cseq")  # type: ignore[return-value]
+
+    @property
+    def max_forwards(self) -> int | None:
+        return self._int("max-forwards")
+
+    @property
+    def expires(self) -> int | None:
+        return self._int("expires")
+
+    @property
+    def min_expires(self) -> int | None:
+        return self._int("min-expires")
+
+    @property
+    def content_length(self) -> int | None:
+        return self._int("content-length")
+
+    @property
+    def content_type(self) -> Any:
+        """The Content-Type as a ``MediaType`` (.type .subtype .params), or None."""
+        values = self.headers.typed("content-type")
+        return values[0] if values else None
+
+    def header(self, name: str) -> list[Field]:
+        """Typed values of any registered header (``msg.header("Allow")``)."""
+        return self.headers.typed(name)
+
+    def _one(self, key: str) -> Field:
+        values = self.headers.typed(key)
+        if not values:
+            raise ParseError("missing mandatory header", header=key.title(),
+                             rfc="RFC 3261 §8.1.1")
+        return values[0]
+
+    def _int(self, key: str) -> int | None:
+        values = self.headers.typed(key)
+        return values[0].value if values else None  # type: ignore[attr-defined]
+
+    # -- checking -------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Read every header and check the rules between them.
+
+        Raises ``ParseError`` for the first problem found; ``lint()`` lists all.
+        """
+        from .lint import lint_message
+
+        for finding in lint_message(self):
+            raise finding.error()
+
+    def lint(self) -> list[Finding]:
+        """Every problem found in this message (empty for a clean one)."""
+        from .lint import lint_message
+
+        return lint_message(self)
+
+    # -- output ---------------------------------------------------------------------
+
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def __bytes__(self) -> bytes:
+        head = self.start_line() + "\r\n" + self.headers.serialize() + "\r\n"
+        data = head.encode("utf-8", "surrogateescape") + self.body_bytes
+        if self._wire is not None and data != self._wire:
+            self._wire = None
+        return data
+
+    def __str__(self) -> str:
+        return bytes(self).decode("utf-8", "replace")
+
+    def copy(self) -> Any:
+        """A deep enough copy to change headers without touching this message."""
+        new = object.__new__(type(self))
+        for slot in type(self).__slots__:
+            setattr(new, slot, getattr(self, slot))
+        for slot in Message.__slots__:
+            setattr(new, slot, getattr(self, slot))
+        new.headers = self.headers.copy()
+        return new
+
+
+class Request(Message):
+    """A SIP request: ``method``, ``uri`` and the rest of ``Message``."""
+
+    __slots__ = ("_start_uri", "_uri", "method", "version")
+
+    is_request = True
+    method: str
+    version: str
+    _uri: URI | None
+    #: the Request-URI text of the start line (parsed into ``uri`` when read)
+    _start_uri: str | None
+
+    def __init__(
+        self,
+        method: str,
+        uri: URI | str,
+        headers: Headers | HeaderItems = (),
+        body: bytes = b"",
+    ) -> None:
+        self.method = method
+        self._uri = URI.parse(uri) if isinstance(uri, str) else uri
+        self.version = SIP_VERSION
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body_bytes = bytes(body)
+        self._wire = None
+        self._start = None
+        self._start_uri = None
+
+    @property
+    def uri(self) -> URI:
+        """The Request-URI (§8.1.1.1)."""
+        uri = self._uri
+        if uri is None:
+            uri = self._uri = URI.parse(self._start_uri or "")
+        return uri
+
+    @uri.setter
+    def uri(self, value: URI | str) -> None:
+        self._uri = URI.parse(value) if isinstance(value, str) else value
+
+    def start_line(self) -> str:
+        start = self._start
+        if start is not None:
+            if start.partition(" ")[0] == self.method and (
+                self._uri is None or str(self._uri) == self._start_uri
+            ):
+                return start
+            self._start = None
+        return f"{self.method} {self.uri} {self.version}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+    # -- building, RFC 3261 §8.1.1 ------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        uri: URI | str,
+        *,
+        from_: NameAddr | URI | str,
+        to: NameAddr | URI | str | None = None,
+        call_id: str | None = None,
+        cseq: int = 1,
+        via: Via | None = None,
+        transport: str = "UDP",
+        sent_by: tuple[str, int | None] = ("127.0.0.1", None),
+        contact: NameAddr | URI | str | None = None,
+        max_forwards: int = 70,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: HeaderItems = (),
+    ) -> Request:
+        """Build a request per §8.1.1.
+
+        To defaults to the Request-URI (§8.1.1.2); From gets a new tag unless it
+        has one (§8.1.1.3); Call-ID is new unless given (§8.1.1.4); CSeq is
+        ``cseq method`` (§8.1.1.5); Max-Forwards is 70 (§8.1.1.6); the Via has a
+        new branch with the z9hG4bK cookie (§8.1.1.7), its sent-by being
+        rewritten by the transport that sends it (§18.1.1).
+        """
+        request_uri = URI.parse(uri) if isinstance(uri, str) else uri
+        from_value = _name_addr(from_)
+        if from_value.tag is None:
+            from_value.tag = new_tag()
+        to_value = _name_addr(to if to is not None else request_uri.copy(params={}))
+        if via is None:
+            via = Via(transport, sent_by[0], sent_by[1], branch=new_branch())
+        lines: list[tuple[str, str | Field]] = [
+            ("Via", via),
+            ("Max-Forwards", str(max_forwards)),
+            ("From", from_value),
+            ("To", to_value),
+            ("Call-ID", call_id or new_call_id()),
+            ("CSeq", CSeq(cseq, method)),
+        ]
+        if contact is not None:
+            lines.append(("Contact", _contact(contact)))
+        lines.extend(headers)
+        if content_type is not None:
+            lines.append(("Content-Type", content_type))
+        lines.append(("Content-Length", str(len(body))))
+        return cls(method, request_uri, Headers(lines), body)
+
+    # -- answering, RFC 3261 §8.2.6 -----------------------------------------------------
+
+    def reply(
+        self,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
+        contact: NameAddr | URI | str | None = None,
+        headers: HeaderItems = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response:
+        """Build a response to this request per §8.2.6.2.
+
+        Via (all, in order), From, To, Call-ID, CSeq and Timestamp are copied
+        byte for byte; To gets a tag (``to_tag`` or a new one) unless it has
+        one or the status is 100; Record-Route is copied for responses that can
+        create a dialog (§12.1.1).
+        """
+        if not 100 <= status <= 699:
+            raise ValueError(f"status code {status} is outside 100-699 (RFC 3261 §7.2)")
+        copied = Headers._from_lines([])
+        src = self.headers._lines
+        for key in ("via", "from", "to", "call-id", "cseq"):
+            copied._lines.extend(list(line) for line in src if line[1] == key)
+        if status != 100 and not _to_has_tag(copied):
+            to_line = next(line for line in copied._lines if line[1] == "to")
+            to_value = NameAddr.parse(to_line[2])
+            to_value.tag = to_tag or new_tag()
+            to_line[2] = str(to_value)
+            to_line[3] = None
+            to_line[4] = [to_value]
+        copied._lines.extend(list(line) for line in src if line[1] == "timestamp")
+        if (
+            self.method in DIALOG_CREATING_METHODS
+            and 101 <= status < 300
+        ):
+            copied._lines.extend(list(line) for line in src if line[1] == "record-route")
+        if contact is not None:
+            copied.add("Contact", _contact(contact))
+        for name, value in headers:
+            copied.add(name, value)
+        if content_type is not None:
+            copied.set("Content-Type", content_type)
+        copied.set("Content-Length", str(len(body)))
+        phrase = reason if reason is not None else Status(status).phrase
+        return Response(status, phrase, copied, body)
+
+
+class Response(Message):
+    """A SIP response: ``status`` (int) and ``reason`` (str)."""
+
+    __slots__ = ("reason", "status", "version")
+
+    is_request = False
+    status: int
+    reason: str
+    version: str
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: Headers | HeaderItems = (),
+        body: bytes = b"",
+    ) -> None:
+        self.status = int(status)
+        self.reason = reason if reason is not None else Status(status).phrase
+        self.version = SIP_VERSION
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body_bytes = bytes(body)
+        self._wire = None
+        self._start = None
+
+    @property
+    def status_class(self) -> int:
+        """1 to 6, the response class of §7.2."""
+        return self.status // 100
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status < 200
+
+    @property
+    def is_final(self) -> bool:
+        return self.status >= 200
+
+    def start_line(self) -> str:
+        start = self._start
+        if start is not None:
+            _, _, rest = start.partition(" ")
+            code, _, reason = rest.lstrip(" ").partition(" ")
+            if code == str(self.status) and reason == self.reason:
+                return start
+            self._start = None
+        return f"{self.version} {self.status} {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+def _name_addr(value: NameAddr | URI | str) -> NameAddr:
+    if isinstance(value, NameAddr):
+        return value
+    if isinstance(value, URI):
+        return NameAddr(value)
+    return NameAddr.parse(value)
+
+
+def _contact(value: NameAddr | URI | str) -> Contact:
+    if isinstance(value, Contact):
+        return value
+    if isinstance(value, NameAddr):
+        return Contact(value.uri, value.display_name, value.params)
+    if isinstance(value, URI):
+        return Contact(value)
+    return Contact.parse(value)
+
+
+def _to_has_tag(headers: Headers) -> bool:
+    values = headers.typed("to")
+    return bool(values) and values[0].tag is not None  # type: ignore[attr-defined]

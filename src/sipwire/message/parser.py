@@ -1,0 +1,395 @@
+"""Parsing SIP messages: ``parse()`` for a datagram, ``StreamParser`` for a
+TCP/TLS/WebSocket byte stream (RFC 3261 §7, §18.3).
+
+``parse()`` frames the message, indexes the header lines and checks strictly
+what every element needs: the start line and the Via, From, To, Call-ID, CSeq,
+Max-Forwards and Content-Length headers.  Every other header is parsed when it
+is first read; ``msg.validate()`` reads them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .abnf import REASON_PHRASE_RE, SIP_VERSION_RE, TOKEN, TOKEN_RE
+from .errors import MessageTooLarge, ParseError, UnsupportedVersion
+from .fields.base import HEADER_TYPES
+from .headers import COMPACT_FORMS, HeaderLine, Headers, canonical_name, split_list
+from .message import Message, Request, Response
+from .uri import SIP_URI_FAST, URI, check_fast
+
+__all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
+           "parse"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what a parser accepts; going past one is a ``ParseError``."""
+
+    #: the largest message, start line to body end (513 past it, §21.5.11)
+    max_message_size: int = 65535
+    #: the most header lines (after unfolding)
+    max_headers: int = 256
+    #: the longest header line or start line, folding included
+    max_line_length: int = 16384
+    #: §8.1.1.7 asks every request's Via for a branch; False accepts RFC 2543 peers
+    require_branch: bool = True
+
+
+DEFAULT_LIMITS = Limits()
+
+_KNOWN_KEYS = frozenset(HEADER_TYPES) | frozenset(COMPACT_FORMS)
+# Headers checked by parse() and the rule each one is mandatory under.
+_REQUEST_MANDATORY = ("via", "from", "to", "call-id", "cseq", "max-forwards")
+_RESPONSE_MANDATORY = ("via", "from", "to", "call-id", "cseq")
+_SINGLE = ("from", "to", "call-id", "cseq", "max-forwards", "content-length")
+
+
+def parse(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Message:
+    """Parse one SIP message from a datagram (or a complete framed message).
+
+    Returns a ``Request`` or ``Response``; raises ``ParseError`` whose
+    ``status_code`` is the response a server should answer with.
+    """
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    if len(data) > limits.max_message_size:
+        raise MessageTooLarge(
+            f"message of {len(data)} bytes is over the limit of {limits.max_message_size}",
+            rfc="RFC 3261 §21.5.11")
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        if b"\n\n" in data or (b"\n" in data and b"\r\n" not in data):
+            raise ParseError("lines must end in CRLF", rfc="RFC 3261 §7")
+        raise ParseError("no empty line ends the header section", rfc="RFC 3261 §7")
+    start = 0
+    if data[0:2] == b"\r\n":
+        # §7.5: CRLFs before the start line are ignored.
+        while data.startswith(b"\r\n", start):
+            start += 2
+        if start >= end:
+            end = data.find(b"\r\n\r\n", start)
+            if end < 0:
+                raise ParseError("no empty line ends the header section", rfc="RFC 3261 §7")
+    head = data[start:end].decode("utf-8", "surrogateescape")
+    lines = head.split("\r\n")
+    nlines = len(lines)
+    if head.count("\n") != nlines - 1 or head.count("\r") != nlines - 1:
+        raise ParseError("bare CR or LF inside the header section", rfc="RFC 3261 §7")
+    if nlines - 1 > limits.max_headers:
+        raise MessageTooLarge(f"more than {limits.max_headers} header lines",
+                              rfc="RFC 3261 §21.5.11")
+    msg = _start_line(lines[0], limits)
+    header_lines, index = _header_lines(lines, limits)
+    msg.headers = Headers._from_lines(header_lines, index)
+    _check_mandatory(msg, index)
+    if limits.require_branch and msg.is_request and index["via"][0][4][0].branch is None:
+        raise ParseError("missing branch parameter", header="Via", rfc="RFC 3261 §8.1.1.7")
+
+    body_start = end + 4
+    length_lines = index.get("content-length")
+    if length_lines:
+        length: int = length_lines[0][4][0].value
+        available = len(data) - body_start
+        if length > available:
+            raise ParseError(
+                f"Content-Length {length} is larger than the {available} bytes received",
+                header="Content-Length", rfc="RFC 3261 §18.3")
+        body_end = body_start + length
+    else:
+        body_end = len(data)
+    msg.body_bytes = data[body_start:body_end]
+    msg._wire = data[start:body_end]
+    return msg
+
+
+def _start_line(line: str, limits: Limits) -> Message:
+    if len(line) > limits.max_line_length:
+        raise MessageTooLarge("start line too long", rfc="RFC 3261 §21.5.11")
+    first, sp, rest = line.partition(" ")
+    if first[:4].upper() == "SIP/":
+        # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        # RFC 3665 §3.9 prints "SIP/2.0  486": extra spaces are taken as one.
+        code, sp2, reason = rest.lstrip(" ").partition(" ")
+        _check_version(first)
+        if not sp or not sp2 or len(code) != 3 or not code.isdigit() or not code.isascii():
+            raise ParseError(f"malformed Status-Line {line!r}", rfc="RFC 3261 §7.2")
+        status = int(code)
+        if not 100 <= status <= 699:
+            raise ParseError(f"status code {status} is outside 100-699", rfc="RFC 3261 §7.2")
+        if REASON_PHRASE_RE.fullmatch(reason) is None:
+            raise ParseError(f"bad Reason-Phrase {reason!r}", rfc="RFC 3261 §25.1")
+        response = Response.__new__(Response)
+        response.status = status
+        response.reason = reason
+        response.version = first
+        response._start = line
+        return response
+    # Request-Line = Method SP Request-URI SP SIP-Version
+    m = _REQUEST_LINE_FAST_RE.fullmatch(line)
+    if m is not None:
+        method, uri_text, host, port = m.groups()
+        version = "SIP/2.0"
+        try:
+            check_fast(uri_text, host, port)
+        except ParseError as exc:
+            raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+    else:
+        parts = line.split(" ")
+        if len(parts) != 3 or not parts[1]:
+            raise ParseError(f"malformed Request-Line {line!r}", rfc="RFC 3261 §7.1")
+        method, uri_text, version = parts
+        if TOKEN_RE.fullmatch(method) is None:
+            raise ParseError(f"bad method {method!r}", rfc="RFC 3261 §25.1 Method")
+        _check_version(version)
+        try:
+            URI.check(uri_text)
+        except ParseError as exc:
+            raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+    request = Request.__new__(Request)
+    request.method = method
+    request._uri = None
+    request.version = version
+    request._start = line
+    request._start_uri = uri_text
+    return request
+
+
+_REQUEST_LINE_FAST_RE = re.compile(rf"({TOKEN}) ({SIP_URI_FAST}) SIP/2\.0")
+
+
+def _check_version(version: str) -> None:
+    if version == "SIP/2.0":
+        return
+    if SIP_VERSION_RE.fullmatch(version) is None:
+        raise ParseError(f"malformed SIP-Version {version!r}", rfc="RFC 3261 §7.1")
+    if version.upper() != "SIP/2.0":
+        raise UnsupportedVersion(f"SIP version {version} is not supported",
+                                 rfc="RFC 3261 §8.2.2 / §21.5.6")
+
+
+def _header_lines(
+    lines: list[str], limits: Limits
+) -> tuple[list[HeaderLine], dict[str, list[HeaderLine]]]:
+    """Split header lines into ``[name, key, value, raw, typed]`` and index them."""
+    out: list[HeaderLine] = []
+    index: dict[str, list[HeaderLine]] = {}
+    keys = _KEYS
+    max_len = limits.max_line_length
+    for i in range(1, len(lines)):
+        raw = lines[i]
+        name, colon, value = raw.partition(":")
+        key = keys.get(name)
+        if key is None or not colon:
+            if raw[:1] in (" ", "\t"):
+                return _folded_lines(lines, limits)
+            key = _new_key(name, colon, raw)
+        if len(raw) > max_len:
+            raise MessageTooLarge("header line too long", header=name.strip(),
+                                  rfc="RFC 3261 §21.5.11")
+        line: HeaderLine = [name, key, value, raw, None]
+        out.append(line)
+        found = index.get(key)
+        if found is None:
+            index[key] = [line]
+        else:
+            found.append(line)
+    return out, index
+
+
+def _folded_lines(
+    lines: list[str], limits: Limits
+) -> tuple[list[HeaderLine], dict[str, list[HeaderLine]]]:
+    """The slow path: some lines continue the previous one (§7.3.1 folding)."""
+    merged: list[tuple[str, str]] = []  # (unfolded text, raw text)
+    for i in range(1, len(lines)):
+        raw = lines[i]
+        if not raw:
+            raise ParseError("empty header line", rfc="RFC 3261 §7.3")
+        if raw[0] == " " or raw[0] == "\t":
+            if not merged:
+                raise ParseError("continuation line before any header", rfc="RFC 3261 §7.3.1")
+            text, prev_raw = merged[-1]
+            merged[-1] = (text.rstrip(" \t") + " " + raw.strip(" \t"), prev_raw + "\r\n" + raw)
+        else:
+            merged.append((raw, raw))
+    out: list[HeaderLine] = []
+    index: dict[str, list[HeaderLine]] = {}
+    for text, raw in merged:
+        name, colon, value = text.partition(":")
+        key = _KEYS.get(name)
+        if key is None or not colon:
+            key = _new_key(name, colon, text)
+        if len(raw) > limits.max_line_length:
+            raise MessageTooLarge("header line too long", header=name.strip(),
+                                  rfc="RFC 3261 §21.5.11")
+        line: HeaderLine = [name, key, value, raw, None]
+        out.append(line)
+        index.setdefault(key, []).append(line)
+    return out, index
+
+
+def _new_key(name: str, colon: str, raw: str) -> str:
+    """Check a header name not seen before (``token``, §25.1) and cache its key."""
+    if not raw:
+        raise ParseError("empty header line", rfc="RFC 3261 §7.3")
+    if not colon:
+        raise ParseError(f"header line without a colon: {raw[:40]!r}", rfc="RFC 3261 §7.3")
+    stripped = name.rstrip(" \t")
+    if TOKEN_RE.fullmatch(stripped) is None:
+        raise ParseError(f"bad header name {stripped!r}", rfc="RFC 3261 §25.1 header-name")
+    key = stripped.lower()
+    key = COMPACT_FORMS.get(key, key)
+    if len(_KEYS) < 4096:
+        _KEYS[name] = key
+    return key
+
+
+def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
+    """Parse the headers every element reads, and require the mandatory ones."""
+    mandatory = _REQUEST_MANDATORY if msg.is_request else _RESPONSE_MANDATORY
+    for key, cls in _HOT:
+        lines = index.get(key)
+        if lines is None:
+            if key in mandatory:
+                raise ParseError("missing mandatory header", header=canonical_name(key),
+                                 rfc="RFC 3261 §8.1.1" if msg.is_request
+                                 else "RFC 3261 §8.2.6.2")
+            continue
+        if len(lines) > 1 and key in _SINGLE:
+            raise ParseError("header appears more than once", header=canonical_name(key),
+                             rfc="RFC 3261 §7.3.1")
+        for line in lines:
+            value: str = line[2]
+            try:
+                if key == "via" and "," in value:
+                    line[4] = [cls.parse(part) for part in split_list(value.strip(" \t"))]
+                else:
+                    line[4] = [cls.parse(value)]
+            except ParseError as exc:
+                raise exc.with_header(canonical_name(key)) from None
+    if isinstance(msg, Request):
+        cseq = index["cseq"][0][4][0]
+        if cseq.method != msg.method:
+            raise ParseError(
+                f"CSeq method {cseq.method!r} differs from the request method "
+                f"{msg.method!r}", header="CSeq", rfc="RFC 3261 §8.1.1.5")
+
+
+_HOT = tuple((key, HEADER_TYPES[key]) for key in
+             ("via", "from", "to", "call-id", "cseq", "max-forwards", "content-length"))
+# header name as written -> lookup key, for names already checked once
+_KEYS: dict[str, str] = {}
+for _key in _KNOWN_KEYS:
+    for _name in {_key, canonical_name(_key), _key.upper(), _key.title()}:
+        _KEYS[_name] = COMPACT_FORMS.get(_key, _key)
+
+
+# -- stream framing ---------------------------------------------------------------------
+
+_CONTENT_LENGTH_RE = re.compile(
+    rb"\r\n(?:[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Ll][Ee][Nn][Gg][Tt][Hh]|[Ll])[ \t]*:[ \t]*([^\r]*)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """A CRLF keep-alive on a stream (RFC 5626 §3.5.1).
+
+    ``ping`` is True for the double CRLF a client sends, which a server answers
+    with a single CRLF (a ``pong``, ``ping`` False).
+    """
+
+    ping: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BadMessage:
+    """A well-framed message that does not parse: answer it (a request with
+    ``error.status_code``) or drop it, and go on reading the stream."""
+
+    error: ParseError
+    data: bytes
+
+
+StreamEvent = Message | KeepAlive | BadMessage
+
+
+class StreamParser:
+    """Sans-I/O framing of SIP over a byte stream (RFC 3261 §18.3, RFC 5626 §3.5.1).
+
+    Feed it chunks as they arrive; it returns the complete messages, keep-alives
+    and unparsable-but-framed messages found so far.  Content-Length is
+    mandatory on a stream; without it, or with a header section over the size
+    limit, the stream cannot be re-synchronised: ``feed`` raises ``ParseError``
+    and every later call raises it again, and the connection should be closed.
+    """
+
+    __slots__ = ("_buffer", "_error", "limits")
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._buffer = bytearray()
+        self._error: ParseError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that do not yet make a whole message."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        if self._error is not None:
+            raise self._error
+        self._buffer += data
+        events: list[StreamEvent] = []
+        try:
+            while self._buffer:
+                event = self._next()
+                if event is None:
+                    break
+                events.append(event)
+        except ParseError as exc:
+            self._error = exc
+            self._buffer.clear()
+            raise
+        return events
+
+    def _next(self) -> StreamEvent | None:
+        buffer = self._buffer
+        if buffer[:2] == b"\r\n":
+            # §7.5 / RFC 5626 §3.5.1: CRLFs between messages are keep-alives.
+            if buffer[:4] == b"\r\n\r\n":
+                del buffer[:4]
+                return KeepAlive(ping=True)
+            if len(buffer) == 3 and buffer[2:3] == b"\r":
+                return None
+            del buffer[:2]
+            return KeepAlive(ping=False)
+        limit = self.limits.max_message_size
+        end = buffer.find(b"\r\n\r\n", 0, limit + 4)
+        if end < 0:
+            if len(buffer) > limit:
+                raise MessageTooLarge("header section over the size limit",
+                                      rfc="RFC 3261 §21.5.11")
+            return None
+        m = _CONTENT_LENGTH_RE.search(buffer, 0, end + 2)
+        if m is None:
+            raise ParseError("Content-Length is mandatory on a stream transport",
+                             header="Content-Length", rfc="RFC 3261 §18.3")
+        text = m.group(1).strip(b" \t")
+        if not text.isdigit():
+            raise ParseError(f"bad Content-Length {text!r}", header="Content-Length",
+                             rfc="RFC 3261 §20.14")
+        total = end + 4 + int(text)
+        if total > limit:
+            raise MessageTooLarge(f"message of {total} bytes is over the limit of {limit}",
+                                  rfc="RFC 3261 §21.5.11")
+        if len(buffer) < total:
+            return None
+        frame = bytes(buffer[:total])
+        del buffer[:total]
+        try:
+            return parse(frame, self.limits)
+        except ParseError as exc:
+            return BadMessage(exc, frame)
