@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .errors import ParseError
-from .fields.base import HEADER_TYPES, LIST_HEADERS, Field
+from .fields.base import EMPTY_LISTS, HEADER_TYPES, LIST_HEADERS, Field
 
 __all__ = ["COMPACT_FORMS", "LIST_HEADERS", "HeaderLine", "Headers", "canonical_name",
            "header_key", "split_list"]
@@ -232,6 +232,13 @@ class Headers:
 
     # -- writing ----------------------------------------------------------------
 
+    def _new_lines(self, name: str, value: str | Field | Iterable[Field]) -> list[HeaderLine]:
+        """One line, or one per value for a header that is not a comma list
+        (WWW-Authenticate and the like may repeat but never combine, §7.3.1)."""
+        if isinstance(value, (str, Field)) or header_key(name) in LIST_HEADERS:
+            return [self._new_line(name, value)]
+        return [self._new_line(name, v) for v in value]
+
     def _new_line(self, name: str, value: str | Field | Iterable[Field]) -> HeaderLine:
         key = header_key(name)
         if isinstance(value, str):
@@ -248,30 +255,36 @@ class Headers:
         (or at the very top): how a proxy adds its Via and Record-Route.
         """
         self._index = None
-        line = self._new_line(name, value)
-        key = line[1]
+        lines = self._new_lines(name, value)
+        if not lines:
+            return
+        key = lines[0][1]
         positions = [i for i, existing in enumerate(self._lines) if existing[1] == key]
         if top:
-            self._lines.insert(positions[0] if positions else 0, line)
+            at = positions[0] if positions else 0
         else:
-            self._lines.insert(positions[-1] + 1 if positions else len(self._lines), line)
+            at = positions[-1] + 1 if positions else len(self._lines)
+        self._lines[at:at] = lines
 
     def append(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Add a header line at the very end of the header section."""
         self._index = None
-        self._lines.append(self._new_line(name, value))
+        self._lines.extend(self._new_lines(name, value))
 
     def set(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Replace every line of ``name`` with one line (placed where the first was)."""
         self._index = None
-        line = self._new_line(name, value)
-        key = line[1]
+        lines = self._new_lines(name, value)
+        if not lines:
+            self.remove(name)
+            return
+        key = lines[0][1]
         for i, existing in enumerate(self._lines):
             if existing[1] == key:
-                self._lines[i] = line
-                self._lines[i + 1:] = [x for x in self._lines[i + 1:] if x[1] != key]
+                rest = [x for x in self._lines[i + 1:] if x[1] != key]
+                self._lines[i:] = lines + rest
                 return
-        self._lines.append(line)
+        self._lines.extend(lines)
 
     def __setitem__(self, name: str, value: str | Field) -> None:
         self.set(name, value)
@@ -377,10 +390,9 @@ def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:
     try:
         if key in LIST_HEADERS:
             if not value:
-                # Some lists may be empty ("Supported:", "Accept:"); the class
-                # decides, by parsing the empty text or refusing it.
-                cls.parse("")
-                return []
+                if key in EMPTY_LISTS:
+                    return []
+                raise ParseError("empty header value", rfc="RFC 3261 §25.1")
             parts = split_list(value)
             if any(not p for p in parts):
                 raise ParseError("empty element in comma-separated list",

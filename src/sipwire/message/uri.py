@@ -237,6 +237,10 @@ class URI:
             raise ParseError(f"malformed tel URI {self._text!r}", rfc="RFC 3966 §3")
         self._user = m.group(1)
         self._params_text = m.group(2) or ""
+        if not self._user.startswith("+") and ";phone-context=" not in self._params_text.lower():
+            # RFC 3966 §5.1.5: a local number needs its phone-context.
+            raise ParseError(f"local number without phone-context in {self._text!r}",
+                             rfc="RFC 3966 §5.1.5")
 
     # -- components ------------------------------------------------------------
 

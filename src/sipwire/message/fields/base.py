@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..errors import ParseError
 
-__all__ = ["HEADER_TYPES", "LIST_HEADERS", "Field", "parse_int", "register"]
+__all__ = ["EMPTY_LISTS", "HEADER_TYPES", "LIST_HEADERS", "Field", "parse_int", "register"]
 
 F = TypeVar("F", bound="Field")
 
@@ -55,7 +55,7 @@ class Field:
     def __str__(self) -> str:
         raw = self._raw
         if raw is not None and not self.modified:
-            return raw
+            return raw.strip(" \t")
         self._raw = None
         return self.render()
 
@@ -76,6 +76,10 @@ class Field:
 HEADER_TYPES: dict[str, type[Field]] = {}
 #: long lower-case names whose values are comma-separated lists (RFC 3261 §7.3.1)
 LIST_HEADERS: set[str] = set()
+#: lists whose grammar allows no element at all (``Supported = "Supported" HCOLON
+#: [option-tag *(COMMA option-tag)]``, §25.1): Accept, Accept-Encoding,
+#: Accept-Language, Allow and Supported
+EMPTY_LISTS: set[str] = {"accept", "accept-encoding", "accept-language", "allow", "supported"}
 
 
 def register(*names: str, multi: bool = False) -> Callable[[type[F]], type[F]]:

@@ -1,0 +1,134 @@
+"""The location service interface (RFC 3261 §10: "an abstract service ... that
+the registrar writes and proxies read"), shared by every store.
+
+A store keeps bindings per address-of-record.  Its one writing operation is
+``update(aor, change, now)``: read the unexpired bindings of one AOR, let
+``change`` compute the new set, and write it, all as one transaction.  That is
+§10.3's "REGISTER requests MUST also be processed atomically": two refreshes
+of one AOR through two nodes never lose each other's contact, and a ``change``
+that raises leaves the AOR untouched (§10.3 step 7: "the binding updates MUST
+be committed ... if and only if all binding updates and additions succeed").
+
+Time is an argument, as everywhere in sipwire: ``now`` is POSIX seconds.  No
+read returns a binding whose ``expires_at`` is at or before ``now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+from .binding import Binding, sort_bindings
+
+__all__ = ["Change", "KeyedLock", "LocationStore", "StoreError", "check_change"]
+
+#: computes an AOR's new bindings from its current, unexpired ones (sorted as by
+#: ``lookup``).  It must be pure: a store may call it more than once (the Redis
+#: store does when another node wrote the AOR meanwhile) and may call it in a
+#: worker thread (the SQLite store does).  Raising aborts the update.
+Change = Callable[[list[Binding]], list[Binding]]
+
+
+class StoreError(Exception):
+    """The location service failed (a registrar answers 500, §10.3 step 7)."""
+
+
+class LocationStore(ABC):
+    """Bindings per address-of-record; every method is a coroutine."""
+
+    @abstractmethod
+    async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
+        """Replace ``aor``'s bindings by ``change(current)`` atomically.
+
+        ``current`` holds the unexpired bindings; expired ones are dropped by
+        the same write.  Returns the new bindings as ``lookup`` orders them.
+        Bindings are matched by ``Binding.key``: the ones ``change`` leaves out
+        are removed.  If ``change`` raises, nothing is written and the
+        exception propagates.
+        """
+
+    @abstractmethod
+    async def lookup(self, aor: str, now: float) -> list[Binding]:
+        """The unexpired bindings of ``aor``, highest q first (``sort_bindings``)."""
+
+    @abstractmethod
+    async def remove(self, aor: str) -> int:
+        """Remove every binding of ``aor``; return how many there were (expired included)."""
+
+    @abstractmethod
+    async def purge(self, now: float) -> int:
+        """Remove every binding expired at ``now``; return how many were removed.
+
+        Run it periodically: reads never return expired bindings, this frees them.
+        """
+
+    @abstractmethod
+    async def aors(self, now: float) -> list[str]:
+        """Every address-of-record with an unexpired binding, sorted."""
+
+    async def close(self) -> None:
+        """Release connections and threads; the store is unusable afterwards."""
+        return None
+
+    # -- conveniences built on the above ---------------------------------------------
+
+    async def put(self, binding: Binding, now: float) -> list[Binding]:
+        """Add ``binding`` to its AOR, replacing the one with the same key."""
+
+        def change(current: list[Binding]) -> list[Binding]:
+            return [b for b in current if b.key != binding.key] + [binding]
+
+        return await self.update(binding.aor, change, now)
+
+    async def __aenter__(self) -> LocationStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def check_change(aor: str, new: list[Binding], now: float) -> list[Binding]:
+    """Validate what a ``Change`` returned; drop expired bindings; sort.
+
+    Raises ``ValueError`` for a binding of another AOR or two with one key:
+    a bug in the caller, never something a request can cause.
+    """
+    seen: set[str] = set()
+    for binding in new:
+        if binding.aor != aor:
+            raise ValueError(f"binding of {binding.aor!r} in an update of {aor!r}")
+        if binding.key in seen:
+            raise ValueError(f"two bindings with key {binding.key!r} in {aor!r}")
+        seen.add(binding.key)
+    return sort_bindings([b for b in new if not b.expired(now)])
+
+
+class KeyedLock:
+    """One ``asyncio.Lock`` per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -1,0 +1,447 @@
+"""The registrar of RFC 3261 §10.3, sans-I/O: requests in, responses and a
+binding update out.
+
+``RegistrarCore`` checks a REGISTER step by step and turns a valid one into a
+``Registration``: the canonical address-of-record and what to do with each
+contact.  ``Registration.apply`` is the pure function a ``LocationStore``
+runs inside its per-AOR transaction (steps 6 and 7), and
+``RegistrarCore.accept`` builds the 200 of step 8 from what the store then
+holds.  ``Registrar`` (``registrar.py``) drives these against a store.
+
+Extensions: Path (RFC 3327 §5.3) and outbound (RFC 5626 §6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..location.binding import Binding, Source
+from ..message.errors import ParseError
+from ..message.fields.date import SIPDate
+from ..message.fields.nameaddr import Contact, RouteAddr
+from ..message.fields.text import WarningValue
+from ..message.message import Request, Response
+from ..message.uri import URI
+
+__all__ = ["ContactUpdate", "Registration", "RegistrarCore", "StaleRegistration"]
+
+#: §10.3 step 7: a brief interval may be refused only if it is "smaller than one hour"
+ONE_HOUR = 3600
+#: RFC 5626 §10: reg-id = "reg-id" EQUAL 1*10DIGIT ; 1 to (2^31 - 1)
+_REG_ID_RE = re.compile(r"[0-9]{1,10}", re.ASCII)
+REG_ID_MAX = 2**31 - 1
+#: RFC 5626 §10: +sip.instance = DQUOTE "<" instance-val ">" DQUOTE, instance-val = 1*uric
+_INSTANCE_RE = re.compile(r'"<([^<>"]+)>"')
+
+
+class StaleRegistration(Exception):
+    """§10.3 steps 6 and 7: a binding was last written by this Call-ID with a
+    CSeq at least as high as the request's, so "the update MUST be aborted and
+    the request fails" (answered 500, nothing is committed)."""
+
+    def __init__(self, binding: Binding, cseq: int) -> None:
+        self.binding = binding
+        self.cseq = cseq
+        super().__init__(
+            f"CSeq {cseq} is not higher than {binding.cseq}, stored for "
+            f"{binding.contact} by this Call-ID (out-of-order REGISTER)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactUpdate:
+    """One Contact of a REGISTER: the expiration the registrar chose (0 removes)."""
+
+    uri: URI
+    value: str
+    expires: int
+    q: float
+    instance_id: str | None = None
+    #: set only when RFC 5626 outbound processing applies to this contact
+    reg_id: int | None = None
+
+    def matches(self, binding: Binding, binding_uri: URI | None) -> bool:
+        """§10.3 step 7: the same binding, by URI comparison (§19.1.4); an
+        outbound binding by AOR, instance-id and reg-id (RFC 5626 §6)."""
+        if self.reg_id is not None:
+            return binding.reg_id == self.reg_id and binding.instance_id == self.instance_id
+        return binding.reg_id is None and binding_uri is not None and binding_uri == self.uri
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What a valid REGISTER asks for, ready to apply to the AOR's bindings."""
+
+    aor: str
+    call_id: str
+    cseq: int
+    contacts: tuple[ContactUpdate, ...] = ()
+    #: ``Contact: *`` with ``Expires: 0``: remove every binding (§10.3 step 6)
+    star: bool = False
+    path: tuple[str, ...] = ()
+    source: Source | None = None
+    user_agent: str | None = None
+    now: float = 0.0
+    #: whether the 200 carries ``Require: outbound`` (RFC 5626 §6)
+    outbound: bool = False
+
+    @property
+    def is_query(self) -> bool:
+        """No Contact: only list the bindings (§10.2.3, §10.3 step 6)."""
+        return not self.star and not self.contacts
+
+    def apply(self, current: list[Binding]) -> list[Binding]:
+        """Steps 6 and 7 on the AOR's current bindings: the new bindings.
+
+        Raises ``StaleRegistration`` when the request is out of order for a
+        binding; then none of its changes may be committed.
+        """
+        if self.star:
+            for binding in current:
+                self._check_order(binding)
+            return []
+        result = list(current)
+        uris = {b.key: _uri_or_none(b.contact) for b in current if b.reg_id is None}
+        for update in self.contacts:
+            match = next((b for b in result if update.matches(b, uris.get(b.key))), None)
+            if match is not None:
+                self._check_order(match)
+                result.remove(match)
+            if update.expires > 0:
+                result.append(self._binding(update))
+        return result
+
+    def _check_order(self, binding: Binding) -> None:
+        if binding.call_id == self.call_id and self.cseq <= binding.cseq:
+            raise StaleRegistration(binding, self.cseq)
+
+    def _binding(self, update: ContactUpdate) -> Binding:
+        return Binding(
+            aor=self.aor,
+            contact=str(update.uri),
+            contact_value=update.value,
+            expires_at=self.now + update.expires,
+            q=update.q,
+            call_id=self.call_id,
+            cseq=self.cseq,
+            path=self.path,
+            instance_id=update.instance_id,
+            reg_id=update.reg_id,
+            source=self.source,
+            user_agent=self.user_agent,
+            updated_at=self.now,
+        )
+
+
+class Rejection(Exception):
+    """A REGISTER refused before it reaches the store (internal)."""
+
+    def __init__(self, status: int, text: str | None = None,
+                 headers: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(text or str(status))
+        self.status = status
+        self.text = text
+        self.headers = list(headers)
+
+
+class RegistrarCore:
+    """The rules of §10.3, configured once, with no I/O.
+
+    ``domains`` are the domains whose bindings this registrar keeps (§10.3:
+    "A registrar has to know ... the set of domain(s) for which it maintains
+    bindings").  ``aliases`` are further Request-URI hosts that reach it (its
+    own host names or addresses, as UAs configured with an IP address send);
+    a REGISTER to an alias may register an AOR of any served domain, while a
+    REGISTER to a domain registers AORs of that domain only (step 5).
+    """
+
+    def __init__(
+        self,
+        domains: Iterable[str],
+        *,
+        aliases: Iterable[str] = (),
+        min_expires: int = 60,
+        max_expires: int = 3600,
+        default_expires: int = 3600,
+        path: bool = True,
+        outbound: bool = True,
+        path_requires_supported: bool = True,
+        contact_schemes: Iterable[str] | None = None,
+        agent: str | None = None,
+    ) -> None:
+        self.domains = frozenset(d.lower() for d in domains)
+        if not self.domains:
+            raise ValueError("a registrar serves at least one domain")
+        self.aliases = frozenset(a.lower() for a in aliases)
+        if not 0 <= min_expires <= max_expires:
+            raise ValueError("need 0 <= min_expires <= max_expires")
+        if default_expires <= 0:
+            raise ValueError("default_expires must be positive")
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.default_expires = default_expires
+        self.path = path
+        self.outbound = outbound
+        self.path_requires_supported = path_requires_supported
+        self.contact_schemes = (frozenset(s.lower() for s in contact_schemes)
+                                if contact_schemes is not None else None)
+        #: the warn-agent of the Warning header that explains a refusal
+        self.agent = agent or min(self.domains)
+
+    @property
+    def supported(self) -> tuple[str, ...]:
+        """The option tags this registrar supports (Supported of its 200)."""
+        return tuple(tag for tag, on in (("path", self.path), ("outbound", self.outbound)) if on)
+
+    # -- the steps ------------------------------------------------------------------
+
+    def check_request(self, request: Request) -> Response | None:
+        """Step 1 and step 2: the Request-URI's domain and Require."""
+        try:
+            self._check_request_uri(request)
+            self._check_require(request)
+        except Rejection as exc:
+            return self.reject(request, exc.status, exc.text, exc.headers)
+        except ParseError as exc:
+            return self.reject(request, exc.status_code, str(exc))
+        return None
+
+    def address_of_record(self, request: Request) -> str:
+        """Step 5: the To URI in canonical form, "the index into the list of bindings".
+
+        "All URI parameters MUST be removed (including the user-param), and any
+        escaped characters MUST be converted to their unescaped form" (``URI.aor``).
+        """
+        return request.to.uri.aor
+
+    def check_address_of_record(self, request: Request) -> Response | None:
+        """Step 5: 404 unless the To URI is an AOR of a domain served here
+        that the Request-URI addresses."""
+        uri = request.to.uri
+        if not uri.is_sip:
+            return self.reject(request, 404, f"{uri.scheme}: is not an address-of-record here")
+        host = uri.host.lower()
+        target = request.uri.host.lower()
+        if host not in self.domains or (host != target and target not in self.aliases):
+            return self.reject(request, 404, f"{uri.aor} is not in a domain served here")
+        return None
+
+    def registration(self, request: Request, now: float,
+                     source: Source | None = None) -> Registration | Response:
+        """Steps 6 and 7 up to the store: check the Contacts and choose each
+        expiration; a ``Registration`` to apply, or the refusal to send."""
+        try:
+            return self._registration(request, now, source)
+        except Rejection as exc:
+            return self.reject(request, exc.status, exc.text, exc.headers)
+        except ParseError as exc:
+            return self.reject(request, exc.status_code, str(exc))
+
+    def evaluate(self, request: Request, now: float,
+                 source: Source | None = None) -> Registration | Response:
+        """Steps 1, 2, 5, 6 and 7 in order, without authentication."""
+        refusal = self.check_request(request) or self.check_address_of_record(request)
+        return refusal or self.registration(request, now, source)
+
+    def accept(self, request: Request, registration: Registration,
+               bindings: list[Binding], now: float) -> Response:
+        """Step 8: 200 listing every current binding with its remaining
+        ``expires``, and a Date; Path copied (RFC 3327 §5.3), Require:
+        outbound when outbound processing applied (RFC 5626 §6)."""
+        headers: list[tuple[str, str | Contact]] = [
+            ("Contact", b.contact_header(now)) for b in bindings
+        ]
+        headers.extend(("Path", value) for value in registration.path)
+        if registration.outbound:
+            headers.append(("Require", "outbound"))
+        if self.supported:
+            headers.append(("Supported", ", ".join(self.supported)))
+        headers.append(("Date", str(SIPDate(datetime.fromtimestamp(now, UTC)))))
+        return request.reply(200, headers=headers)
+
+    def reject(self, request: Request, status: int, text: str | None = None,
+               headers: Iterable[tuple[str, str]] = ()) -> Response:
+        """A final non-2xx answer, with a Warning (399) saying why when ``text`` is given."""
+        extra: list[tuple[str, str | WarningValue]] = list(headers)
+        if text:
+            clean = " ".join(text.split())
+            extra.append(("Warning", WarningValue(399, self.agent, clean)))
+        return request.reply(status, headers=extra)
+
+    # -- step 1 and 2 ---------------------------------------------------------------
+
+    def _check_request_uri(self, request: Request) -> None:
+        if request.method != "REGISTER":
+            # §10.3: a registrar "accepts only REGISTER requests".
+            raise Rejection(405, f"{request.method} is not REGISTER", [("Allow", "REGISTER")])
+        if request.cseq.method != request.method:
+            raise Rejection(400, "CSeq method differs from the request method")
+        uri = request.uri
+        if not uri.is_sip:
+            raise Rejection(416, f"Request-URI scheme {uri.scheme}: is not sip: or sips:")
+        host = uri.host.lower()
+        if host not in self.domains and host not in self.aliases:
+            # Step 1: no access to bindings for this domain.  A registrar that
+            # is not also a proxy cannot forward it; 404 says "not here".
+            raise Rejection(404, f"domain {uri.host} is not served here")
+
+    def _check_require(self, request: Request) -> None:
+        # §8.2.2.3: unknown option tags in Require: 420 listing them in Unsupported.
+        supported = {tag.lower() for tag in self.supported}
+        unknown = [t for t in request.headers.getall("Require") if t.lower() not in supported]
+        if unknown:
+            raise Rejection(420, None, [("Unsupported", ", ".join(unknown))])
+
+    # -- step 6 and 7 ---------------------------------------------------------------
+
+    def _registration(self, request: Request, now: float,
+                      source: Source | None) -> Registration:
+        ua_supports = _tags(request, "Supported") | _tags(request, "Require")
+        path_values = self._path(request, ua_supports)
+        base = Registration(
+            aor=self.address_of_record(request),
+            call_id=request.call_id,
+            cseq=request.cseq.seq,
+            path=tuple(str(p) for p in path_values),
+            source=source,
+            user_agent=request.headers.get("User-Agent"),
+            now=now,
+        )
+        values: list[Contact] = request.headers.typed("contact")  # type: ignore[assignment]
+        if not values:
+            return base
+        if any(c.star for c in values):
+            return self._star(request, values, base)
+        header_expires = request.expires
+        parsed = [self._contact(c, header_expires) for c in values]
+        outbound = self._outbound(request, ua_supports, path_values, parsed)
+        self._check_brief([p[2] for p in parsed])
+        # Step 7: "The registrar MAY choose an expiration less than the requested".
+        updates = [
+            ContactUpdate(uri, value, min(expires, self.max_expires), q, instance,
+                          reg_id if outbound and instance is not None else None)
+            for uri, value, expires, q, instance, reg_id in parsed
+        ]
+        self._check_duplicates(updates)
+        return Registration(
+            aor=base.aor, call_id=base.call_id, cseq=base.cseq, contacts=tuple(updates),
+            path=base.path, source=source, user_agent=base.user_agent, now=now,
+            outbound=bool(outbound) and "outbound" in ua_supports,
+        )
+
+    def _path(self, request: Request, ua_supports: set[str]) -> list[RouteAddr]:
+        if not self.path:
+            return []
+        values: list[RouteAddr] = request.header("Path")  # type: ignore[assignment]
+        if values and self.path_requires_supported and "path" not in ua_supports:
+            # RFC 3327 §5.3: "The recommended policy is for the registrar to
+            # reject the request with a 420 (Bad Extension) ... indicating the
+            # Path extension": a proxy added Path behind the UA's back.
+            raise Rejection(420, "Path without Supported: path", [("Unsupported", "path")])
+        return values
+
+    def _star(self, request: Request, values: list[Contact],
+              base: Registration) -> Registration:
+        # Step 6: "*" is valid only alone and with an Expires header of zero.
+        if len(values) > 1:
+            raise Rejection(400, "Contact: * must be the only Contact value")
+        if request.expires is None:
+            raise Rejection(400, "Contact: * needs Expires: 0")
+        if request.expires != 0:
+            raise Rejection(400, "Contact: * with an Expires other than 0")
+        return Registration(
+            aor=base.aor, call_id=base.call_id, cseq=base.cseq, star=True, path=base.path,
+            source=base.source, user_agent=base.user_agent, now=base.now,
+        )
+
+    def _contact(
+        self, contact: Contact, header_expires: int | None
+    ) -> tuple[URI, str, int, float, str | None, int | None]:
+        contact.check()  # q and expires follow the grammar, or ParseError -> 400
+        uri = contact.uri
+        if self.contact_schemes is not None and uri.scheme not in self.contact_schemes:
+            raise Rejection(400, f"contact scheme {uri.scheme}: is not accepted here")
+        # Step 7: the expires parameter, else the Expires header, else the default.
+        expires = contact.expires
+        if expires is None:
+            expires = header_expires if header_expires is not None else self.default_expires
+        params = contact.params
+        instance: str | None = None
+        if "+sip.instance" in params:
+            m = _INSTANCE_RE.fullmatch(params["+sip.instance"] or "")
+            if m is None:
+                raise Rejection(400, 'bad +sip.instance (RFC 5626 §10: "<urn>" in quotes)')
+            instance = m.group(1)
+        reg_id: int | None = None
+        if "reg-id" in params:
+            text = params["reg-id"] or ""
+            if _REG_ID_RE.fullmatch(text) is None or not 1 <= int(text) <= REG_ID_MAX:
+                raise Rejection(400, f"bad reg-id {text!r} (RFC 5626 §10: 1 to 2^31-1)")
+            reg_id = int(text)
+        q = contact.q if contact.q is not None else 1.0
+        return uri, str(contact), expires, q, instance, reg_id
+
+    def _outbound(
+        self,
+        request: Request,
+        ua_supports: set[str],
+        path: list[RouteAddr],
+        parsed: list[tuple[URI, str, int, float, str | None, int | None]],
+    ) -> bool | None:
+        """RFC 5626 §6: whether reg-ids count (True), or are ignored (None).
+
+        Raises 439 when outbound cannot apply but the UA asked for it, and 400
+        for a flow registration with several contacts.
+        """
+        if not self.outbound:
+            return None
+        # "A reg-id but no instance-id is not valid ... it simply ignores the reg-id".
+        flows = [p for p in parsed if p[5] is not None and p[4] is not None]
+        if not flows:
+            return None
+        first_hop = len(request.via) == 1
+        if not first_hop and not (path and path[0].uri.has_param("ob")):
+            if "outbound" in ua_supports:
+                raise Rejection(439, "the edge proxy did not add a Path with ;ob")
+            return None
+        live = [p for p in parsed if p[2] != 0]
+        if len(live) > 1 and any(p[5] is not None and p[4] is not None for p in live):
+            raise Rejection(400, "a reg-id registration has one Contact with a non-zero "
+                                 "expiration (RFC 5626 §6)")
+        return True
+
+    def _check_brief(self, requested: list[int]) -> None:
+        # Step 7: 423 "if and only if the requested expiration interval is greater
+        # than zero AND smaller than one hour AND less than a registrar-configured
+        # minimum"; the response "MUST contain a Min-Expires header field".
+        for expires in requested:
+            if 0 < expires < ONE_HOUR and expires < self.min_expires:
+                raise Rejection(423, f"expiration {expires}s is below {self.min_expires}s",
+                                [("Min-Expires", str(self.min_expires))])
+
+    @staticmethod
+    def _check_duplicates(updates: list[ContactUpdate]) -> None:
+        # Two values naming one binding would make the request's outcome depend on
+        # their order (and the second fail step 7's CSeq check against the first).
+        for i, update in enumerate(updates):
+            for other in updates[:i]:
+                same = (update.reg_id is not None and other.reg_id == update.reg_id
+                        and other.instance_id == update.instance_id) or (
+                    update.reg_id is None and other.reg_id is None and other.uri == update.uri)
+                if same:
+                    raise Rejection(400, f"contact {update.uri} appears twice")
+
+
+def _tags(request: Request, name: str) -> set[str]:
+    """The option tags of Supported or Require, lower-cased."""
+    return {tag.lower() for tag in request.headers.getall(name)}
+
+
+def _uri_or_none(text: str) -> URI | None:
+    try:
+        return URI.parse(text)
+    except ParseError:
+        return None

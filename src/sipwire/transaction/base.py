@@ -1,0 +1,155 @@
+"""What the four transaction state machines share (RFC 3261 §17).
+
+A transaction is driven by its table (see ``table``): each public method turns
+its input into an ``Event`` (or a ``Timer`` that fired), finds the edge for
+the current state, runs that edge's steps and moves to its next state.  It
+never reads a clock: the caller passes ``now`` (seconds, any monotonic
+origin), asks ``next_deadline()`` and calls ``handle_timer(now)`` when that
+time comes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from ..message.message import Request, Response
+from .actions import Action, Terminated
+from .config import TimerConfig
+from .table import Edge, Event, State, Timer
+
+__all__ = ["Transaction"]
+
+Message = Request | Response
+EventKey = tuple[State, Event | Timer]
+
+
+class Transaction:
+    """One RFC 3261 §17 transaction: the request that created it, its state and timers.
+
+    ``request`` is the request that created the transaction, ``reliable``
+    whether it travels over a reliable transport (TCP, TLS, SCTP, WS: no
+    retransmissions, zero-length wait timers), ``config`` its ``TimerConfig``.
+    """
+
+    #: the figure, one ``Edge`` per arrow
+    TABLE: ClassVar[tuple[Edge, ...]] = ()
+    #: the timers that may run in each state; entering a state stops the others
+    STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {}
+    _EDGES: ClassVar[dict[EventKey, tuple[Edge, ...]]] = {}
+
+    __slots__ = ("_deadlines", "_intervals", "_observer", "config", "reliable", "request",
+                 "state")
+
+    request: Request
+    reliable: bool
+    config: TimerConfig
+    state: State
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TABLE" not in cls.__dict__:
+            return
+        edges: dict[EventKey, list[Edge]] = {}
+        for edge in cls.TABLE:
+            for step in edge.actions:
+                if not callable(getattr(cls, "_" + step, None)):
+                    raise TypeError(f"{cls.__name__}: no step {step!r} for edge {edge}")
+            edges.setdefault((edge.state, edge.event), []).append(edge)
+        cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
+
+    def __init__(self, request: Request, *, reliable: bool,
+                 config: TimerConfig | None = None) -> None:
+        self.request = request
+        self.reliable = reliable
+        self.config = config if config is not None else TimerConfig()
+        self.state = State.INITIAL
+        self._deadlines: dict[Timer, float] = {}
+        self._intervals: dict[Timer, float] = {}
+        self._observer: Callable[[Transaction], None] | None = None
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.request.method} branch={self.branch!r} "
+                f"{self.state.value}>")
+
+    # -- the interface of every transaction -------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """Enter the initial state: the entry arrow at the top of the figure."""
+        return self._handle(Event.START, self.request, now)
+
+    def transport_error(self, now: float) -> list[Action]:
+        """The transport failed to send a message of this transaction (§17.1.4, §17.2.4)."""
+        return self._handle(Event.TRANSPORT_ERROR, None, now)
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` must next be called, or None if no timer runs."""
+        return min(self._deadlines.values(), default=None)
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Fire every timer due at ``now``, earliest first."""
+        actions: list[Action] = []
+        while self._deadlines:
+            timer, deadline = min(self._deadlines.items(), key=lambda item: item[1])
+            if deadline > now:
+                break
+            del self._deadlines[timer]
+            actions += self._dispatch(timer, None, now)
+        self._changed()
+        return actions
+
+    @property
+    def timers(self) -> dict[Timer, float]:
+        """The running timers and their deadlines (a copy, for inspection)."""
+        return dict(self._deadlines)
+
+    @property
+    def terminated(self) -> bool:
+        return self.state is State.TERMINATED
+
+    @property
+    def branch(self) -> str | None:
+        """The branch of the top Via of the request: the transaction ID (§17.1.3, §17.2.3)."""
+        return self.request.via[0].branch
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    # -- the machinery ----------------------------------------------------------------------
+
+    def _handle(self, event: Event, message: Message | None, now: float) -> list[Action]:
+        actions = self._dispatch(event, message, now)
+        self._changed()
+        return actions
+
+    def _dispatch(self, event: Event | Timer, message: Message | None,
+                  now: float) -> list[Action]:
+        for edge in self._EDGES.get((self.state, event), ()):
+            if edge.guard is None or edge.guard.admits(message):
+                break
+        else:
+            return []  # no arrow in the figure: ignore
+        if edge.next_state is not self.state:
+            running = self.STATE_TIMERS.get(edge.next_state, frozenset())
+            for timer in [t for t in self._deadlines if t not in running]:
+                del self._deadlines[timer]
+            self.state = edge.next_state
+        actions: list[Action] = []
+        for step in edge.actions:
+            actions += getattr(self, "_" + step)(event, message, now)
+        if self.state is State.TERMINATED:
+            self._deadlines.clear()
+            actions.append(Terminated(event.value, self))
+        return actions
+
+    def _changed(self) -> None:
+        if self._observer is not None:
+            self._observer(self)
+
+    def _start_timer(self, timer: Timer, now: float, interval: float) -> None:
+        self._deadlines[timer] = now + interval
+        self._intervals[timer] = interval
+
+    def _stop_timer(self, timer: Timer) -> None:
+        self._deadlines.pop(timer, None)

@@ -1,0 +1,55 @@
+"""Settings of one transport layer (every limit belongs to an instance)."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from ..message.parser import DEFAULT_LIMITS, Limits
+
+__all__ = ["TransportConfig"]
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """How a ``TransportLayer`` sends, receives and bounds what peers can make it hold."""
+
+    #: message size, header count and line length limits (per message, per stream buffer)
+    limits: Limits = DEFAULT_LIMITS
+    #: §18.1.1: a request over this many bytes that would go by UDP goes by TCP
+    #: (1300 when the path MTU is unknown); None never switches
+    udp_max_request_size: int | None = 1300
+    #: RFC 3581 §3: put an ``rport`` flag in the top Via of requests we send
+    rport: bool = True
+    #: §18.1.2: drop responses whose top Via sent-by is not one we insert
+    check_sent_by: bool = True
+    #: §8.2.2/§18.3: answer an unparsable request (400, 505, 513) when its
+    #: Via, From, To, Call-ID and CSeq can be recovered
+    answer_malformed: bool = True
+    #: §18: close a connection after this many seconds without traffic
+    #: (at least 64*T1 = 32 s so that transactions finish on it)
+    idle_timeout: float = 120.0
+    #: the most connections, accepted and opened together
+    max_connections: int = 1024
+    #: seconds to open a connection (TCP connect, TLS handshake, WebSocket upgrade)
+    connect_timeout: float = 10.0
+    #: seconds a send may wait for a peer that does not read
+    write_timeout: float = 10.0
+    #: seconds ``close()`` waits for connections to close cleanly before aborting them
+    close_timeout: float = 2.0
+    #: bytes queued for a stream connection before ``send`` waits for the peer
+    write_buffer_limit: int = 256 * 1024
+    #: bytes queued on a UDP socket before datagrams are dropped
+    udp_send_buffer_limit: int = 1024 * 1024
+    #: answers and other sends running in the background (beyond it they are dropped)
+    max_pending_sends: int = 1024
+    #: TLS and WSS listening points (required to listen on them)
+    tls_server_context: ssl.SSLContext | None = None
+    #: TLS and WSS connections we open; None uses ``ssl.create_default_context()``
+    tls_client_context: ssl.SSLContext | None = None
+    #: the resource of WebSocket connections we open (RFC 7118 §4.1)
+    ws_path: str = "/"
+    #: WebSocket Ping frames every so many seconds (RFC 7118 §6); None sends none
+    ws_ping_interval: float | None = None
+    #: the most WebSocket frames queued on a connection before reading pauses
+    ws_max_queue: int = 4

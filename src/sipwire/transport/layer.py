@@ -1,0 +1,524 @@
+"""The transport layer of RFC 3261 §18: listening points, a connection pool,
+and the rules for sending and receiving requests and responses.
+
+It is the only part of sipwire that touches sockets.  The layer above (the
+endpoint tying it to the transaction layer) registers one callback that
+receives every message with the ``Flow`` it arrived on, and sends with
+``send_request`` / ``send_response`` / ``send_on``, which raise
+``TransportError`` when a message cannot go (§18.4; the transaction layer
+answers it with 503, §8.1.3.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import ssl
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.server import Server as WsServer
+
+from ..message.errors import ParseError
+from ..message.message import Message, Request, Response
+from ..message.parser import BadMessage, StreamEvent, parse
+from .base import (
+    Address,
+    Connection,
+    Flow,
+    ListeningPoint,
+    Target,
+    Transport,
+    TransportError,
+    is_ip,
+    logger,
+    normalize_ip,
+)
+from .config import TransportConfig
+from .malformed import error_response
+from .routing import mark_received, response_target, sent_by_key, stamp_via
+from .stream import open_stream, serve_stream
+from .udp import UdpListener, open_udp
+from .ws import open_ws, serve_ws
+
+__all__ = ["MessageHandler", "TransportLayer"]
+
+#: the layer above: called with each received message and the flow it came on
+MessageHandler = Callable[[Message, Flow], None]
+
+_PoolKey = tuple[Transport, Address]
+# How many sent-by values (ours) and routes to remember; both only hold our own addresses.
+_MAX_SENT_BY = 4096
+_MAX_ROUTES = 256
+
+
+class TransportLayer:
+    """Sends and receives SIP messages over UDP, TCP, TLS, WS and WSS (§18).
+
+    ``on_message(message, flow)`` is called for every request and every
+    response that passes the §18.1.2 / §18.2.1 checks; it must not block (it
+    runs in the event loop's reading path) and its exceptions are logged.
+    Use ``async with TransportLayer(...) as layer`` or ``await layer.close()``.
+    """
+
+    def __init__(self, config: TransportConfig | None = None, *,
+                 on_message: MessageHandler | None = None) -> None:
+        self.config = config or TransportConfig()
+        self.on_message = on_message
+        self._points: list[ListeningPoint] = []
+        self._udp: list[UdpListener] = []
+        self._stream_servers: list[asyncio.Server] = []
+        self._ws_servers: list[WsServer] = []
+        self._connections: set[Connection] = set()
+        self._pool: dict[_PoolKey, Connection] = {}
+        self._connecting: dict[_PoolKey, asyncio.Task[Connection]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sent_by: dict[tuple[str, int], None] = {}
+        self._routes: dict[str, str] = {}
+        self._client_tls = self.config.tls_client_context
+        self._closed = False
+
+    # -- listening ------------------------------------------------------------------
+
+    @property
+    def listening_points(self) -> tuple[ListeningPoint, ...]:
+        """Every bound listening point, with its actual port."""
+        return tuple(self._points)
+
+    @property
+    def connections(self) -> tuple[Connection, ...]:
+        """Every open connection, accepted or opened."""
+        return tuple(self._connections)
+
+    async def listen(self, spec: str | ListeningPoint, *, sent_by: str | None = None,
+                     ) -> ListeningPoint:
+        """Bind ``udp:127.0.0.1:5060``, ``tcp:[::1]:0``, ``tls:…``, ``ws:…``, ``wss:…``.
+
+        Port 0 picks a free port; the returned listening point has the real
+        one.  ``sent_by`` is the host to advertise in Via (§18.1.1) instead of
+        the bound address.  TLS and WSS need ``config.tls_server_context``.
+        Raises ``OSError`` when the address cannot be bound.
+        """
+        self._check_open()
+        cfg = self.config
+        point = spec if isinstance(spec, ListeningPoint) else ListeningPoint.parse(
+            spec, sent_by=sent_by)
+        transport = point.transport
+        ssl_context = None
+        if transport.secure:
+            ssl_context = cfg.tls_server_context
+            if ssl_context is None:
+                raise ValueError(f"{point}: TransportConfig.tls_server_context is not set")
+        port: int
+        if transport is Transport.UDP:
+            listener = await open_udp(point, self._datagram_received,
+                                      cfg.udp_send_buffer_limit)
+            self._udp.append(listener)
+            port = listener.local.port
+        elif transport is Transport.TCP or transport is Transport.TLS:
+            server = await serve_stream(
+                transport, point.host, point.port, self, ssl_context=ssl_context,
+                limits=cfg.limits, idle_timeout=cfg.idle_timeout,
+                write_timeout=cfg.write_timeout, write_buffer_limit=cfg.write_buffer_limit,
+                handshake_timeout=cfg.connect_timeout)
+            self._stream_servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+        else:
+            ws_server = await serve_ws(
+                transport, point.host, point.port, self, ssl_context=ssl_context,
+                limits=cfg.limits, idle_timeout=cfg.idle_timeout,
+                write_timeout=cfg.write_timeout, open_timeout=cfg.connect_timeout,
+                close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
+                max_queue=cfg.ws_max_queue, at_capacity=self._at_capacity)
+            self._ws_servers.append(ws_server)
+            port = ws_server.sockets[0].getsockname()[1]
+        bound = ListeningPoint(transport, point.host, port, point.sent_by)
+        self._points.append(bound)
+        if bound.sent_by or not bound.wildcard:
+            self._remember_sent_by(bound.sent_by or bound.address.uri_host, port)
+        return bound
+
+    # -- sending --------------------------------------------------------------------
+
+    async def send_request(self, request: Request, target: Target) -> Flow:
+        """Send a request to ``target`` and return the flow it went on (§18.1.1).
+
+        The top Via gets the transport actually used and our sent-by (and an
+        ``rport`` flag when configured, RFC 3581 §3); the request is changed in
+        place, so the caller holds what went on the wire.  A request over
+        ``udp_max_request_size`` bytes bound for UDP goes by TCP to the same
+        address and port instead (and back to UDP if TCP is refused).  An
+        open connection to the same transport and address is reused.
+        """
+        self._check_open()
+        if not request.via:
+            raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
+        remote = await self._resolve(target.host, target.effective_port)
+        if target.transport is not Transport.UDP:
+            return await self._send_reliable(request, target.transport, remote, target.host)
+        listener = self._udp_listener(remote)
+        data = self._stamp_udp(request, listener, remote)
+        limit = self.config.udp_max_request_size
+        if limit is not None and len(data) > limit:
+            try:
+                return await self._send_reliable(request, Transport.TCP, remote, target.host)
+            except TransportError as exc:
+                if not isinstance(exc.__cause__, ConnectionRefusedError):
+                    raise
+                logger.info("TCP refused by %s: sending %d bytes by UDP (RFC 3261 §18.1.1)",
+                            remote, len(data))
+                data = self._stamp_udp(request, listener, remote)
+        listener.sendto(data, remote)
+        return Flow(Transport.UDP, remote, listener.local)
+
+    async def send_response(self, response: Response, flow: Flow | None = None) -> Flow:
+        """Send a response where §18.2.2 and RFC 3581 §4 say; return the flow used.
+
+        ``flow`` is the one its request arrived on: over a reliable transport
+        the response goes back on that connection while it is open, else on a
+        new connection to ``received`` (or the sent-by host) at the sent-by
+        port (WebSocket clients cannot be reached that way: ``TransportError``).
+        Over UDP it goes to ``maddr``, or to ``received`` at ``rport`` or the
+        sent-by port, sent from the socket the request arrived on.
+        """
+        self._check_open()
+        data = bytes(response)
+        conn = flow.connection if flow is not None else None
+        if conn is not None and conn.is_open:
+            await conn.send(data)
+            return conn.flow
+        vias = response.via
+        if not vias:
+            raise ValueError("a response needs a Via header to be routed (RFC 3261 §18.2.2)")
+        target = response_target(vias[0])
+        if target.transport.reliable:
+            if flow is not None and flow.reliable:
+                pooled = self._pool.get((flow.transport, flow.remote))
+                if pooled is not None and pooled.is_open:
+                    await pooled.send(data)
+                    return pooled.flow
+            if target.transport is Transport.WS or target.transport is Transport.WSS:
+                raise TransportError("the WebSocket connection of the request is closed "
+                                     "(RFC 7118 §5.3)", target=target)
+            remote = await self._resolve(target.host, target.effective_port)
+            conn = await self._connection(target.transport, remote, target.host)
+            await conn.send(data)
+            return conn.flow
+        remote = await self._resolve(target.host, target.effective_port)
+        local = flow.local if flow is not None and flow.transport is Transport.UDP else None
+        listener = self._udp_listener(remote, local)
+        listener.sendto(data, remote)
+        return Flow(Transport.UDP, remote, listener.local)
+
+    async def send_on(self, flow: Flow, message: Message | bytes) -> Flow:
+        """Send over a known flow: retransmissions (§17.1.1.2, §17.2.1) and the
+        ACK of a non-2xx final response (§17.1.1.3) go where the original went.
+
+        Nothing in the message is changed.  A closed connection is replaced by
+        a new one to the same address (or the pooled one, if any).
+        """
+        self._check_open()
+        data = message if isinstance(message, bytes) else bytes(message)
+        if flow.transport is Transport.UDP:
+            listener = self._udp_listener(flow.remote, flow.local)
+            listener.sendto(data, flow.remote)
+            return flow
+        conn = flow.connection
+        if conn is None or not conn.is_open:
+            conn = await self._connection(flow.transport, flow.remote, flow.remote.host)
+        await conn.send(data)
+        return conn.flow
+
+    # -- closing --------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every listening point and connection (§18)."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in [*self._connecting.values(), *self._tasks]:
+            task.cancel()
+        for listener in self._udp:
+            listener.close()
+        for server in self._stream_servers:
+            server.close()
+        for ws_server in self._ws_servers:
+            ws_server.close()
+        connections = list(self._connections)
+        for conn in connections:
+            conn.close()
+        waits: list[Coroutine[Any, Any, None]] = [
+            *(listener.wait_closed() for listener in self._udp),
+            *(conn.wait_closed() for conn in connections),
+            *(ws_server.wait_closed() for ws_server in self._ws_servers),
+        ]
+        try:
+            async with asyncio.timeout(self.config.close_timeout):
+                await asyncio.gather(*waits, *self._connecting.values(), *self._tasks,
+                                     return_exceptions=True)
+        except TimeoutError:
+            for conn in connections:
+                conn.abort()
+        for server in self._stream_servers:
+            await server.wait_closed()
+        self._pool.clear()
+
+    async def __aenter__(self) -> TransportLayer:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- receiving (ConnectionOwner and the UDP listeners call these) --------------------
+
+    def connection_opened(self, connection: Connection) -> bool:
+        if self._at_capacity():
+            logger.warning("refusing %s: %d connections open", connection,
+                           len(self._connections))
+            return False
+        self._connections.add(connection)
+        # §18: connections are indexed by the far end's transport, address and port.
+        self._pool[(connection.transport, connection.remote)] = connection
+        return True
+
+    def event_received(self, connection: Connection, event: StreamEvent) -> None:
+        if isinstance(event, BadMessage):
+            self._answer_malformed(event.data, event.error, connection.flow)
+        elif isinstance(event, Message):
+            self._deliver(event, connection.flow)
+
+    def connection_closed(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+        key = (connection.transport, connection.remote)
+        if self._pool.get(key) is connection:
+            del self._pool[key]
+
+    def _datagram_received(self, listener: UdpListener, data: bytes, remote: Address) -> None:
+        if not data.strip(b"\r\n\0 \t") or data[0] < 2:
+            return  # CRLF keep-alives, and STUN (RFC 5389 §6: first two bits zero)
+        flow = Flow(Transport.UDP, remote, listener.local)
+        try:
+            message = parse(data, self.config.limits)
+        except ParseError as exc:
+            self._answer_malformed(data, exc, flow)
+            return
+        self._deliver(message, flow)
+
+    def _deliver(self, message: Message, flow: Flow) -> None:
+        via = message.via[0]
+        if isinstance(message, Request):
+            mark_received(via, flow.remote)
+        elif self.config.check_sent_by and sent_by_key(via) not in self._sent_by:
+            logger.info("dropping a response whose top Via %s is not ours (RFC 3261 §18.1.2)",
+                        via)
+            return
+        handler = self.on_message
+        if handler is None:
+            logger.debug("no handler: dropping %r from %s", message, flow.remote)
+            return
+        try:
+            handler(message, flow)
+        except Exception:
+            logger.exception("the message handler failed on %r", message)
+
+    def _answer_malformed(self, data: bytes, error: ParseError, flow: Flow) -> None:
+        """§18.3 / §8.2.2: answer a bad request when possible, drop anything else."""
+        logger.info("unparsable message from %s: %s", flow.remote, error)
+        if not self.config.answer_malformed:
+            return
+        response = error_response(data, error, self.config.limits)
+        if response is None:
+            return
+        mark_received(response.via[0], flow.remote)
+        self._spawn(self.send_response(response, flow))
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TransportError("the transport layer is closed")
+
+    def _at_capacity(self) -> bool:
+        return self._closed or len(self._connections) >= self.config.max_connections
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if self._closed or len(self._tasks) >= self.config.max_pending_sends:
+            coro.close()
+            logger.warning("too many pending sends: dropping one")
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.info("background send failed: %s", task.exception())
+
+    def _remember_sent_by(self, host: str, port: int) -> None:
+        key = (normalize_ip(host), port)
+        if key in self._sent_by:
+            return
+        if len(self._sent_by) >= _MAX_SENT_BY:
+            del self._sent_by[next(iter(self._sent_by))]
+        self._sent_by[key] = None
+
+    def _sent_by_for(self, transport: Transport, local: Address) -> tuple[str, int]:
+        """Our sent-by for a request leaving from ``local`` (§18.1.1).
+
+        The listening point of that transport and address family gives it (so
+        responses and new connections come back to where we listen); without
+        one, the local address of the connection does.
+        """
+        point = self._point_for(transport, local)
+        if point is None:
+            host, port = local.uri_host, local.port
+        else:
+            host = point.sent_by or (local.uri_host if point.wildcard
+                                     else point.address.uri_host)
+            port = point.port
+        self._remember_sent_by(host, port)
+        return host, port
+
+    def _point_for(self, transport: Transport, local: Address) -> ListeningPoint | None:
+        fallback = None
+        for point in self._points:
+            if point.transport is not transport or point.family != local.family:
+                continue
+            if point.host == local.host:
+                return point
+            if fallback is None and point.wildcard:
+                fallback = point
+        return fallback
+
+    def _stamp_udp(self, request: Request, listener: UdpListener, remote: Address) -> bytes:
+        local = listener.local
+        if listener.point.wildcard:
+            local = Address(self._route_source(remote), local.port)
+        host, port = self._sent_by_for(Transport.UDP, local)
+        stamp_via(request.via[0], Transport.UDP, host, port, rport=self.config.rport)
+        return bytes(request)
+
+    def _route_source(self, remote: Address) -> str:
+        """The local address the kernel picks to reach ``remote`` (no packet is sent)."""
+        source = self._routes.get(remote.host)
+        if source is None:
+            with socket.socket(remote.family, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.connect((remote.host, remote.port or 9))
+                    source = normalize_ip(probe.getsockname()[0])
+                except OSError as exc:
+                    raise TransportError(f"no route: {exc}", target=remote) from exc
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[remote.host] = source
+        return source
+
+    def _udp_listener(self, remote: Address, local: Address | None = None) -> UdpListener:
+        """The UDP socket to send from: the one at ``local`` (RFC 3581 §4: a
+        response leaves from where its request arrived), else one of the family."""
+        fallback = None
+        for listener in self._udp:
+            if listener.local.family != remote.family:
+                continue
+            if local is None or listener.local == local:
+                return listener
+            fallback = fallback or listener
+        if fallback is None:
+            family = "IPv6" if remote.family == socket.AF_INET6 else "IPv4"
+            raise TransportError(f"no {family} UDP listening point", target=remote)
+        return fallback
+
+    async def _resolve(self, host: str, port: int) -> Address:
+        """An IP address for ``host``: a plain lookup, not RFC 3263."""
+        if is_ip(host):
+            return Address(normalize_ip(host), port)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise TransportError(f"cannot resolve {host!r}: {exc}", target=host) from exc
+        if not infos:
+            raise TransportError(f"no address for {host!r}", target=host)
+        families = {point.family for point in self._points}
+        for info in infos:
+            if info[0] in families:
+                return Address.from_sockname(info[4])
+        return Address.from_sockname(infos[0][4])
+
+    async def _send_reliable(self, request: Request, transport: Transport, remote: Address,
+                             server_name: str) -> Flow:
+        conn = await self._connection(transport, remote, server_name)
+        host, port = self._sent_by_for(transport, conn.local)
+        stamp_via(request.via[0], transport, host, port, rport=self.config.rport)
+        await conn.send(bytes(request))
+        return conn.flow
+
+    async def _connection(self, transport: Transport, remote: Address,
+                          server_name: str) -> Connection:
+        """The pooled connection to ``remote``, or a new one (§18.1.1: reuse)."""
+        key = (transport, remote)
+        conn = self._pool.get(key)
+        if conn is not None and conn.is_open:
+            return conn
+        task = self._connecting.get(key)
+        if task is None:
+            if len(self._connections) + len(self._connecting) >= self.config.max_connections:
+                raise TransportError("too many connections", target=remote)
+            task = asyncio.get_running_loop().create_task(
+                self._open(transport, remote, server_name))
+            self._connecting[key] = task
+            task.add_done_callback(functools.partial(self._connect_done, key))
+        return await asyncio.shield(task)
+
+    def _connect_done(self, key: _PoolKey, task: asyncio.Task[Connection]) -> None:
+        if self._connecting.get(key) is task:
+            del self._connecting[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: a waiter may have been cancelled
+
+    async def _open(self, transport: Transport, remote: Address,
+                    server_name: str) -> Connection:
+        cfg = self.config
+        local_host = self._bind_host(transport, remote)
+        ssl_context = await self._client_context() if transport.secure else None
+        try:
+            async with asyncio.timeout(cfg.connect_timeout):
+                if transport is Transport.TCP or transport is Transport.TLS:
+                    return await open_stream(
+                        transport, remote, self, ssl_context=ssl_context,
+                        server_hostname=server_name if ssl_context is not None else None,
+                        local_host=local_host, limits=cfg.limits,
+                        idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
+                        write_buffer_limit=cfg.write_buffer_limit)
+                return await open_ws(
+                    transport, remote, server_name, self, ssl_context=ssl_context,
+                    path=cfg.ws_path, local_host=local_host, limits=cfg.limits,
+                    idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
+                    close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
+                    max_queue=cfg.ws_max_queue)
+        except TransportError:
+            raise
+        except TimeoutError as exc:
+            raise TransportError(f"{transport} connection timed out", target=remote) from exc
+        except Exception as exc:
+            raise TransportError(f"{transport} connection failed: {exc}",
+                                 target=remote) from exc
+
+    def _bind_host(self, transport: Transport, remote: Address) -> str | None:
+        """Connect from the address we listen on for this transport, if one is
+        bound, so that the packet source matches our sent-by (§18.2.1)."""
+        for point in self._points:
+            if point.transport is transport and point.family == remote.family \
+                    and not point.wildcard:
+                return point.host
+        return None
+
+    async def _client_context(self) -> ssl.SSLContext:
+        if self._client_tls is None:
+            # Loading the system CA store reads files: keep it out of the loop.
+            self._client_tls = await asyncio.to_thread(ssl.create_default_context)
+        return self._client_tls

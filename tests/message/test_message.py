@@ -1,0 +1,168 @@
+"""Building requests (§8.1.1), answering them (§8.2.6), and changing parsed
+messages without disturbing the bytes of what was not changed."""
+
+from __future__ import annotations
+
+import pytest
+
+import sipwire
+from sipwire import NameAddr, Request, Response, Via
+
+from .conftest import sip
+
+INVITE = sip("""INVITE sip:bob@biloxi.com SIP/2.0
+Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8
+Via: SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1;received=192.0.2.2
+Max-Forwards: 70
+Record-Route: <sip:ss1.atlanta.com;lr>
+To: Bob <sip:bob@biloxi.com>
+From:   Alice <sip:alice@atlanta.com>;tag=1928301774
+Call-ID: a84b4c76e66710
+CSeq: 314159 INVITE
+Timestamp: 54.1
+Contact: <sip:alice@pc33.atlanta.com>
+Content-Type: application/sdp
+Content-Length: 5
+
+v=0
+""")
+
+
+def test_build_follows_8_1_1() -> None:
+    req = Request.build("INVITE", "sip:bob@biloxi.com", from_="Alice <sip:alice@atlanta.com>",
+                        contact="<sip:alice@pc33.atlanta.com>", body=b"v=0\r\n",
+                        content_type="application/sdp")
+    again = sipwire.parse(bytes(req))
+    assert isinstance(again, Request)
+    assert again.method == "INVITE" and str(again.uri) == "sip:bob@biloxi.com"
+    assert str(again.to.uri) == "sip:bob@biloxi.com" and again.to.tag is None
+    assert again.from_.tag and len(again.from_.tag) >= 8
+    assert again.via[0].branch.startswith("z9hG4bK")  # type: ignore[union-attr]
+    assert again.max_forwards == 70
+    assert (again.cseq.seq, again.cseq.method) == (1, "INVITE")
+    assert again.call_id and again.content_length == 5 and again.body == b"v=0\r\n"
+    again.validate()
+    other = Request.build("INVITE", "sip:bob@biloxi.com", from_="sip:alice@atlanta.com")
+    assert other.call_id != again.call_id
+    assert other.via[0].branch != again.via[0].branch
+
+
+def test_reply_copies_per_8_2_6_2() -> None:
+    req = sipwire.parse(INVITE)
+    assert isinstance(req, Request)
+    ringing = req.reply(180, to_tag="a6c85cf")
+    data = bytes(ringing)
+    resp = sipwire.parse(data)
+    assert isinstance(resp, Response)
+    assert (resp.status, resp.reason) == (180, "Ringing")
+    assert data.count(b"Via:") == 2
+    # copied headers keep their exact bytes
+    assert b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\n" in data
+    assert b"From:   Alice <sip:alice@atlanta.com>;tag=1928301774\r\n" in data
+    assert resp.to.tag == "a6c85cf"
+    assert resp.headers.get("Timestamp") == "54.1"
+    assert resp.record_route[0].uri.host == "ss1.atlanta.com"  # dialog-creating, §12.1.1
+    assert resp.content_length == 0
+    resp.validate()
+
+
+def test_reply_100_has_no_to_tag_and_non_dialog_has_no_record_route() -> None:
+    req = sipwire.parse(INVITE)
+    assert isinstance(req, Request)
+    trying = sipwire.parse(bytes(req.reply(100)))
+    assert trying.to.tag is None
+    assert sipwire.parse(bytes(req.reply(486))).record_route == []
+    tagged = req.reply(200)
+    assert tagged.to.tag
+
+
+def test_untouched_message_is_byte_identical() -> None:
+    assert bytes(sipwire.parse(INVITE)) == INVITE
+
+
+def test_changing_via_received_rewrites_only_that_line() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.via[0].received = "192.0.2.101"
+    msg.via[0].rport = 5060
+    out = bytes(msg)
+    assert b"Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8;received=192.0.2.101;" \
+           b"rport=5060\r\n" in out
+    assert out.replace(out.split(b"\r\n")[1] + b"\r\n", b"") == \
+        INVITE.replace(INVITE.split(b"\r\n")[1] + b"\r\n", b"")
+    assert sipwire.parse(out).via[0].received == "192.0.2.101"
+
+
+def test_adding_a_via_at_the_top_and_removing_it() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.headers.add("Via", Via("UDP", "proxy.biloxi.com", 5060, branch="z9hG4bKproxy1"),
+                    top=True)
+    out = sipwire.parse(bytes(msg))
+    assert [v.host for v in out.via] == ["proxy.biloxi.com", "pc33.atlanta.com",
+                                         "bigbox3.site3.atlanta.com"]
+    assert out.headers.pop("Via") == "SIP/2.0/UDP proxy.biloxi.com:5060;branch=z9hG4bKproxy1"
+    assert bytes(out) == INVITE
+
+
+def test_pop_one_value_of_a_combined_line() -> None:
+    msg = sipwire.parse(INVITE.replace(b"Record-Route: <sip:ss1.atlanta.com;lr>",
+                                       b"Route: <sip:a.com;lr>, <sip:b.com;lr>"))
+    assert msg.headers.pop("Route") == "<sip:a.com;lr>"
+    assert [str(r.uri) for r in msg.route] == ["sip:b.com;lr"]
+    assert b"Route: <sip:b.com;lr>\r\n" in bytes(msg)
+
+
+def test_set_remove_and_max_forwards_decrement() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.headers.set("Max-Forwards", str(msg.max_forwards - 1))  # type: ignore[operator]
+    del msg.headers["Timestamp"]
+    msg.headers.append("X-Trace", "1")
+    out = bytes(msg)
+    again = sipwire.parse(out)
+    assert again.max_forwards == 69 and "Timestamp" not in again.headers
+    assert again.headers.get("x-trace") == "1"
+    with pytest.raises(KeyError):
+        del msg.headers["Timestamp"]
+
+
+def test_tag_change_and_uri_change_rewrite_canonically() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.to.tag = "xyz"
+    assert b'To: "Bob" <sip:bob@biloxi.com>;tag=xyz\r\n' in bytes(msg)
+    msg = sipwire.parse(INVITE)
+    msg.contact[0].uri.port = 5070
+    assert b"Contact: <sip:alice@pc33.atlanta.com:5070>\r\n" in bytes(msg)
+
+
+def test_body_keeps_content_length_consistent() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.body = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n"
+    again = sipwire.parse(bytes(msg))
+    assert again.content_length == len(msg.body) and again.body == msg.body
+
+
+def test_request_uri_and_method_change() -> None:
+    msg = sipwire.parse(INVITE)
+    assert isinstance(msg, Request)
+    msg.uri = sipwire.URI.parse("sip:bob@192.0.2.4")
+    assert bytes(msg).startswith(b"INVITE sip:bob@192.0.2.4 SIP/2.0\r\n")
+
+
+def test_response_status_change() -> None:
+    resp = sipwire.parse(bytes(sipwire.parse(INVITE).reply(180)))  # type: ignore[union-attr]
+    assert isinstance(resp, Response)
+    resp.status, resp.reason = 183, "Session Progress"
+    assert bytes(resp).startswith(b"SIP/2.0 183 Session Progress\r\n")
+
+
+def test_name_addr_values_build() -> None:
+    value = NameAddr("sip:alice@atlanta.com", "Alice Liddell", tag="88sja8x")
+    assert str(value) == '"Alice Liddell" <sip:alice@atlanta.com>;tag=88sja8x'
+    assert NameAddr.parse(str(value)) == value
+
+
+def test_copy_is_independent() -> None:
+    msg = sipwire.parse(INVITE)
+    dup = msg.copy()
+    dup.headers.set("Max-Forwards", "1")
+    assert msg.max_forwards == 70 and dup.max_forwards == 1
+    assert bytes(msg) == INVITE

@@ -1,0 +1,231 @@
+"""parse(): framing, header lines, the hot headers, limits (RFC 3261 §7, §18.3)."""
+
+from __future__ import annotations
+
+import pytest
+
+import sipwire
+from sipwire import Limits, ParseError
+
+from .conftest import sip
+
+OPTIONS = sip("""OPTIONS sip:carol@chicago.com SIP/2.0
+Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKhjhs8ass877
+Max-Forwards: 70
+To: <sip:carol@chicago.com>
+From: Alice <sip:alice@atlanta.com>;tag=1928301774
+Call-ID: a84b4c76e66710
+CSeq: 63104 OPTIONS
+Contact: <sip:alice@pc33.atlanta.com>
+Accept: application/sdp
+Content-Length: 0
+
+""")
+
+
+def test_request_line_and_hot_headers() -> None:
+    msg = sipwire.parse(OPTIONS)
+    assert isinstance(msg, sipwire.Request)
+    assert msg.method == "OPTIONS"
+    assert str(msg.uri) == "sip:carol@chicago.com"
+    assert msg.uri.user == "carol" and msg.uri.host == "chicago.com"
+    via = msg.via[0]
+    assert (via.transport, via.host, via.port, via.branch) == (
+        "UDP", "pc33.atlanta.com", None, "z9hG4bKhjhs8ass877")
+    assert msg.from_.tag == "1928301774" and msg.from_.display_name == "Alice"
+    assert msg.to.tag is None
+    assert msg.call_id == "a84b4c76e66710"
+    assert (msg.cseq.seq, msg.cseq.method) == (63104, "OPTIONS")
+    assert msg.max_forwards == 70
+    assert msg.content_length == 0 and msg.body == b""
+    assert msg.contact[0].uri.host == "pc33.atlanta.com" and not msg.contact_star
+    assert msg.route == [] and msg.record_route == []
+    assert msg.expires is None
+
+
+def test_response_status_line() -> None:
+    msg = sipwire.parse(sip("""SIP/2.0 486 Busy Here
+Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds
+To: Bob <sip:bob@biloxi.com>;tag=a6c85cf
+From: Alice <sip:alice@atlanta.com>;tag=1928301774
+Call-ID: a84b4c76e66710
+CSeq: 314159 INVITE
+Content-Length: 0
+
+"""))
+    assert isinstance(msg, sipwire.Response)
+    assert (msg.status, msg.reason) == (486, "Busy Here")
+    assert msg.to.tag == "a6c85cf"
+
+
+@pytest.mark.parametrize("reason", ["", "Très Occupé", "Busy; call later?"])
+def test_reason_phrase_utf8_empty_and_reserved(reason: str) -> None:
+    data = OPTIONS.replace(b"OPTIONS sip:carol@chicago.com SIP/2.0",
+                           f"SIP/2.0 499 {reason}".encode())
+    msg = sipwire.parse(data)
+    assert isinstance(msg, sipwire.Response)
+    assert msg.status == 499 and msg.reason == reason
+    assert bytes(msg) == data
+
+
+def test_extension_method_and_compact_forms() -> None:
+    data = sip("""PUBLISH sip:presentity@example.com SIP/2.0
+v: SIP/2.0/TCP pua.example.com;branch=z9hG4bKcdad2
+Max-Forwards: 70
+t: <sip:presentity@example.com>
+f: <sip:presentity@example.com>;tag=54321mm
+i: 5566778@pua.example.com
+CSeq: 1 PUBLISH
+o: presence
+c: application/pidf+xml
+l: 5
+
+hello""")
+    msg = sipwire.parse(data)
+    assert msg.method == "PUBLISH"  # type: ignore[union-attr]
+    assert msg.via[0].transport == "TCP"
+    assert msg.headers.get("Call-ID") == msg.headers.get("i") == "5566778@pua.example.com"
+    assert msg.headers.get("Event") == "presence"
+    assert msg.content_type.mime == "application/pidf+xml"
+    assert msg.body == b"hello"
+    assert bytes(msg) == data
+
+
+def test_folding_whitespace_and_case_insensitive_names() -> None:
+    data = sip("""INVITE sip:bob@biloxi.com SIP/2.0
+VIA  :  SIP/2.0/UDP pc33.atlanta.com
+ ;branch=z9hG4bK776asdhds
+max-forwards:70
+TO:Bob
+\t<sip:bob@biloxi.com>
+from: "Alice, A." <sip:alice@atlanta.com>;tag=1
+call-id: x@y
+cseq:1   INVITE
+Subject: I know you're there,
+   pick up the phone
+Content-Length: 0
+
+""")
+    msg = sipwire.parse(data)
+    assert msg.via[0].branch == "z9hG4bK776asdhds"
+    assert msg.to.display_name == "Bob" and msg.to.uri.user == "bob"
+    assert msg.from_.display_name == "Alice, A."
+    assert msg.headers.get("subject") == "I know you're there, pick up the phone"
+    assert bytes(msg) == data
+
+
+def test_comma_lists_split_outside_quotes_and_brackets() -> None:
+    data = OPTIONS.replace(b"Accept: application/sdp", (
+        b'Contact: "Lee, M." <sip:lee,m@a.com;x=1>;q=0.5, <sip:b@b.com>\r\n'
+        b"Via: SIP/2.0/UDP p1.com;branch=z9hG4bK1, SIP/2.0/TCP p2.com:5070;branch=z9hG4bK2"))
+    data = data.replace(b"Contact: <sip:alice@pc33.atlanta.com>\r\n", b"")
+    msg = sipwire.parse(data)
+    assert [c.uri.host for c in msg.contact] == ["a.com", "b.com"]
+    assert msg.contact[0].q == 0.5 and msg.contact[0].display_name == "Lee, M."
+    assert [v.host for v in msg.via] == ["pc33.atlanta.com", "p1.com", "p2.com"]
+    assert msg.headers.getall("Via")[2] == "SIP/2.0/TCP p2.com:5070;branch=z9hG4bK2"
+    assert bytes(msg) == data
+
+
+def test_ipv6_references_in_uri_and_via() -> None:
+    data = OPTIONS.replace(b"sip:carol@chicago.com SIP", b"sip:carol@[2001:db8::10]:5070 SIP")
+    data = data.replace(b"SIP/2.0/UDP pc33.atlanta.com;", b"SIP/2.0/UDP [2001:db8::9]:5060;")
+    msg = sipwire.parse(data)
+    assert msg.uri.host == "[2001:db8::10]" and msg.uri.port == 5070  # type: ignore[union-attr]
+    assert msg.uri.host_address == "2001:db8::10"  # type: ignore[union-attr]
+    assert msg.via[0].host == "[2001:db8::9]" and msg.via[0].port == 5060
+
+
+def test_datagram_without_content_length_takes_the_rest() -> None:
+    data = OPTIONS.replace(b"Content-Length: 0\r\n", b"") + b"body"
+    assert sipwire.parse(data).body == b"body"
+
+
+def test_bytes_beyond_content_length_are_discarded() -> None:
+    """§18.3: octets past Content-Length in a datagram are ignored."""
+    msg = sipwire.parse(OPTIONS + b"extra")
+    assert msg.body == b""
+    assert bytes(msg) == OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "header"),
+    [
+        ((b"SIP/2.0\r\nVia", b"SIP/3.0\r\nVia"), 505, None),
+        ((b"Content-Length: 0", b"Content-Length: 9"), 400, "Content-Length"),
+        ((b"Content-Length: 0", b"Content-Length: x"), 400, "Content-Length"),
+        ((b"CSeq: 63104 OPTIONS", b"CSeq: 63104 INVITE"), 400, "CSeq"),
+        ((b"CSeq: 63104 OPTIONS", b"CSeq: 2147483648 OPTIONS"), 400, "CSeq"),
+        ((b"Max-Forwards: 70\r\n", b""), 400, "Max-Forwards"),
+        ((b"Call-ID: a84b4c76e66710\r\n", b""), 400, "Call-ID"),
+        ((b";branch=z9hG4bKhjhs8ass877", b""), 400, "Via"),
+        ((b"From: Alice <sip", b"From: Alice sip"), 400, "From"),
+        ((b"To: <sip:carol@chicago.com>", b"To: <sip:carol@chicago.com"), 400, "To"),
+        ((b"Accept: application/sdp", b"Accept application/sdp"), 400, None),
+        ((b"Accept: application/sdp", b"Acc ept: application/sdp"), 400, None),
+        ((b"OPTIONS sip:carol@chicago.com", b"OPTIONS carol@chicago.com"), 400, None),
+        ((b"Max-Forwards: 70", b"Max-Forwards: 256"), 400, "Max-Forwards"),
+    ],
+)
+def test_parse_refuses_with_status(change: tuple[bytes, bytes], status: int,
+                                   header: str | None) -> None:
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(OPTIONS.replace(*change))
+    assert info.value.status_code == status
+    assert info.value.header == header
+    assert "RFC" in str(info.value)
+
+
+def test_parse_error_is_a_value_error_with_rfc_reason() -> None:
+    with pytest.raises(ValueError, match=r"Via: missing branch parameter \(RFC 3261 §8.1.1.7\)"):
+        sipwire.parse(OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b""))
+
+
+def test_branch_requirement_can_be_relaxed_for_rfc2543_peers() -> None:
+    data = OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b"")
+    assert sipwire.parse(data, Limits(require_branch=False)).via[0].branch is None
+
+
+def test_limits_message_size_header_count_line_length() -> None:
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(OPTIONS, Limits(max_message_size=100))
+    assert info.value.status_code == 513
+    many = OPTIONS.replace(b"Accept:", b"X-A: 1\r\n" * 300 + b"Accept:")
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(many)
+    assert info.value.status_code == 513
+    long_line = OPTIONS.replace(b"Accept: application/sdp", b"X-Long: " + b"a" * 20000)
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(long_line)
+    assert info.value.status_code == 513
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\r\n", b"INVITE\r\n\r\n", b"SIP/2.0 200\r\n\r\n", b"\x00\xff\r\n\r\n",
+    b"OPTIONS sip:a@b SIP/2.0\nVia: x\n\n",
+])
+def test_garbage_raises_parse_error_only(data: bytes) -> None:
+    with pytest.raises(ParseError):
+        sipwire.parse(data)
+
+
+def test_duplicate_single_header_refused() -> None:
+    data = OPTIONS.replace(b"Call-ID: a84b4c76e66710\r\n",
+                           b"Call-ID: a84b4c76e66710\r\nCall-ID: other\r\n")
+    with pytest.raises(ParseError, match="more than once"):
+        sipwire.parse(data)
+
+
+def test_extension_headers_kept_raw_and_in_order() -> None:
+    data = OPTIONS.replace(b"Accept: application/sdp",
+                           b"X-Foo: a, \"b,c\"\r\nP-Asserted-Identity: <sip:a@b>\r\nX-Foo: 2")
+    msg = sipwire.parse(data)
+    assert msg.headers.getall("x-foo") == ['a, "b,c"', "2"]
+    names = [name for name, _ in msg.headers]
+    assert names.index("X-Foo") < names.index("P-Asserted-Identity")
+    assert bytes(msg) == data
+
+
+def test_leading_crlf_before_start_line_ignored() -> None:
+    """§7.5: CRLFs before the start line are ignored."""
+    assert sipwire.parse(b"\r\n\r\n" + OPTIONS).method == "OPTIONS"  # type: ignore[union-attr]

@@ -1,0 +1,152 @@
+"""Property-based tests: round trips over generated messages, and a fuzz test
+showing that no input makes parse() or StreamParser raise anything but
+ParseError (or take more than linear time)."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sipwire
+from sipwire import ParseError, StreamParser
+
+from .conftest import CORPUS
+
+SEEDS = [p.read_bytes() for p in sorted((CORPUS / "valid").rglob("*.sip"))]
+
+token = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
+                min_size=1, max_size=12)
+user_part = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()",
+                   min_size=1, max_size=12)
+host = st.from_regex(r"[a-z][a-z0-9]{0,8}(\.[a-z][a-z0-9]{0,8}){0,3}", fullmatch=True)
+display = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=20)
+port = st.one_of(st.none(), st.integers(1, 65535))
+method = st.sampled_from(["INVITE", "ACK", "OPTIONS", "BYE", "CANCEL", "REGISTER", "PRACK",
+                          "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
+                          "UPDATE", "FOO-BAR"])
+spaces = st.sampled_from(["", " ", "  ", "\t"])
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> bytes:
+    m = draw(method)
+    user = draw(user_part)
+    h = draw(host)
+    p = draw(port)
+    hostport = h + (f":{p}" if p is not None else "")
+    name = draw(display)
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    sp = draw(spaces)
+    body = draw(st.binary(max_size=64))
+    extra = draw(st.lists(st.tuples(token, st.text(
+        alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=30)), max_size=4))
+    lines = [
+        f"{m} sip:{user}@{hostport} SIP/2.0",
+        f"Via:{sp}SIP/2.0/UDP {hostport};branch=z9hG4bK{draw(token)}",
+        f"Max-Forwards:{sp}{draw(st.integers(0, 255))}",
+        f'From: "{quoted}" <sip:{user}@{h}>;tag={draw(token)}',
+        f"To:{sp}<sip:{draw(user_part)}@{h}>",
+        f"Call-ID: {draw(token)}@{h}",
+        f"CSeq: {draw(st.integers(0, 2**31 - 1))} {m}",
+    ]
+    lines += [f"X-{k}: {v.strip()}" for k, v in extra]
+    if body:
+        lines.append("Content-Type: application/octet-stream")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@given(requests())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_requests_round_trip(data: bytes) -> None:
+    msg = sipwire.parse(data)
+    assert bytes(msg) == data
+    msg.validate()
+
+
+@given(requests())
+@settings(max_examples=200)
+def test_canonical_rewrite_parses_to_the_same_values(data: bytes) -> None:
+    msg = sipwire.parse(data)
+    for key in ("via", "from", "to", "cseq", "call-id", "max-forwards"):
+        msg.headers.set(key, msg.headers.typed(key))
+    again = sipwire.parse(bytes(msg))
+    assert again.via == msg.via and again.from_ == msg.from_ and again.to == msg.to
+    assert again.cseq == msg.cseq and again.call_id == msg.call_id
+    assert again.from_.display_name == msg.from_.display_name
+    assert again.body == msg.body
+
+
+def _mutations() -> st.SearchStrategy[bytes]:
+    seed = st.sampled_from(SEEDS)
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(seed))
+        for _ in range(draw(st.integers(1, 8))):
+            kind = draw(st.integers(0, 3))
+            pos = draw(st.integers(0, max(len(data) - 1, 0)))
+            if kind == 0 and data:
+                data[pos] = draw(st.integers(0, 255))
+            elif kind == 1:
+                data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+            elif kind == 2:
+                del data[pos:pos + draw(st.integers(1, 16))]
+            else:
+                data[pos:pos] = draw(st.sampled_from(
+                    [b"\r\n", b":", b";", b",", b"<", b">", b'"', b"\\", b" ", b"\r\n ", b"%"]))
+        return bytes(data)
+
+    return mutate()
+
+
+@given(st.one_of(_mutations(), st.binary(max_size=512)))
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_parse_raises_only_parse_error(data: bytes) -> None:
+    try:
+        msg = sipwire.parse(data)
+    except ParseError as exc:
+        assert 400 <= exc.status_code <= 599
+        return
+    bytes(msg)
+    findings = msg.lint()
+    for finding in findings:
+        assert finding.status_code >= 400
+
+
+@given(st.one_of(_mutations(), st.binary(max_size=512)), st.integers(1, 64))
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_stream_parser_raises_only_parse_error(data: bytes, chunk: int) -> None:
+    parser = StreamParser()
+    try:
+        for i in range(0, len(data), chunk):
+            parser.feed(data[i:i + chunk])
+    except ParseError:
+        pass
+
+
+def test_parse_time_grows_linearly() -> None:
+    """Pathological inputs (long runs of separators, deep quoting) take time
+    proportional to their size: 8x the input may not take 30x the time."""
+    def cost(n: int) -> float:
+        payloads = [
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK" + b";" * n + b"\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nFrom: \"" + b"\\\"" * n + b"\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nContact: " + b"<" * n + b"\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nX: " + b"," * n + b"\r\n" + b" a\r\n" * (n // 20)
+            + b"\r\n",
+            b"INVITE sip:" + b"a" * n + b"@" + b"b." * (n // 2) + b" SIP/2.0\r\n\r\n",
+        ]
+        start = time.perf_counter()
+        for _ in range(3):
+            for payload in payloads:
+                try:
+                    sipwire.lint(payload)
+                except ParseError:
+                    pass
+        return time.perf_counter() - start
+
+    small, large = cost(2000), cost(16000)
+    assert large < max(small, 0.002) * 30

@@ -1,0 +1,76 @@
+"""StreamParser: framing SIP over TCP/TLS/WebSocket byte streams (§18.3, RFC 5626 §3.5.1)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import sipwire
+from sipwire import BadMessage, KeepAlive, Limits, ParseError, StreamParser
+
+from .conftest import CORPUS
+
+MESSAGES = [p.read_bytes() for p in sorted((CORPUS / "valid" / "rfc3665").glob("3.1-*.sip"))]
+
+
+def test_messages_split_over_arbitrary_chunks() -> None:
+    stream = b"".join(MESSAGES)
+    for size in (1, 7, 100, 1000, len(stream)):
+        parser = StreamParser()
+        out: list[object] = []
+        for i in range(0, len(stream), size):
+            out.extend(parser.feed(stream[i:i + size]))
+        assert [bytes(m) for m in out] == MESSAGES  # type: ignore[call-overload]
+        assert parser.buffered == 0
+
+
+def test_crlf_keepalives_are_reported() -> None:
+    parser = StreamParser()
+    events = parser.feed(b"\r\n\r\n" + MESSAGES[0] + b"\r\n" + MESSAGES[1])
+    assert events[0] == KeepAlive(ping=True)
+    assert isinstance(events[1], sipwire.Message)
+    assert events[2] == KeepAlive(ping=False)
+    assert isinstance(events[3], sipwire.Message)
+
+
+def test_missing_content_length_breaks_the_stream() -> None:
+    parser = StreamParser()
+    data = re.sub(rb"Content-Length: [0-9]+\r\n", b"", MESSAGES[0])
+    assert b"Content-Length" not in data.split(b"\r\n\r\n")[0]
+    with pytest.raises(ParseError) as info:
+        parser.feed(data)
+    assert info.value.header == "Content-Length"
+    with pytest.raises(ParseError):
+        parser.feed(MESSAGES[1])  # the stream stays broken
+
+
+def test_well_framed_bad_message_is_reported_and_stream_goes_on() -> None:
+    bad = MESSAGES[0].replace(b"Max-Forwards: 70\r\n", b"")
+    parser = StreamParser()
+    events = parser.feed(bad + MESSAGES[1])
+    assert isinstance(events[0], BadMessage)
+    assert events[0].error.status_code == 400 and events[0].data == bad
+    assert bytes(events[1]) == MESSAGES[1]  # type: ignore[arg-type]
+
+
+def test_waits_for_the_whole_body() -> None:
+    invite = next(m for m in MESSAGES if m.startswith(b"INVITE") and b"v=0" in m)
+    parser = StreamParser()
+    assert parser.feed(invite[:-10]) == []
+    assert bytes(parser.feed(invite[-10:])[0]) == invite  # type: ignore[arg-type]
+
+
+def test_oversized_header_section_is_a_framing_error() -> None:
+    parser = StreamParser(Limits(max_message_size=1000))
+    with pytest.raises(ParseError) as info:
+        parser.feed(b"INVITE sip:a@b SIP/2.0\r\n" + b"X: " + b"a" * 2000)
+    assert info.value.status_code == 513
+
+
+def test_oversized_content_length_is_a_framing_error() -> None:
+    parser = StreamParser(Limits(max_message_size=1000))
+    data = re.sub(rb"Content-Length: [0-9]+", b"Content-Length: 999999", MESSAGES[0])
+    with pytest.raises(ParseError) as info:
+        parser.feed(data)
+    assert info.value.status_code == 513
