@@ -166,3 +166,19 @@ def test_copy_is_independent() -> None:
     dup.headers.set("Max-Forwards", "1")
     assert msg.max_forwards == 70 and dup.max_forwards == 1
     assert bytes(msg) == INVITE
+
+
+def test_copy_does_not_share_typed_values() -> None:
+    msg = sipwire.parse(INVITE)
+    dup = msg.copy()
+    dup.via[0].branch = "z9hG4bKother"
+    assert msg.via[0].branch == "z9hG4bKnashds8"
+    assert sipwire.parse(bytes(dup)).via[0].branch == "z9hG4bKother"
+    assert bytes(msg) == INVITE
+
+
+def test_add_before_content_length() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.headers.add("Authorization", 'Digest username="a"', before="Content-Length")
+    names = [name for name, _ in msg.headers]
+    assert names[-2:] == ["Authorization", "Content-Length"]

@@ -25,7 +25,7 @@ picks ``realms`` accordingly, or calls :meth:`DigestClient.forget`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -63,11 +63,13 @@ class _Session:
 class DigestClient:
     """Answers Digest challenges as ``username`` with ``password``.
 
-    ``realms`` limits which realms it answers (any when None); ``cnonce``
-    makes client nonces (random 64 bits by default; tests pass a fixed one).
+    ``realms`` limits the realms those are given to (any when None);
+    ``accounts`` maps other realms to their own ``(username, password)``
+    (an outbound proxy's account, say).  ``cnonce`` makes client nonces
+    (random 64 bits by default; tests pass a fixed one).
     """
 
-    __slots__ = ("_cnonce", "_ha1", "_password", "_sessions", "realms", "username")
+    __slots__ = ("_accounts", "_cnonce", "_default", "_ha1", "_sessions", "realms")
 
     def __init__(
         self,
@@ -75,17 +77,27 @@ class DigestClient:
         password: str,
         *,
         realms: Collection[str] | None = None,
+        accounts: Mapping[str, tuple[str, str]] | None = None,
         cnonce: Callable[[], str] | None = None,
     ) -> None:
-        self.username = username
-        self._password = password
         self.realms = frozenset(realms) if realms is not None else None
+        self._accounts = dict(accounts or {})
+        self._default = (username, password)
         self._cnonce = cnonce or (lambda: secrets.token_hex(8))
-        self._ha1: dict[tuple[str, str], str] = {}
+        self._ha1: dict[tuple[str, str], str] = {}  # (realm, hash) -> HA1
         self._sessions: dict[str, _Session] = {}
 
-    def __repr__(self) -> str:
-        return f"DigestClient({self.username!r}, realms={sorted(self._sessions)!r})"
+    def account(self, realm: str) -> tuple[str, str] | None:
+        """The ``(username, password)`` for ``realm``, or None when it is not ours."""
+        found = self._accounts.get(realm)
+        if found is not None:
+            return found
+        if self.realms is None or realm in self.realms:
+            return self._default
+        return None
+
+    def __repr__(self) -> str:  # no passwords
+        return f"DigestClient({self._default[0]!r}, sessions={sorted(self._sessions)!r})"
 
     # -- answering a challenge ------------------------------------------------------
 
@@ -129,7 +141,7 @@ class DigestClient:
         realm, nonce = challenge.realm, challenge.nonce
         if not challenge.is_digest or realm is None or nonce is None:
             return None
-        if self.realms is not None and realm not in self.realms:
+        if self.account(realm) is None:
             return None
         alg = ALGORITHMS.get((challenge.algorithm or "MD5").upper())
         if alg is None:
@@ -183,10 +195,13 @@ class DigestClient:
 
     def _credentials(self, session: _Session, request: Request) -> Credentials:
         alg = session.algorithm
+        account = self.account(session.realm)
+        assert account is not None  # sessions are only made for our realms
+        username, password = account
         key = (session.realm, alg.base)
         base_ha1 = self._ha1.get(key)
         if base_ha1 is None:
-            base_ha1 = self._ha1[key] = ha1(self.username, session.realm, self._password, alg)
+            base_ha1 = self._ha1[key] = ha1(username, session.realm, password, alg)
         uri = str(request.uri)
         nc: str | None = None
         cnonce: str | None = None
@@ -202,7 +217,7 @@ class DigestClient:
         response = request_digest(base_ha1, algorithm=alg, method=request.method, uri=uri,
                                   nonce=session.nonce, qop=session.qop, nc=nc, cnonce=cnonce,
                                   body=request.body)
-        return Credentials.digest(self.username, session.realm, session.nonce, uri, response,
+        return Credentials.digest(username, session.realm, session.nonce, uri, response,
                                   algorithm=session.algorithm_param, cnonce=cnonce,
                                   opaque=session.opaque, qop=session.qop, nc=nc)
 

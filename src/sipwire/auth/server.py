@@ -207,7 +207,7 @@ class DigestServer:
         ``source`` (the peer address, say) enables failure throttling.
         """
         self._counter.start(now)
-        if request.method.upper() in _NEVER_CHALLENGED:
+        if request.method in _NEVER_CHALLENGED:
             return Exempt(f"{request.method} is never challenged (RFC 3261 §22.1)")
         if source is not None:
             wait = self.throttle.retry_after(source, now)
@@ -287,6 +287,30 @@ class DigestServer:
             return self._reject(request, 403, f"{username!r} is not allowed to {request.method}")
         assert record is not None
         return Authenticated(username, self.realm, alg.name, qop, record)
+
+    def consume(self, request: Request) -> int:
+        """Remove this realm's credentials from ``request``; return how many.
+
+        For a proxy about to forward an authenticated request: its
+        Proxy-Authorization is of no use downstream (§22.3), while values for
+        other realms stay for the proxies they belong to.
+        """
+        header = self.credentials_header
+        lines = request.headers.getall(header)
+        kept = [text for text in lines if not self._is_ours(text)]
+        if len(kept) == len(lines):
+            return 0
+        request.headers.remove(header)
+        for text in kept:
+            request.headers.add(header, text)
+        return len(lines) - len(kept)
+
+    def _is_ours(self, text: str) -> bool:
+        try:
+            creds = Credentials.parse(text)
+        except ParseError:
+            return False
+        return creds.is_digest and creds.realm == self.realm
 
     # -- answers ------------------------------------------------------------------------
 

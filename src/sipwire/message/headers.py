@@ -196,7 +196,10 @@ class Headers:
         Raises ``ParseError`` (with the header name) if a value is malformed,
         and ``KeyError`` if the header has no typed class.
         """
-        key = header_key(name)
+        return self._typed(header_key(name))
+
+    def _typed(self, key: str) -> list[Field]:
+        """``typed()`` for a key already in lookup form (the accessors' fast path)."""
         lines = self._find(key)
         if len(lines) == 1:
             values = lines[0][4]
@@ -213,7 +216,9 @@ class Headers:
 
     def first(self, name: str) -> Field | None:
         """The first typed value of ``name``, or None when absent."""
-        key = header_key(name)
+        return self._first(header_key(name))
+
+    def _first(self, key: str) -> Field | None:
         for line in self._find(key):
             values = line[4]
             if values is None:
@@ -248,11 +253,13 @@ class Headers:
         values = [value] if isinstance(value, Field) else list(value)
         return [name, key, ", ".join(str(v) for v in values), None, values]
 
-    def add(self, name: str, value: str | Field | Iterable[Field], *, top: bool = False) -> None:
+    def add(self, name: str, value: str | Field | Iterable[Field], *, top: bool = False,
+            before: str | None = None) -> None:
         """Add a header line after the last one of its name (or at the end).
 
         With ``top=True`` it goes before the first line of its name instead
-        (or at the very top): how a proxy adds its Via and Record-Route.
+        (or at the very top): how a proxy adds its Via and Record-Route.  With
+        ``before="Content-Length"`` a new header goes before that header.
         """
         self._index = None
         lines = self._new_lines(name, value)
@@ -260,6 +267,11 @@ class Headers:
             return
         key = lines[0][1]
         positions = [i for i, existing in enumerate(self._lines) if existing[1] == key]
+        if before is not None and not positions:
+            anchor = header_key(before)
+            at = next((i for i, x in enumerate(self._lines) if x[1] == anchor), len(self._lines))
+            self._lines[at:at] = lines
+            return
         if top:
             at = positions[0] if positions else 0
         else:
@@ -340,11 +352,17 @@ class Headers:
         return typed
 
     def copy(self) -> Headers:
-        """A copy whose lines can be changed without touching this one."""
-        return Headers._from_lines([
-            [n, k, v, r, list(t) if t is not None else None]
-            for n, k, v, r, t in self._lines
-        ])
+        """A copy whose lines and typed values can change without touching this one.
+
+        Typed values are not shared: the copy parses them again when read, from
+        the text (canonical text for values changed here).
+        """
+        lines: list[HeaderLine] = []
+        for name, key, value, raw, typed in self._lines:
+            if typed is not None and (raw is None or any(x.modified for x in typed)):
+                value, raw = ", ".join(str(x) for x in typed), None
+            lines.append([name, key, value, raw, None])
+        return Headers._from_lines(lines)
 
     # -- output -----------------------------------------------------------------
 
