@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .binding import Binding, Source, sort_bindings
 from .memory_store import MemoryStore
 from .sqlite_store import SQLiteStore
-from .store import Change, LocationStore, StoreError
+from .store import Change, LocationStore, StoreError, purge_periodically
 
 if TYPE_CHECKING:
     from .redis_store import RedisStore
@@ -35,6 +35,7 @@ __all__ = [
     "Source",
     "StoreError",
     "open_store",
+    "purge_periodically",
     "sort_bindings",
 ]
 

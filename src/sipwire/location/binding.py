@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..message.errors import ParseError
 from ..message.fields.nameaddr import Contact
 from ..message.uri import URI
 
@@ -94,7 +95,11 @@ class Binding:
     def contact_header(self, now: float) -> Contact:
         """The Contact value for a 200 to REGISTER: as registered, with
         ``expires`` set to the seconds left (§10.3 step 8)."""
-        value = Contact.parse(self.contact_value)
+        try:
+            value = Contact.parse(self.contact_value)
+        except ParseError:
+            # written by something other than the registrar: the URI alone
+            value = Contact(self.uri)
         params = dict(value.params)
         params["expires"] = str(self.remaining(now))
         value.params = params

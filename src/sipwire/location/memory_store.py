@@ -4,7 +4,7 @@ reference the other stores are tested against."""
 from __future__ import annotations
 
 from .binding import Binding, sort_bindings
-from .store import Change, LocationStore, check_change
+from .store import Change, LocationStore, StoreError, check_change
 
 __all__ = ["MemoryStore"]
 
@@ -18,9 +18,15 @@ class MemoryStore(LocationStore):
 
     def __init__(self) -> None:
         self._aors: dict[str, dict[str, Binding]] = {}
+        self._closed = False
+
+    def _open(self) -> dict[str, dict[str, Binding]]:
+        if self._closed:
+            raise StoreError("the location store is closed")
+        return self._aors
 
     async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
-        current = self._aors.get(aor, {})
+        current = self._open().get(aor, {})
         live = sort_bindings([b for b in current.values() if not b.expired(now)])
         new = check_change(aor, change(live), now)
         if new:
@@ -30,15 +36,15 @@ class MemoryStore(LocationStore):
         return new
 
     async def lookup(self, aor: str, now: float) -> list[Binding]:
-        current = self._aors.get(aor, {})
+        current = self._open().get(aor, {})
         return sort_bindings([b for b in current.values() if not b.expired(now)])
 
     async def remove(self, aor: str) -> int:
-        return len(self._aors.pop(aor, {}))
+        return len(self._open().pop(aor, {}))
 
     async def purge(self, now: float) -> int:
         removed = 0
-        for aor in list(self._aors):
+        for aor in list(self._open()):
             bindings = self._aors[aor]
             expired = [key for key, b in bindings.items() if b.expired(now)]
             for key in expired:
@@ -50,6 +56,9 @@ class MemoryStore(LocationStore):
 
     async def aors(self, now: float) -> list[str]:
         return sorted(
-            aor for aor, bindings in self._aors.items()
+            aor for aor, bindings in self._open().items()
             if any(not b.expired(now) for b in bindings.values())
         )
+
+    async def close(self) -> None:
+        self._closed = True

@@ -57,6 +57,7 @@ class RedisStore(LocationStore):
         self.max_retries = max_retries
         self._owns_client = owns_client
         self._locks = KeyedLock()
+        self._closed = False
         self._aors_key = f"{prefix}:aors"
         self._expiry_key = f"{prefix}:expiry"
 
@@ -71,6 +72,10 @@ class RedisStore(LocationStore):
     def _key(self, aor: str) -> str:
         return f"{self.prefix}:aor:{aor}"
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the location store is closed")
+
     # -- the interface ----------------------------------------------------------------
 
     async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
@@ -78,6 +83,7 @@ class RedisStore(LocationStore):
         return new
 
     async def lookup(self, aor: str, now: float) -> list[Binding]:
+        self._check_open()
         try:
             raw = await self.client.hgetall(self._key(aor))
         except RedisError as exc:
@@ -90,6 +96,7 @@ class RedisStore(LocationStore):
         return removed
 
     async def purge(self, now: float) -> int:
+        self._check_open()
         try:
             due = await self.client.zrangebyscore(self._expiry_key, "-inf", now)
         except RedisError as exc:
@@ -101,6 +108,7 @@ class RedisStore(LocationStore):
         return removed
 
     async def aors(self, now: float) -> list[str]:
+        self._check_open()
         try:
             found = await self.client.zrangebyscore(self._aors_key, f"({now!r}", "+inf")
         except RedisError as exc:
@@ -108,6 +116,9 @@ class RedisStore(LocationStore):
         return sorted(_text(aor) for aor in found)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._owns_client:
             await self.client.aclose()
 
@@ -119,6 +130,7 @@ class RedisStore(LocationStore):
     async def _transact(self, aor: str, change: Change, now: float) -> tuple[list[Binding], int]:
         """Run ``change`` on ``aor`` atomically; return the new bindings and how
         many hash entries were deleted."""
+        self._check_open()
         async with self._locks(aor):
             for attempt in range(self.max_retries):
                 try:

@@ -67,16 +67,18 @@ class SQLiteStore(LocationStore):
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = str(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sipwire-sqlite")
         # Opened here (a few milliseconds), used only in the worker thread after.
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                     check_same_thread=False)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
         try:
             self._setup()
         except sqlite3.Error as exc:
             self._conn.close()
-            self._executor.shutdown()
             raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sipwire-sqlite")
         self._closed = False
 
     def _setup(self) -> None:

@@ -16,6 +16,8 @@ read returns a binding whose ``expires_at`` is at or before ``now``.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +25,10 @@ from types import TracebackType
 
 from .binding import Binding, sort_bindings
 
-__all__ = ["Change", "KeyedLock", "LocationStore", "StoreError", "check_change"]
+__all__ = ["Change", "KeyedLock", "LocationStore", "StoreError", "check_change",
+           "purge_periodically"]
+
+log = logging.getLogger("sipwire.location")
 
 #: computes an AOR's new bindings from its current, unexpired ones (sorted as by
 #: ``lookup``).  It must be pure: a store may call it more than once (the Redis
@@ -132,3 +137,23 @@ class KeyedLock:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+async def purge_periodically(
+    store: LocationStore,
+    interval: float = 60.0,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Purge ``store`` every ``interval`` seconds until cancelled (run it as a task).
+
+    A failed purge is logged and tried again at the next interval.
+    """
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await store.purge(clock())
+        except Exception:
+            log.exception("purging the location store failed")
+        else:
+            if removed:
+                log.debug("purged %d expired bindings", removed)

@@ -9,6 +9,35 @@ runs inside its per-AOR transaction (steps 6 and 7), and
 holds.  ``Registrar`` (``registrar.py``) drives these against a store.
 
 Extensions: Path (RFC 3327 §5.3) and outbound (RFC 5626 §6).
+
+How the text of §10.3 is read here, where it leaves room:
+
+- Step 1, a Request-URI outside the served domains: this registrar is not a
+  proxy, so it cannot forward; it answers 404.  A Request-URI scheme other
+  than sip/sips gets 416 (§8.2.2.1), a method other than REGISTER 405.
+- Step 5, "valid for the domain in the Request-URI": the To URI is a sip/sips
+  URI whose host is a served domain and equals the Request-URI host, unless
+  the Request-URI host is a configured alias of the registrar.  Else 404.
+- Steps 6 and 7, a binding whose stored Call-ID equals the request's and whose
+  stored CSeq is not lower than the request's: "the update MUST be aborted and
+  the request fails".  The failure of a binding update is answered 500 ("If
+  any one of them fails ... the request MUST fail with a 500 (Server Error)
+  response and all tentative binding updates MUST be removed"), so the whole
+  REGISTER is refused with 500 and none of its changes is committed; a
+  Warning (399) says which binding was out of order.  This also covers a UA
+  that re-sends a REGISTER with the same CSeq in a new transaction.
+- Step 7, the 423: only for a requested interval 0 < e < 3600 below
+  ``min_expires``, as the RFC's "if and only if" says; a longer one below a
+  minimum above an hour is accepted as requested.  Intervals above
+  ``max_expires`` are shortened to it ("MAY choose an expiration less than
+  the requested").
+- Contacts may use any URI scheme (§10.2.1: "they MAY use any URI scheme");
+  ``contact_schemes`` restricts them (400 otherwise).  What makes a REGISTER
+  malformed here (400): a Contact that does not parse; ``q`` or ``expires``
+  outside their grammar (§20.10); ``*`` not alone or without ``Expires: 0``
+  (step 6); one contact given twice; a bad ``+sip.instance`` or ``reg-id``
+  (RFC 5626 §10); a reg-id registration with another live contact (RFC 5626
+  §6); a bad Expires header.
 """
 
 from __future__ import annotations
@@ -26,7 +55,7 @@ from ..message.fields.text import WarningValue
 from ..message.message import Request, Response
 from ..message.uri import URI
 
-__all__ = ["ContactUpdate", "Registration", "RegistrarCore", "StaleRegistration"]
+__all__ = ["ContactUpdate", "RegistrarCore", "Registration", "StaleRegistration"]
 
 #: §10.3 step 7: a brief interval may be refused only if it is "smaller than one hour"
 ONE_HOUR = 3600
@@ -150,12 +179,30 @@ class Rejection(Exception):
 class RegistrarCore:
     """The rules of §10.3, configured once, with no I/O.
 
-    ``domains`` are the domains whose bindings this registrar keeps (§10.3:
-    "A registrar has to know ... the set of domain(s) for which it maintains
-    bindings").  ``aliases`` are further Request-URI hosts that reach it (its
-    own host names or addresses, as UAs configured with an IP address send);
-    a REGISTER to an alias may register an AOR of any served domain, while a
-    REGISTER to a domain registers AORs of that domain only (step 5).
+    ``domains``
+        the domains whose bindings this registrar keeps (§10.3: "A registrar
+        has to know ... the set of domain(s) for which it maintains bindings").
+    ``aliases``
+        further Request-URI hosts that reach it (its own host names or
+        addresses, as UAs configured with an IP address send); a REGISTER to
+        an alias may register an AOR of any served domain, a REGISTER to a
+        domain only AORs of that domain (step 5).
+    ``min_expires``, ``max_expires``, ``default_expires``
+        step 7: 423 below the minimum (under an hour), shortened above the
+        maximum, the default when the request names no interval.
+    ``path``
+        support Path (RFC 3327): store it, copy it into the 200.
+    ``path_requires_supported``
+        RFC 3327 §5.3's recommended policy: 420 for a Path the UA did not
+        announce support for (``Supported: path``).
+    ``outbound``
+        support RFC 5626: flows keyed by +sip.instance and reg-id, 439, and
+        ``Require: outbound`` in the 200.
+    ``contact_schemes``
+        URI schemes accepted in Contact (None: any, §10.2.1).
+    ``agent``
+        the warn-agent of the Warning explaining a refusal (default: the first
+        domain in sorted order).
     """
 
     def __init__(

@@ -1,0 +1,155 @@
+"""RedisStore: nodes sharing one Redis, key layout, expiry by score."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from sipwire.location import Binding, RedisStore, Source, StoreError, open_store
+
+from .test_store_contract import AOR, T0, binding
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+async def test_a_binding_registered_through_node1_is_found_by_node2(
+        redis_url: str, prefix: str) -> None:
+    node1 = RedisStore.from_url(redis_url, prefix=prefix)
+    node2 = RedisStore.from_url(redis_url, prefix=prefix)
+    try:
+        b = binding(source=Source("TCP", "198.51.100.7", 49152, "node1/conn/3"))
+        await node1.put(b, T0)
+        assert await node2.lookup(AOR, T0) == [b]
+        assert (await node2.lookup(AOR, T0))[0].source == b.source
+        assert await node2.aors(T0) == [AOR]
+        await node2.put(binding("sip:alice@192.0.2.99"), T0)
+        assert len(await node1.lookup(AOR, T0)) == 2
+        assert await node1.purge(T0 + 3600) == 2
+        assert await node2.lookup(AOR, T0) == []
+    finally:
+        await node1.close()
+        await node2.close()
+
+
+async def test_fifty_refreshes_through_two_clients(redis_url: str, prefix: str) -> None:
+    """Two separate connections, as two nodes, racing on one AOR: WATCH/MULTI
+    retries, nothing is lost."""
+    node1 = RedisStore.from_url(redis_url, prefix=prefix)
+    node2 = RedisStore.from_url(redis_url, prefix=prefix)
+    try:
+        contacts = [f"sip:alice@192.0.2.{i}:5060" for i in range(50)]
+        await asyncio.gather(*(
+            (node1 if i % 2 else node2).put(binding(c), T0) for i, c in enumerate(contacts)
+        ))
+        assert len(await node1.lookup(AOR, T0)) == 50
+    finally:
+        await node1.close()
+        await node2.close()
+
+
+async def test_key_layout_and_ttl(redis_url: str, prefix: str) -> None:
+    store = RedisStore.from_url(redis_url, prefix=prefix, grace=30)
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await store.put(binding("sip:a@192.0.2.1", expires=100), T0)
+        await store.put(binding("sip:b@192.0.2.2", expires=200), T0)
+        key = f"{prefix}:aor:{AOR}"
+        assert sorted(await raw.hkeys(key)) == ["sip:a@192.0.2.1", "sip:b@192.0.2.2"]
+        ttl = await raw.pttl(key)
+        assert 200_000 < ttl <= 230_000  # latest expiry + grace, from the given now
+        assert await raw.zscore(f"{prefix}:aors", AOR) == T0 + 200
+        assert await raw.zscore(f"{prefix}:expiry", AOR) == T0 + 100
+        await store.remove(AOR)
+        assert await raw.exists(key) == 0
+        assert await raw.zscore(f"{prefix}:aors", AOR) is None
+    finally:
+        await store.close()
+        await raw.aclose()
+
+
+async def test_prefixes_separate_location_services(redis_url: str, prefix: str) -> None:
+    one = RedisStore.from_url(redis_url, prefix=prefix + ":one")
+    two = RedisStore.from_url(redis_url, prefix=prefix + ":two")
+    try:
+        await one.put(binding(), T0)
+        assert await two.lookup(AOR, T0) == []
+        assert await two.aors(T0) == []
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_client_of_your_own_without_decoding(redis_url: str, prefix: str) -> None:
+    client = Redis.from_url(redis_url)  # bytes responses
+    store = RedisStore(client, prefix=prefix)
+    b = binding()
+    await store.put(b, T0)
+    assert await store.lookup(AOR, T0) == [b]
+    assert await store.aors(T0) == [AOR]
+    assert await store.purge(T0 + 4000) == 1
+    await store.close()  # not ours: still open
+    assert await client.ping()
+    await client.aclose()
+
+
+async def test_open_store_redis_url(redis_url: str, prefix: str) -> None:
+    store = open_store(redis_url, prefix=prefix)
+    assert isinstance(store, RedisStore)
+    await store.put(binding(), T0)
+    assert len(await store.lookup(AOR, T0)) == 1
+    await store.close()
+
+
+async def test_an_unreachable_server_is_a_store_error() -> None:
+    store = RedisStore.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    with pytest.raises(StoreError):
+        await store.lookup(AOR, T0)
+    with pytest.raises(StoreError):
+        await store.put(binding(), T0)
+    await store.close()
+
+
+def test_contention_gives_up_after_max_retries() -> None:
+    """A change that another writer always beats ends in StoreError, not a loop."""
+    # Exercised through a fake pipeline to make the conflict certain.
+    from redis.exceptions import WatchError
+
+    class Pipe:
+        async def __aenter__(self) -> Pipe:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def watch(self, *keys: str) -> None:
+            return None
+
+        async def hgetall(self, key: str) -> dict[str, str]:
+            return {}
+
+        def multi(self) -> None:
+            return None
+
+        def __getattr__(self, name: str) -> object:
+            return lambda *a, **k: None
+
+        async def execute(self) -> None:
+            raise WatchError("conflict")
+
+    class Client:
+        def pipeline(self, transaction: bool = True) -> Pipe:
+            return Pipe()
+
+    store = RedisStore(Client(), max_retries=3)  # type: ignore[arg-type]
+
+    def change(current: list[Binding]) -> list[Binding]:
+        return [binding()]
+
+    with pytest.raises(StoreError, match="after 3 conflicts"):
+        asyncio.run(store.update(AOR, change, T0))
