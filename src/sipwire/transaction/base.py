@@ -69,6 +69,8 @@ class Transaction:
         self._observer: Callable[[Transaction], None] | None = None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "state"):  # __init__ refused the request
+            return f"<{type(self).__name__}>"
         return (f"<{type(self).__name__} {self.request.method} branch={self.branch!r} "
                 f"{self.state.value}>")
 

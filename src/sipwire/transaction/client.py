@@ -8,6 +8,7 @@ response to ``receive(response, now)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from ..message.fields.base import Field
@@ -134,7 +135,7 @@ class InviteClientTransaction(ClientTransaction):
     """
 
     TABLE: ClassVar[tuple[Edge, ...]] = FIGURE_5
-    STATE_TIMERS = {
+    STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {
         State.CALLING: frozenset({Timer.A, Timer.B}),
         State.COMPLETED: frozenset({Timer.D}),
         State.ACCEPTED: frozenset({Timer.M}),
@@ -194,7 +195,7 @@ class NonInviteClientTransaction(ClientTransaction):
     """RFC 3261 Figure 6: the client transaction of every method but INVITE and ACK."""
 
     TABLE: ClassVar[tuple[Edge, ...]] = FIGURE_6
-    STATE_TIMERS = {
+    STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {
         State.TRYING: frozenset({Timer.E, Timer.F}),
         State.PROCEEDING: frozenset({Timer.E, Timer.F}),
         State.COMPLETED: frozenset({Timer.K}),

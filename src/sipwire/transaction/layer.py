@@ -1,0 +1,306 @@
+"""The transaction layer: every transaction of one element, matched and timed.
+
+Sans-I/O like the transactions it holds.  The transport hands it each parsed
+message with ``receive(message, now)``; the TU creates client transactions
+with ``create_client`` and answers server transactions through the
+``transaction`` of the ``Deliver`` it got; the driver sleeps until
+``next_deadline()`` and then calls ``handle_timer(now)``.  Every call returns
+``Action`` values whose ``transaction`` says which transaction they are for.
+Terminated transactions are forgotten the moment they terminate (§17.1.1.2).
+
+A driver, in outline (``dest`` maps a client transaction to where its TU sent
+the request; a server transaction answers over the connection its request came
+in on, or per §18.2.2)::
+
+    tx = layer.create_client(request, reliable=False)
+    dest[tx] = address
+    perform(tx.start(loop.time()))
+
+    def perform(actions):
+        for action in actions:
+            match action:
+                case Send(message, transaction=tx):
+                    transport.send(bytes(message), dest[tx])
+                case Deliver(message, transaction=tx):
+                    core.on_message(message, tx)   # tx.send(response, now) to answer
+                case Timeout(response=r) | TransportFailure(response=r) if r:
+                    core.on_message(r, action.transaction)   # 408 / 503, §8.1.3.1
+                case Terminated(transaction=tx):
+                    dest.pop(tx, None)
+
+    # on every datagram:   perform(layer.receive(sipwire.parse(data), loop.time()))
+    # after every call:    loop.call_at(layer.next_deadline(), ...handle_timer(now))
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from typing import TypeVar
+
+from ..message.message import Message, Request, Response
+from .actions import Action, Deliver, LoopDetected, Stray
+from .base import Transaction
+from .client import ClientTransaction, InviteClientTransaction, NonInviteClientTransaction
+from .config import TimerConfig
+from .matching import (
+    BranchKey,
+    ClientKey,
+    MergeKey,
+    Rfc2543Key,
+    branch_key,
+    client_key,
+    merge_key,
+    response_key,
+    rfc2543_key,
+    rfc2543_matches,
+    to_tag,
+)
+from .server import InviteServerTransaction, NonInviteServerTransaction, ServerTransaction
+from .table import State
+
+__all__ = ["UNRELIABLE_TRANSPORTS", "TransactionLayer"]
+
+#: Via transports with no delivery guarantee: retransmissions and wait timers apply
+#: (TCP, TLS, SCTP, WS and WSS are reliable, §18 and RFC 7118)
+UNRELIABLE_TRANSPORTS = frozenset({"UDP"})
+
+K = TypeVar("K")
+
+
+class TransactionLayer:
+    """Owns client and server transactions; matches messages to them (§17.1.3, §17.2.3).
+
+    ``detect_merged_requests`` turns on the UAS check of §8.2.2.2 (a proxy
+    turns it off: merged requests are a UAS matter).
+    """
+
+    __slots__ = ("_by_2543", "_by_branch", "_clients", "_counter", "_heap", "_merge",
+                 "_pushed", "_servers", "config", "detect_merged_requests")
+
+    def __init__(self, config: TimerConfig | None = None, *,
+                 detect_merged_requests: bool = True) -> None:
+        self.config = config if config is not None else TimerConfig()
+        self.detect_merged_requests = detect_merged_requests
+        self._clients: dict[ClientKey, ClientTransaction] = {}
+        self._servers: dict[ServerTransaction, tuple[BranchKey | None, Rfc2543Key,
+                                                     MergeKey]] = {}
+        self._by_branch: dict[BranchKey, list[ServerTransaction]] = {}
+        self._by_2543: dict[Rfc2543Key, list[ServerTransaction]] = {}
+        self._merge: dict[MergeKey, list[ServerTransaction]] = {}
+        # (deadline, tie-breaker, transaction); stale entries are dropped when seen
+        self._heap: list[tuple[float, int, Transaction]] = []
+        self._pushed: dict[Transaction, float] = {}
+        self._counter = itertools.count()
+
+    # -- client side ------------------------------------------------------------------------
+
+    def create_client(self, request: Request, *, reliable: bool) -> ClientTransaction:
+        """A new client transaction for ``request``, owned by this layer, not yet started.
+
+        Record where it sends (the TU's choice, §8.1.2), then call ``start(now)``.
+        Raises ValueError for ACK (no transaction, §17.1) or a branch and method
+        already in use.
+        """
+        key = client_key(request)
+        if key in self._clients:
+            raise ValueError(f"a client transaction for {key} already exists")
+        tx: ClientTransaction
+        if request.method == "INVITE":
+            tx = InviteClientTransaction(request, reliable=reliable, config=self.config)
+        else:
+            tx = NonInviteClientTransaction(request, reliable=reliable, config=self.config)
+        self._clients[key] = tx
+        tx._observer = self._changed
+        return tx
+
+    def find_client(self, response: Response) -> ClientTransaction | None:
+        """The client transaction ``response`` belongs to (§17.1.3)."""
+        key = response_key(response)
+        return self._clients.get(key) if key is not None else None
+
+    # -- server side ------------------------------------------------------------------------
+
+    def find_server(self, request: Request) -> ServerTransaction | None:
+        """The server transaction ``request`` belongs to (§17.2.3), ACK included."""
+        key = branch_key(request)
+        if key is not None:
+            method = "INVITE" if request.method == "ACK" else request.method
+            for tx in self._by_branch.get(key, ()):
+                if tx.method == method:
+                    return tx
+            return None
+        for tx in self._by_2543.get(rfc2543_key(request), ()):
+            if rfc2543_matches(tx.request, tx.last_response, request):
+                return tx
+        return None
+
+    def find_cancelled(self, cancel: Request) -> ServerTransaction | None:
+        """The transaction a CANCEL cancels (§9.2): the one it would match if its
+        method were anything but CANCEL or ACK.  None: answer the CANCEL 481."""
+        key = branch_key(cancel)
+        if key is not None:
+            candidates = self._by_branch.get(key, [])
+        else:
+            candidates = [tx for tx in self._by_2543.get(rfc2543_key(cancel), ())
+                          if to_tag(tx.request) == to_tag(cancel)]
+        for tx in candidates:
+            if tx.method not in ("CANCEL", "ACK"):
+                return tx
+        return None
+
+    def send_response(self, response: Response, now: float) -> list[Action]:
+        """Pass a response of the TU to the server transaction it answers.
+
+        Found by the response's top Via and CSeq; with a transaction at hand,
+        ``transaction.send(response, now)`` is the same.  A response whose
+        transaction is gone is discarded (RFC 6026 §8.3): returns ``[]``.
+        """
+        tx = self._server_for_response(response)
+        return tx.send(response, now) if tx is not None else []
+
+    # -- the transport's entry point ----------------------------------------------------------
+
+    def receive(self, message: Message, now: float, *,
+                reliable: bool | None = None) -> list[Action]:
+        """A message from the transport.
+
+        A response goes to its client transaction, or comes back as ``Stray``.
+        A request goes to its server transaction; an ACK matching none comes
+        back as ``Deliver`` with no transaction (an ACK for a 2xx: the core's);
+        any other new request gets a new server transaction, started, whose
+        ``Deliver`` passes it up (``LoopDetected`` instead for a merged
+        request).  ``reliable`` is the transport the request came over; by
+        default, the transport of its top Via.
+        """
+        if isinstance(message, Response):
+            client = self.find_client(message)
+            if client is None:
+                return [Stray(message)]
+            return client.receive(message, now)
+        if not isinstance(message, Request):
+            raise TypeError(f"not a SIP request or response: {message!r}")
+        server = self.find_server(message)
+        if server is not None:
+            return server.receive(message, now)
+        if message.method == "ACK":
+            return [Deliver(message)]
+        merged = self._is_merged(message)
+        if reliable is None:
+            reliable = message.via[0].transport.upper() not in UNRELIABLE_TRANSPORTS
+        tx: ServerTransaction
+        if message.method == "INVITE":
+            tx = InviteServerTransaction(message, reliable=reliable, config=self.config)
+        else:
+            tx = NonInviteServerTransaction(message, reliable=reliable, config=self.config)
+        self._add_server(tx)
+        actions = tx.start(now)
+        if merged:
+            loop = LoopDetected(message, message.reply(482), tx)
+            actions = [loop if isinstance(a, Deliver) else a for a in actions]
+        return actions
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline of all transactions, or None."""
+        heap = self._heap
+        while heap:
+            deadline, _, tx = heap[0]
+            if self._pushed.get(tx) == deadline:
+                return deadline
+            heapq.heappop(heap)
+        return None
+
+    def handle_timer(self, now: float) -> list[Action]:
+        """Fire every timer due at ``now``, in deadline order."""
+        actions: list[Action] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, tx = heapq.heappop(heap)
+            if self._pushed.get(tx) == deadline:
+                del self._pushed[tx]
+                actions += tx.handle_timer(now)
+        return actions
+
+    # -- what it holds ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._clients) + len(self._servers)
+
+    def __iter__(self) -> Iterator[Transaction]:
+        yield from list(self._clients.values())
+        yield from list(self._servers)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _is_merged(self, request: Request) -> bool:
+        """§8.2.2.2: no To tag, and an ongoing transaction has the same From tag,
+        Call-ID and CSeq (it did not match it: the caller looked first)."""
+        if not self.detect_merged_requests or to_tag(request) is not None:
+            return False
+        return bool(self._merge.get(merge_key(request)))
+
+    def _server_for_response(self, response: Response) -> ServerTransaction | None:
+        # A response copies the request's Via, From, Call-ID and CSeq (§8.2.6.2),
+        # so the §8.2.2.2 index narrows the search to (nearly always) one.
+        via = response.via[0]
+        for tx in self._merge.get(merge_key(response), ()):
+            top = tx.request.via[0]
+            if via.has_magic_cookie:
+                if top.branch == via.branch and top.sent_by == via.sent_by:
+                    return tx
+            elif str(top) == str(via):
+                return tx
+        return None
+
+    def _add_server(self, tx: ServerTransaction) -> None:
+        request = tx.request
+        keys = (branch_key(request), rfc2543_key(request), merge_key(request))
+        self._servers[tx] = keys
+        if keys[0] is not None:
+            self._by_branch.setdefault(keys[0], []).append(tx)
+        else:
+            self._by_2543.setdefault(keys[1], []).append(tx)
+        self._merge.setdefault(keys[2], []).append(tx)
+        tx._observer = self._changed
+
+    def _changed(self, tx: Transaction) -> None:
+        if tx.state is State.TERMINATED:
+            self._forget(tx)
+            return
+        deadline = tx.next_deadline()
+        if deadline is None:
+            self._pushed.pop(tx, None)
+        elif self._pushed.get(tx) != deadline:
+            self._pushed[tx] = deadline
+            heapq.heappush(self._heap, (deadline, next(self._counter), tx))
+
+    def _forget(self, tx: Transaction) -> None:
+        tx._observer = None
+        self._pushed.pop(tx, None)
+        if isinstance(tx, ClientTransaction):
+            key = client_key(tx.request)
+            if self._clients.get(key) is tx:
+                del self._clients[key]
+            return
+        assert isinstance(tx, ServerTransaction)
+        keys = self._servers.pop(tx, None)
+        if keys is None:
+            return
+        by_branch, by_2543, merged = keys
+        if by_branch is not None:
+            _remove(self._by_branch, by_branch, tx)
+        else:
+            _remove(self._by_2543, by_2543, tx)
+        _remove(self._merge, merged, tx)
+
+
+def _remove(index: dict[K, list[ServerTransaction]], key: K, tx: ServerTransaction) -> None:
+    found = index.get(key)
+    if found is None:
+        return
+    found.remove(tx)
+    if not found:
+        del index[key]
