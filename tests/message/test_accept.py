@@ -36,7 +36,7 @@ def test_registered_as_lists() -> None:
 ])
 def test_accept_round_trip(text: str) -> None:
     value = AcceptRange.parse(text)
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert not value.modified
 
 
@@ -109,7 +109,7 @@ def test_format_qvalue_out_of_range(q: float) -> None:
     "gzip", "identity; q=0.5", "*;q=0", "gzip;q=1.0", "compress ; q = 0.001",
 ])
 def test_accept_encoding_round_trip(text: str) -> None:
-    assert str(AcceptEncoding.parse(text)) == text
+    assert str(AcceptEncoding.parse(text)) == text.strip(" \t")
 
 
 def test_accept_encoding_attributes() -> None:
@@ -134,7 +134,7 @@ def test_accept_encoding_invalid(text: str) -> None:
     "da", "en-gb;q=0.8", "en;q=0.7", "*", "*;q=0.1", "abcdefgh-ABCDEFGH", "en-GB ; q=1",
 ])
 def test_accept_language_round_trip(text: str) -> None:
-    assert str(AcceptLanguage.parse(text)) == text
+    assert str(AcceptLanguage.parse(text)) == text.strip(" \t")
 
 
 def test_accept_language_attributes() -> None:
@@ -163,5 +163,5 @@ def test_parse_raises_only_parse_error(cls: type[AcceptRange], text: str) -> Non
         value = cls.parse(text)
     except ParseError:
         return
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value

@@ -33,7 +33,7 @@ def test_registered_as_lists() -> None:
 ])
 def test_round_trip(cls: type[InfoURI], text: str) -> None:
     value = cls.parse(text)
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert not value.modified
 
 
@@ -97,5 +97,5 @@ def test_parse_raises_only_parse_error(cls: type[InfoURI], text: str) -> None:
         value = cls.parse(text)
     except ParseError:
         return
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value

@@ -32,7 +32,7 @@ def test_registered() -> None:
 ])
 def test_content_type_round_trip(text: str) -> None:
     value = MediaType.parse(text)
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert not value.modified
 
 
@@ -84,7 +84,7 @@ def test_content_type_modify_and_build() -> None:
 ])
 def test_content_disposition_round_trip(text: str) -> None:
     value = ContentDisposition.parse(text)
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert not value.modified
 
 
@@ -120,5 +120,5 @@ def test_parse_raises_only_parse_error(cls: type[MediaType], text: str) -> None:
         value = cls.parse(text)
     except ParseError:
         return
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value

@@ -4,6 +4,7 @@ ParseError (or take more than linear time)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -16,10 +17,9 @@ from .conftest import CORPUS
 
 SEEDS = [p.read_bytes() for p in sorted((CORPUS / "valid").rglob("*.sip"))]
 
-token = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
-                min_size=1, max_size=12)
-user_part = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()",
-                   min_size=1, max_size=12)
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+token = st.text(alphabet=ALNUM + "-.!%*_+`'~", min_size=1, max_size=12)
+user_part = st.text(alphabet=ALNUM + "-_.!~*'()", min_size=1, max_size=12)
 host = st.from_regex(r"[a-z][a-z0-9]{0,8}(\.[a-z][a-z0-9]{0,8}){0,3}", fullmatch=True)
 display = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=20)
 port = st.one_of(st.none(), st.integers(1, 65535))
@@ -120,11 +120,9 @@ def test_fuzz_parse_raises_only_parse_error(data: bytes) -> None:
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 def test_fuzz_stream_parser_raises_only_parse_error(data: bytes, chunk: int) -> None:
     parser = StreamParser()
-    try:
+    with contextlib.suppress(ParseError):
         for i in range(0, len(data), chunk):
             parser.feed(data[i:i + chunk])
-    except ParseError:
-        pass
 
 
 def test_parse_time_grows_linearly() -> None:
@@ -142,10 +140,7 @@ def test_parse_time_grows_linearly() -> None:
         start = time.perf_counter()
         for _ in range(3):
             for payload in payloads:
-                try:
-                    sipwire.lint(payload)
-                except ParseError:
-                    pass
+                sipwire.lint(payload)
         return time.perf_counter() - start
 
     small, large = cost(2000), cost(16000)

@@ -49,7 +49,7 @@ def test_registered(name: str, cls: type[Token]) -> None:
 ])
 def test_round_trip(cls: type[Token], text: str) -> None:
     value = cls.parse(text)
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert value.value == text.strip(" \t")
     assert not value.modified
 
@@ -86,5 +86,5 @@ def test_parse_raises_only_parse_error(cls: type[Token], text: str) -> None:
         value = cls.parse(text)
     except ParseError:
         return
-    assert str(value) == text
+    assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value

@@ -79,7 +79,7 @@ class Message:
 
     @property
     def via(self) -> list[Via]:
-        return self.headers.typed("via")  # type: ignore[return-value]
+        return self.headers._typed("via")  # type: ignore[return-value]
 
     @property
     def from_(self) -> NameAddr:
@@ -102,11 +102,11 @@ class Message:
 
     @property
     def route(self) -> list[NameAddr]:
-        return self.headers.typed("route")  # type: ignore[return-value]
+        return self.headers._typed("route")  # type: ignore[return-value]
 
     @property
     def record_route(self) -> list[NameAddr]:
-        return self.headers.typed("record-route")  # type: ignore[return-value]
+        return self.headers._typed("record-route")  # type: ignore[return-value]
 
     @property
     def call_id(self) -> str:
@@ -143,15 +143,15 @@ class Message:
         return self.headers.typed(name)
 
     def _one(self, key: str) -> Field:
-        values = self.headers.typed(key)
-        if not values:
+        value = self.headers._first(key)
+        if value is None:
             raise ParseError("missing mandatory header", header=key.title(),
                              rfc="RFC 3261 §8.1.1")
-        return values[0]
+        return value
 
     def _int(self, key: str) -> int | None:
-        values = self.headers.typed(key)
-        return values[0].value if values else None  # type: ignore[attr-defined]
+        value = self.headers._first(key)
+        return value.value if value is not None else None  # type: ignore[attr-defined]
 
     # -- checking -------------------------------------------------------------------
 

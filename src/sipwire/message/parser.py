@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from .abnf import REASON_PHRASE_RE, SIP_VERSION_RE, TOKEN, TOKEN_RE
 from .errors import MessageTooLarge, ParseError, UnsupportedVersion
 from .fields.base import HEADER_TYPES
+from .fields.cseq import CSeq
+from .fields.nameaddr import NameAddr
+from .fields.simple import CallID, ContentLength, MaxForwards
+from .fields.via import Via
 from .headers import COMPACT_FORMS, HeaderLine, Headers, canonical_name, split_list
 from .message import Message, Request, Response
 from .uri import SIP_URI_FAST, URI, check_fast
@@ -40,13 +44,11 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 _KNOWN_KEYS = frozenset(HEADER_TYPES) | frozenset(COMPACT_FORMS)
-# Headers checked by parse() and the rule each one is mandatory under.
-_REQUEST_MANDATORY = ("via", "from", "to", "call-id", "cseq", "max-forwards")
-_RESPONSE_MANDATORY = ("via", "from", "to", "call-id", "cseq")
-_SINGLE = ("from", "to", "call-id", "cseq", "max-forwards", "content-length")
 
 
-def parse(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Message:
+def parse(
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
+) -> Request | Response:
     """Parse one SIP message from a datagram (or a complete framed message).
 
     Returns a ``Request`` or ``Response``; raises ``ParseError`` whose
@@ -104,7 +106,7 @@ def parse(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS)
     return msg
 
 
-def _start_line(line: str, limits: Limits) -> Message:
+def _start_line(line: str, limits: Limits) -> Request | Response:
     if len(line) > limits.max_line_length:
         raise MessageTooLarge("start line too long", rfc="RFC 3261 §21.5.11")
     first, sp, rest = line.partition(" ")
@@ -247,38 +249,80 @@ def _new_key(name: str, colon: str, raw: str) -> str:
 
 
 def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
-    """Parse the headers every element reads, and require the mandatory ones."""
-    mandatory = _REQUEST_MANDATORY if msg.is_request else _RESPONSE_MANDATORY
-    for key, cls in _HOT:
-        lines = index.get(key)
+    """Parse the headers every element reads, and require the mandatory ones.
+
+    Written out header by header: this runs for every message received.
+    """
+    get = index.get
+    key = "via"
+    try:
+        lines = get("via")
         if lines is None:
-            if key in mandatory:
-                raise ParseError("missing mandatory header", header=canonical_name(key),
-                                 rfc="RFC 3261 §8.1.1" if msg.is_request
-                                 else "RFC 3261 §8.2.6.2")
-            continue
-        if len(lines) > 1 and key in _SINGLE:
-            raise ParseError("header appears more than once", header=canonical_name(key),
-                             rfc="RFC 3261 §7.3.1")
+            raise _missing("via", msg)
         for line in lines:
             value: str = line[2]
-            try:
-                if key == "via" and "," in value:
-                    line[4] = [cls.parse(part) for part in split_list(value.strip(" \t"))]
-                else:
-                    line[4] = [cls.parse(value)]
-            except ParseError as exc:
-                raise exc.with_header(canonical_name(key)) from None
-    if isinstance(msg, Request):
-        cseq = index["cseq"][0][4][0]
-        if cseq.method != msg.method:
-            raise ParseError(
-                f"CSeq method {cseq.method!r} differs from the request method "
-                f"{msg.method!r}", header="CSeq", rfc="RFC 3261 §8.1.1.5")
+            if "," in value:
+                line[4] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
+            else:
+                line[4] = [Via.parse(value)]
+        for key in ("from", "to"):
+            lines = get(key)
+            if lines is None:
+                raise _missing(key, msg)
+            if len(lines) > 1:
+                raise _duplicate(key)
+            lines[0][4] = [NameAddr.parse(lines[0][2])]
+        key = "call-id"
+        lines = get(key)
+        if lines is None:
+            raise _missing(key, msg)
+        if len(lines) > 1:
+            raise _duplicate(key)
+        lines[0][4] = [CallID.parse(lines[0][2])]
+        key = "cseq"
+        lines = get(key)
+        if lines is None:
+            raise _missing(key, msg)
+        if len(lines) > 1:
+            raise _duplicate(key)
+        cseq = CSeq.parse(lines[0][2])
+        lines[0][4] = [cseq]
+        if isinstance(msg, Request):
+            if cseq.method != msg.method:
+                raise ParseError(f"CSeq method {cseq.method!r} differs from the request "
+                                 f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")
+            key = "max-forwards"
+            lines = get(key)
+            if lines is None:
+                raise _missing(key, msg)
+            if len(lines) > 1:
+                raise _duplicate(key)
+            lines[0][4] = [MaxForwards.parse(lines[0][2])]
+        else:
+            key = "max-forwards"
+            lines = get(key)
+            if lines is not None:
+                lines[0][4] = [MaxForwards.parse(lines[0][2])]
+        key = "content-length"
+        lines = get(key)
+        if lines is not None:
+            if len(lines) > 1:
+                raise _duplicate(key)
+            lines[0][4] = [ContentLength.parse(lines[0][2])]
+    except ParseError as exc:
+        raise exc.with_header(canonical_name(key)) from None
 
 
-_HOT = tuple((key, HEADER_TYPES[key]) for key in
-             ("via", "from", "to", "call-id", "cseq", "max-forwards", "content-length"))
+def _missing(key: str, msg: Message) -> ParseError:
+    return ParseError("missing mandatory header", header=canonical_name(key),
+                      rfc="RFC 3261 §8.1.1" if msg.is_request else "RFC 3261 §8.2.6.2")
+
+
+def _duplicate(key: str) -> ParseError:
+    return ParseError("header appears more than once", header=canonical_name(key),
+                      rfc="RFC 3261 §7.3.1")
+
+
 # header name as written -> lookup key, for names already checked once
 _KEYS: dict[str, str] = {}
 for _key in _KNOWN_KEYS:

@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..message.parser import KeepAlive, StreamEvent
+from ..message.parser import BadMessage, KeepAlive, StreamEvent
 
 __all__ = [
     "Address",
@@ -334,6 +334,10 @@ class Connection(abc.ABC):
             if event.ping:
                 self._send_pong()
             return
+        if isinstance(event, BadMessage):
+            # The traceback's frames reach back to the list holding this event:
+            # a cycle that would keep every bad message until a full GC.
+            event.error.__traceback__ = None
         self.owner.event_received(self, event)
 
     def _finished(self) -> None:

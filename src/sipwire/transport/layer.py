@@ -54,6 +54,13 @@ _MAX_SENT_BY = 4096
 _MAX_ROUTES = 256
 
 
+def _dual_stack(point: ListeningPoint) -> bool:
+    """A UDP socket bound to ``::`` also carries IPv4 (Linux's default,
+    ``bindv6only=0``); asyncio's TCP servers set IPV6_V6ONLY and do not."""
+    return point.transport is Transport.UDP and point.wildcard and \
+        point.family == socket.AF_INET6
+
+
 class TransportLayer:
     """Sends and receives SIP messages over UDP, TCP, TLS, WS and WSS (§18).
 
@@ -160,8 +167,7 @@ class TransportLayer:
             return await self._send_reliable(request, target.transport, remote, target.host)
         listener = self._udp_listener(remote)
         data = self._stamp_udp(request, listener, remote)
-        limit = self.config.udp_max_request_size
-        if limit is not None and len(data) > limit:
+        if self._too_large_for_udp(data):
             try:
                 return await self._send_reliable(request, Transport.TCP, remote, target.host)
             except TransportError as exc:
@@ -172,6 +178,24 @@ class TransportLayer:
                 data = self._stamp_udp(request, listener, remote)
         listener.sendto(data, remote)
         return Flow(Transport.UDP, remote, listener.local)
+
+    async def choose_transport(self, request: Request, target: Target) -> Transport:
+        """The transport ``send_request(request, target)`` will use (§18.1.1).
+
+        The target's, except TCP for a request bound for UDP that is over
+        ``udp_max_request_size`` once its Via is stamped.  A client transaction
+        is reliable or not from its creation (§17.1.1.2 Timer A), so the layer
+        above asks this before creating one.  For UDP it stamps the top Via as
+        ``send_request`` would (which does it again, to the same result).
+        """
+        self._check_open()
+        if target.transport is not Transport.UDP:
+            return target.transport
+        if not request.via:
+            raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
+        remote = await self._resolve(target.host, target.effective_port)
+        data = self._stamp_udp(request, self._udp_listener(remote), remote)
+        return Transport.TCP if self._too_large_for_udp(data) else Transport.UDP
 
     async def send_response(self, response: Response, flow: Flow | None = None) -> Flow:
         """Send a response where §18.2.2 and RFC 3581 §4 say; return the flow used.
@@ -386,13 +410,19 @@ class TransportLayer:
     def _point_for(self, transport: Transport, local: Address) -> ListeningPoint | None:
         fallback = None
         for point in self._points:
-            if point.transport is not transport or point.family != local.family:
+            if point.transport is not transport:
+                continue
+            if point.family != local.family and not _dual_stack(point):
                 continue
             if point.host == local.host:
                 return point
             if fallback is None and point.wildcard:
                 fallback = point
         return fallback
+
+    def _too_large_for_udp(self, data: bytes) -> bool:
+        limit = self.config.udp_max_request_size
+        return limit is not None and len(data) > limit
 
     def _stamp_udp(self, request: Request, listener: UdpListener, remote: Address) -> bytes:
         local = listener.local
@@ -420,13 +450,17 @@ class TransportLayer:
     def _udp_listener(self, remote: Address, local: Address | None = None) -> UdpListener:
         """The UDP socket to send from: the one at ``local`` (RFC 3581 §4: a
         response leaves from where its request arrived), else one of the family."""
-        fallback = None
+        fallback = dual_stack = None
         for listener in self._udp:
-            if listener.local.family != remote.family:
-                continue
-            if local is None or listener.local == local:
+            if local is not None and listener.local == local:
                 return listener
-            fallback = fallback or listener
+            if listener.local.family == remote.family:
+                if local is None:
+                    return listener
+                fallback = fallback or listener
+            elif _dual_stack(listener.point):
+                dual_stack = dual_stack or listener
+        fallback = fallback or dual_stack
         if fallback is None:
             family = "IPv6" if remote.family == socket.AF_INET6 else "IPv4"
             raise TransportError(f"no {family} UDP listening point", target=remote)
@@ -472,7 +506,14 @@ class TransportLayer:
                 self._open(transport, remote, server_name))
             self._connecting[key] = task
             task.add_done_callback(functools.partial(self._connect_done, key))
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                # close() stopped the attempt; the caller was not cancelled itself
+                raise TransportError("the transport layer is closed", target=remote) from None
+            raise
 
     def _connect_done(self, key: _PoolKey, task: asyncio.Task[Connection]) -> None:
         if self._connecting.get(key) is task:

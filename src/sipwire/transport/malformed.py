@@ -119,6 +119,8 @@ def _find_headers(
 
 
 def _reason(status: int, error: ParseError) -> str:
-    detail = f"{error.header}: {error.reason}" if error.header else error.reason
+    detail = error.reason
+    if error.header and not detail.startswith(error.header):
+        detail = f"{error.header}: {detail}"
     detail = " ".join(_REASON_UNSAFE_RE.sub(" ", detail).split())[:_MAX_REASON]
     return detail or Status(status).phrase

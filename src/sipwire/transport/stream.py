@@ -12,6 +12,9 @@ from .base import Address, Connection, ConnectionOwner, Transport, TransportErro
 
 __all__ = ["StreamConnection", "open_stream", "serve_stream"]
 
+#: bytes given to the stream parser at a time
+_FEED_SLICE = 2048
+
 
 class StreamConnection(Connection, asyncio.Protocol):
     """One TCP or TLS connection, accepted or opened.
@@ -43,16 +46,19 @@ class StreamConnection(Connection, asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._touch()
-        try:
-            events = self._parser.feed(data)
-        except ParseError as exc:
-            logger.info("closing %s: %s", self, exc)
-            self.abort()
-            return
-        for event in events:
-            if self._io is None or self._io.is_closing():
+        # Fed in slices, so that one large read of tiny messages cannot make
+        # thousands of events at once (memory stays bounded per connection).
+        for start in range(0, len(data), _FEED_SLICE):
+            try:
+                events = self._parser.feed(data[start:start + _FEED_SLICE])
+            except ParseError as exc:
+                logger.info("closing %s: %s", self, exc)
+                self.abort()
                 return
-            self._dispatch(event)
+            for event in events:
+                if self._io is None or self._io.is_closing():
+                    return
+                self._dispatch(event)
 
     def eof_received(self) -> bool:
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import cast
 
@@ -66,8 +67,11 @@ class UdpListener(asyncio.DatagramProtocol):
             # UDP may lose a datagram; the transaction retransmits (§17.1.2.2).
             logger.warning("UDP %s: send buffer full, dropping a datagram", self.local)
             return
+        host = address.host
+        if self.local.family == socket.AF_INET6 and address.family == socket.AF_INET:
+            host = "::ffff:" + host  # a dual-stack socket reaches IPv4 peers this way
         try:
-            io.sendto(data, (address.host, address.port))
+            io.sendto(data, (host, address.port))
         except (OSError, ValueError) as exc:
             raise TransportError(f"UDP send failed: {exc}", target=address) from exc
 

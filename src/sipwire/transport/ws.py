@@ -43,7 +43,7 @@ def frame_event(data: bytes, limits: Limits) -> StreamEvent:
     try:
         return parse(data, limits)
     except ParseError as exc:
-        return BadMessage(exc, data)
+        return BadMessage(exc.with_traceback(None), data)
 
 
 class WsConnection(Connection):

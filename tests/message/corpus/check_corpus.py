@@ -57,7 +57,7 @@ def check(path, root):
         errors.append("name does not follow <status>-<description>.sip")
     sep = data.find(b"\r\n\r\n")
     if sep < 0:
-        return errors + ["no CRLF CRLF header/body separator"]
+        return [*errors, "no CRLF CRLF header/body separator"]
     head, body = data[:sep], data[sep + 4:]
     if bare_lf(head):
         errors.append("bare LF in the header section")
@@ -74,9 +74,9 @@ def check(path, root):
         if name.lower() not in (b"content-length", b"l"):
             continue
         if not value.isdigit():
-            errors.append("Content-Length is not a number: %r" % value.decode("latin-1"))
+            errors.append("Content-Length is not a number: {!r}".format(value.decode("latin-1")))
         elif int(value) != len(body):
-            errors.append("Content-Length %d but the body has %d octets" % (int(value), len(body)))
+            errors.append(f"Content-Length {int(value)} but the body has {len(body)} octets")
     return errors
 
 
@@ -89,14 +89,14 @@ def main(argv):
         if errors:
             failed += 1
             for e in errors:
-                print("%s: %s" % (path.relative_to(root), e))
+                print(f"{path.relative_to(root)}: {e}")
     counts = {}
     for path in files:
         key = str(path.parent.relative_to(root))
         counts[key] = counts.get(key, 0) + 1
     for key in sorted(counts):
-        print("%-22s %4d files" % (key, counts[key]))
-    print("%d files checked, %d failed" % (len(files), failed))
+        print(f"{key:<22} {counts[key]:4d} files")
+    print(f"{len(files)} files checked, {failed} failed")
     return 1 if failed or not files else 0
 
 

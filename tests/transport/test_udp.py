@@ -1,0 +1,226 @@
+"""SIP over UDP between layers and against raw sockets (RFC 3261 §18, RFC 3581)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from sipwire import Message, Request, Response, parse
+from sipwire.transport import Address, Flow, Target, Transport, TransportConfig
+
+from .conftest import MakePeer, Peer, RawUdp, listen_udp_and_tcp, needs_ipv6, options
+
+MakeRaw = Callable[..., Awaitable[RawUdp]]
+
+
+def raw_request(via: str, *, method: str = "OPTIONS", max_forwards: bool = True) -> bytes:
+    lines = [
+        f"{method} sip:bob@127.0.0.1 SIP/2.0",
+        f"Via: {via}",
+        *(["Max-Forwards: 70"] if max_forwards else []),
+        "From: <sip:alice@example.com>;tag=a1",
+        "To: <sip:bob@example.com>",
+        "Call-ID: raw-1",
+        f"CSeq: 1 {method}",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def reply_to_everything(peer: Peer) -> None:
+    """Make ``peer`` answer every request 200 on the flow it came on."""
+    def answer(message: Message, flow: Flow) -> None:
+        peer.inbox(message, flow)
+        if isinstance(message, Request):
+            asyncio.get_running_loop().create_task(
+                peer.layer.send_response(message.reply(200), flow))
+
+    peer.layer.on_message = answer
+
+
+async def test_request_carries_received_and_rport_and_the_response_comes_back(
+        make_peer: MakePeer) -> None:
+    a = await make_peer("udp:127.0.0.1:0")
+    b = await make_peer("udp:127.0.0.1:0")
+    request = options()
+    sent = await a.layer.send_request(request, Target(Transport.UDP, "127.0.0.1", b.port("udp")))
+    assert sent == Flow(Transport.UDP, Address("127.0.0.1", b.port("udp")),
+                        Address("127.0.0.1", a.port("udp")))
+    # §18.1.1: the top Via names the transport and our sent-by, with rport (RFC 3581 §3)
+    assert str(request.via[0]).startswith(f"SIP/2.0/UDP 127.0.0.1:{a.port('udp')};branch=")
+    assert request.via[0].rport is True
+
+    received, flow = await b.inbox.get()
+    assert isinstance(received, Request)
+    via = received.via[0]
+    # RFC 3581 §4: rport gets the source port, and received is added although equal
+    assert via.rport == a.port("udp") and via.received == "127.0.0.1"
+    assert flow.transport is Transport.UDP and flow.connection is None
+    assert flow.remote == Address("127.0.0.1", a.port("udp"))
+    assert flow.local == Address("127.0.0.1", b.port("udp"))
+
+    back = await b.layer.send_response(received.reply(200), flow)
+    assert back.remote == flow.remote and back.local == flow.local
+    response, aflow = await a.inbox.get()
+    assert isinstance(response, Response) and response.status == 200
+    assert aflow.remote == Address("127.0.0.1", b.port("udp"))
+
+
+async def test_response_goes_to_rport_not_to_sent_by(make_peer: MakePeer,
+                                                     raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    reply_to_everything(b)
+    client = await raw_udp()
+    # sent-by names port 9, where nobody listens: only rport can bring it back (RFC 3581 §4)
+    client.send(raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKr1;rport"), b.port("udp"))
+    response = parse(await client.get())
+    assert isinstance(response, Response) and response.status == 200
+    assert response.via[0].rport == client.port
+    assert response.via[0].received == "127.0.0.1"
+
+
+async def test_without_rport_response_goes_to_received_and_sent_by_port(
+        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    reply_to_everything(b)
+    sender, listener = await raw_udp(), await raw_udp()
+    via = f"SIP/2.0/UDP client.invalid:{listener.port};branch=z9hG4bKr2"
+    sender.send(raw_request(via), b.port("udp"))
+    response = parse(await listener.get())
+    assert isinstance(response, Response)
+    # §18.2.1: a host name in sent-by always gets received
+    assert response.via[0].received == "127.0.0.1"
+    assert sender.queue.empty()
+
+
+async def test_malformed_request_datagram_gets_400(make_peer: MakePeer,
+                                                  raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    client = await raw_udp()
+    client.send(raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKm1;rport",
+                            max_forwards=False), b.port("udp"))
+    response = parse(await client.get())
+    assert isinstance(response, Response)
+    assert response.status == 400 and "Max-Forwards" in response.reason
+    assert response.to.tag is not None and response.call_id == "raw-1"
+    assert response.via[0].rport == client.port
+    await b.inbox.nothing(0.05)
+
+
+async def test_unsupported_version_gets_505(make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    client = await raw_udp()
+    data = raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKm2;rport")
+    client.send(data.replace(b"SIP/2.0\r\n", b"SIP/3.0\r\n", 1), b.port("udp"))
+    response = parse(await client.get())
+    assert isinstance(response, Response) and response.status == 505
+
+
+async def test_malformed_response_and_garbage_are_dropped(make_peer: MakePeer,
+                                                          raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    client = await raw_udp()
+    port = b.port("udp")
+    via = f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKd1"
+    bad_response = raw_request(via).replace(b"OPTIONS sip:bob@127.0.0.1 SIP/2.0",
+                                            b"SIP/2.0 2000 OK")
+    client.send(bad_response, port)
+    client.send(b"\x16\x03\x01garbage\r\n\r\n", port)
+    client.send(raw_request(via, method="ACK", max_forwards=False), port)  # never answered
+    client.send(b"\r\n\r\n", port)  # a CRLF keep-alive
+    client.send(b"\x00\x01\x00\x00!\x12\xa4B" + bytes(12), port)  # a STUN binding request
+    # a well-formed request afterwards is still served
+    client.send(raw_request(via), port)
+    message, _ = await b.inbox.get()
+    assert isinstance(message, Request) and message.method == "OPTIONS"
+    assert client.queue.empty()
+    await b.inbox.nothing(0.05)
+
+
+async def test_response_not_sent_by_us_is_dropped(make_peer: MakePeer,
+                                                  raw_udp: MakeRaw) -> None:
+    a = await make_peer("udp:127.0.0.1:0")
+    lax = await make_peer("udp:127.0.0.1:0", config=TransportConfig(check_sent_by=False))
+    client = await raw_udp()
+    response = raw_request("SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKf1").replace(
+        b"OPTIONS sip:bob@127.0.0.1 SIP/2.0", b"SIP/2.0 200 OK")
+    client.send(response, a.port("udp"))
+    client.send(response, lax.port("udp"))
+    message, _ = await lax.inbox.get()  # §18.1.2 check turned off
+    assert isinstance(message, Response)
+    await a.inbox.nothing(0.05)  # §18.1.2: silently discarded
+
+
+async def test_large_request_goes_by_tcp(make_peer: MakePeer) -> None:
+    a = await make_peer()
+    await listen_udp_and_tcp(a)
+    b = await make_peer()
+    port = await listen_udp_and_tcp(b)
+    reply_to_everything(b)
+    target = Target(Transport.UDP, "127.0.0.1", port)
+
+    small = options(body=b"x" * 100, content_type="text/plain")
+    assert (await a.layer.send_request(small, target)).transport is Transport.UDP
+    assert (await b.inbox.get())[1].transport is Transport.UDP
+    await a.inbox.get()
+
+    assert await a.layer.choose_transport(options(), target) is Transport.UDP
+    large = options(body=b"x" * 1300, content_type="text/plain")
+    assert await a.layer.choose_transport(large, target) is Transport.TCP
+    flow = await a.layer.send_request(large, target)
+    # §18.1.1: over 1300 bytes, TCP to the same port, and the top Via says so
+    assert flow.transport is Transport.TCP and flow.remote.port == port
+    assert large.via[0].transport == "TCP" and large.via[0].port == a.port("tcp")
+    message, bflow = await b.inbox.get()
+    assert bflow.transport is Transport.TCP and message.via[0].transport == "TCP"
+    response, aflow = await a.inbox.get()
+    assert isinstance(response, Response) and aflow.connection is flow.connection
+
+
+async def test_large_request_falls_back_to_udp_when_tcp_is_refused(
+        make_peer: MakePeer) -> None:
+    a = await make_peer("udp:127.0.0.1:0", "tcp:127.0.0.1:0")
+    b = await make_peer("udp:127.0.0.1:0")  # no TCP: the connection is refused
+    large = options(body=b"x" * 1400, content_type="text/plain")
+    flow = await a.layer.send_request(large, Target(Transport.UDP, "127.0.0.1",
+                                                    b.port("udp")))
+    # §18.1.1: SHOULD retry by UDP for RFC 2543 peers; the Via says UDP again
+    assert flow.transport is Transport.UDP and large.via[0].transport == "UDP"
+    assert large.via[0].port == a.port("udp")
+    message, bflow = await b.inbox.request()
+    assert bflow.transport is Transport.UDP and len(message.body) == 1400
+
+
+async def test_large_request_stays_on_udp_when_switch_is_off(make_peer: MakePeer) -> None:
+    a = await make_peer("udp:127.0.0.1:0",
+                        config=TransportConfig(udp_max_request_size=None, rport=False))
+    b = await make_peer("udp:127.0.0.1:0")
+    large = options(body=b"x" * 3000, content_type="text/plain")
+    flow = await a.layer.send_request(large, Target(Transport.UDP, "127.0.0.1",
+                                                    b.port("udp")))
+    assert flow.transport is Transport.UDP and large.via[0].rport is None
+    message, _ = await b.inbox.get()
+    assert message.body == b"x" * 3000
+
+
+async def test_target_by_host_name(make_peer: MakePeer) -> None:
+    a = await make_peer("udp:127.0.0.1:0")
+    b = await make_peer("udp:127.0.0.1:0")
+    await a.layer.send_request(options(), Target(Transport.UDP, "localhost", b.port("udp")))
+    _, flow = await b.inbox.get()
+    assert flow.remote.host == "127.0.0.1"
+
+
+@needs_ipv6
+async def test_udp_over_ipv6(make_peer: MakePeer) -> None:
+    a = await make_peer("udp:[::1]:0")
+    b = await make_peer("udp:[::1]:0")
+    request = options("sip:bob@[::1]")
+    await a.layer.send_request(request, Target.parse(f"udp:[::1]:{b.port('udp')}"))
+    assert request.via[0].host == "[::1]"
+    message, flow = await b.inbox.request()
+    assert flow.remote == Address("::1", a.port("udp"))
+    assert message.via[0].received == "::1" and message.via[0].rport == a.port("udp")
+    await b.layer.send_response(message.reply(180), flow)
+    response, _ = await a.inbox.get()
+    assert isinstance(response, Response) and response.status == 180
