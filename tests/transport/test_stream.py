@@ -248,3 +248,18 @@ async def test_tcp_over_ipv6(make_peer: MakePeer) -> None:
     await b.layer.send_response(message.reply(200), flow)
     response, _ = await a.inbox.get()
     assert isinstance(response, Response)
+
+
+async def test_close_does_not_wait_for_a_peer_that_does_not_read(
+        make_peer: MakePeer, raw_tcp: RawTcp) -> None:
+    b = await make_peer("tcp:127.0.0.1:0", config=TransportConfig(close_timeout=0.05))
+    _, writer = await raw_tcp(b.port("tcp"))
+    writer.write(REQUEST)
+    _, flow = await b.inbox.request()
+    # more than the socket buffers hold: the rest waits for a reader that never comes
+    sending = asyncio.create_task(b.layer.send_on(flow, b"x" * (8 << 20)))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(b.layer.close(), TIMEOUT)
+    with pytest.raises(TransportError):
+        await asyncio.wait_for(sending, TIMEOUT)
+    assert not b.layer.connections

@@ -436,4 +436,5 @@ class StreamParser:
         try:
             return parse(frame, self.limits)
         except ParseError as exc:
-            return BadMessage(exc, frame)
+            # drop the traceback: its frames reach feed()'s event list (a cycle)
+            return BadMessage(exc.with_traceback(None), frame)

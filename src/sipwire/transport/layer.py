@@ -46,7 +46,7 @@ from .ws import open_ws, serve_ws
 __all__ = ["MessageHandler", "TransportLayer"]
 
 #: the layer above: called with each received message and the flow it came on
-MessageHandler = Callable[[Message, Flow], None]
+MessageHandler = Callable[[Request | Response, Flow], None]
 
 _PoolKey = tuple[Transport, Address]
 # How many sent-by values (ours) and routes to remember; both only hold our own addresses.
@@ -86,6 +86,7 @@ class TransportLayer:
         self._routes: dict[str, str] = {}
         self._client_tls = self.config.tls_client_context
         self._closed = False
+        self._closing: asyncio.Task[None] | None = None
 
     # -- listening ------------------------------------------------------------------
 
@@ -258,10 +259,13 @@ class TransportLayer:
     # -- closing --------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close every listening point and connection (§18)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Close every listening point and connection (§18); safe to call again."""
+        if self._closing is None:
+            self._closed = True
+            self._closing = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         for task in [*self._connecting.values(), *self._tasks]:
             task.cancel()
         for listener in self._udp:
@@ -285,6 +289,10 @@ class TransportLayer:
         except TimeoutError:
             for conn in connections:
                 conn.abort()
+            if connections:
+                await asyncio.wait([asyncio.ensure_future(conn.wait_closed())
+                                    for conn in connections],
+                                   timeout=self.config.close_timeout)
         for server in self._stream_servers:
             await server.wait_closed()
         self._pool.clear()
@@ -335,6 +343,8 @@ class TransportLayer:
         via = message.via[0]
         if isinstance(message, Request):
             mark_received(via, flow.remote)
+        elif not isinstance(message, Response):
+            return
         elif self.config.check_sent_by and sent_by_key(via) not in self._sent_by:
             logger.info("dropping a response whose top Via %s is not ours (RFC 3261 §18.1.2)",
                         via)
