@@ -1,0 +1,107 @@
+"""``sipwire serve`` and ``sipwire user``: the server and its digest users."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from ..auth import SQLiteUserStore, UserExists, split_address
+from ..server.config import ConfigError, add_arguments, load_config
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="run the registrar and proxy",
+        description="Run a SIP registrar (RFC 3261 §10) and stateful proxy (§16). With no "
+                    "flags it listens on UDP and TCP 127.0.0.1:5060, serves the domains "
+                    "localhost and 127.0.0.1 and keeps bindings in ./sipwire.db.")
+    add_arguments(p)
+    p.set_defaults(func=run_serve)
+
+    p = sub.add_parser("user", help="manage digest users (HA1 hashes, never passwords)",
+                       description="Add, list and remove the users `sipwire serve` "
+                                   "authenticates (RFC 3261 §22, RFC 8760).")
+    users = p.add_subparsers(dest="user_command", metavar="ACTION")
+    users.required = True
+    add = users.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("address", help="user@realm, e.g. alice@example.com")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input")
+    add.add_argument("--replace", action="store_true", help="replace an existing user")
+    add.set_defaults(func=run_user_add)
+    lst = users.add_parser("list", help="list users")
+    lst.add_argument("--realm", help="only this realm")
+    lst.set_defaults(func=run_user_list)
+    rm = users.add_parser("remove", help="remove a user")
+    rm.add_argument("address", help="user@realm")
+    rm.set_defaults(func=run_user_remove)
+    for parser in (add, lst, rm):
+        parser.add_argument("--users", default="sipwire.db", metavar="FILE",
+                            help="SQLite file of users (default sipwire.db)")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"sipwire serve: {exc}", file=sys.stderr)
+        return 2
+    from ..server.app import run
+
+    return run(config)
+
+
+def _address(text: str) -> tuple[str, str]:
+    try:
+        return split_address(text)
+    except ValueError as exc:
+        raise SystemExit(f"sipwire user: {exc}") from None
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    username, realm = _address(args.address)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            print("sipwire user add: no terminal to ask for the password; "
+                  "use --password-stdin", file=sys.stderr)
+            return 2
+        password = getpass.getpass(f"Password for {username}@{realm}: ")
+        if getpass.getpass("Again: ") != password:
+            print("sipwire user add: passwords differ", file=sys.stderr)
+            return 1
+    if not password:
+        print("sipwire user add: empty password", file=sys.stderr)
+        return 1
+    with SQLiteUserStore(args.users) as store:
+        try:
+            store.add(username, realm, password, replace=args.replace)
+        except UserExists:
+            print(f"sipwire user add: {username}@{realm} exists (use --replace)",
+                  file=sys.stderr)
+            return 1
+    print(f"added {username}@{realm}")
+    return 0
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    with SQLiteUserStore(args.users) as store:
+        for record in store.list(args.realm):
+            algorithms = ",".join(sorted(record.ha1s))
+            print(f"{record.username}@{record.realm}\t{algorithms}")
+    return 0
+
+
+def run_user_remove(args: argparse.Namespace) -> int:
+    username, realm = _address(args.address)
+    with SQLiteUserStore(args.users) as store:
+        if not store.remove(username, realm):
+            print(f"sipwire user remove: no user {username}@{realm}", file=sys.stderr)
+            return 1
+    print(f"removed {username}@{realm}")
+    return 0

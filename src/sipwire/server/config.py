@@ -1,0 +1,248 @@
+"""Configuration of ``sipwire serve``: defaults, a TOML file, and flags.
+
+Every setting has a default, may be set in the TOML file given with
+``--config``, and may be overridden by a flag; flags win over the file.  The
+TOML layout (all keys optional)::
+
+    listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+    domains = ["example.com"]
+    store = "sqlite:///sipwire.db"      # memory:, sqlite:///PATH, redis://HOST:PORT/DB
+    users = "sipwire.db"                # SQLite file of digest users (HA1 only)
+    log_level = "info"
+    trace = false
+
+    [auth]
+    mode = "auto"                       # on, off, or auto: on once a user exists
+    realm = ""                          # default: the first domain
+    nonce_lifetime = 300
+    max_failures = 10
+    failure_window = 60
+    lockout = 300
+
+    [registrar]
+    min_expires = 60
+    max_expires = 3600
+    default_expires = 3600
+
+    [proxy]
+    record_route = true
+    relay = false                       # forward requests for domains not served
+    forking = "parallel"                # or "sequential" (by q value)
+    timer_c = 180
+
+    [timers]
+    t1 = 0.5
+    t2 = 4.0
+    t4 = 5.0
+
+    [limits]
+    max_message_size = 65535
+    max_connections = 1024
+    idle_timeout = 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A configuration file or flag that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Every setting of ``sipwire serve``, with the defaults of a bare start."""
+
+    listen: tuple[str, ...] = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
+    domains: tuple[str, ...] = ("localhost", "127.0.0.1")
+    store: str = "sqlite:///sipwire.db"
+    users: str = "sipwire.db"
+    log_level: str = "info"
+    trace: bool = False
+    uvloop: bool = True
+    # [auth]
+    auth: str = "auto"
+    realm: str = ""
+    nonce_lifetime: float = 300.0
+    max_failures: int = 10
+    failure_window: float = 60.0
+    lockout: float = 300.0
+    # [registrar]
+    min_expires: int = 60
+    max_expires: int = 3600
+    default_expires: int = 3600
+    # [proxy]
+    record_route: bool = True
+    relay: bool = False
+    forking: str = "parallel"
+    timer_c: float = 180.0
+    # [timers]
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    # [limits]
+    max_message_size: int = 65535
+    max_connections: int = 1024
+    idle_timeout: float = 120.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def auth_realm(self) -> str:
+        return self.realm or (self.domains[0] if self.domains else "sipwire")
+
+    def check(self) -> ServerConfig:
+        """Raise ``ConfigError`` for settings that cannot work together."""
+        if not self.listen:
+            raise ConfigError("at least one --listen is needed")
+        for spec in self.listen:
+            transport, _, rest = spec.partition(":")
+            if transport.lower() not in ("udp", "tcp", "tls", "ws", "wss") or ":" not in rest:
+                raise ConfigError(f"--listen {spec!r}: expected TRANSPORT:HOST:PORT "
+                                  "with TRANSPORT one of udp, tcp, tls, ws, wss")
+            if transport.lower() in ("tls", "wss") and not (self.tls_cert and self.tls_key):
+                raise ConfigError(f"--listen {spec!r} needs --tls-cert and --tls-key")
+        if self.auth not in ("on", "off", "auto"):
+            raise ConfigError(f"auth must be on, off or auto, not {self.auth!r}")
+        if self.forking not in ("parallel", "sequential"):
+            raise ConfigError(f"forking must be parallel or sequential, not {self.forking!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if not 0 < self.min_expires <= self.max_expires:
+            raise ConfigError("need 0 < min_expires <= max_expires")
+        if not 0 < self.t1 <= self.t2:
+            raise ConfigError("need 0 < t1 <= t2")
+        return self
+
+
+# TOML table -> the settings it holds
+_TABLES = {
+    "auth": {"mode": "auth", "realm": "realm", "nonce_lifetime": "nonce_lifetime",
+             "max_failures": "max_failures", "failure_window": "failure_window",
+             "lockout": "lockout"},
+    "registrar": {"min_expires": "min_expires", "max_expires": "max_expires",
+                  "default_expires": "default_expires"},
+    "proxy": {"record_route": "record_route", "relay": "relay", "forking": "forking",
+              "timer_c": "timer_c"},
+    "timers": {"t1": "t1", "t2": "t2", "t4": "t4"},
+    "limits": {"max_message_size": "max_message_size", "max_connections": "max_connections",
+               "idle_timeout": "idle_timeout"},
+    "tls": {"cert": "tls_cert", "key": "tls_key"},
+}
+_TOP = {"listen", "domains", "store", "users", "log_level", "trace", "uvloop"}
+
+
+def _from_toml(data: dict[str, Any], source: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TABLES:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            for sub, sub_value in value.items():
+                name = _TABLES[key].get(sub)
+                if name is None:
+                    raise ConfigError(f"{source}: unknown setting {key}.{sub}")
+                values[name] = sub_value
+        elif key in _TOP:
+            values[key] = value
+        else:
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+    return values
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(ServerConfig)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(types[name])
+        try:
+            if kind.startswith("tuple"):
+                if isinstance(value, str):
+                    value = [value]
+                out[name] = tuple(str(v) for v in value)
+            elif kind == "bool":
+                if not isinstance(value, bool):
+                    raise TypeError
+                out[name] = value
+            elif kind == "int":
+                out[name] = int(value)
+            elif kind == "float":
+                out[name] = float(value)
+            else:
+                out[name] = None if value is None else str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name!r}: bad value {value!r}") from None
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``sipwire serve``; each defaults to None (= file or default)."""
+    a = parser.add_argument
+    a("--config", metavar="FILE", help="TOML configuration file")
+    a("--listen", action="append", metavar="TRANSPORT:HOST:PORT",
+      help="listen here (repeatable; default udp and tcp on 127.0.0.1:5060)")
+    a("--domain", dest="domains", action="append", metavar="DOMAIN",
+      help="a domain served by the registrar (repeatable; default localhost, 127.0.0.1)")
+    a("--store", metavar="URL", help="location store: memory:, sqlite:///PATH (default "
+                                     "sqlite:///sipwire.db), redis://HOST:PORT/DB")
+    a("--users", metavar="FILE", help="SQLite file of digest users (default sipwire.db)")
+    a("--log-level", choices=LOG_LEVELS, help="log level (default info)")
+    a("--trace", action=argparse.BooleanOptionalAction, default=None,
+      help="print every SIP message sent and received")
+    a("--uvloop", action=argparse.BooleanOptionalAction, default=None,
+      help="use uvloop when installed (default on)")
+    a("--auth", choices=("on", "off", "auto"),
+      help="digest authentication (default auto: on once a user exists)")
+    a("--realm", help="digest realm (default: the first domain)")
+    a("--nonce-lifetime", type=float, metavar="S")
+    a("--max-failures", type=int, metavar="N",
+      help="failed authentications from one source before it is locked out")
+    a("--failure-window", type=float, metavar="S")
+    a("--lockout", type=float, metavar="S")
+    a("--min-expires", type=int, metavar="S")
+    a("--max-expires", type=int, metavar="S")
+    a("--default-expires", type=int, metavar="S")
+    a("--record-route", action=argparse.BooleanOptionalAction, default=None,
+      help="add Record-Route (default on)")
+    a("--relay", action=argparse.BooleanOptionalAction, default=None,
+      help="forward requests for domains not served (default off: 404)")
+    a("--forking", choices=("parallel", "sequential"))
+    a("--timer-c", type=float, metavar="S")
+    a("--t1", type=float, metavar="S")
+    a("--t2", type=float, metavar="S")
+    a("--t4", type=float, metavar="S")
+    a("--max-message-size", type=int, metavar="BYTES")
+    a("--max-connections", type=int, metavar="N")
+    a("--idle-timeout", type=float, metavar="S")
+    a("--tls-cert", metavar="PEM")
+    a("--tls-key", metavar="PEM")
+
+
+def load_config(args: argparse.Namespace | None = None, path: str | None = None) -> ServerConfig:
+    """Defaults, then the TOML file, then the flags that were given."""
+    values: dict[str, Any] = {}
+    path = path or (getattr(args, "config", None) if args is not None else None)
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        values.update(_from_toml(data, path))
+    if args is not None:
+        for f in fields(ServerConfig):
+            flag = getattr(args, f.name, None)
+            if flag is not None:
+                values[f.name] = flag
+    return replace(ServerConfig(), **_coerce(values)).check()
