@@ -237,6 +237,38 @@ class TransportLayer:
         listener.sendto(data, remote)
         return Flow(Transport.UDP, remote, listener.local)
 
+    def send_response_nowait(self, response: Response, flow: Flow | None = None,
+                             ) -> Flow | None:
+        """``send_response`` when it can complete at once: over UDP to an IP
+        address (§18.2.2, RFC 3581 §4).  Returns None, having sent nothing,
+        when it would have to wait (a connection, a name to resolve): then
+        await ``send_response``.  Raises ``TransportError`` as it does.
+        """
+        self._check_open()
+        if flow is not None and flow.transport is not Transport.UDP:
+            return None
+        vias = response.via
+        if not vias:
+            raise ValueError("a response needs a Via header to be routed (RFC 3261 §18.2.2)")
+        target = response_target(vias[0])
+        if target.transport.reliable or not is_ip(target.host):
+            return None
+        remote = Address(normalize_ip(target.host), target.effective_port)
+        listener = self._udp_listener(remote, flow.local if flow is not None else None)
+        listener.sendto(bytes(response), remote)
+        return Flow(Transport.UDP, remote, listener.local)
+
+    def send_on_nowait(self, flow: Flow, message: Message | bytes) -> bool:
+        """``send_on`` for a UDP flow, at once: True once sent.  False, having
+        sent nothing, for a connection (await ``send_on``).  Retransmissions
+        take this path, with no task per datagram."""
+        self._check_open()
+        if flow.transport is not Transport.UDP:
+            return False
+        data = message if isinstance(message, bytes) else bytes(message)
+        self._udp_listener(flow.remote, flow.local).sendto(data, flow.remote)
+        return True
+
     async def send_on(self, flow: Flow, message: Message | bytes) -> Flow:
         """Send over a known flow: retransmissions (§17.1.1.2, §17.2.1) and the
         ACK of a non-2xx final response (§17.1.1.3) go where the original went.

@@ -24,17 +24,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, Self, overload
+from typing import ClassVar, NoReturn, Self, overload
 
-from ..abnf import QUOTED_STRING, SWS, TOKEN, is_token, quote, unquote
+from ..abnf import SWS, TOKEN, UTF8_NONASCII, is_token, quote, unquote
 from ..errors import ParseError
 from .base import Field, register
 
 __all__ = ["AuthenticationInfo", "Challenge", "Credentials"]
 
-# auth-param = auth-param-name EQUAL ( token / quoted-string ), followed by COMMA
-# unless it is the last one.
-_AUTH_PARAM_RE = re.compile(rf"({TOKEN}){SWS}={SWS}({TOKEN}|{QUOTED_STRING})({SWS},{SWS})?")
+# quoted-string, written as runs of qdtext between quoted-pairs: the same language
+# as abnf.QUOTED_STRING, matched about twice as fast (no alternation per character).
+_QDTEXT = rf"[ \t!#-\[\]-~{UTF8_NONASCII}]"
+_QUOTED_STRING = rf'"{_QDTEXT}*(?:\\[\x00-\x09\x0b\x0c\x0e-\x7f]{_QDTEXT}*)*"'
+# auth-param = auth-param-name EQUAL ( token / quoted-string )
+_AUTH_PARAM = rf"({TOKEN}){SWS}={SWS}({TOKEN}|{_QUOTED_STRING})"
+_AUTH_PARAM_RE = re.compile(_AUTH_PARAM)
+# auth-param *(COMMA auth-param); atomic groups keep a failing match linear.
+_AUTH_PARAMS_RE = re.compile(
+    rf"(?>{TOKEN}{SWS}={SWS}(?:{TOKEN}|{_QUOTED_STRING}))"
+    rf"(?>{SWS},{SWS}{TOKEN}{SWS}={SWS}(?:{TOKEN}|{_QUOTED_STRING}))*"
+)
+# one auth-param and the COMMA after it, to say where a malformed list goes wrong
+_AUTH_PARAM_STEP_RE = re.compile(rf"{_AUTH_PARAM}({SWS},{SWS})?")
 # auth-scheme LWS; a scheme alone is an RFC 7235 challenge (``Negotiate``).
 _SCHEME_RE = re.compile(rf"({TOKEN})(?:[ \t]+|\Z)")
 # token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" (RFC 7235 §2.1)
@@ -43,23 +54,33 @@ _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 def _parse_auth_params(text: str, pos: int, rule: str) -> dict[str, str]:
     """Parse ``auth-param *(COMMA auth-param)`` from ``text[pos:]`` to its end."""
-    params: dict[str, str] = {}
+    if _AUTH_PARAMS_RE.fullmatch(text, pos) is None:
+        _explain(text, pos, rule)
+    # The list is well-formed, so findall meets exactly its auth-params, in order.
+    pairs = _AUTH_PARAM_RE.findall(text, pos)
+    params = {name.lower(): value for name, value in pairs}
+    if len(params) != len(pairs):
+        # Two values for one name would let two elements disagree on what was sent;
+        # RFC 7235 §2.1 forbids it.
+        seen: set[str] = set()
+        for name, _ in pairs:
+            key = name.lower()
+            if key in seen:
+                raise ParseError(f"parameter {key!r} appears twice", rfc="RFC 7235 §2.1")
+            seen.add(key)
+    return params
+
+
+def _explain(text: str, pos: int, rule: str) -> NoReturn:
+    """Raise the ParseError that says where an auth-param list goes wrong."""
     end = len(text)
     while True:
-        m = _AUTH_PARAM_RE.match(text, pos)
+        m = _AUTH_PARAM_STEP_RE.match(text, pos)
         if m is None:
             raise ParseError(f"malformed auth-param at {text[pos:]!r}", rfc=rule)
-        name = m.group(1).lower()
-        if name in params:
-            # Two different values for one name would let two elements disagree on
-            # what was sent; RFC 7235 §2.1 forbids it.
-            raise ParseError(f"parameter {name!r} appears twice", rfc="RFC 7235 §2.1")
-        params[name] = m.group(2)
         pos = m.end()
         if m.group(3) is None:
-            if pos != end:
-                raise ParseError(f"expected ',' before {text[pos:]!r}", rfc=rule)
-            return params
+            raise ParseError(f"expected ',' before {text[pos:]!r}", rfc=rule)
         if pos == end:
             raise ParseError("trailing ',' after the last auth-param", rfc=rule)
 
