@@ -229,3 +229,32 @@ def test_extension_headers_kept_raw_and_in_order() -> None:
 def test_leading_crlf_before_start_line_ignored() -> None:
     """§7.5: CRLFs before the start line are ignored."""
     assert sipwire.parse(b"\r\n\r\n" + OPTIONS).method == "OPTIONS"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("header", [b"CSeq: %s OPTIONS", b"Max-Forwards: %s",
+                                    b"Content-Length: %s",
+                                    b"Via: SIP/2.0/UDP h:%s;branch=z9hG4bK1"])
+def test_huge_numbers_are_parse_errors_not_value_errors(header: bytes) -> None:
+    """int() refuses over 4300 digits; that must surface as a ParseError."""
+    name = header.split(b":")[0]
+    lines = [line for line in OPTIONS.split(b"\r\n") if not line.startswith(name + b":")]
+    lines.insert(2, header % (b"9" * 5000))
+    with pytest.raises(ParseError):
+        sipwire.parse(b"\r\n".join(lines)).validate()
+
+
+def test_huge_expires_is_the_largest_delta_seconds() -> None:
+    data = OPTIONS.replace(b"Accept: application/sdp", b"Expires: " + b"9" * 5000)
+    assert sipwire.parse(data).expires == 2**32 - 1
+
+
+def test_typed_values_cannot_inject_header_lines() -> None:
+    from sipwire.message.fields.text import Subject
+
+    msg = sipwire.parse(OPTIONS)
+    with pytest.raises(ValueError):
+        msg.headers.add("Subject", Subject("hi\r\nVia: evil"))
+    with pytest.raises(ValueError):
+        msg.headers.add("To", sipwire.NameAddr("sip:a@b.com", "x\r\nVia: evil"))
+    with pytest.raises(ValueError):
+        msg.headers.set("X-Foo", "a\r\nVia: evil")

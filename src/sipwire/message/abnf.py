@@ -25,7 +25,8 @@ WORD = rf"[{TOKEN_CHARS}()<>:\\\"/\[\]?{{}}]+"
 # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
 # quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-QUOTED_STRING = rf'"(?:[ \t!#-\[\]-~{UTF8_NONASCII}]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*"'
+_QDTEXT = rf"[ \t!#-\[\]-~{UTF8_NONASCII}]"
+QUOTED_STRING = rf'"{_QDTEXT}*(?:\\[\x00-\x09\x0b\x0c\x0e-\x7f]{_QDTEXT}*)*"'
 # comment = LPAREN *(ctext / quoted-pair / comment) RPAREN; nesting is checked by code.
 CTEXT = rf"[!-'*-\[\]-~{UTF8_NONASCII} \t]"
 
@@ -55,7 +56,9 @@ REASON_PHRASE = rf"[{ALPHANUM}{RESERVED}\-_.!~*'()% \t{UTF8_NONASCII}]*"
 GEN_VALUE = rf"(?:{TOKEN}|{HOST}|{QUOTED_STRING})"
 GENERIC_PARAM = rf"{TOKEN}(?:{SWS}={SWS}{GEN_VALUE})?"
 # *( SEMI generic-param ), the tail shared by most parameterised headers
-PARAMS = rf"(?:{SWS};{SWS}{GENERIC_PARAM})*"
+# atomic: "y" is both a token and a host, and a plain group backtracks
+# exponentially on a long run of parameters that fails at its end
+PARAMS = rf"(?>{SWS};{SWS}{GENERIC_PARAM})*"
 
 # Fast paths.  Most messages are written in the canonical spacing; these
 # patterns match that form without the backtracking of the general ones, and
@@ -94,8 +97,18 @@ def is_token(text: str) -> bool:
 
 
 def quote(text: str) -> str:
-    """Make a ``quoted-string`` of ``text`` (§25.1), escaping ``"`` and ``\\``."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Make a ``quoted-string`` of ``text`` (§25.1), escaping ``"``, ``\\`` and controls.
+
+    CR and LF cannot appear in a quoted-string at all (quoted-pair excludes
+    them), so they raise ``ValueError`` rather than end the header line.
+    """
+    if "\r" in text or "\n" in text:
+        raise ValueError("CR and LF cannot be quoted in a SIP header (RFC 3261 §25.1)")
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in out):
+        out = "".join("\\" + ch if (ch < " " and ch != "\t") or ch == "\x7f" else ch
+                      for ch in out)
+    return '"' + out + '"'
 
 
 def unquote(text: str) -> str:

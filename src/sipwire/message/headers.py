@@ -251,7 +251,10 @@ class Headers:
                 raise ValueError(f"{name}: a header value cannot contain CR or LF")
             return [name, key, value.strip(" \t"), None, None]
         values = [value] if isinstance(value, Field) else list(value)
-        return [name, key, ", ".join(str(v) for v in values), None, values]
+        text = ", ".join(str(v) for v in values)
+        if "\r" in text or "\n" in text:
+            raise ValueError(f"{name}: a header value cannot contain CR or LF")
+        return [name, key, text, None, values]
 
     def add(self, name: str, value: str | Field | Iterable[Field], *, top: bool = False,
             before: str | None = None) -> None:

@@ -422,8 +422,8 @@ class StreamParser:
             raise ParseError("Content-Length is mandatory on a stream transport",
                              header="Content-Length", rfc="RFC 3261 §18.3")
         text = m.group(1).strip(b" \t")
-        if not text.isdigit():
-            raise ParseError(f"bad Content-Length {text!r}", header="Content-Length",
+        if not text.isdigit() or len(text) > 10:
+            raise ParseError(f"bad Content-Length {text[:20]!r}", header="Content-Length",
                              rfc="RFC 3261 §20.14")
         total = end + 4 + int(text)
         if total > limit:

@@ -33,7 +33,8 @@ class CSeq(Field):
         m = _CSEQ_RE.fullmatch(text)
         if m is None:
             raise ParseError(f"malformed CSeq {text.strip()!r}", rfc=_RULE)
-        seq = int(m.group(1))
+        digits = m.group(1)
+        seq = int(digits) if len(digits) <= 10 else 2**31
         if seq >= 2**31:
             raise ParseError(f"sequence number {seq} is not below 2**31",
                              rfc="RFC 3261 §8.1.1.5")

@@ -211,7 +211,7 @@ class NameAddr(Field):
         value = self.params.get("expires")
         if value is None or not value.isdigit() or not value.isascii():
             return None
-        return min(int(value), 2**32 - 1)
+        return min(int(value), 2**32 - 1) if len(value) <= 10 else 2**32 - 1
 
 
 def _explain(value: str) -> str:

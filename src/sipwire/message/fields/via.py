@@ -88,8 +88,10 @@ class Via(Field):
         if port is None:
             self.port = None
         else:
+            if len(port) > 5:
+                check_port(port, _RULE)
             self.port = int(port)
-            if self.port > 65535 or len(port) > 5:
+            if self.port > 65535:
                 check_port(port, _RULE)
         self._params_text = tail
         return self
@@ -118,7 +120,7 @@ class Via(Field):
         """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581)."""
         params = self.params
         ttl = params.get("ttl", "0")
-        if ttl is None or not ttl.isdigit() or int(ttl) > 255:
+        if ttl is None or not ttl.isdigit() or len(ttl) > 3 or int(ttl) > 255:
             raise ParseError(f"bad ttl {ttl!r}", rfc=_RULE)
         if "maddr" in params:
             check_host(params["maddr"] or "", _RULE)
@@ -130,7 +132,7 @@ class Via(Field):
                 raise ParseError(f"received is not an IP address: {received!r}",
                                  rfc=_RULE) from None
         rport = params.get("rport")
-        if rport is not None and (not rport.isdigit() or int(rport) > 65535):
+        if rport is not None and (not rport.isdigit() or len(rport) > 5 or int(rport) > 65535):
             raise ParseError(f"bad rport {rport!r}", rfc="RFC 3581 §3")
 
     def render(self) -> str:
@@ -170,7 +172,7 @@ class Via(Field):
     @property
     def ttl(self) -> int | None:
         value = self.params.get("ttl")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isdigit() and len(value) <= 3 else None
 
     @property
     def rport(self) -> int | bool | None:
@@ -180,7 +182,7 @@ class Via(Field):
         value = self.params["rport"]
         if value is None:
             return True
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isdigit() and len(value) <= 5 else None
 
     @rport.setter
     def rport(self, value: int | bool | None) -> None:
