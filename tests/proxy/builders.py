@@ -35,7 +35,7 @@ def request(
     uri: str = "sip:bob@example.com",
     *,
     vias: Iterable[str] = ("SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK776asdhds",),
-    max_forwards: int | None = 70,
+    max_forwards: int = 70,
     to: str = "<sip:bob@example.com>",
     from_: str = "Alice <sip:alice@example.com>;tag=1928301774",
     call_id: str = "a84b4c76e66710@pc33.example.com",
@@ -48,8 +48,7 @@ def request(
     """A request as a UA (or the previous hop) sends it, parsed from bytes."""
     lines = [f"{method} {uri} SIP/2.0"]
     lines += [f"Via: {via}" for via in vias]
-    if max_forwards is not None:
-        lines.append(f"Max-Forwards: {max_forwards}")
+    lines.append(f"Max-Forwards: {max_forwards}")
     lines += [f"To: {to}", f"From: {from_}", f"Call-ID: {call_id}",
               f"CSeq: {cseq} {cseq_method or method}"]
     lines += list(headers)

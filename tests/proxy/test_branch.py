@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sipwire.message.abnf import TOKEN
@@ -11,8 +13,6 @@ from .builders import request
 
 
 def test_branch_has_the_magic_cookie_and_is_a_token() -> None:
-    import re
-
     branch = branch_for(request())
     assert branch.startswith("z9hG4bK")
     assert re.fullmatch(TOKEN, branch)

@@ -494,3 +494,14 @@ def test_unknown_branch_is_an_error() -> None:
         fork.ctx.on_response("nope", answer(fork.sent[0], 200), T)
     with pytest.raises(ValueError):
         fork.ctx.add_branch(0, fork.sent[0], T)
+
+
+def test_branch_added_after_closing_is_cancelled_when_it_rings() -> None:
+    fork = Fork(1)
+    fork.respond(0, 180)
+    fork.ctx.cancel()
+    late = forward_request(fork.received, "sip:bob@192.0.2.99", config(),
+                           branch_for(fork.received, 9))
+    fork.ctx.add_branch("late", late, T)
+    actions = fork.ctx.on_response("late", answer(late, 180), T)
+    assert cancelled(actions) == ["late"]

@@ -215,7 +215,8 @@ class ResponseContext:
         branch = _Branch(key, request, target, group=max(state.group, 0))
         if self.invite:
             branch.timer_c = now + self.timer_c
-        if state.closed:
+        if state.closed and self.invite:
+            # a branch started after the context closed is cancelled at once (§9.1)
             branch.cancel_wanted = True
         self._branches[key] = branch
 

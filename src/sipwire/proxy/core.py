@@ -98,12 +98,17 @@ class ProxyCore:
         self.config = config
 
     def receive(self, request: Request, *, received: ProxyAddress | None = None) -> Decision:
-        """What to do with a new request (not a CANCEL matching a response
-        context: §16.10 has the driver answer that and call ``cancel``).
+        """What to do with a new request.
 
         ``request`` is the request as received: it is not changed, and it is
         what ``branch_for`` and ``ResponseContext`` take.  ``received`` is the
         address it came in on (for the maddr rule of §16.4).
+
+        A CANCEL matching a response context is the driver's: it answers 200
+        and calls ``ResponseContext.cancel`` (§16.10).  One that reaches
+        ``receive`` matched none; §16.10 would forward it statelessly, for a
+        request forwarded statelessly before, but this proxy forwards nothing
+        statelessly, so nothing downstream is left to cancel: 481.
         """
         config = self.config
         response = validate_request(request, config)
@@ -111,6 +116,8 @@ class ProxyCore:
             if request.method == "ACK":
                 return Drop(f"{response.status} {response.reason}")
             return Respond(response)
+        if request.method == "CANCEL":
+            return Respond(request.reply(481))
         routed = routed_to_me(request, config)
         preprocessed = preprocess_route(request, config, received=received)
         if is_for_me(preprocessed, config):
