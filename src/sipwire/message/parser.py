@@ -82,6 +82,12 @@ def parse(
     if nlines - 1 > limits.max_headers:
         raise MessageTooLarge(f"more than {limits.max_headers} header lines",
                               rfc="RFC 3261 §21.5.11")
+    if end - start > limits.max_line_length:
+        # only a header section longer than the limit can hold a line that is
+        longest = max(map(len, lines))
+        if longest > limits.max_line_length:
+            raise MessageTooLarge(f"a line of {longest} characters is over the limit of "
+                                  f"{limits.max_line_length}", rfc="RFC 3261 §21.5.11")
     msg = _start_line(lines[0], limits)
     header_lines, index = _header_lines(lines, limits)
     msg.headers = Headers._from_lines(header_lines, index)
@@ -178,18 +184,13 @@ def _header_lines(
     out: list[HeaderLine] = []
     index: dict[str, list[HeaderLine]] = {}
     keys = _KEYS
-    max_len = limits.max_line_length
-    for i in range(1, len(lines)):
-        raw = lines[i]
+    for raw in lines[1:]:
         name, colon, value = raw.partition(":")
         key = keys.get(name)
         if key is None or not colon:
             if raw[:1] in (" ", "\t"):
                 return _folded_lines(lines, limits)
             key = _new_key(name, colon, raw)
-        if len(raw) > max_len:
-            raise MessageTooLarge("header line too long", header=name.strip(),
-                                  rfc="RFC 3261 §21.5.11")
         line: HeaderLine = [name, key, value, raw, None]
         out.append(line)
         found = index.get(key)
