@@ -21,22 +21,22 @@ import ssl
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..message.errors import ParseError
-from ..message.fields.via import Via
-from ..message.message import Request, Response, new_branch, new_call_id
+from ..message.message import Request, Response, new_branch, new_call_id, new_tag
 from ..message.parser import parse
 from ..message.uri import URI
-from ..transport.base import Flow, Target, Transport, TransportError
-from ..transport.config import TransportConfig
-from ..ua.config import EndpointConfig
-from ..ua.endpoint import Endpoint
-from ..ua.server import ServerTransactionHandle
-from ..ua.target import request_target, uri_target
 from .inspect import describe
 from .source import read_message
+
+if TYPE_CHECKING:  # the endpoint (and websockets) load only for these commands
+    from ..transport.base import Flow, Target
+    from ..transport.config import TransportConfig
+    from ..ua.config import EndpointConfig
+    from ..ua.endpoint import Endpoint
+    from ..ua.server import ServerTransactionHandle
 
 __all__ = ["add_parsers"]
 
@@ -70,8 +70,10 @@ def add_parsers(sub: Any) -> None:
         "send", help="send a SIP request from a file and print the responses",
         description="Send the request in FILE (- for standard input; LF line endings are "
                     "converted) in a client transaction and print every response. The "
-                    "top Via gets our address and, if it has none, a branch. A 2xx to an "
-                    "INVITE is acknowledged. Exit status 0 for a 2xx final response.")
+                    "top Via gets our address, and the request a new branch, From tag and "
+                    "Call-ID unless --keep-ids (the same file sent again would otherwise be "
+                    "a merged request, 482). A 2xx to an INVITE is acknowledged. Exit "
+                    "status 0 for a 2xx final response.")
     p.add_argument("file", help="message file, or - for standard input")
     p.add_argument("--to", metavar="URI",
                    help="where to send it (default: its top Route, else its Request-URI)")
@@ -79,6 +81,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait for the final response (default: Timer B/F, 32 s)")
     p.add_argument("--json", action="store_true", help="print the responses as JSON")
+    p.add_argument("--keep-ids", action="store_true",
+                   help="keep the file's Via branch, From tag and Call-ID")
     p.set_defaults(func=run_send)
 
     p = sub.add_parser(
@@ -150,6 +154,8 @@ def run_options(args: argparse.Namespace) -> int:
 
 
 async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Target) -> int:
+    from ..ua import Endpoint, EndpointConfig
+
     stats = ProbeStats()
     stop = _on_interrupt()
     config = EndpointConfig(transport=_client_transport_config(args.insecure))
@@ -199,12 +205,14 @@ async def _probe(ep: Endpoint, request: Request, target: Target, seq: int, timeo
     stats.sent += 1
     response = final.result()
     rtt = loop.time() - started
-    source = _peer(handle.flow, target)
     if 200 <= response.status < 300:
         stats.ok += 1
         stats.rtts.append(rtt)
-    return (f"{response.status} {response.reason} from {source}: seq={seq} "
-            f"time={rtt * 1000:.3f} ms")
+    if handle.synthetic:  # §8.1.3.1: made here, nothing came back
+        why = "no response (Timer F)" if response.status == 408 else "transport error"
+        return f"{response.status} {response.reason} ({why}) to {target}: seq={seq}"
+    return (f"{response.status} {response.reason} from {_peer(handle.flow, target)}: "
+            f"seq={seq} time={rtt * 1000:.3f} ms")
 
 
 def _peer(flow: Flow | None, target: Target) -> str:
@@ -228,7 +236,11 @@ def run_send(args: argparse.Namespace) -> int:
                              "send a request")
         if args.timeout is not None and args.timeout <= 0:
             raise UsageError("--timeout must be > 0")
-        _prepare_via(message)
+        if not args.keep_ids:
+            _renew_ids(message)
+        from ..transport.base import Target, Transport
+        from ..ua.target import request_target
+
         if args.to is not None:
             target = _target(_sip_uri(args.to, "--to"), args.transport)
         else:
@@ -244,18 +256,10 @@ def run_send(args: argparse.Namespace) -> int:
     return _run(_send(args, message, target))
 
 
-def _prepare_via(request: Request) -> None:
-    """A top Via with a branch (§8.1.1.7); its sent-by the transport fills in."""
-    if not request.headers.getall("Via"):
-        request.headers.add("Via", Via("UDP", "127.0.0.1", None, branch=new_branch()),
-                            top=True)
-        return
-    top = request.via[0]
-    if not top.branch:
-        top.branch = new_branch()
-
-
 async def _send(args: argparse.Namespace, request: Request, target: Target) -> int:
+    from ..transport.base import TransportError
+    from ..ua import Endpoint, EndpointConfig
+
     config = EndpointConfig(transport=_client_transport_config(args.insecure))
     responses: list[Response] = []
     status = 1
@@ -290,6 +294,16 @@ async def _send(args: argparse.Namespace, request: Request, target: Target) -> i
     return status
 
 
+def _renew_ids(request: Request) -> None:
+    """A new branch (§8.1.1.7), From tag (§8.1.1.3) and Call-ID (§8.1.1.4): otherwise
+    the same request again is a retransmission (§17.2.3) or a merged request (§8.2.2.2)."""
+    request.via[0].branch = new_branch()
+    sender = request.from_
+    sender.tag = new_tag()
+    request.headers.set("From", str(sender))
+    request.headers.set("Call-ID", new_call_id())
+
+
 def _print_raw(response: Response) -> None:
     sys.stdout.write(bytes(response).decode("utf-8", "replace").replace("\r\n", "\n"))
     sys.stdout.write("\n" if response.body else "")
@@ -306,6 +320,9 @@ def run_listen(args: argparse.Namespace) -> int:
     if args.status is not None and not 200 <= args.status <= 699:
         print("sipwire listen: --status must be a final status, 200-699", file=sys.stderr)
         return USAGE
+    from ..transport.config import TransportConfig
+    from ..ua import EndpointConfig
+
     transport = TransportConfig()
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -319,6 +336,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
 
 async def _listen(args: argparse.Namespace, config: EndpointConfig) -> int:
+    from ..ua import Endpoint
+
     stop = _on_interrupt()
     received = 0
     ep = Endpoint(config=config)
@@ -411,6 +430,9 @@ def _sip_uri(text: str, what: str = "URI") -> URI:
 
 
 def _target(uri: URI, transport: str | None) -> Target:
+    from ..transport.base import Target, Transport
+    from ..ua.target import uri_target
+
     try:
         target = uri_target(uri)
     except ValueError as exc:
@@ -422,12 +444,14 @@ def _target(uri: URI, transport: str | None) -> Target:
 
 def _client_points(target: Target) -> list[str]:
     """UDP needs a socket to send from and to hear answers on; connections do not."""
-    if target.transport is not Transport.UDP:
+    if target.transport.reliable:
         return []
     return ["udp:[::]:0" if ":" in target.host else "udp:0.0.0.0:0"]
 
 
 def _client_transport_config(insecure: bool) -> TransportConfig:
+    from ..transport.config import TransportConfig
+
     if not insecure:
         return TransportConfig()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

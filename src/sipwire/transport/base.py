@@ -7,6 +7,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import functools
 import ipaddress
 import logging
 import re
@@ -84,6 +85,9 @@ class TransportError(Exception):
         super().__init__(f"{reason} ({target})" if target is not None else reason)
 
 
+# Both run several times per message on the same few hosts; ipaddress parsing is
+# slow.  The caches are bounded: hosts a peer makes up only evict one another.
+@functools.lru_cache(maxsize=4096)
 def is_ip(host: str) -> bool:
     """True for an IPv4 or IPv6 literal (IPv6 with or without brackets)."""
     try:
@@ -93,6 +97,7 @@ def is_ip(host: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_ip(host: str) -> str:
     """The canonical text of an IP literal, brackets dropped and IPv4-mapped
     IPv6 addresses shown as IPv4; other text is returned lower-cased."""

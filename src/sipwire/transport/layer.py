@@ -180,6 +180,28 @@ class TransportLayer:
         listener.sendto(data, remote)
         return Flow(Transport.UDP, remote, listener.local)
 
+    def send_request_nowait(self, request: Request, target: Target) -> Flow | None:
+        """``send_request`` when it can complete at once: over UDP to an IP
+        address, the request within ``udp_max_request_size`` (§18.1.1).
+
+        Returns None, having sent nothing, when it would have to wait (a
+        connection, a name to resolve, a request large enough for TCP): then
+        await ``send_request``.  The top Via may have been stamped meanwhile,
+        as ``send_request`` stamps it again.  Raises ``TransportError`` as it does.
+        """
+        self._check_open()
+        if target.transport is not Transport.UDP or not is_ip(target.host):
+            return None
+        if not request.via:
+            raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
+        remote = Address(normalize_ip(target.host), target.effective_port)
+        listener = self._udp_listener(remote)
+        data = self._stamp_udp(request, listener, remote)
+        if self._too_large_for_udp(data):
+            return None
+        listener.sendto(data, remote)
+        return Flow(Transport.UDP, remote, listener.local)
+
     async def choose_transport(self, request: Request, target: Target) -> Transport:
         """The transport ``send_request(request, target)`` will use (§18.1.1).
 

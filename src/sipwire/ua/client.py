@@ -33,14 +33,16 @@ class ClientTransactionHandle:
 
     ``responses`` holds every response passed up so far, in order (the
     challenges answered with credentials are in ``challenges`` instead);
-    ``final_response`` is the final one once it is there.  Iterate with
+    ``final_response`` is the final one once it is there, and ``synthetic``
+    tells whether it was made here (408 on Timer B/F, 503 on a transport
+    error or when the endpoint closes, §8.1.3.1) rather than received.  Iterate with
     ``async for response in handle`` (it ends after the final response), or
     ``await handle.final()``.  ``flow`` is where the request went.
     """
 
-    __slots__ = ("_cancel", "_cancel_wanted", "_endpoint", "_error", "_sending", "_start_task",
+    __slots__ = ("_cancel", "_cancel_wanted", "_endpoint", "_error", "_start_task",
                  "_waiter", "challenges", "credentials", "final_response", "flow", "request",
-                 "responses", "target", "transaction")
+                 "responses", "synthetic", "target", "transaction")
 
     def __init__(self, endpoint: Endpoint, request: Request, target: Target, *,
                  credentials: DigestClient | None = None, flow: Flow | None = None) -> None:
@@ -55,9 +57,9 @@ class ClientTransactionHandle:
         self.responses: list[Response] = []
         self.challenges: list[Response] = []
         self.final_response: Response | None = None
+        self.synthetic = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._sending = False
         self._start_task: asyncio.Task[None] | None = None
         self._cancel_wanted = False
         self._cancel: asyncio.Future[ClientTransactionHandle | None] | None = None
@@ -138,10 +140,10 @@ class ClientTransactionHandle:
             tx = endpoint.transactions.create_client(request, reliable=reliable)
         except TransportError as exc:
             logger.info("cannot send %r: %s", request, exc)
-            self._on_response(request.reply(503))
+            self._on_response(request.reply(503), synthetic=True)
             return
         except asyncio.CancelledError:
-            self._on_response(request.reply(503))  # the endpoint is closing
+            self._on_response(request.reply(503), synthetic=True)  # the endpoint is closing
             raise
         except Exception as exc:
             self._fail(exc)
@@ -149,7 +151,7 @@ class ClientTransactionHandle:
         self.transaction = tx
         await endpoint._start_client(self, tx)
 
-    def _on_response(self, response: Response) -> None:
+    def _on_response(self, response: Response, *, synthetic: bool = False) -> None:
         """A response of the current transaction (or a synthetic one) arrived."""
         if self.final_response is not None:
             return
@@ -162,6 +164,7 @@ class ClientTransactionHandle:
         if response.status in (401, 407) and self._retry_with_credentials(response):
             return
         self.final_response = response
+        self.synthetic = synthetic
         self.responses.append(response)
         self._wake()
         if self._cancel is not None and not self._cancel.done():

@@ -121,6 +121,11 @@ class Endpoint:
         self._listen = list(listen)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[ClientTransaction, ClientTransactionHandle] = {}
+        # where each client transaction sends (§17.1: the TU's choice, kept for
+        # retransmissions and the ACK of a non-2xx), and those whose first send
+        # is under way
+        self._client_flows: dict[ClientTransaction, Flow] = {}
+        self._first_sends: set[ClientTransaction] = set()
         self._servers: dict[ServerTransaction, ServerTransactionHandle] = {}
         self._handlers: dict[str, RequestHandler] = {}
         self._fallback: RequestHandler | None = None
@@ -170,7 +175,7 @@ class Endpoint:
             await asyncio.gather(*tasks, return_exceptions=True)
             for handle in list(self._clients.values()):
                 if not handle.done:
-                    handle._on_response(handle.request.reply(503))
+                    handle._on_response(handle.request.reply(503), synthetic=True)
         await self.transport.close()
 
     async def __aenter__(self) -> Endpoint:
@@ -363,7 +368,7 @@ class Endpoint:
         if response is not None and isinstance(tx, ClientTransaction):
             handle = self._clients.get(tx)
             if handle is not None and handle.transaction is tx:
-                handle._on_response(response)  # 408 or 503 (§8.1.3.1)
+                handle._on_response(response, synthetic=True)  # 408 or 503 (§8.1.3.1)
         elif isinstance(action, Timeout):
             logger.info("no ACK for the final response to %r (%s)", tx, action.timer)
         else:
@@ -372,9 +377,12 @@ class Endpoint:
     def _forget(self, tx: Transaction | None) -> None:
         if isinstance(tx, ClientTransaction):
             handle = self._clients.pop(tx, None)
+            self._client_flows.pop(tx, None)
+            self._first_sends.discard(tx)
             self._acks_sent.pop(tx, None)
             if handle is not None and handle.transaction is tx and not handle.done:
-                handle._on_response(tx.request.reply(408))  # cannot happen: a safety net
+                # cannot happen (Timeout or TransportFailure come first): a safety net
+                handle._on_response(tx.request.reply(408), synthetic=True)
         elif isinstance(tx, ServerTransaction):
             self._servers.pop(tx, None)
 
@@ -386,11 +394,11 @@ class Endpoint:
             client = self._clients.get(tx)
             if client is None:
                 return
-            flow = client.flow
+            flow = self._client_flows.get(tx)
             if flow is None:
-                if client._sending:
+                if tx in self._first_sends:
                     return  # the first copy is still on its way (connecting, resolving)
-                client._sending = True
+                self._first_sends.add(tx)
                 self._later(self._send_first(client, tx, message), waits)
                 return
             try:
@@ -416,14 +424,16 @@ class Endpoint:
                           message: Request | Response) -> None:
         assert isinstance(message, Request)
         try:
-            if handle.flow is None:
-                handle.flow = await self.transport.send_request(message, handle.target)
-            else:
-                await self.transport.send_on(handle.flow, message)
+            flow = await self.transport.send_request(message, handle.target)
         except TransportError as exc:
             self._send_failed(tx, exc)
+            return
         finally:
-            handle._sending = False
+            self._first_sends.discard(tx)
+        if tx in self._clients:
+            self._client_flows[tx] = flow
+        if handle.transaction is tx:
+            handle.flow = flow
 
     async def _send_on(self, tx: Transaction, flow: Flow, message: Message) -> None:
         try:
@@ -527,6 +537,8 @@ class Endpoint:
     async def _start_client(self, handle: ClientTransactionHandle,
                             tx: ClientTransaction) -> None:
         self._clients[tx] = handle
+        if handle.flow is not None:  # a CANCEL goes where its INVITE went (§9.1)
+            self._client_flows[tx] = handle.flow
         waits: list[Coroutine[Any, Any, None]] = []
         self._perform(tx.start(self._now()), waits)
         self._rearm()
@@ -653,8 +665,11 @@ class Endpoint:
         waits: list[Coroutine[Any, Any, None]] | None = None if background else []
         self._perform(handle.transaction.send(response, self._now()), waits)
         self._rearm()
-        if 200 <= response.status < 300 and handle.request.method == "INVITE":
-            self._expect_ack(handle, response)
+        if handle.request.method == "INVITE" and response.status >= 200:
+            if response.status < 300:
+                self._expect_ack(handle, response)
+            else:
+                handle._acknowledged(None)  # its ACK stays in the transaction (§17.2.1)
         return waits or []
 
     def _expect_ack(self, handle: ServerTransactionHandle, response: Response) -> None:

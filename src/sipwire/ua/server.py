@@ -97,7 +97,9 @@ class ServerTransactionHandle:
 
     async def wait_ack(self) -> Request | None:
         """The ACK for the 2xx sent to this INVITE (§13.3.1.4), or None when
-        64*T1 passed without one (the session SHOULD then end with a BYE)."""
+        64*T1 passed without one (the session SHOULD then end with a BYE), or
+        at once when the final response was not a 2xx (that ACK is the
+        transaction's business, §17.2.1)."""
         if self.request.method != "INVITE":
             raise ValueError("only the 2xx to an INVITE is acknowledged end to end")
         return await asyncio.shield(self._ack_future())
