@@ -17,7 +17,7 @@ from ..abnf import FAST_PARAMS, PARAMS_RE, QUOTED_STRING, TOKEN, TOKEN_CHARS, qu
 from ..errors import ParseError
 from ..uri import SIP_URI_FAST, URI, check_fast
 from .base import Field, register
-from .params import Params, format_params, parse_params
+from .params import Params, format_params, parse_params, split_params
 
 __all__ = ["Contact", "NameAddr", "RouteAddr"]
 
@@ -44,7 +44,7 @@ class NameAddr(Field):
     ``params`` the header parameters (``tag``, ``q``, ``expires`` ...).
     """
 
-    __slots__ = ("_params", "_params_text", "_uri", "_uri_text", "display_name")
+    __slots__ = ("_display0", "_params", "_params_text", "_uri", "_uri_text", "display_name")
 
     RULE = "RFC 3261 §20.20"
     #: whether the bare addr-spec form (no angle brackets) is allowed
@@ -61,7 +61,7 @@ class NameAddr(Field):
         self._raw = None
         self._uri: URI | None = URI.parse(uri) if isinstance(uri, str) else uri
         self._uri_text = ""
-        self.display_name = display_name
+        self.display_name = self._display0 = display_name
         self._params: Params | None = dict(params or {})
         self._params_text = ""
         if tag is not None:
@@ -83,12 +83,14 @@ class NameAddr(Field):
                 # only token characters and spaces: always *(token LWS)
                 self.display_name = display.rstrip(" ") or None
             self._uri_text = uri_text
+            self._display0 = self.display_name
             try:
                 check_fast(uri_text, host, port)
             except ParseError as exc:
                 raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
             return self
         uri_text, self._params_text = self._parse_slow(text)
+        self._display0 = self.display_name
         try:
             URI.check(uri_text)
         except ParseError as exc:
@@ -146,12 +148,7 @@ class NameAddr(Field):
         """Header parameters, names lower-cased (``tag``, ``q``, ``expires`` ...)."""
         params = self._params
         if params is None:
-            params = {}
-            if self._params_text:
-                for part in self._params_text.split(";")[1:]:
-                    name, eq, value = part.partition("=")
-                    params[name.strip(" \t").lower()] = value.strip(" \t") if eq else None
-            self._params = params
+            params = self._params = split_params(self._params_text, self.RULE)
         return params
 
     @params.setter
@@ -177,11 +174,15 @@ class NameAddr(Field):
 
     @property
     def modified(self) -> bool:
-        if self._raw is None:
+        # Cheap, because a proxy asks this of every From and To it forwards:
+        # compare with what was parsed instead of parsing the text again.
+        if self._raw is None or self.display_name != self._display0:
             return True
-        if self._uri is None and self._params is None:
-            return False
-        return (self._uri is not None and self._uri.modified) or super().modified
+        uri = self._uri
+        if uri is not None and str(uri) != self._uri_text:
+            return True
+        params = self._params
+        return params is not None and params != split_params(self._params_text, self.RULE)
 
     # -- named parameters -----------------------------------------------------------
 
@@ -252,7 +253,7 @@ class Contact(NameAddr):
             self = cls.__new__(cls)
             self._raw = text
             self.star = True
-            self.display_name = None
+            self.display_name = self._display0 = None
             self._uri = URI("sip")
             self._uri_text = ""
             self._params = {}

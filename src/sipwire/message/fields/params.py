@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..abnf import PARAM_STEP_RE, PARAMS_RE
 from ..errors import ParseError
 
-__all__ = ["Params", "format_params", "parse_params"]
+__all__ = ["Params", "format_params", "parse_params", "split_params"]
 
 Params = dict[str, str | None]
 
@@ -41,6 +41,18 @@ def parse_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Para
             raise ParseError(f"malformed parameters {text.strip()!r}", rfc=rule)
         params[m.group(1).lower()] = m.group(2)
         pos = m.end()
+    return params
+
+
+def split_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Params:
+    """The parameters of a tail that was already checked against the grammar."""
+    if '"' in text:
+        return parse_params(text, rule)
+    params: Params = {}
+    if text:
+        for part in text.split(";")[1:]:
+            name, eq, value = part.partition("=")
+            params[name.strip(" \t").lower()] = value.strip(" \t") if eq else None
     return params
 
 

@@ -9,7 +9,7 @@ from ..abnf import FAST_HOST, FAST_PARAMS, HOST, PARAMS, SWS, TOKEN
 from ..errors import ParseError
 from ..uri import check_host, check_port
 from .base import Field, register
-from .params import Params, format_params, parse_params
+from .params import Params, format_params, parse_params, split_params
 
 __all__ = ["BRANCH_MAGIC_COOKIE", "Via"]
 
@@ -37,7 +37,8 @@ class Via(Field):
     ``params`` holds every via-param with lower-cased names.
     """
 
-    __slots__ = ("_params", "_params_text", "host", "port", "protocol", "transport", "version")
+    __slots__ = ("_orig", "_params", "_params_text", "host", "port", "protocol", "transport",
+                 "version")
 
     RULE = _RULE
 
@@ -60,6 +61,7 @@ class Via(Field):
         self.port = port
         self._params: Params | None = dict(params or {})
         self._params_text = ""
+        self._orig: tuple[object, ...] = ()
         if branch is not None:
             self._params = {"branch": branch, **self._params}
 
@@ -94,6 +96,7 @@ class Via(Field):
             if self.port > 65535:
                 check_port(port, _RULE)
         self._params_text = tail
+        self._orig = (self.protocol, self.version, self.transport, host, self.port)
         return self
 
     @property
@@ -101,11 +104,7 @@ class Via(Field):
         """Every via-param, names lower-cased; flag parameters map to None."""
         params = self._params
         if params is None:
-            params = {}
-            for part in self._params_text.split(";")[1:]:
-                name, eq, value = part.partition("=")
-                params[name.strip(" \t").lower()] = value.strip(" \t") if eq else None
-            self._params = params
+            params = self._params = split_params(self._params_text, _RULE)
         return params
 
     @params.setter
@@ -114,7 +113,13 @@ class Via(Field):
 
     @property
     def modified(self) -> bool:
-        return self._raw is None or super().modified
+        # Compared with what was parsed, not by parsing again (proxies ask this
+        # of every Via they forward).
+        if self._raw is None or self._orig != (self.protocol, self.version, self.transport,
+                                               self.host, self.port):
+            return True
+        params = self._params
+        return params is not None and params != split_params(self._params_text, _RULE)
 
     def check(self) -> None:
         """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581)."""
