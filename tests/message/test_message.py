@@ -182,3 +182,14 @@ def test_add_before_content_length() -> None:
     msg.headers.add("Authorization", 'Digest username="a"', before="Content-Length")
     names = [name for name, _ in msg.headers]
     assert names[-2:] == ["Authorization", "Content-Length"]
+
+
+def test_changing_the_reply_leaves_the_request_alone() -> None:
+    req = sipwire.parse(INVITE)
+    assert isinstance(req, Request)
+    resp = req.reply(200, to_tag="t1")
+    resp.to.tag = "t2"
+    resp.from_.display_name = "Mallory"
+    assert req.to.tag is None and req.from_.display_name == "Alice"
+    assert bytes(req) == INVITE
+    assert sipwire.parse(bytes(resp)).to.tag == "t2"

@@ -16,7 +16,7 @@ from .fields.base import Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .headers import Headers
+from .headers import HeaderLine, Headers
 from .status import Status
 from .uri import URI
 
@@ -324,32 +324,50 @@ class Request(Message):
         """
         if not 100 <= status <= 699:
             raise ValueError(f"status code {status} is outside 100-699 (RFC 3261 §7.2)")
-        copied = Headers._from_lines([])
-        src = self.headers._lines
-        for key in ("via", "from", "to", "call-id", "cseq"):
-            copied._lines.extend(list(line) for line in src if line[1] == key)
-        if status != 100 and not _to_has_tag(copied):
-            to_line = next(line for line in copied._lines if line[1] == "to")
-            to_value = NameAddr.parse(to_line[2])
-            to_value.tag = to_tag or new_tag()
-            to_line[2] = str(to_value)
+        wanted = _REPLY_COPIES_DIALOG if (
+            101 <= status < 300 and self.method in DIALOG_CREATING_METHODS) else _REPLY_COPIES
+        lines: list[HeaderLine] = []
+        tagged = True
+        for line in self.headers._lines:
+            key = line[1]
+            if key not in wanted:
+                continue
+            if key == "from" or key == "to":
+                # not shared: a change to the response's From/To must not reach the request
+                copy: HeaderLine = [line[0], key, line[2], line[3], None]
+                if key == "to":
+                    to_line = copy
+                    typed = line[4]
+                    tagged = (typed[0].tag if typed else NameAddr.parse(line[2]).tag) is not None
+            else:
+                copy = list(line)  # Via, CSeq ... typed values shared: they are read, not changed
+            lines.append(copy)
+        if status != 100 and not tagged:
+            to_line[2] = to_line[2].rstrip(" \t") + ";tag=" + (to_tag or new_tag())
             to_line[3] = None
-            to_line[4] = [to_value]
-        copied._lines.extend(list(line) for line in src if line[1] == "timestamp")
-        if (
-            self.method in DIALOG_CREATING_METHODS
-            and 101 <= status < 300
-        ):
-            copied._lines.extend(list(line) for line in src if line[1] == "record-route")
+        copied = Headers._from_lines(lines)
         if contact is not None:
             copied.add("Contact", _contact(contact))
         for name, value in headers:
             copied.add(name, value)
         if content_type is not None:
             copied.set("Content-Type", content_type)
-        copied.set("Content-Length", str(len(body)))
-        phrase = reason if reason is not None else Status(status).phrase
+        lines.append(["Content-Length", "content-length", str(len(body)), None, None])
+        copied._index = None
+        phrase = reason if reason is not None else _phrase(status)
         return Response(status, phrase, copied, body)
+
+
+_REPLY_COPIES = frozenset({"via", "from", "to", "call-id", "cseq", "timestamp"})
+_REPLY_COPIES_DIALOG = _REPLY_COPIES | {"record-route"}
+_PHRASES: dict[int, str] = {}
+
+
+def _phrase(status: int) -> str:
+    phrase = _PHRASES.get(status)
+    if phrase is None:
+        phrase = _PHRASES[status] = Status(status).phrase
+    return phrase
 
 
 class Response(Message):
@@ -420,8 +438,3 @@ def _contact(value: NameAddr | URI | str) -> Contact:
     if isinstance(value, URI):
         return Contact(value)
     return Contact.parse(value)
-
-
-def _to_has_tag(headers: Headers) -> bool:
-    values = headers.typed("to")
-    return bool(values) and values[0].tag is not None  # type: ignore[attr-defined]
