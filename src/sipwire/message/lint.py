@@ -5,13 +5,14 @@ between headers.  ``Message.validate()`` raises the first finding;
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ParseError
 from .fields.base import HEADER_TYPES, LIST_HEADERS
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import Via
-from .headers import canonical_name
+from .headers import _parse_line, canonical_name
 from .message import Message, Request
 from .parser import DEFAULT_LIMITS, Limits, parse
 
@@ -46,6 +47,10 @@ _REPEATABLE = frozenset({"www-authenticate", "authorization", "proxy-authenticat
                          "proxy-authorization"})
 
 
+# an undecodable byte: decoded with surrogateescape, it shows as a lone surrogate
+_UNDECODED_RE = re.compile("[\udc80-\udcff]")
+
+
 def lint(data: bytes | Message, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
     """Every problem in a message (bytes or parsed); empty for a clean one."""
     if isinstance(data, Message):
@@ -58,44 +63,47 @@ def lint(data: bytes | Message, limits: Limits = DEFAULT_LIMITS) -> list[Finding
 
 
 def lint_message(msg: Message) -> list[Finding]:
+    """Every finding for a parsed message, in header order, then the rules
+    between headers (only when every header is well-formed)."""
     findings: list[Finding] = []
     add = findings.append
-    seen: dict[str, int] = {}
-    for name, key, value, raw, _typed in msg.headers._lines:
-        assert isinstance(name, str) and isinstance(key, str) and isinstance(value, str)
-        label = canonical_name(key)
-        seen[key] = seen.get(key, 0) + 1
-        text = raw if isinstance(raw, str) else value
-        if "\n" in text.replace("\r\n", "") or "\r" in text.replace("\r\n", ""):
-            add(Finding("bare CR or LF inside a header line", "RFC 3261 §7.3", header=label))
+    counts: dict[str, int] = {}
+    for line in msg.headers._lines:
+        key: str = line[1]
+        counts[key] = counts.get(key, 0) + 1
+        text: str = line[3] if line[3] is not None else line[2]
+        if "\r" in text or "\n" in text:
+            if "\r" in text.replace("\r\n", "") or "\n" in text.replace("\r\n", ""):
+                add(Finding("bare CR or LF inside a header line", "RFC 3261 §7.3",
+                            header=canonical_name(key)))
+                continue
+        if not text.isascii() and _UNDECODED_RE.search(text):
+            add(Finding("bytes that are not UTF-8", "RFC 3261 §25.1 TEXT-UTF8",
+                        header=canonical_name(key)))
             continue
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
-            add(Finding("bytes that are not UTF-8", "RFC 3261 §25.1 TEXT-UTF8", header=label))
-    for key, count in seen.items():
-        if count > 1 and key in HEADER_TYPES and key not in LIST_HEADERS \
-                and key not in _REPEATABLE:
-            add(Finding("header appears more than once but is not a list",
-                        "RFC 3261 §7.3.1", header=canonical_name(key)))
-    for key in seen:
         cls = HEADER_TYPES.get(key)
         if cls is None:
             continue
         try:
-            values = msg.headers.typed(key)
+            values = line[4]
+            if values is None:
+                values = line[4] = _parse_line(cls, key, line)
+            if cls in _CHECKED:
+                for value in values:
+                    value.check()
         except ParseError as exc:
             add(Finding.from_error(exc.with_header(canonical_name(key))))
-            continue
-        for value in values:
-            check = getattr(value, "check", None)
-            if check is None:
-                continue
-            try:
-                check()
-            except ParseError as exc:
-                add(Finding.from_error(exc.with_header(canonical_name(key))))
+    for key, count in counts.items():
+        if count > 1 and key in HEADER_TYPES and key not in LIST_HEADERS \
+                and key not in _REPEATABLE:
+            add(Finding("header appears more than once but is not a list",
+                        "RFC 3261 §7.3.1", header=canonical_name(key)))
     if not findings:
         _between_headers(msg, add)
     return findings
+
+
+_CHECKED = frozenset(cls for cls in set(HEADER_TYPES.values()) if hasattr(cls, "check"))
 
 
 def _between_headers(msg: Message, add: object) -> None:

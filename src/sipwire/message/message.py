@@ -16,7 +16,8 @@ from .fields.base import Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .headers import HeaderLine, Headers
+from .fields.base import HEADER_TYPES
+from .headers import HeaderLine, Headers, _parse_line
 from .status import Status
 from .uri import URI
 
@@ -154,6 +155,19 @@ class Message:
         return value.value if value is not None else None  # type: ignore[attr-defined]
 
     # -- checking -------------------------------------------------------------------
+
+    def parse_headers(self) -> None:
+        """Parse the typed value of every header that has one, now.
+
+        Reading a header parses it anyway; this is for who wants every value
+        checked against its grammar without ``validate()``'s rules between
+        headers.  Raises ``ParseError`` for the first malformed header.
+        """
+        for line in self.headers._lines:
+            if line[4] is None:
+                cls = HEADER_TYPES.get(line[1])
+                if cls is not None:
+                    line[4] = _parse_line(cls, line[1], line)
 
     def validate(self) -> None:
         """Read every header and check the rules between them.

@@ -17,6 +17,8 @@ __all__ = ["BRANCH_MAGIC_COOKIE", "Via"]
 BRANCH_MAGIC_COOKIE = "z9hG4bK"
 
 _RULE = "RFC 3261 §20.42"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_RE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
 # via-parm = sent-protocol LWS sent-by *( SEMI via-params ); SLASH and COLON allow SWS
 _VIA_RE = re.compile(
     rf"{SWS}({TOKEN}){SWS}/{SWS}({TOKEN}){SWS}/{SWS}({TOKEN})[ \t]+({HOST})"
@@ -131,11 +133,12 @@ class Via(Field):
             check_host(params["maddr"] or "", _RULE)
         if "received" in params:
             received = (params["received"] or "").strip("[]")
-            try:
-                ipaddress.ip_address(received)
-            except ValueError:
-                raise ParseError(f"received is not an IP address: {received!r}",
-                                 rfc=_RULE) from None
+            if _IPV4_RE.fullmatch(received) is None:
+                try:
+                    ipaddress.ip_address(received)
+                except ValueError:
+                    raise ParseError(f"received is not an IP address: {received!r}",
+                                     rfc=_RULE) from None
         rport = params.get("rport")
         if rport is not None and (not rport.isdigit() or len(rport) > 5 or int(rport) > 65535):
             raise ParseError(f"bad rport {rport!r}", rfc="RFC 3581 §3")
