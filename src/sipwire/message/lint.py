@@ -72,11 +72,11 @@ def lint_message(msg: Message) -> list[Finding]:
         key: str = line[1]
         counts[key] = counts.get(key, 0) + 1
         text: str = line[3] if line[3] is not None else line[2]
-        if "\r" in text or "\n" in text:
-            if "\r" in text.replace("\r\n", "") or "\n" in text.replace("\r\n", ""):
-                add(Finding("bare CR or LF inside a header line", "RFC 3261 §7.3",
-                            header=canonical_name(key)))
-                continue
+        if ("\r" in text or "\n" in text) and (
+                "\r" in text.replace("\r\n", "") or "\n" in text.replace("\r\n", "")):
+            add(Finding("bare CR or LF inside a header line", "RFC 3261 §7.3",
+                        header=canonical_name(key)))
+            continue
         if not text.isascii() and _UNDECODED_RE.search(text):
             add(Finding("bytes that are not UTF-8", "RFC 3261 §25.1 TEXT-UTF8",
                         header=canonical_name(key)))

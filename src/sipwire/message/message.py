@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ParseError
-from .fields.base import Field
+from .fields.base import HEADER_TYPES, Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .fields.base import HEADER_TYPES
 from .headers import HeaderLine, Headers, _parse_line
 from .status import Status
 from .uri import URI
