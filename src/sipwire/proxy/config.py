@@ -8,6 +8,7 @@ I inserted (§16.3 step 4), is this a domain I am responsible for (§16.5)?
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -36,6 +37,9 @@ def default_port(transport: str) -> int:
     return DEFAULT_PORTS.get(transport.upper(), 5060)
 
 
+# Runs several times per proxied request (own URI, own Via, Route) on the same
+# few hosts, and ipaddress parsing is slow; bounded, so made-up hosts only evict.
+@functools.lru_cache(maxsize=4096)
 def normalize_host(host: str) -> str:
     """A host as compared: lower-cased, IPv6 without brackets and in canonical
     form, IPv4-mapped IPv6 shown as IPv4."""

@@ -18,6 +18,9 @@ TOML layout (all keys optional)::
     max_failures = 10
     failure_window = 60
     lockout = 300
+    secret = ""                         # signs nonces; nodes sharing a store share it
+    algorithms = ["MD5"]                # one challenge each, preferred first (RFC 8760);
+                                        # ["SHA-256", "MD5"] for clients that take both
 
     [registrar]
     min_expires = 60
@@ -28,7 +31,7 @@ TOML layout (all keys optional)::
     record_route = true
     relay = false                       # forward requests for domains not served
     forking = "parallel"                # or "sequential" (by q value)
-    timer_c = 180
+    timer_c = 185                       # over 3 minutes (RFC 3261 §16.6 step 11)
 
     [timers]
     t1 = 0.5
@@ -52,6 +55,8 @@ from typing import Any
 __all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+_DIGEST_ALGORITHMS = ("MD5", "MD5-SESS", "SHA-256", "SHA-256-SESS", "SHA-512-256",
+                      "SHA-512-256-SESS")
 
 
 class ConfigError(ValueError):
@@ -76,6 +81,14 @@ class ServerConfig:
     max_failures: int = 10
     failure_window: float = 60.0
     lockout: float = 300.0
+    #: signs digest nonces (RFC 7616 §3.3); empty: $SIPWIRE_SECRET, else random per
+    #: process.  Nodes sharing a Redis store must share it to accept each other's nonces.
+    secret: str = field(default="", repr=False)
+    #: digest algorithms offered, one challenge each, the preferred first (RFC 8760
+    #: §2.3).  MD5 alone by default, as most servers offer: clients still common
+    #: give up on a SHA-256 challenge (baresip 1.0 even when MD5 is offered too;
+    #: SIPp 3.6 answers the first challenge only, and only MD5).
+    algorithms: tuple[str, ...] = ("MD5",)
     # [registrar]
     min_expires: int = 60
     max_expires: int = 3600
@@ -84,7 +97,7 @@ class ServerConfig:
     record_route: bool = True
     relay: bool = False
     forking: str = "parallel"
-    timer_c: float = 180.0
+    timer_c: float = 185.0
     # [timers]
     t1: float = 0.5
     t2: float = 4.0
@@ -122,6 +135,11 @@ class ServerConfig:
             raise ConfigError("need 0 < min_expires <= max_expires")
         if not 0 < self.t1 <= self.t2:
             raise ConfigError("need 0 < t1 <= t2")
+        if not self.algorithms or any(a.upper() not in _DIGEST_ALGORITHMS
+                                      for a in self.algorithms):
+            raise ConfigError(f"algorithms must be among {', '.join(_DIGEST_ALGORITHMS)}")
+        if self.timer_c <= 180:
+            raise ConfigError("timer_c must be larger than 3 minutes (RFC 3261 §16.6 step 11)")
         return self
 
 
@@ -129,7 +147,7 @@ class ServerConfig:
 _TABLES = {
     "auth": {"mode": "auth", "realm": "realm", "nonce_lifetime": "nonce_lifetime",
              "max_failures": "max_failures", "failure_window": "failure_window",
-             "lockout": "lockout"},
+             "lockout": "lockout", "secret": "secret", "algorithms": "algorithms"},
     "registrar": {"min_expires": "min_expires", "max_expires": "max_expires",
                   "default_expires": "default_expires"},
     "proxy": {"record_route": "record_route", "relay": "relay", "forking": "forking",
@@ -204,6 +222,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--auth", choices=("on", "off", "auto"),
       help="digest authentication (default auto: on once a user exists)")
     a("--realm", help="digest realm (default: the first domain)")
+    a("--digest-algorithm", dest="algorithms", action="append", metavar="NAME",
+      help="digest algorithm to offer, preferred first (repeatable; default MD5 only; "
+           "e.g. SHA-256 then MD5, RFC 8760)")
     a("--nonce-lifetime", type=float, metavar="S")
     a("--max-failures", type=int, metavar="N",
       help="failed authentications from one source before it is locked out")

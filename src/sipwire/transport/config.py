@@ -41,6 +41,9 @@ class TransportConfig:
     write_buffer_limit: int = 256 * 1024
     #: bytes queued on a UDP socket before datagrams are dropped
     udp_send_buffer_limit: int = 1024 * 1024
+    #: SO_RCVBUF of UDP listening sockets (the kernel caps it at net.core.rmem_max);
+    #: None keeps the system default.  A busy server needs room for bursts.
+    udp_receive_buffer: int | None = None
     #: answers and other sends running in the background (beyond it they are dropped)
     max_pending_sends: int = 1024
     #: TLS and WSS listening points (required to listen on them)

@@ -122,7 +122,7 @@ class TransportLayer:
         port: int
         if transport is Transport.UDP:
             listener = await open_udp(point, self._datagram_received,
-                                      cfg.udp_send_buffer_limit)
+                                      cfg.udp_send_buffer_limit, cfg.udp_receive_buffer)
             self._udp.append(listener)
             port = listener.local.port
         elif transport is Transport.TCP or transport is Transport.TLS:

@@ -86,11 +86,17 @@ class UdpListener(asyncio.DatagramProtocol):
 
 
 async def open_udp(point: ListeningPoint, on_datagram: DatagramHandler,
-                   send_buffer_limit: int) -> UdpListener:
+                   send_buffer_limit: int, receive_buffer: int | None = None) -> UdpListener:
     """Bind a UDP listening point (port 0 picks one; ``listener.point`` has it)."""
     loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_datagram_endpoint(
+    io, protocol = await loop.create_datagram_endpoint(
         lambda: UdpListener(point, on_datagram, send_buffer_limit),
         local_addr=(point.host, point.port),
     )
+    if receive_buffer is not None:
+        sock = io.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        except OSError as exc:
+            logger.info("UDP %s: cannot set the receive buffer: %s", protocol.local, exc)
     return protocol

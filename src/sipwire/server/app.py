@@ -1,0 +1,371 @@
+"""``sipwire serve``: a registrar (RFC 3261 §10) and stateful proxy (§16) in one process.
+
+``run(config)`` is the command: it sets up logging and the event loop (uvloop
+when asked for and installed), serves until SIGINT or SIGTERM, stops cleanly
+and returns the exit status.  ``Server`` is the same server for code and
+tests::
+
+    async with Server(ServerConfig(listen=("udp:127.0.0.1:0",), store="memory:")) as server:
+        port = server.listening_points[0].port
+        ...
+    # or: server = await Server(config).start(); ...; await server.stop()
+
+What it wires together:
+
+- a ``TransportLayer`` listening on every ``config.listen`` (TLS and WSS with
+  ``tls_cert``/``tls_key``), limits from ``max_message_size``,
+  ``max_connections`` and ``idle_timeout``;
+- a ``TransactionLayer`` with T1, T2, T4 from the configuration, and the
+  ``Engine`` that drives it, the registrar and the proxy core (see there);
+- the location store ``config.store`` (``open_store``), purged in the
+  background;
+- a ``Registrar`` for ``config.domains`` (and our own addresses as aliases),
+  with the min/max/default expires;
+- digest authentication (``policy``): ``auth = "on"``, ``"off"`` or ``"auto"``,
+  on when the user file ``config.users`` has a user when the server starts;
+- a ``ProxyCore`` whose addresses are the bound listening points, serving
+  ``config.domains``, with ``record_route``, ``relay``, ``forking`` and
+  ``timer_c``.
+
+Stopping (``stop()``, or SIGTERM for the command): new requests outside a
+dialog are answered 503, in-flight transactions get ``grace`` seconds to end,
+what is still pending is answered 503 and its branches cancelled, then the
+sockets close and the store closes (an SQLite store has committed every
+binding: each REGISTER is answered only after its commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import ipaddress
+import signal
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from ..auth.sqlite import SQLiteUserStore
+from ..auth.store import UserStore
+from ..location import LocationStore, StoreError, open_store, purge_periodically
+from ..message.parser import DEFAULT_LIMITS, Limits
+from ..proxy.config import ProxyAddress, ProxyConfig
+from ..proxy.core import ProxyCore
+from ..registrar.registrar import Registrar
+from ..transaction.config import TimerConfig
+from ..transaction.layer import TransactionLayer
+from ..transport.base import ListeningPoint
+from ..transport.config import TransportConfig
+from ..transport.layer import TransportLayer
+from .config import ServerConfig
+from .engine import Engine
+from .logs import Tracer, configure_logging, log
+from .policy import AuthPolicy
+
+__all__ = ["Server", "run"]
+
+#: SO_RCVBUF asked for UDP sockets (capped by net.core.rmem_max): a burst of
+#: datagrams waits there while the single event loop is busy, rather than being
+#: dropped and retransmitted 500 ms later (Kamailio probes for its maximum too)
+UDP_RECEIVE_BUFFER = 8 * 1024 * 1024
+
+
+class Server:
+    """The registrar and proxy of ``sipwire serve`` on one event loop.
+
+    ``clock`` is the POSIX clock of bindings and nonces (``time.time``; a test
+    may drive its own to expire bindings without sleeping).  ``users`` replaces
+    the user file ``config.users`` (a ``MemoryUserStore`` in tests).
+    ``purge_interval`` is how often expired bindings are purged, ``grace`` how
+    long ``stop()`` lets in-flight transactions finish.  ``trace`` (default:
+    ``config.trace``) writes every message to standard error.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        users: UserStore | None = None,
+        purge_interval: float = 60.0,
+        grace: float = 2.0,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.config = config.check()
+        self.clock = clock
+        self.purge_interval = purge_interval
+        self.grace = grace
+        self._users_given = users
+        self._tracer = tracer if tracer is not None else (Tracer() if config.trace else None)
+        self._transport: TransportLayer | None = None
+        self._store: LocationStore | None = None
+        self._users: UserStore | None = None
+        self._own_users: SQLiteUserStore | None = None
+        self._engine: Engine | None = None
+        self._purge: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self.auth_enabled = False
+
+    # -- what it is ---------------------------------------------------------------------
+
+    @property
+    def listening_points(self) -> tuple[ListeningPoint, ...]:
+        """Every bound listening point, with the real port when port 0 was asked."""
+        return self._transport.listening_points if self._transport is not None else ()
+
+    @property
+    def store(self) -> LocationStore:
+        """The location store (``config.store``)."""
+        if self._store is None:
+            raise RuntimeError("the server is not started")
+        return self._store
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the server is not started")
+        return self._engine
+
+    def address(self, transport: str = "udp") -> tuple[str, int]:
+        """Host and port of the first listening point of ``transport``."""
+        for point in self.listening_points:
+            if point.transport.lower() == transport.lower():
+                return point.host, point.port
+        raise LookupError(f"no {transport} listening point")
+
+    # -- starting -----------------------------------------------------------------------
+
+    async def start(self) -> Server:
+        """Bind every listening point and open the stores.  Raises ``OSError``
+        (an address in use), ``StoreError`` or ``ValueError``; nothing is left
+        open then."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        config = self.config
+        transport = TransportLayer(self._transport_config())
+        self._transport = transport
+        for spec in config.listen:
+            point = await transport.listen(spec)
+            log.info("listening=%s", point)
+        self._store = open_store(config.store)
+        self._users = self._open_users()
+        self.auth_enabled = self._users is not None
+        proxy_config = self._proxy_config(transport.listening_points)
+        policy = AuthPolicy(config, self._users, proxy_config, self.clock)
+        aliases = {point.host for point in transport.listening_points} | set(
+            proxy_config.hostnames)
+        registrar = Registrar(
+            self._store, config.domains, aliases=aliases,
+            authenticate=policy.authenticate_register if self.auth_enabled else None,
+            authorize=policy.authorize_register if self.auth_enabled else None,
+            min_expires=config.min_expires, max_expires=config.max_expires,
+            default_expires=config.default_expires, agent=proxy_config.agent)
+        transactions = TransactionLayer(
+            TimerConfig(t1=config.t1, t2=config.t2, t4=config.t4, trying_delay=None),
+            detect_merged_requests=False)  # §16: merged requests are a UAS matter
+        self._engine = Engine(
+            transport=transport, transactions=transactions, core=ProxyCore(proxy_config),
+            registrar=registrar, store=self._store, policy=policy, clock=self.clock,
+            tracer=self._tracer)
+        transport.on_message = self._engine.on_message
+        self._purge = asyncio.get_running_loop().create_task(
+            purge_periodically(self._store, self.purge_interval, self.clock))
+        log.info("serving domains=%s store=%s auth=%s realm=%s record_route=%s relay=%s "
+                 "forking=%s", ",".join(config.domains), _safe_url(config.store),
+                 "on" if self.auth_enabled else "off", config.auth_realm,
+                 config.record_route, config.relay, config.forking)
+
+    def _transport_config(self) -> TransportConfig:
+        config = self.config
+        tls = None
+        if config.tls_cert and config.tls_key:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(config.tls_cert, config.tls_key)
+        limits = DEFAULT_LIMITS
+        if config.max_message_size != limits.max_message_size:
+            limits = Limits(max_message_size=config.max_message_size)
+        return TransportConfig(limits=limits, max_connections=config.max_connections,
+                               idle_timeout=config.idle_timeout, tls_server_context=tls,
+                               udp_receive_buffer=UDP_RECEIVE_BUFFER)
+
+    def _open_users(self) -> UserStore | None:
+        """The users to authenticate, or None when authentication is off."""
+        mode = self.config.auth
+        if mode == "off":
+            return None
+        users = self._users_given
+        if users is None:
+            path = self.config.users
+            if mode == "auto" and not Path(path).exists():
+                return None
+            users = self._own_users = SQLiteUserStore(path)
+        if mode == "auto" and not users.list():
+            return None
+        if mode == "on" and not users.list():
+            log.warning("auth is on but %s has no user: every request will be refused",
+                        self.config.users)
+        return users
+
+    def _proxy_config(self, points: tuple[ListeningPoint, ...]) -> ProxyConfig:
+        config = self.config
+        wildcard = [p for p in points if p.wildcard]
+        primary = _primary_address(wildcard[0].family) if wildcard else None
+        addresses = tuple(ProxyAddress(p.transport.value, primary if p.wildcard and primary
+                                       else p.host, p.port) for p in points)
+        # The host of Record-Route comes first (§16.6 step 4); the served domains
+        # are our names too, so a Route to sip:example.com;lr is recognized (§16.4).
+        udp = next((a for a in addresses if a.transport == "UDP"), addresses[0])
+        hostnames = (udp.host, *config.domains)
+        if wildcard:
+            hostnames += _local_addresses()
+        return ProxyConfig(
+            addresses=addresses, hostnames=hostnames, domains=frozenset(config.domains),
+            relay=config.relay, record_route=config.record_route,
+            forking="sequential" if config.forking == "sequential" else "parallel",
+            timer_c=config.timer_c, cancel_grace=64 * config.t1)
+
+    # -- stopping -----------------------------------------------------------------------
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop cleanly (see the module docs); safe to call again."""
+        if self._stopping is None:
+            self._stopping = asyncio.get_running_loop().create_task(
+                self._stop(self.grace if grace is None else grace))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, grace: float) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.draining = True
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            while engine.busy and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if engine.busy:
+                log.warning("stopping with transactions still pending: answering them 503")
+                engine.abandon()
+                await asyncio.sleep(0)
+        await self._close()
+        log.info("stopped")
+
+    async def _close(self) -> None:
+        if self._purge is not None:
+            self._purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge
+            self._purge = None
+        if self._engine is not None:
+            await self._engine.close()
+        if self._transport is not None:
+            await self._transport.close()
+        if self._store is not None:
+            try:
+                await self._store.close()
+            except Exception:
+                log.exception("closing the location store failed")
+        if self._own_users is not None:
+            self._own_users.close()
+            self._own_users = None
+
+    async def __aenter__(self) -> Server:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+def _safe_url(url: str) -> str:
+    """A store URL without its password (``redis://:secret@host``)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url
+
+
+def _primary_address(family: socket.AddressFamily) -> str | None:
+    """The address the kernel would send from to the outside (no packet is sent):
+    what a wildcard listening point is reached at."""
+    probe_host = "2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1"
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((probe_host, 9))
+            return str(ipaddress.ip_address(probe.getsockname()[0]))
+        except OSError:
+            return "::1" if family == socket.AF_INET6 else "127.0.0.1"
+
+
+def _local_addresses() -> tuple[str, ...]:
+    """Loopback and the host name's addresses: what else reaches a wildcard bind."""
+    found = {"127.0.0.1", "::1"}
+    with contextlib.suppress(OSError):
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            found.add(str(ipaddress.ip_address(str(info[4][0]).split("%")[0])))
+    return tuple(sorted(found))
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def run(config: ServerConfig) -> int:
+    """``sipwire serve``: serve until SIGINT or SIGTERM; 0 after a clean stop, 1
+    when the server cannot start (an address in use, a bad store)."""
+    configure_logging(config.log_level)
+    loop_factory = None
+    if config.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.debug("uvloop is not installed: using asyncio's event loop")
+        else:
+            loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        try:
+            return runner.run(_serve(config))
+        except KeyboardInterrupt:
+            return 130
+
+
+#: gen0 threshold of the cyclic garbage collector while serving (Python's is 700)
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
+def _tune_gc() -> None:
+    """Collect less often: a busy server holds every transaction of the last
+    64*T1 (Timers J, H, D...) with its messages, hundreds of thousands of
+    objects that each collection would walk again (about 40 % of the CPU of a
+    REGISTER load with the defaults).  What is loaded at start is frozen out
+    of collections altogether."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _serve(config: ServerConfig) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    server = Server(config)
+    try:
+        await server.start()
+    except (OSError, StoreError, ValueError, ssl.SSLError) as exc:
+        print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
+        return 1
+    _tune_gc()
+    try:
+        await stop.wait()
+        log.info("signal received: stopping")
+    finally:
+        await server.stop()
+    return 0

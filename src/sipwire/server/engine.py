@@ -1,0 +1,709 @@
+"""The event-driven core of ``sipwire serve``: transactions, registrar and proxy
+driven by what the transport receives and by one timer.
+
+Every message the ``TransportLayer`` receives goes to
+``TransactionLayer.receive(message, now)`` (RFC 3261 §17); the actions that
+come back are performed here: ``Send`` over the flow of the transaction
+(§18.2.2 for responses; for a client transaction, where its request went),
+``Deliver`` to the registrar (§10.3) or the proxy core (§16), the 408 and 503
+of ``Timeout`` and ``TransportFailure`` to the response context of the branch
+(§16.7, §16.9).  One ``loop.call_at`` is kept at the earliest deadline of the
+transaction layer and of the response contexts (Timer C, §16.8).
+
+A new request is handled in this order:
+
+- ``ACK`` without a transaction (for a 2xx, §13.2.2.4): forwarded statelessly
+  by its Route or Request-URI (§16.12.1.1); anything else gets a server
+  transaction;
+- ``REGISTER`` for this registrar (no Route, and a served domain, one of our
+  addresses, or relaying off): the ``Registrar`` answers (§10.3), with digest
+  authentication (401, §22.2) when it is on;
+- ``CANCEL``: 200 and the pending branches cancelled (§16.10), or 481;
+- anything else: ``ProxyCore`` validates and preprocesses (§16.3, §16.4) and
+  says what to do; requests to the server itself (``OPTIONS sip:host``) are
+  answered here (§11); requests to be forwarded are authenticated (407,
+  §22.3), an INVITE is answered 100 Trying at once (§16.2 "MUST ... 100"), the
+  Request-URI is looked up in the location store (§16.5: 404 when nobody is
+  registered), and a ``ResponseContext`` forwards to every target (§16.6),
+  in parallel or by q, and chooses the response to send back (§16.7).
+  Requests within a dialog and requests with Route values left go to their
+  Request-URI or Route as they are, with no lookup (§16.12).
+
+Work that may wait (the store, a TCP connection) runs in a task.  With the
+memory store, whose coroutines never wait, registrations and lookups are
+stepped at once instead (``eager``), sparing a task per request; other
+stores' clients need a current task (``asyncio.timeout``), so they get one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..location.binding import Source
+from ..location.memory_store import MemoryStore
+from ..location.store import LocationStore
+from ..message.errors import ParseError
+from ..message.message import Request, Response
+from ..proxy.branch import branch_for
+from ..proxy.context import (
+    CancelBranch,
+    ContextAction,
+    ForwardResponse,
+    ResponseContext,
+    TryTarget,
+)
+from ..proxy.core import ForwardTo, HandleLocally, LookUp, ProxyCore, Respond
+from ..proxy.forward import forward
+from ..proxy.routing import NextHop
+from ..proxy.targets import Target, TargetSet
+from ..proxy.validate import answer_options, reject
+from ..registrar.registrar import Registrar
+from ..transaction.actions import (
+    Action,
+    Deliver,
+    Send,
+    Terminated,
+    Timeout,
+    TransportFailure,
+)
+from ..transaction.base import Transaction
+from ..transaction.client import ClientTransaction
+from ..transaction.layer import TransactionLayer
+from ..transaction.server import ServerTransaction
+from ..transport.base import Flow, Transport, TransportError
+from ..transport.base import Target as Destination
+from ..transport.layer import TransportLayer
+from . import eager
+from .logs import Tracer, log, log_transaction
+from .policy import AuthPolicy
+
+__all__ = ["Engine", "Incoming", "Proxied"]
+
+
+class Incoming:
+    """A request a server transaction holds: where it came from, when, and what
+    became of it."""
+
+    __slots__ = ("final", "flow", "proxied", "started")
+
+    def __init__(self, flow: Flow, started: float) -> None:
+        self.flow = flow
+        self.started = started
+        self.proxied: Proxied | None = None
+        #: a final response was sent (so a CANCEL or a late lookup does nothing)
+        self.final = False
+
+
+class Proxied:
+    """One proxied request (§16.6): its server transaction, its response
+    context, the preprocessed request each branch copies, and how many client
+    transactions of its branches live."""
+
+    __slots__ = ("clients", "context", "deadline", "done", "request", "server", "server_gone")
+
+    def __init__(self, server: ServerTransaction, context: ResponseContext,
+                 request: Request) -> None:
+        self.server = server
+        self.context = context
+        self.request = request
+        self.clients = 0
+        self.deadline: float | None = None
+        self.server_gone = False
+        self.done = False
+
+
+class Engine:
+    """Drives one transaction layer, registrar and proxy core from one transport.
+
+    ``clock`` is the POSIX clock of the location store and of nonces
+    (``time.time``; tests drive their own); transactions and Timer C run on
+    the event loop's clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: TransportLayer,
+        transactions: TransactionLayer,
+        core: ProxyCore,
+        registrar: Registrar,
+        store: LocationStore,
+        policy: AuthPolicy,
+        clock: Callable[[], float],
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.transport = transport
+        self.transactions = transactions
+        self.core = core
+        self.proxy_config = core.config
+        self.registrar = registrar
+        self.store = store
+        #: the store never waits: its requests need no task
+        self.eager = isinstance(store, MemoryStore)
+        self.policy = policy
+        self.clock = clock
+        self.tracer = tracer
+        #: new requests outside a dialog are refused (503) while stopping
+        self.draining = False
+        self._loop = asyncio.get_running_loop()
+        self._incoming: dict[ServerTransaction, Incoming] = {}
+        self._client_flows: dict[ClientTransaction, Flow] = {}
+        self._owner: dict[ClientTransaction, Proxied] = {}
+        self._contexts: set[Proxied] = set()
+        self._deadlines: list[tuple[float, int, Proxied]] = []
+        self._counter = itertools.count()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._closed = False
+
+    # -- what is under way ----------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Proxied requests without a final response, or work in progress."""
+        return bool(self._tasks) or any(not p.context.final_sent for p in self._contexts)
+
+    # -- the transport's entry point --------------------------------------------------------
+
+    def on_message(self, message: Request | Response, flow: Flow) -> None:
+        """Every message the transport layer received (§18.1.2, §18.2.1)."""
+        if self._closed:
+            return
+        if self.tracer is not None:
+            self.tracer.received(message, flow)
+        now = self._loop.time()
+        if type(message) is Request:
+            actions = self.transactions.receive(message, now, reliable=flow.reliable)
+        else:
+            actions = self.transactions.receive(message, now)
+        self._perform(actions, flow)
+        self._rearm()
+
+    def _perform(self, actions: list[Action], flow: Flow | None = None) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is Send:
+                assert isinstance(action, Send)
+                self._send(action.message, action.transaction)
+            elif kind is Deliver:
+                assert isinstance(action, Deliver)
+                message = action.message
+                if type(message) is Request:
+                    self._new_request(message, action.transaction, flow)
+                else:
+                    assert isinstance(message, Response)
+                    self._branch_response(action.transaction, message)
+            elif kind is Terminated:
+                self._forget(action.transaction)
+            elif kind is Timeout or kind is TransportFailure:
+                assert isinstance(action, Timeout | TransportFailure)
+                if action.response is not None:  # 408 / 503 of a branch (§16.7 step 1)
+                    self._branch_response(action.transaction, action.response)
+                else:
+                    log.debug("%s in %r", type(action).__name__, action.transaction)
+
+    # -- new requests ---------------------------------------------------------------------
+
+    def _new_request(self, request: Request, tx: Transaction | None, flow: Flow | None) -> None:
+        if request.method == "ACK":
+            self._forward_ack(request)
+            return
+        assert isinstance(tx, ServerTransaction) and flow is not None
+        incoming = Incoming(flow, self._loop.time())
+        self._incoming[tx] = incoming
+        try:
+            self._dispatch(request, tx, flow, incoming)
+        except ParseError as exc:
+            # a header the parser let through (only the hot ones are checked
+            # strictly) is broken: answer as §8.2 / §16.3 step 1 would
+            if not incoming.final:
+                self.respond(tx, request.reply(exc.status_code))
+
+    def _dispatch(self, request: Request, tx: ServerTransaction, flow: Flow,
+                  incoming: Incoming) -> None:
+        method = request.method
+        if method == "CANCEL":
+            self._cancel(request, tx)
+        elif self.draining and request.to.tag is None:
+            # stopping: no new dialogs or registrations; ask to come back (§21.5.4)
+            self.respond(tx, request.reply(503, headers=[("Retry-After", "5")]))
+        elif method == "REGISTER" and self._for_registrar(request):
+            self._run_store(self._register(request, tx, flow))
+        else:
+            self._proxy(request, tx, incoming)
+
+    def _for_registrar(self, request: Request) -> bool:
+        """A REGISTER the registrar answers rather than a proxy forwards: no
+        Route, and the Request-URI is ours or relaying is off (§10.3 step 1)."""
+        if request.headers.get("Route") is not None:
+            return False
+        config = self.proxy_config
+        if not config.relay:
+            return True
+        host = request.uri.host
+        return config.serves(host) or config.is_own_host(host)
+
+    async def _register(self, request: Request, tx: ServerTransaction, flow: Flow) -> None:
+        source = Source(flow.transport.value, flow.remote.host, flow.remote.port,
+                        str(flow.local))
+        try:
+            response = await self.registrar.handle(request, self.clock(), source)
+        except Exception:
+            log.exception("the registrar failed on %r", request)
+            response = request.reply(500)
+        self.respond(tx, response)
+
+    def _cancel(self, cancel: Request, tx: ServerTransaction) -> None:
+        """§16.10: 200 to a CANCEL that matches a transaction, then CANCEL every
+        pending branch (or 487 to an INVITE not yet forwarded); else 481."""
+        invite = self.transactions.find_cancelled(cancel)
+        if invite is None:
+            self.respond(tx, cancel.reply(481))
+            return
+        self.respond(tx, cancel.reply(200))
+        incoming = self._incoming.get(invite)
+        if incoming is None or invite.method != "INVITE":
+            return  # §9.2: a CANCEL has no effect on a non-INVITE request
+        proxied = incoming.proxied
+        if proxied is not None:
+            self._context_actions(proxied, proxied.context.cancel(), self._loop.time())
+            self._settle(proxied)
+        elif not incoming.final:
+            self.respond(invite, invite.request.reply(487))
+
+    def _proxy(self, request: Request, tx: ServerTransaction, incoming: Incoming) -> None:
+        decision = self.core.receive(request)
+        kind = type(decision)
+        if kind is Respond:
+            assert isinstance(decision, Respond)
+            self.respond(tx, decision.response)
+            return
+        if kind is HandleLocally:
+            assert isinstance(decision, HandleLocally)
+            self._local(decision.request, tx)
+            return
+        if not isinstance(decision, LookUp | ForwardTo):
+            return  # Drop: only for ACK
+        preprocessed = decision.request
+        # within a dialog, or routed on by Route values: no retargeting (§16.12)
+        direct = isinstance(decision, LookUp) and (
+            request.to.tag is not None or bool(preprocessed.route))
+        refusal = self.policy.check_proxied(
+            request, preprocessed, local_target=isinstance(decision, LookUp) and not direct)
+        if refusal is not None:
+            self.respond(tx, refusal)
+            return
+        if request.method == "INVITE":
+            self.respond(tx, request.reply(100))  # §16.2: Trying, at once
+        if isinstance(decision, ForwardTo):
+            self._start_context(tx, incoming, preprocessed, decision.targets)
+        elif direct:
+            target = TargetSet.single(Target(preprocessed.uri.copy()))
+            self._start_context(tx, incoming, preprocessed, target)
+        else:
+            self._run_store(self._lookup(decision, tx, incoming))
+
+    async def _lookup(self, lookup: LookUp, tx: ServerTransaction, incoming: Incoming) -> None:
+        """§16.5: the targets of an AOR of ours, from the location service."""
+        now = self.clock()
+        try:
+            bindings = await self.store.lookup(lookup.aor, now)
+            known = not bindings and self.policy.knows(lookup.aor)
+            decision = self.core.resolve(lookup, bindings, now, known=known)
+        except Exception:
+            log.exception("location lookup of %s failed", lookup.aor)
+            decision = Respond(lookup.request.reply(500))
+        if incoming.final:
+            return  # cancelled meanwhile: answered 487
+        if isinstance(decision, ForwardTo):
+            self._start_context(tx, incoming, decision.request, decision.targets)
+        elif isinstance(decision, Respond):
+            self.respond(tx, decision.response)
+
+    def _local(self, request: Request, tx: ServerTransaction) -> None:
+        """A request addressed to the server itself (no user part)."""
+        method = request.method
+        if method == "OPTIONS":
+            self.respond(tx, answer_options(tx.request, self.proxy_config))  # §11.2
+        elif method == "REGISTER":
+            self._run_store(self._register(tx.request, tx, self._incoming[tx].flow))
+        else:
+            self.respond(tx, reject(tx.request, self.proxy_config, 404,
+                                    "no user at this address"))
+
+    # -- ACK for a 2xx: no transaction (§16.12.1.1) -------------------------------------------
+
+    def _forward_ack(self, ack: Request) -> None:
+        decision = self.core.receive(ack)
+        if isinstance(decision, ForwardTo):
+            request, target = decision.request, decision.targets.first
+        elif isinstance(decision, LookUp) and ack.to.tag is not None:
+            request, target = decision.request, Target(decision.request.uri.copy())
+        else:
+            log.debug("dropping %r (%s)", ack, type(decision).__name__)
+            return
+        try:
+            fwd = forward(request, target, self.proxy_config, branch_for(ack))
+        except ValueError as exc:
+            log.debug("dropping %r: %s", ack, exc)
+            return
+        self._send_stateless(fwd.request, fwd.next_hop)
+
+    # -- response contexts (§16.6 - §16.10) ----------------------------------------------------
+
+    def _start_context(self, tx: ServerTransaction, incoming: Incoming, request: Request,
+                       targets: TargetSet) -> None:
+        proxied = Proxied(tx, self.core.context(tx.request, targets), request)
+        incoming.proxied = proxied
+        self._contexts.add(proxied)
+        now = self._loop.time()
+        self._context_actions(proxied, proxied.context.start(now), now)
+        self._settle(proxied)
+
+    def _context_actions(self, proxied: Proxied, actions: list[ContextAction],
+                         now: float) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is TryTarget:
+                assert isinstance(action, TryTarget)
+                self._branch(proxied, action.target, action.branch, now)
+            elif kind is ForwardResponse:
+                assert isinstance(action, ForwardResponse)
+                self._upstream(proxied, action.response)
+            elif kind is CancelBranch:
+                assert isinstance(action, CancelBranch)
+                self._cancel_branch(action.key, action.request, now)
+            # AbandonBranch: its client transaction ends by its own timers
+
+    def _branch(self, proxied: Proxied, target: Target, branch: str, now: float) -> None:
+        """§16.6: forward a copy to ``target`` in a new client transaction."""
+        fwd = forward(proxied.request, target, self.proxy_config, branch)
+        request = fwd.request
+        try:
+            destination = _destination(fwd.next_hop)
+            flow = self.transport.send_request_nowait(request, destination)
+        except TransportError as exc:
+            self._branch_failed(proxied, request, target, exc, now)
+            return
+        if flow is None:
+            self._run(self._branch_later(proxied, request, target, destination))
+            return
+        tx = self._client(proxied, request, target, reliable=False, now=now)
+        self._client_flows[tx] = flow
+        if self.tracer is not None:
+            self.tracer.sent(request, flow)
+
+    async def _branch_later(self, proxied: Proxied, request: Request, target: Target,
+                            destination: Destination) -> None:
+        """A branch over a connection, or to a name: the transport waits."""
+        now = self._loop.time()
+        try:
+            transport = await self.transport.choose_transport(request, destination)
+        except TransportError as exc:
+            self._branch_failed(proxied, request, target, exc, now)
+            return
+        tx = self._client(proxied, request, target, reliable=transport.reliable, now=now)
+        try:
+            flow = await self.transport.send_request(request, destination)
+        except TransportError as exc:
+            log.info("cannot forward %r to %s: %s", request, destination, exc)
+            self._perform(tx.transport_error(self._loop.time()))  # 503, §16.9
+            self._rearm()
+            return
+        if tx in self._owner:
+            self._client_flows[tx] = flow
+        if self.tracer is not None:
+            self.tracer.sent(request, flow)
+
+    def _client(self, proxied: Proxied, request: Request, target: Target, *,
+                reliable: bool, now: float) -> ClientTransaction:
+        tx = self.transactions.create_client(request, reliable=reliable)
+        self._owner[tx] = proxied
+        proxied.clients += 1
+        proxied.context.add_branch(tx, request, now, target)
+        tx.start(now)  # its first Send is the one we made
+        return tx
+
+    def _branch_failed(self, proxied: Proxied, request: Request, target: Target,
+                       error: Exception, now: float) -> None:
+        """A branch that could not even be sent counts as a 503 (§16.7 step 1)."""
+        log.info("cannot forward %r: %s", request, error)
+        key = object()
+        context = proxied.context
+        context.add_branch(key, request, now, target)
+        self._context_actions(proxied, context.on_response(key, request.reply(503), now), now)
+        self._settle(proxied)
+
+    def _branch_response(self, tx: Transaction | None, response: Response) -> None:
+        """A response (or 408 / 503) of a branch's client transaction (§16.7)."""
+        proxied = self._owner.get(tx) if isinstance(tx, ClientTransaction) else None
+        if proxied is None:
+            return  # the response to a CANCEL of ours
+        now = self._loop.time()
+        assert isinstance(tx, ClientTransaction)
+        self._context_actions(proxied, proxied.context.on_response(tx, response, now), now)
+        self._settle(proxied)
+
+    def _upstream(self, proxied: Proxied, response: Response) -> None:
+        if not proxied.server_gone:
+            self.respond(proxied.server, response)
+            return
+        # a late 2xx after the server transaction ended: statelessly, by its Via (§16.7 step 9)
+        self._run(self._respond_stateless(response))
+
+    def _cancel_branch(self, key: object, cancel: Request, now: float) -> None:
+        """§16.10 / §9.1: a CANCEL in a client transaction of its own, where the
+        branch's INVITE went."""
+        if not isinstance(key, ClientTransaction):
+            return  # a branch that never left
+        flow = self._client_flows.get(key)
+        if flow is None:
+            return
+        tx = self.transactions.create_client(cancel, reliable=key.reliable)
+        self._client_flows[tx] = flow
+        self._perform(tx.start(now))
+
+    def _settle(self, proxied: Proxied) -> None:
+        """Forget a finished context; keep its Timer C in the timer heap."""
+        if proxied.done:
+            return
+        context = proxied.context
+        if proxied.clients == 0 and context.finished:
+            proxied.done = True
+            proxied.deadline = None
+            self._contexts.discard(proxied)
+            return
+        if context.invite:
+            deadline = context.next_deadline()
+            if deadline != proxied.deadline:
+                proxied.deadline = deadline
+                if deadline is not None:
+                    heapq.heappush(self._deadlines, (deadline, next(self._counter), proxied))
+
+    # -- answering -----------------------------------------------------------------------
+
+    def respond(self, tx: ServerTransaction, response: Response) -> None:
+        """Send ``response`` in ``tx``; a final one is logged (one line per transaction)."""
+        now = self._loop.time()
+        if response.status >= 200:
+            incoming = self._incoming.get(tx)
+            if incoming is not None and not incoming.final:
+                incoming.final = True
+                if log.isEnabledFor(logging.INFO):
+                    log_transaction(tx.request, response, now - incoming.started,
+                                    incoming.flow)
+        self._perform(tx.send(response, now))
+        self._rearm()
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send(self, message: Request | Response, tx: Transaction | None) -> None:
+        if isinstance(tx, ServerTransaction):
+            assert isinstance(message, Response)
+            incoming = self._incoming.get(tx)
+            flow = incoming.flow if incoming is not None else None
+            try:
+                sent = self.transport.send_response_nowait(message, flow)
+            except TransportError as exc:
+                self._send_failed(tx, exc)
+                return
+            if sent is None:
+                self._run(self._send_response(tx, message, flow))
+            elif self.tracer is not None:
+                self.tracer.sent(message, sent)
+            return
+        if not isinstance(tx, ClientTransaction):
+            return
+        flow = self._client_flows.get(tx)
+        if flow is None:
+            return  # its first copy is still on the way
+        try:
+            sent_now = self.transport.send_on_nowait(flow, message)
+        except TransportError as exc:
+            self._send_failed(tx, exc)
+            return
+        if not sent_now:
+            self._run(self._send_on(tx, flow, message))
+        elif self.tracer is not None:
+            self.tracer.sent(message, flow)
+
+    async def _send_response(self, tx: ServerTransaction, response: Response,
+                             flow: Flow | None) -> None:
+        try:
+            sent = await self.transport.send_response(response, flow)
+        except TransportError as exc:
+            self._send_failed(tx, exc)
+            return
+        if self.tracer is not None:
+            self.tracer.sent(response, sent)
+
+    async def _send_on(self, tx: Transaction, flow: Flow, message: Request | Response) -> None:
+        try:
+            sent = await self.transport.send_on(flow, message)
+        except TransportError as exc:
+            self._send_failed(tx, exc)
+            return
+        if self.tracer is not None:
+            self.tracer.sent(message, sent)
+
+    async def _respond_stateless(self, response: Response) -> None:
+        try:
+            sent = await self.transport.send_response(response)
+        except TransportError as exc:
+            log.info("cannot send %r: %s", response, exc)
+            return
+        if self.tracer is not None:
+            self.tracer.sent(response, sent)
+
+    def _send_stateless(self, request: Request, hop: NextHop) -> None:
+        try:
+            destination = _destination(hop)
+            flow = self.transport.send_request_nowait(request, destination)
+        except TransportError as exc:
+            log.info("cannot forward %r: %s", request, exc)
+            return
+        if flow is None:
+            self._run(self._send_request_later(request, destination))
+        elif self.tracer is not None:
+            self.tracer.sent(request, flow)
+
+    async def _send_request_later(self, request: Request, destination: Destination) -> None:
+        try:
+            flow = await self.transport.send_request(request, destination)
+        except TransportError as exc:
+            log.info("cannot forward %r: %s", request, exc)
+            return
+        if self.tracer is not None:
+            self.tracer.sent(request, flow)
+
+    def _send_failed(self, tx: Transaction, error: TransportError) -> None:
+        """§17.1.4, §17.2.4: the transaction hears of it (a branch then counts as 503)."""
+        log.info("%r: %s", tx, error)
+        if self._closed:
+            return
+        self._perform(tx.transport_error(self._loop.time()))
+        self._rearm()
+
+    # -- forgetting ------------------------------------------------------------------------
+
+    def _forget(self, tx: Transaction | None) -> None:
+        if isinstance(tx, ClientTransaction):
+            self._client_flows.pop(tx, None)
+            proxied = self._owner.pop(tx, None)
+            if proxied is not None:
+                proxied.clients -= 1
+                self._settle(proxied)
+        elif isinstance(tx, ServerTransaction):
+            incoming = self._incoming.pop(tx, None)
+            if incoming is not None and incoming.proxied is not None:
+                incoming.proxied.server_gone = True
+                self._settle(incoming.proxied)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        """Keep one ``call_at`` at the earliest deadline.  A timer armed earlier
+        than needed is left alone: it fires, finds nothing due and re-arms."""
+        if self._closed:
+            return
+        deadline = self.transactions.next_deadline()
+        heap = self._deadlines
+        while heap:
+            when, _, proxied = heap[0]
+            if proxied.deadline == when and not proxied.done:
+                if deadline is None or when < deadline:
+                    deadline = when
+                break
+            heapq.heappop(heap)
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            if deadline >= self._timer_when:
+                return
+            timer.cancel()
+        self._timer_when = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        # the loop may run a callback up to a clock tick early: it is due
+        now = max(self._loop.time(), self._timer_when)
+        self._perform(self.transactions.handle_timer(now))
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            when, _, proxied = heapq.heappop(heap)
+            if proxied.deadline != when or proxied.done:
+                continue
+            proxied.deadline = None
+            self._context_actions(proxied, proxied.context.handle_timer(now), now)
+            self._settle(proxied)
+        self._rearm()
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def _run_store(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro``, which uses the store: at once with the memory store
+        (the rest in a task should it wait after all), else in a task."""
+        if not self.eager:
+            self._run(coro)
+            return
+        try:
+            started = eager.start(coro)
+        except Exception:
+            log.exception("request handling failed")
+            return
+        if not started.done:
+            assert started.rest is not None
+            self._run(self._finish(started.rest))
+
+    async def _finish(self, rest: eager.Rest[None]) -> None:
+        await rest
+
+    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in a task; the timer is re-armed when it ends."""
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._rearm()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("request handling failed", exc_info=task.exception())
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def abandon(self) -> None:
+        """The grace period is over: answer what is still pending 503 (§21.5.4)
+        and CANCEL its branches."""
+        now = self._loop.time()
+        for proxied in list(self._contexts):
+            context = proxied.context
+            if context.final_sent or proxied.server_gone:
+                continue
+            self._context_actions(proxied, list(context.cancel_pending()), now)
+            self.respond(proxied.server, proxied.server.request.reply(503))
+
+    async def close(self) -> None:
+        """Stop the timer and every task; the transport and store are the caller's."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _destination(hop: NextHop) -> Destination:
+    """The transport's target for a next hop (``TransportError`` for a
+    transport we cannot send over, such as SCTP)."""
+    return Destination(Transport.parse(hop.transport), hop.host, hop.port)

@@ -1,0 +1,164 @@
+"""Who must authenticate to ``sipwire serve``, and how (RFC 3261 §22).
+
+A REGISTER is challenged by the registrar with 401 and WWW-Authenticate
+(§22.2); the user it authenticates may only change the bindings of its own
+address-of-record (§10.3 step 4).  A request to be proxied is challenged
+with 407 and Proxy-Authenticate (§22.3) when it starts a dialog or stands
+alone (no To tag) and comes from a user of a served domain; the user must
+then be the one in From, and our credentials are taken off before the
+request goes on.  Requests within a dialog, ACK and CANCEL (§22.1) are never
+challenged.  A request from another domain may reach the users of the served
+domains unchallenged, as a call from outside does; with authentication on it
+is not relayed elsewhere (403), so the server is no open relay.
+
+Both challengers share one throttle (``FailureThrottle``: ``max_failures``
+wrong answers from an address within ``failure_window`` seconds lock it out
+for ``lockout`` seconds with 403) and one nonce secret, so a nonce of a 401
+is good in a Proxy-Authorization too.  The secret comes from the ``secret``
+setting, else ``$SIPWIRE_SECRET``, else is random per process (nonces then
+die with it; several nodes sharing a Redis store must share the secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+
+from ..auth.server import Authenticated, DigestServer, Rejected, Verdict
+from ..auth.store import UserStore
+from ..auth.throttle import FailureThrottle
+from ..message.errors import ParseError
+from ..message.fields.text import WarningValue
+from ..message.message import Request, Response
+from ..proxy.config import ProxyConfig
+from ..proxy.validate import reject
+from ..transport.base import normalize_ip
+from .config import ServerConfig
+from .logs import log
+
+__all__ = ["AuthPolicy", "nonce_secret", "source_address"]
+
+_NEVER_CHALLENGED = frozenset({"ACK", "CANCEL"})
+
+
+def nonce_secret(config: ServerConfig) -> bytes | None:
+    """The key that signs nonces: derived from ``config.secret`` or
+    ``$SIPWIRE_SECRET``; None for a random one."""
+    text = config.secret or os.environ.get("SIPWIRE_SECRET", "")
+    if not text:
+        return None
+    return hashlib.sha256(b"sipwire nonce secret\x00" + text.encode("utf-8")).digest()
+
+
+def source_address(request: Request) -> str:
+    """The address a request came from, as the transport wrote it in its top Via
+    (``received``, §18.2.1, RFC 3581 §4), else the Via host."""
+    via = request.via[0]
+    return via.received or normalize_ip(via.host)
+
+
+class AuthPolicy:
+    """The digest policy of one server; ``enabled`` False lets everything through.
+
+    ``users`` is the user store (None: authentication off), ``clock`` the POSIX
+    clock nonces are stamped with (§22.4; shared by nodes that share a secret).
+    """
+
+    __slots__ = ("clock", "enabled", "proxy", "proxy_config", "registrar", "users")
+
+    def __init__(self, config: ServerConfig, users: UserStore | None, proxy_config: ProxyConfig,
+                 clock: Callable[[], float], secret: bytes | None = None) -> None:
+        self.users = users
+        self.enabled = users is not None
+        self.clock = clock
+        self.proxy_config = proxy_config
+        throttle = FailureThrottle(max_failures=config.max_failures,
+                                   window=config.failure_window, lockout=config.lockout)
+        key = secret if secret is not None else nonce_secret(config)
+        realm = config.auth_realm
+        algorithms = config.algorithms
+        self.registrar = DigestServer(realm, secret=key, nonce_lifetime=config.nonce_lifetime,
+                                      throttle=throttle, algorithms=algorithms)
+        self.proxy = DigestServer(realm, secret=key, proxy=True, algorithms=algorithms,
+                                  nonce_lifetime=config.nonce_lifetime, throttle=throttle)
+        # Start the nonce-count guards now: a nonce issued from here on, by this
+        # node or another sharing the secret, is accepted here (RFC 7616 §5.5).
+        # (Each node keeps its own counts, so a count used on one node is not
+        # known to another: replay protection across nodes is per node.)
+        now = clock()
+        self.registrar.challenges(now)
+        self.proxy.challenges(now)
+
+    # -- the registrar's hooks (§10.3 steps 3 and 4) ------------------------------------
+
+    def authenticate_register(self, request: Request) -> str | Response | None:
+        """``Registrar``'s ``authenticate``: the user name, or the 401 / 403 to send."""
+        if self.users is None:
+            return None
+        verdict = self.registrar.verify(request, self.users.get, self.clock(),
+                                        source=source_address(request))
+        if isinstance(verdict, Authenticated):
+            return verdict.username
+        return self._refusal(request, verdict)
+
+    @staticmethod
+    def authorize_register(user: str | None, aor: str, request: Request) -> bool:
+        """``Registrar``'s ``authorize``: a user registers its own AOR only."""
+        if user is None:
+            return True
+        return request.to.uri.user == user
+
+    # -- the proxy's check (§16.3 step 6, §22.3) -------------------------------------------
+
+    def check_proxied(self, request: Request, preprocessed: Request, *,
+                      local_target: bool) -> Response | None:
+        """None to go on with ``preprocessed`` (our credentials removed), or the
+        407, 403 or 400 to answer ``request`` with.
+
+        ``local_target`` says the Request-URI is in a served domain (the
+        request is looked up, not relayed).
+        """
+        if self.users is None or request.method in _NEVER_CHALLENGED \
+                or request.to.tag is not None:
+            return None
+        try:
+            sender = request.from_.uri
+        except ParseError as exc:
+            return request.reply(exc.status_code)
+        config = self.proxy_config
+        if not (sender.is_sip and (config.serves(sender.host) or config.is_own_host(sender.host))):
+            if local_target:
+                return None  # a call from outside to one of ours
+            return reject(request, config, 403, "relaying is for authenticated users only")
+        verdict = self.proxy.verify(request, self.users.get, self.clock(),
+                                    source=source_address(request))
+        if not isinstance(verdict, Authenticated):
+            return self._refusal(request, verdict)
+        if verdict.username != sender.user:
+            return reject(request, config, 403, f"{verdict.username} may not send as {sender}")
+        self.proxy.consume(preprocessed)
+        return None
+
+    def _refusal(self, request: Request, verdict: Verdict) -> Response | None:
+        """The response of a verdict that is not ``Authenticated``.  A 400 says
+        why in a Warning (malformed credentials, a digest-uri that is not the
+        Request-URI): the client's fault, which its operator must see."""
+        response = verdict.response
+        if response is None or isinstance(verdict, Authenticated):
+            return None
+        log.debug("%s %s: %s", request.method, request.call_id, verdict.reason)
+        if isinstance(verdict, Rejected) and response.status == 400:
+            text = " ".join(verdict.reason.split())
+            response.headers.add("Warning", WarningValue(399, self.proxy_config.agent, text),
+                                 before="Content-Length")
+        return response
+
+    def knows(self, aor: str) -> bool:
+        """Whether the user of ``aor`` (``sip:user@domain``) has an account here:
+        a known user with no binding is 480, an unknown one 404 (§16.5)."""
+        if self.users is None:
+            return False
+        _, _, rest = aor.partition(":")
+        user, at, _ = rest.rpartition("@")
+        return bool(at) and self.users.get(user, self.registrar.realm) is not None

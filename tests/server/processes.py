@@ -1,0 +1,114 @@
+"""Running ``sipwire serve`` (and other programs) as subprocesses in tests:
+free ports, readiness read from the log, stopped by PID, every wait bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def port_is_free(port: int) -> bool:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", port))
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class Serving:
+    """A ``python -m sipwire.cli.main serve ...`` process and what it logged."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    reader: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    async def _read(self) -> None:
+        stream = self.process.stderr
+        assert stream is not None
+        while line := await stream.readline():
+            self.lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    async def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> str:
+        """The first log line holding ``text``; fails if the process ends first."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        return line
+                if self.process.returncode is not None:
+                    raise AssertionError(f"serve exited {self.process.returncode}:\n{self.log}")
+                await asyncio.sleep(0.02)
+
+    async def terminate(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM to our PID; the exit status."""
+        if self.process.returncode is None:
+            os.kill(self.pid, signal.SIGTERM)
+        status = await asyncio.wait_for(self.process.wait(), timeout)
+        if self.reader is not None:
+            await asyncio.wait_for(self.reader, timeout)
+        return status
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+async def start_serve(*args: str, cwd: Path) -> Serving:
+    """Start ``sipwire serve ARGS`` in ``cwd`` and wait until it serves."""
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sipwire.cli.main", "serve", *args, cwd=cwd, env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    serving = Serving(process)
+    serving.reader = asyncio.get_running_loop().create_task(serving._read())
+    try:
+        await serving.wait_for("serving domains=")
+    except BaseException:
+        await serving.kill()
+        raise
+    return serving

@@ -1,0 +1,230 @@
+"""Digest authentication in ``sipwire serve`` over real sockets (RFC 3261 §22,
+RFC 7616, RFC 8760)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sipwire import Request, Response
+from sipwire.auth import DigestClient, MemoryUserStore, SQLiteUserStore
+from sipwire.message.fields.auth import Challenge, Credentials
+
+from .conftest import Clock, OpenPhone, Serve
+from .phone import Phone, request_of, response_of, status
+
+PASSWORD = "correct horse"
+
+
+def users() -> MemoryUserStore:
+    store = MemoryUserStore()
+    store.add("alice", "example.com", PASSWORD)
+    store.add("bob", "example.com", "bobs secret")
+    return store
+
+
+def challenges(response: Response, header: str = "WWW-Authenticate") -> list[Challenge]:
+    return [Challenge.parse(text) for text in response.headers.getall(header)]
+
+
+def only(response: Response, algorithm: str, header: str = "WWW-Authenticate") -> Response:
+    """``response`` with only the challenge of ``algorithm`` (a client that knows no other)."""
+    narrowed: Response = response.copy()
+    narrowed.headers.remove(header)
+    for text in response.headers.getall(header):
+        if Challenge.parse(text).algorithm == algorithm:
+            narrowed.headers.add(header, text)
+    return narrowed
+
+
+async def authenticated(phone: Phone, request: Request, password: str = PASSWORD,
+                        *, algorithm: str | None = None) -> tuple[Request, Response]:
+    """Send ``request``, answer its challenge, return the retry and its answer."""
+    challenge = response_of(await phone.request(request))
+    assert challenge.status in (401, 407), challenge
+    if algorithm is not None:
+        header = "WWW-Authenticate" if challenge.status == 401 else "Proxy-Authenticate"
+        challenge = only(challenge, algorithm, header)
+    retry = DigestClient(phone.user, password).answer(challenge, request)
+    assert retry is not None
+    return retry, response_of(await phone.request(retry))
+
+
+BOTH = ("SHA-256", "MD5")
+
+
+async def test_default_challenge_is_md5(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    challenge = response_of(await alice.request(alice.register()))
+    assert [c.algorithm for c in challenges(challenge)] == ["MD5"]
+
+
+async def test_digest_uri_other_than_the_request_uri_is_400(serve: Serve,
+                                                            phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    request = alice.register()
+    challenge = response_of(await alice.request(request))
+    elsewhere = request.copy()
+    elsewhere.uri = "sip:elsewhere.example.com"
+    retry = DigestClient("alice", PASSWORD).answer(challenge, elsewhere)
+    assert retry is not None
+    retry.uri = request.uri
+    refused = response_of(await alice.request(retry))
+    assert refused.status == 400  # RFC 2617 §3.2.2.5
+    assert "digest-uri" in (refused.headers.get("Warning") or "")
+
+
+async def test_register_is_challenged_with_sha256_and_md5(serve: Serve,
+                                                          phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users(), algorithms=BOTH)
+    alice = await phone("alice", server)
+    challenge = response_of(await alice.request(alice.register()))
+    assert challenge.status == 401
+    offered = challenges(challenge)
+    # RFC 8760 §2.3: one challenge per algorithm, the preferred first
+    assert [c.algorithm for c in offered] == ["SHA-256", "MD5"]
+    assert all(c.realm == "example.com" and c.qop == ["auth"] for c in offered)
+    assert offered[0].nonce == offered[1].nonce
+
+
+async def test_correct_credentials_register(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users(), algorithms=BOTH)
+    for algorithm in ("SHA-256", "MD5"):
+        alice = await phone("alice", server)
+        retry, answer = await authenticated(alice, alice.register(), algorithm=algorithm)
+        assert answer.status == 200, answer
+        [credentials] = [Credentials.parse(v) for v in retry.headers.getall("Authorization")]
+        assert (credentials.algorithm or "MD5") == algorithm
+    assert len(await server.store.lookup("sip:alice@example.com", server.clock())) == 2
+
+
+async def test_wrong_password_is_challenged_again_then_locked_out(serve: Serve,
+                                                                  phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users(), max_failures=3, lockout=60)
+    alice = await phone("alice", server)
+    for _ in range(2):
+        _, answer = await authenticated(alice, alice.register(), "wrong")
+        assert answer.status == 401  # §22.1: a new challenge
+    _, answer = await authenticated(alice, alice.register(), "wrong")
+    assert answer.status == 403 and answer.headers.get("Retry-After") is not None
+    # locked out: even the right password is refused until the lockout ends
+    assert status(await alice.request(alice.register())) == 403
+
+
+async def test_stale_nonce_is_challenged_with_stale_true(serve: Serve, phone: OpenPhone,
+                                                         clock: Clock) -> None:
+    server = await serve(auth="on", user_store=users(), clock=clock, nonce_lifetime=30)
+    alice = await phone("alice", server)
+    request = alice.register()
+    challenge = response_of(await alice.request(request))
+    client = DigestClient("alice", PASSWORD)
+    retry = client.answer(challenge, request)
+    assert retry is not None
+    clock.advance(31)  # the nonce is older than its lifetime when it is used
+    answer = response_of(await alice.request(retry))
+    assert answer.status == 401
+    assert all(c.stale for c in challenges(answer))  # RFC 7616 §3.3: retry with a new nonce
+    second = client.answer(answer, retry)
+    assert second is not None
+    assert status(await alice.request(second)) == 200
+
+
+async def test_replayed_nonce_count_is_stale(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    retry, answer = await authenticated(alice, alice.register())
+    assert answer.status == 200
+    replay = retry.copy()
+    replay.headers.set("CSeq", f"{retry.cseq.seq + 1} REGISTER")
+    replay.headers.set("Via", f"SIP/2.0/UDP 127.0.0.1:{alice.port};branch=z9hG4bKreplay")
+    answer = response_of(await alice.request(replay))
+    assert answer.status == 401 and all(c.stale for c in challenges(answer))
+
+
+async def test_registering_someone_elses_aor_is_403(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    request = alice.register(to="<sip:bob@example.com>")
+    _, answer = await authenticated(alice, request)
+    assert answer.status == 403  # §10.3 step 4
+
+
+async def test_invite_is_challenged_407_and_forwarded_once_authenticated(
+        serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users(), algorithms=BOTH)
+    alice, bob = await phone("alice", server), await phone("bob", server)
+    _, answer = await authenticated(bob, bob.register(), "bobs secret")
+    assert answer.status == 200
+
+    invite = alice.build("INVITE", bob.aor, body=b"v=0\r\n")
+    challenge = response_of(await alice.request(invite))
+    assert challenge.status == 407  # §22.3
+    assert [c.algorithm for c in challenges(challenge, "Proxy-Authenticate")] == [
+        "SHA-256", "MD5"]
+    ack = Request.build("ACK", invite.uri, from_=invite.from_, to=challenge.to,
+                        call_id=invite.call_id, cseq=invite.cseq.seq, via=invite.via[0])
+    alice.send(ack)
+    retry = DigestClient("alice", PASSWORD).answer(challenge, invite)
+    assert retry is not None and retry.headers.get("Proxy-Authorization")
+    alice.send(retry)
+    got = await bob.expect("INVITE")
+    # our credentials are used up here, not passed on (§22.3)
+    assert request_of(got).headers.get("Proxy-Authorization") is None
+    bob.answer(got, 486)
+    assert status(await alice.expect(486)) == 486
+
+
+async def test_message_without_credentials_is_407(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    assert status(await alice.request(alice.build("MESSAGE", "sip:bob@example.com"))) == 407
+
+
+async def test_sending_as_another_user_is_403(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    request = alice.build("MESSAGE", "sip:bob@example.com",
+                          from_="<sip:bob@example.com>;tag=forged")
+    challenge = response_of(await alice.request(request))
+    retry = DigestClient("alice", PASSWORD).answer(challenge, request)
+    assert retry is not None
+    assert status(await alice.request(retry)) == 403
+
+
+async def test_calls_from_outside_are_not_challenged(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    bob = await phone("bob", server)
+    _, answer = await authenticated(bob, bob.register(), "bobs secret")
+    assert answer.status == 200
+    carol = await phone("carol", server, domain="biloxi.example.org")
+    carol.send(carol.build("MESSAGE", bob.aor))
+    got = await bob.expect("MESSAGE")
+    bob.answer(got, 200)
+    assert status(await carol.expect(200)) == 200
+    # ... but are not relayed elsewhere (no open relay)
+    relayed = carol.build("MESSAGE", "sip:dave@biloxi.example.org")
+    assert status(await carol.request(relayed)) == 403
+
+
+async def test_auth_auto_follows_the_user_file(serve: Serve, phone: OpenPhone,
+                                               tmp_path: Path) -> None:
+    empty = await serve(auth="auto", users=str(tmp_path / "none.db"))
+    assert not empty.auth_enabled
+    alice = await phone("alice", empty)
+    assert status(await alice.request(alice.register())) == 200
+
+    path = tmp_path / "users.db"
+    with SQLiteUserStore(path) as store:
+        store.add("alice", "example.com", PASSWORD)
+    guarded = await serve(auth="auto", users=str(path))
+    assert guarded.auth_enabled
+    alice = await phone("alice", guarded)
+    _, answer = await authenticated(alice, alice.register())
+    assert answer.status == 200
+
+
+async def test_auth_off_lets_everyone_register(serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="off", user_store=users())
+    alice = await phone("alice", server)
+    assert status(await alice.request(alice.register())) == 200

@@ -1,0 +1,209 @@
+"""``sipwire serve`` with the real SIPp as phones (scenarios in tests/sipp_serve/).
+
+Skipped when ``sipp`` is not installed, unless ``SIPWIRE_REQUIRE_SIPP=1``.
+Each SIPp run is bounded (``-m``, ``-timeout`` with ``-timeout_error``, and a
+wait here) and killed by its PID if still running at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sipwire.auth import MemoryUserStore
+from sipwire.server import Server
+
+from .conftest import Serve
+from .processes import free_port
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "sipp_serve"
+SIPP_TIMEOUT = 10
+RUN_TIMEOUT = 20.0
+
+
+@pytest.fixture(scope="module")
+def sipp_path() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        if os.environ.get("SIPWIRE_REQUIRE_SIPP") == "1":
+            pytest.fail("sipp is not installed and SIPWIRE_REQUIRE_SIPP=1")
+        pytest.skip("sipp is not installed (apt-get install sip-tester)")
+    return path
+
+
+@dataclass
+class Sipp:
+    process: asyncio.subprocess.Process
+    directory: Path
+    port: int
+
+    async def wait(self, timeout: float = RUN_TIMEOUT) -> int:
+        """SIPp's exit status: 0 when every call succeeded."""
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def report(self) -> str:
+        parts = []
+        for name in ("errors.log", "messages.log"):
+            path = self.directory / name
+            if path.exists():
+                parts.append(f"--- {name}\n{path.read_text(errors='replace')[-6000:]}")
+        return "\n".join(parts)
+
+
+StartSipp = Callable[..., Awaitable[Sipp]]
+
+
+@pytest.fixture
+async def sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]:
+    runs: list[Sipp] = []
+
+    async def start(scenario: str, *args: str, port: int | None = None,
+                    remote: Server | None = None, calls: int = 1) -> Sipp:
+        directory = tmp_path / f"sipp{len(runs)}-{scenario.removesuffix('.xml')}"
+        directory.mkdir()
+        port = port if port is not None else free_port()
+        command = [sipp_path, "-sf", str(SCENARIOS / scenario), *args]
+        if remote is not None:
+            host, remote_port = remote.address("udp")
+            command.append(f"{host}:{remote_port}")
+        command += [
+            "-i", "127.0.0.1", "-p", str(port), "-t", "u1", "-m", str(calls),
+            "-timeout", f"{SIPP_TIMEOUT}s", "-timeout_error", "-nostdin",
+            "-trace_err", "-error_file", str(directory / "errors.log"),
+            "-trace_msg", "-message_file", str(directory / "messages.log"),
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=directory, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        run = Sipp(process, directory, port)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(run.process.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.process.wait(), 5)
+
+
+async def listening(port: int, timeout: float = 5.0) -> None:
+    """Wait until a UDP socket is bound on 127.0.0.1:``port`` (from /proc/net/udp,
+    so that probing cannot take the port from SIPp)."""
+    table = Path("/proc/net/udp")
+    if not table.exists():
+        await asyncio.sleep(0.5)
+        return
+    wanted = f"0100007F:{port:04X}"
+    async with asyncio.timeout(timeout):
+        while not any(line.split()[1] == wanted
+                      for line in table.read_text().splitlines()[1:]):
+            await asyncio.sleep(0.01)
+
+
+async def register_contact(server: Server, user: str, port: int) -> None:
+    """Bind ``user@example.com`` to a SIPp UAS at 127.0.0.1:``port`` (as its
+    REGISTER would, through the registrar's store)."""
+    from sipwire.location import Binding
+
+    now = server.clock()
+    contact = f"sip:{user}@127.0.0.1:{port};transport=udp"
+    binding = Binding(f"sip:{user}@example.com", contact, f"<{contact}>", now + 60,
+                      call_id=f"sipp-{port}", cseq=1, updated_at=now)
+    await server.store.put(binding, now)
+
+
+async def finished(run: Sipp) -> None:
+    status = await run.wait()
+    assert status == 0, f"SIPp exited {status}\n{run.report()}"
+
+
+async def test_register_without_auth(serve: Serve, sipp: StartSipp) -> None:
+    server = await serve()
+    run = await sipp("register.xml", "-s", "alice", remote=server)
+    await finished(run)
+    [binding] = await server.store.lookup("sip:alice@example.com", server.clock())
+    assert binding.contact.lower() == f"sip:alice@127.0.0.1:{run.port};transport=udp"
+
+
+async def test_register_with_digest(serve: Serve, sipp: StartSipp) -> None:
+    # SIPp 3.6 answers the first challenge only, and only MD5: offer MD5 first; its
+    # digest-uri is sip:remote_ip:port unless -auth_uri names the Request-URI (sans "sip:")
+    users = MemoryUserStore()
+    users.add("alice", "example.com", "s3cret")
+    server = await serve(auth="on", user_store=users, algorithms=("MD5", "SHA-256"))
+    run = await sipp("register_auth.xml", "-s", "alice", "-au", "alice", "-ap", "s3cret",
+                     "-auth_uri", "example.com", remote=server)
+    await finished(run)
+    assert len(await server.store.lookup("sip:alice@example.com", server.clock())) == 1
+
+
+async def test_register_with_a_wrong_password_fails(serve: Serve, sipp: StartSipp) -> None:
+    users = MemoryUserStore()
+    users.add("alice", "example.com", "s3cret")
+    server = await serve(auth="on", user_store=users, algorithms=("MD5",))
+    run = await sipp("register_auth.xml", "-s", "alice", "-au", "alice", "-ap", "wrong",
+                     "-auth_uri", "example.com", remote=server)
+    assert await run.wait() != 0
+    assert await server.store.lookup("sip:alice@example.com", server.clock()) == []
+
+
+async def test_call_through_the_proxy(serve: Serve, sipp: StartSipp) -> None:
+    server = await serve()
+    uas = await sipp("uas_call.xml", "-s", "bob")
+    await listening(uas.port)
+    await register_contact(server, "bob", uas.port)
+    uac = await sipp("uac_call.xml", "-s", "bob", remote=server)
+    await finished(uac)
+    await finished(uas)
+
+
+async def test_uas_registered_by_sipp_then_called(serve: Serve, sipp: StartSipp) -> None:
+    # the callee's contact comes from a SIPp REGISTER on the port it then answers on
+    server = await serve()
+    port = free_port()
+    await finished(await sipp("register.xml", "-s", "bob", port=port, remote=server))
+    uas = await sipp("uas_call.xml", "-s", "bob", port=port)
+    await listening(uas.port)
+    uac = await sipp("uac_call.xml", "-s", "bob", remote=server)
+    await finished(uac)
+    await finished(uas)
+
+
+async def test_cancelled_call(serve: Serve, sipp: StartSipp) -> None:
+    server = await serve()
+    uas = await sipp("uas_cancelled.xml", "-s", "bob")
+    await listening(uas.port)
+    await register_contact(server, "bob", uas.port)
+    uac = await sipp("uac_cancel.xml", "-s", "bob", remote=server)
+    await finished(uac)
+    await finished(uas)
+
+
+async def test_call_to_unregistered_user_is_404(serve: Serve, sipp: StartSipp) -> None:
+    server = await serve()
+    uac = await sipp("uac_not_found.xml", "-s", "nobody", remote=server)
+    await finished(uac)
+
+
+async def test_fork_to_two_phones_one_answers(serve: Serve, sipp: StartSipp) -> None:
+    server = await serve()
+    ringing = await sipp("uas_cancelled.xml", "-s", "bob")
+    answering = await sipp("uas_answer.xml", "-s", "bob", "-d", "300")
+    await listening(ringing.port)
+    await listening(answering.port)
+    await register_contact(server, "bob", ringing.port)
+    await register_contact(server, "bob", answering.port)
+    uac = await sipp("uac_call.xml", "-s", "bob", remote=server)
+    await finished(uac)
+    await finished(answering)
+    await finished(ringing)  # got the CANCEL, answered 487, got the ACK
