@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from .errors import ParseError
 from .fields.base import HEADER_TYPES, LIST_HEADERS
-from .fields.nameaddr import Contact, NameAddr
-from .fields.via import Via
+from .fields.nameaddr import Contact
 from .headers import _parse_line, canonical_name
 from .message import Message, Request
-from .parser import DEFAULT_LIMITS, Limits, parse
+from .parser import DEFAULT_LIMITS, Limits, missing_branch, parse
 
 __all__ = ["Finding", "lint", "lint_message"]
 
@@ -128,14 +127,5 @@ def _between_headers(msg: Message, add: object) -> None:
             # as RFC 3261's own §17.1.1.3 example has none.
             add(Finding("a dialog-creating request needs exactly one Contact",
                         "RFC 3261 §8.1.1.8", header="Contact"))
-        top: Via = headers.typed("via")[0]  # type: ignore[assignment]
-        if top.branch is None:
+        if missing_branch(msg):
             add(Finding("missing branch parameter", "RFC 3261 §8.1.1.7", header="Via"))
-        to: NameAddr = headers.typed("to")[0]  # type: ignore[assignment]
-        if msg.method == "REGISTER" and not to.uri.is_sip:
-            add(Finding("To of a REGISTER must be a SIP or SIPS URI (the address-of-record)",
-                        "RFC 3261 §10.2", header="To"))
-    for key in ("from", "to"):
-        value: NameAddr = headers.typed(key)[0]  # type: ignore[assignment]
-        if key == "from" and isinstance(msg, Request) and value.tag is None:
-            add(Finding("a request needs a From tag", "RFC 3261 §8.1.1.3", header="From"))

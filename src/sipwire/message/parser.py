@@ -37,8 +37,11 @@ class Limits:
     max_headers: int = 256
     #: the longest header line or start line, folding included
     max_line_length: int = 16384
-    #: §8.1.1.7 asks every request's Via for a branch; False accepts RFC 2543 peers
-    require_branch: bool = True
+    #: §8.1.1.7: a request from an RFC 3261 element (its From has a tag, §8.1.1.3)
+    #: must have a Via branch.  A request without both is an RFC 2543 request
+    #: and is accepted (§17.2.3, RFC 4475 §3.4.1).  True refuses branch-less
+    #: requests whatever their From; False accepts them all.
+    require_branch: bool | None = None
 
 
 DEFAULT_LIMITS = Limits()
@@ -92,7 +95,7 @@ def parse(
     header_lines, index = _header_lines(lines, limits)
     msg.headers = Headers._from_lines(header_lines, index)
     _check_mandatory(msg, index)
-    if limits.require_branch and msg.is_request and index["via"][0][4][0].branch is None:
+    if limits.require_branch is not False and missing_branch(msg, limits.require_branch):
         raise ParseError("missing branch parameter", header="Via", rfc="RFC 3261 §8.1.1.7")
 
     body_start = end + 4
@@ -110,6 +113,18 @@ def parse(
     msg.body_bytes = data[body_start:body_end]
     msg._wire = data[start:body_end]
     return msg
+
+
+def missing_branch(msg: Message, strict: bool | None = None) -> bool:
+    """True for a request whose top Via lacks the branch §8.1.1.7 requires.
+
+    A request whose From has no tag either comes from an RFC 2543 element,
+    which had neither; it is let through unless ``strict`` (§17.2.3 matches
+    such requests the RFC 2543 way).
+    """
+    if not isinstance(msg, Request) or msg.via[0].branch is not None:
+        return False
+    return bool(strict) or msg.from_.tag is not None
 
 
 def _start_line(line: str, limits: Limits) -> Request | Response:
@@ -155,6 +170,10 @@ def _start_line(line: str, limits: Limits) -> Request | Response:
             URI.check(uri_text)
         except ParseError as exc:
             raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+    if "?" in uri_text and _uri_has_headers(uri_text):
+        # §19.1.1: the headers component is not allowed in a Request-URI
+        raise ParseError(f"Request-URI {uri_text!r} has a headers component",
+                         rfc="RFC 3261 §19.1.1")
     request = Request.__new__(Request)
     request.method = method
     request._uri = None
@@ -162,6 +181,11 @@ def _start_line(line: str, limits: Limits) -> Request | Response:
     request._start = line
     request._start_uri = uri_text
     return request
+
+
+def _uri_has_headers(text: str) -> bool:
+    uri = URI.parse(text)
+    return uri.is_sip and bool(uri.headers)
 
 
 _REQUEST_LINE_FAST_RE = re.compile(rf"({TOKEN}) ({SIP_URI_FAST}) SIP/2\.0")

@@ -114,6 +114,7 @@ class NameAddr(Field):
             if not value:
                 raise ParseError("empty address", rfc=rule)
             uri_text, semi, tail = value.partition(";")
+            uri_text = uri_text.rstrip(" \t")
             tail = semi + tail
             if " " in uri_text or "\t" in uri_text or ">" in uri_text:
                 raise ParseError(f"display name or space without <angle brackets>: {value!r}",
