@@ -17,9 +17,7 @@ import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any
-
-from websockets.asyncio.server import Server as WsServer
+from typing import TYPE_CHECKING, Any
 
 from ..message.errors import ParseError
 from ..message.message import Message, Request, Response
@@ -41,7 +39,9 @@ from .malformed import error_response
 from .routing import mark_received, response_target, sent_by_key, stamp_via
 from .stream import open_stream, serve_stream
 from .udp import UdpListener, open_udp
-from .ws import open_ws, serve_ws
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import Server as WsServer
 
 __all__ = ["MessageHandler", "TransportLayer"]
 
@@ -77,7 +77,7 @@ class TransportLayer:
         self._points: list[ListeningPoint] = []
         self._udp: list[UdpListener] = []
         self._stream_servers: list[asyncio.Server] = []
-        self._ws_servers: list[WsServer] = []
+        self._ws_servers: list[WsServer] = []  # websockets is imported only for ws/wss
         self._connections: set[Connection] = set()
         self._pool: dict[_PoolKey, Connection] = {}
         self._connecting: dict[_PoolKey, asyncio.Task[Connection]] = {}
@@ -134,6 +134,8 @@ class TransportLayer:
             self._stream_servers.append(server)
             port = server.sockets[0].getsockname()[1]
         else:
+            from .ws import serve_ws
+
             ws_server = await serve_ws(
                 transport, point.host, point.port, self, ssl_context=ssl_context,
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
@@ -599,6 +601,8 @@ class TransportLayer:
                         local_host=local_host, limits=cfg.limits,
                         idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
                         write_buffer_limit=cfg.write_buffer_limit)
+                from .ws import open_ws
+
                 return await open_ws(
                     transport, remote, server_name, self, ssl_context=ssl_context,
                     path=cfg.ws_path, local_host=local_host, limits=cfg.limits,
