@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .abnf import REASON_PHRASE_RE, SIP_VERSION_RE, TOKEN, TOKEN_RE
 from .errors import MessageTooLarge, ParseError, UnsupportedVersion
-from .fields.base import HEADER_TYPES
+from .fields.base import HEADER_TYPES, Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import NameAddr
 from .fields.simple import CallID, ContentLength, MaxForwards
@@ -274,11 +274,10 @@ def _new_key(name: str, colon: str, raw: str) -> str:
 
 
 def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
-    """Parse the headers every element reads, and require the mandatory ones.
-
-    Written out header by header: this runs for every message received.
-    """
+    """Parse the headers every element reads, and require the mandatory ones
+    (§8.1.1 for requests, §8.2.6.2 for responses)."""
     get = index.get
+    is_request = isinstance(msg, Request)
     key = "via"
     try:
         lines = get("via")
@@ -290,52 +289,35 @@ def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
                 line[4] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
             else:
                 line[4] = [Via.parse(value)]
-        for key in ("from", "to"):
+        for key, cls, in_request, in_response in _HOT_SINGLE:
             lines = get(key)
             if lines is None:
-                raise _missing(key, msg)
+                if in_request if is_request else in_response:
+                    raise _missing(key, msg)
+                continue
             if len(lines) > 1:
                 raise _duplicate(key)
-            lines[0][4] = [NameAddr.parse(lines[0][2])]
-        key = "call-id"
-        lines = get(key)
-        if lines is None:
-            raise _missing(key, msg)
-        if len(lines) > 1:
-            raise _duplicate(key)
-        lines[0][4] = [CallID.parse(lines[0][2])]
-        key = "cseq"
-        lines = get(key)
-        if lines is None:
-            raise _missing(key, msg)
-        if len(lines) > 1:
-            raise _duplicate(key)
-        cseq = CSeq.parse(lines[0][2])
-        lines[0][4] = [cseq]
-        if isinstance(msg, Request):
-            if cseq.method != msg.method:
+            line = lines[0]
+            line[4] = [cls.parse(line[2])]
+        if is_request:
+            key = "cseq"
+            cseq = index["cseq"][0][4][0]
+            if cseq.method != msg.method:  # type: ignore[attr-defined]
                 raise ParseError(f"CSeq method {cseq.method!r} differs from the request "
-                                 f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")
-            key = "max-forwards"
-            lines = get(key)
-            if lines is None:
-                raise _missing(key, msg)
-            if len(lines) > 1:
-                raise _duplicate(key)
-            lines[0][4] = [MaxForwards.parse(lines[0][2])]
-        else:
-            key = "max-forwards"
-            lines = get(key)
-            if lines is not None:
-                lines[0][4] = [MaxForwards.parse(lines[0][2])]
-        key = "content-length"
-        lines = get(key)
-        if lines is not None:
-            if len(lines) > 1:
-                raise _duplicate(key)
-            lines[0][4] = [ContentLength.parse(lines[0][2])]
+                                 f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")  # type: ignore[attr-defined]
     except ParseError as exc:
         raise exc.with_header(canonical_name(key)) from None
+
+
+#: single-valued headers parse() checks: (key, class, needed in requests, in responses)
+_HOT_SINGLE: tuple[tuple[str, type[Field], bool, bool], ...] = (
+    ("from", NameAddr, True, True),
+    ("to", NameAddr, True, True),
+    ("call-id", CallID, True, True),
+    ("cseq", CSeq, True, True),
+    ("max-forwards", MaxForwards, True, False),
+    ("content-length", ContentLength, False, False),
+)
 
 
 def _missing(key: str, msg: Message) -> ParseError:
