@@ -15,7 +15,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+
+from tests.server.processes import free_port
 
 HERE = Path(__file__).parent
 #: seconds SIPp may run; it fails itself at SIPP_TIMEOUT, we kill it at RUN_TIMEOUT
@@ -134,21 +135,6 @@ async def start_sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]
                 os.kill(run.pid, signal.SIGKILL)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.process.wait(), 5)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (for SIPp's -p)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free port")
 
 
 async def wait_listening(port: int, transport: str, timeout: float = 5.0) -> None:
