@@ -193,3 +193,37 @@ def test_changing_the_reply_leaves_the_request_alone() -> None:
     assert req.to.tag is None and req.from_.display_name == "Alice"
     assert bytes(req) == INVITE
     assert sipwire.parse(bytes(resp)).to.tag == "t2"
+
+
+def test_in_place_changes_of_simple_values_are_written() -> None:
+    # CSeq, Call-ID and the number headers tell a change by comparing with their
+    # kept text: each change must reach the wire, and only that header change
+    msg = sipwire.parse(INVITE)
+    assert not msg.cseq.modified and not msg.headers.first("Call-ID").modified  # type: ignore[union-attr]
+    msg.cseq.seq = 314160
+    msg.headers.first("Call-ID").value = "other-call"  # type: ignore[union-attr]
+    msg.headers.first("Max-Forwards").value = 69  # type: ignore[union-attr]
+    out = bytes(msg)
+    assert b"CSeq: 314160 INVITE\r\n" in out and b"Call-ID: other-call\r\n" in out
+    assert b"Max-Forwards: 69\r\n" in out
+    assert b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\n" in out
+    msg = sipwire.parse(INVITE)
+    msg.cseq.method = "ACK"
+    assert b"CSeq: 314159 ACK\r\n" in bytes(msg)
+
+
+@pytest.mark.parametrize("text", ["CSeq: 0314159  INVITE", "Expires: 0600",
+                                  "Expires: 99999999999"])
+def test_unchanged_values_keep_their_spelling(text: str) -> None:
+    name, _, value = text.partition(": ")
+    if name == "CSeq":
+        data = INVITE.replace(b"CSeq: 314159 INVITE", text.encode())
+    else:
+        data = INVITE.replace(b"Contact:", text.encode() + b"\r\nContact:")
+    msg = sipwire.parse(data)
+    typed = msg.headers.first(name)
+    assert typed is not None and not typed.modified
+    assert bytes(msg.copy()) == data
+    if name == "Expires":
+        typed.value = 600 if value == "99999999999" else 601  # type: ignore[attr-defined]
+        assert typed.modified and f"Expires: {typed.value}\r\n".encode() in bytes(msg)  # type: ignore[attr-defined]

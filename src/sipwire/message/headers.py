@@ -361,10 +361,11 @@ class Headers:
         the text (canonical text for values changed here).
         """
         lines: list[HeaderLine] = []
+        append = lines.append
         for name, key, value, raw, typed in self._lines:
-            if typed is not None and (raw is None or any(x.modified for x in typed)):
-                value, raw = ", ".join(str(x) for x in typed), None
-            lines.append([name, key, value, raw, None])
+            if typed is not None and (raw is None or _changed(typed)):
+                value, raw = ", ".join([str(x) for x in typed]), None
+            append([name, key, value, raw, None])
         return Headers._from_lines(lines)
 
     # -- output -----------------------------------------------------------------
@@ -375,13 +376,9 @@ class Headers:
         for line in self._lines:
             raw = line[3]
             values = line[4]
-            if raw is not None:
-                if values is None:
-                    out.append(raw)
-                    continue
-                if all(not v.modified for v in values):
-                    out.append(raw)
-                    continue
+            if raw is not None and (values is None or not _changed(values)):
+                out.append(raw)
+                continue
             out.append(f"{line[0]}: {self._text_of(line)}")
         out.append("")
         return "\r\n".join(out)
@@ -403,6 +400,14 @@ class Headers:
 
 
 _NONE: list[HeaderLine] = []
+
+
+def _changed(values: list[Field]) -> bool:
+    """True when one of a line's typed values differs from the text it came from."""
+    for value in values:  # noqa: SIM110 - a loop, not a generator frame per line
+        if value.modified:
+            return True
+    return False
 
 
 def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:

@@ -79,6 +79,13 @@ class Message:
 
     @property
     def via(self) -> list[Via]:
+        index = self.headers._index
+        if index is not None:
+            lines = index.get("via")
+            if lines is not None and len(lines) == 1:
+                values = lines[0][4]
+                if values is not None:
+                    return list(values)
         return self.headers._typed("via")  # type: ignore[return-value]
 
     @property
@@ -143,6 +150,16 @@ class Message:
         return self.headers.typed(name)
 
     def _one(self, key: str) -> Field:
+        # the parser's index and typed values, read directly: proxies and
+        # registrars ask for From, To, Call-ID and CSeq of every message
+        index = self.headers._index
+        if index is not None:
+            lines = index.get(key)
+            if lines:
+                values = lines[0][4]
+                if values:
+                    found: Field = values[0]
+                    return found
         value = self.headers._first(key)
         if value is None:
             raise ParseError("missing mandatory header", header=key.title(),
@@ -150,6 +167,15 @@ class Message:
         return value
 
     def _int(self, key: str) -> int | None:
+        index = self.headers._index
+        if index is not None:
+            lines = index.get(key)
+            if lines is None:
+                return None
+            values = lines[0][4]
+            if values:
+                number: int = values[0].value
+                return number
         value = self.headers._first(key)
         return value.value if value is not None else None  # type: ignore[attr-defined]
 
@@ -201,10 +227,9 @@ class Message:
 
     def copy(self) -> Any:
         """A deep enough copy to change headers without touching this message."""
-        new = object.__new__(type(self))
-        for slot in type(self).__slots__:
-            setattr(new, slot, getattr(self, slot))
-        for slot in Message.__slots__:
+        cls = type(self)
+        new = cls.__new__(cls)
+        for slot in _copied_slots(cls):
             setattr(new, slot, getattr(self, slot))
         new.headers = self.headers.copy()
         return new
@@ -369,6 +394,18 @@ class Request(Message):
         copied._index = None
         phrase = reason if reason is not None else _phrase(status)
         return Response(status, phrase, copied, body)
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _copied_slots(cls: type) -> tuple[str, ...]:
+    """Every slot of a message class but ``headers`` (copied apart)."""
+    slots = _SLOTS.get(cls)
+    if slots is None:
+        names = [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
+        slots = _SLOTS[cls] = tuple(name for name in names if name != "headers")
+    return slots
 
 
 _REPLY_COPIES = frozenset({"via", "from", "to", "call-id", "cseq", "timestamp"})

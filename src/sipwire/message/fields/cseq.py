@@ -49,3 +49,12 @@ class CSeq(Field):
 
     def _state(self) -> tuple[object, ...]:
         return (self.seq, self.method)
+
+    @property
+    def modified(self) -> bool:
+        # compared with the kept text (already checked) instead of parsing it again
+        raw = self._raw
+        if raw is None:
+            return True
+        seq, method = raw.split()
+        return int(seq) != self.seq or method != self.method

@@ -47,6 +47,12 @@ class CallID(Field):
     def _state(self) -> tuple[object, ...]:
         return (self.value,)
 
+    @property
+    def modified(self) -> bool:
+        # compared with the kept text instead of parsing it again
+        raw = self._raw
+        return raw is None or raw.strip(" \t") != self.value
+
 
 class _Number(Field):
     """A header whose value is 1*DIGIT."""
@@ -71,6 +77,17 @@ class _Number(Field):
 
     def _state(self) -> tuple[object, ...]:
         return (self.value,)
+
+    @property
+    def modified(self) -> bool:
+        # compared with the kept text instead of parsing it again
+        raw = self._raw
+        if raw is None:
+            return True
+        digits = raw.strip(" \t")
+        if len(digits) > 10:  # out of range and clamped (Expires): the slow way
+            return type(self).parse(raw).value != self.value
+        return int(digits) != self.value
 
     def __int__(self) -> int:
         return self.value
