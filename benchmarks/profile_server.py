@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -38,7 +39,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+# the sipwire of this checkout (SIPWIRE_SRC: another tree's src/, to compare)
+sys.path.insert(0, os.environ.get("SIPWIRE_SRC") or str(ROOT / "src"))
 
 from sipwire.server.app import Server, _tune_gc  # noqa: E402
 from sipwire.server.config import ServerConfig  # noqa: E402
@@ -78,6 +80,21 @@ async def _sipp(args: list[str], cwd: str, timeout: float) -> int:
         raise
 
 
+#: per generation: collections, seconds (process CPU) spent in them
+GC_STATS = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+_gc_started = 0.0
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.process_time()
+    else:
+        stats = GC_STATS[info["generation"]]
+        stats[0] += 1
+        stats[1] += time.process_time() - _gc_started
+
+
 def _successful(stat: Path) -> int:
     """SuccessfulCall(C) of SIPp's last statistics line."""
     lines = stat.read_text().splitlines()
@@ -88,13 +105,16 @@ def _successful(stat: Path) -> int:
 
 
 async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Profile | None,
-              ) -> tuple[int, float, float]:
+              gc_off: bool = False, window: int = 0) -> tuple[int, float, float]:
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
                           store="memory:", auth="off", trace=False)
     tmp = tempfile.mkdtemp(prefix="sipwire-profile.")
     uas: asyncio.subprocess.Process | None = None
     async with Server(config):
         _tune_gc()
+        if gc_off:
+            gc.disable()
+        gc.callbacks.append(_gc_timer)
         common = ["-i", "127.0.0.1", "-nostdin", "-buff_size", "4194304"]
         target = f"127.0.0.1:{port}"
         if mode == "calls":
@@ -118,7 +138,7 @@ async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Pro
         try:
             await _sipp([target, *scenario, "-key", "domain", DOMAIN, "-p", str(port + 2),
                          "-m", str(count), "-r", str(rate), "-rp", "1000",
-                         "-l", str(min(count, 15000)), "-nd", "-recv_timeout", "5000",
+                         "-l", str(window or min(count, 15000)), "-nd", "-recv_timeout", "5000",
                          "-timeout", f"{int(secs * 2 + 20)}s", "-trace_stat", "-stf",
                          str(stat), "-fd", "1", *common], tmp, secs * 2 + 30)
         finally:
@@ -138,12 +158,17 @@ def main() -> None:
     parser.add_argument("mode", choices=("register", "calls"))
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--rate", type=int, default=2000, help="offered per second")
+    parser.add_argument("--window", type=int, default=0,
+                        help="closed loop: at most this many calls outstanding (use a "
+                        "high --rate): the server runs flat out, without retransmissions")
     parser.add_argument("--port", type=int, default=17160, help="first of 4 UDP ports")
     parser.add_argument("--profile", action="store_true", help="run under cProfile")
     parser.add_argument("--top", type=int, default=40, help="functions to print")
     parser.add_argument("--sort", default="tottime", help="pstats sort key")
     parser.add_argument("--dump", help="write the cProfile statistics to this file")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="disable the cyclic collector: what it costs")
     args = parser.parse_args()
     _pin_self()
     configure_logging("warning")  # as `sipwire serve --log-level warning`
@@ -157,12 +182,16 @@ def main() -> None:
         else:
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        ok, cpu, wall = runner.run(run(args.mode, args.count, args.rate, args.port, profile))
+        ok, cpu, wall = runner.run(run(args.mode, args.count, args.rate, args.port, profile,
+                                       args.no_gc, args.window))
     unit = "REGISTER" if args.mode == "register" else "call"
     per = 1e6 * cpu / ok if ok else float("nan")
-    print(f"{args.mode}: {ok}/{args.count} completed in {wall:.2f} s, server CPU "
+    print(f"{args.mode}: {ok}/{args.count} completed in {wall:.2f} s ({ok / wall:.0f}/s), "
+          f"server CPU "
           f"{cpu:.2f} s ({100 * cpu / wall:.0f} %), {per:.0f} µs per {unit}"
           f"{' (under cProfile)' if profile else ''}")
+    print("cyclic GC: " + ", ".join(f"gen{g} {n} x {1e3 * t:.0f} ms"
+                                     for g, (n, t) in GC_STATS.items()))
     if profile is not None:
         if args.dump:
             profile.dump_stats(args.dump)
