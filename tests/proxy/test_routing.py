@@ -52,6 +52,18 @@ def test_route_of_another_element_stays() -> None:
                   headers=["Route: <sip:p2.domain.com;lr>"])
     out = preprocess_route(bye, config())
     assert out.headers.getall("Route") == ["<sip:p2.domain.com;lr>"]
+    assert out is bye  # nothing to change: no copy
+
+
+def test_preprocessing_copies_only_what_it_changes() -> None:
+    invite = request("INVITE", "sip:callee@u2.domain.com")
+    assert preprocess_route(invite, config()) is invite
+    routed = request("BYE", "sip:callee@u2.domain.com",
+                     headers=["Route: <sip:p1.example.com;lr>"])
+    p1 = ProxyConfig((ProxyAddress.parse("udp:p1.example.com:5060"),))
+    out = preprocess_route(routed, p1)
+    assert out is not routed and "Route" not in out.headers
+    assert routed.headers.getall("Route") == ["<sip:p1.example.com;lr>"]
 
 
 def test_own_uri_matches_by_host_and_port() -> None:

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 import sipwire
-from sipwire.location import MemoryStore, Source
+from sipwire.location import Binding, MemoryStore, Source
 from sipwire.message.fields.date import SIPDate
+from sipwire.message.fields.nameaddr import Contact
 from sipwire.message.message import Request, Response
 from sipwire.registrar import Registrar
+from sipwire.registrar.core import date_text
 
 from .conftest import AOR, T0, register
 
@@ -524,3 +526,43 @@ def test_configuration_is_checked() -> None:
         Registrar(MemoryStore(), ["example.com"], min_expires=600, max_expires=60)
     with pytest.raises(ValueError):
         Registrar(MemoryStore(), ["example.com"], default_expires=0)
+
+
+# -- the text of the 200 (§10.3 step 8), written without parsing the bindings again -------
+
+
+@pytest.mark.parametrize("contact", [
+    "<sip:alice@192.0.2.4>",
+    "<sip:alice@192.0.2.4;transport=udp>;q=0.5",
+    "<sip:alice@192.0.2.4>;expires=30;q=1",
+    "<sip:alice@192.0.2.4>;Q=0.5",
+    "<sip:alice@192.0.2.4> ;q=0.7",
+    '"Alice" <sip:alice@192.0.2.4>',
+    "sip:alice@192.0.2.4",
+    '<sip:alice@192.0.2.4>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"',
+    "<sip:alice@192.0.2.4>;x;y=z",
+    "<sip:alice@192.0.2.4>;x;x=1",
+    "<sips:[2001:db8::4]:5061>",
+    "<tel:+15551234567>",
+])
+def test_contact_text_is_the_contact_header_with_expires(contact: str) -> None:
+    value = Contact.parse(contact)
+    binding = Binding(aor=AOR, contact=str(value.uri), contact_value=str(value),
+                                       expires_at=T0 + 100.4)
+    assert binding.contact_text(T0) == str(binding.contact_header(T0))
+    assert binding.contact_text(T0).endswith(";expires=101") or ";expires=101;" in \
+        binding.contact_text(T0)
+
+
+def test_contact_text_of_a_binding_written_elsewhere() -> None:
+    # not the registrar's canonical form: the slow path, as before
+    binding = Binding(aor=AOR, contact="sip:alice@192.0.2.4",
+                                       contact_value="<sip:bob@192.0.2.4>", expires_at=T0 + 5)
+    assert binding.contact_text(T0) == str(binding.contact_header(T0))
+
+
+@pytest.mark.parametrize("now", [0.0, T0, T0 + 0.5, T0 + 0.9999996, T0 + 0.9999994, 2e9 + 0.25])
+def test_date_text_is_the_rfc1123_date_of_the_second(now: float) -> None:
+    expected = str(SIPDate(datetime.fromtimestamp(now, UTC)))
+    assert date_text(now) == expected
+    assert date_text(now) == expected  # from the cache

@@ -340,8 +340,10 @@ def test_finished_transaction_no_longer_merges() -> None:
 # -- the TU answering -------------------------------------------------------------------------
 
 
-def test_send_response_finds_the_server_transaction_from_the_response() -> None:
-    layer = TransactionLayer()
+@pytest.mark.parametrize("merged", [True, False])
+def test_send_response_finds_the_server_transaction_from_the_response(merged: bool) -> None:
+    # without §8.2.2.2's index (a proxy's layer) it is found all the same
+    layer = TransactionLayer(detect_merged_requests=merged)
     tx = serve(layer, invite())
     ringing = tx.request.reply(180, to_tag="uas")
     assert layer.send_response(ringing, 0.1) == [Send(ringing)]

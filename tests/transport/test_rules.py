@@ -11,7 +11,13 @@ from sipwire import Limits, ParseError, Response, Via, parse
 from sipwire.message.parser import BadMessage, KeepAlive
 from sipwire.transport import Address, ListeningPoint, Target, Transport, TransportError
 from sipwire.transport.malformed import error_response
-from sipwire.transport.routing import mark_received, response_target, sent_by_key, stamp_via
+from sipwire.transport.routing import (
+    mark_received,
+    response_target,
+    sent_by_key,
+    stamp_via,
+    udp_response_address,
+)
 from sipwire.transport.ws import frame_event
 
 CORPUS = Path(__file__).parent.parent / "message" / "corpus" / "invalid"
@@ -124,6 +130,23 @@ def test_mark_received_ipv6_compares_addresses_not_text() -> None:
 ])
 def test_response_target(via: str, target: Target) -> None:
     assert response_target(Via.parse(via)) == target
+    # the shortcut of the UDP send path says the same, and nothing for the others
+    address = udp_response_address(Via.parse(via))
+    if target.transport is Transport.UDP:
+        assert address == (target.host, target.effective_port)
+    else:
+        assert address is None
+
+
+@pytest.mark.parametrize("via", [
+    "SIP/2.0/udp [2001:db8::1];branch=z9hG4bK1",
+    "SIP/2.0/UDP a.example.com;branch=z9hG4bK1;maddr=[2001:db8::9]",
+    "SIP/2.0/UDP a.example.com;branch=z9hG4bK1;rport=1234;received=[2001:db8::2]",
+    "SIP/2.0/UDP a.example.com:5070;branch=z9hG4bK1;received=192.0.2.1;rport",
+])
+def test_udp_response_address_agrees_with_response_target(via: str) -> None:
+    target = response_target(Via.parse(via))
+    assert udp_response_address(Via.parse(via)) == (target.host, target.effective_port)
 
 
 def test_response_target_unknown_transport() -> None:

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from sipwire import Message, Request, Response, parse
-from sipwire.transport import Address, Flow, Target, Transport, TransportConfig
+from sipwire.transport import (
+    Address,
+    Flow,
+    ListeningPoint,
+    Target,
+    Transport,
+    TransportConfig,
+    TransportError,
+)
+from sipwire.transport.udp import UdpListener
 
 from .conftest import MakePeer, Peer, RawUdp, listen_udp_and_tcp, needs_ipv6, options
 
@@ -224,3 +236,42 @@ async def test_udp_over_ipv6(make_peer: MakePeer) -> None:
     await b.layer.send_response(message.reply(180), flow)
     response, _ = await a.inbox.get()
     assert isinstance(response, Response) and response.status == 180
+
+
+class _FullSocket(asyncio.DatagramTransport):
+    """A datagram transport whose sendto fails as a socket would."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+
+    def sendto(self, data: bytes, addr: object = None) -> None:
+        raise self.error
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("error", [
+    BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable"),
+    OSError(errno.ENOBUFS, "No buffer space available"),
+])
+async def test_full_send_buffer_drops_the_datagram_without_a_transport_error(
+        error: OSError) -> None:
+    # §18.4: UDP may lose a datagram; the transaction's retransmissions cover it,
+    # so a full buffer must not fail the transaction (a 503 for the request)
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None, 1 << 20)
+    listener._io = _FullSocket(error)
+    listener.sendto(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070))
+    assert listener.dropped == 1
+
+
+async def test_other_send_errors_are_transport_errors() -> None:
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None, 1 << 20)
+    listener._io = _FullSocket(OSError(errno.EHOSTUNREACH, "No route to host"))
+    with pytest.raises(TransportError):
+        listener.sendto(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070))
+    assert listener.dropped == 0

@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..message.abnf import PARAMS_RE
 from ..message.errors import ParseError
 from ..message.fields.nameaddr import Contact
+from ..message.fields.params import format_params, split_params
 from ..message.uri import URI
 
 __all__ = ["Binding", "Source", "sort_bindings"]
@@ -104,6 +106,26 @@ class Binding:
         params["expires"] = str(self.remaining(now))
         value.params = params
         return value
+
+    def contact_text(self, now: float) -> str:
+        """``str(self.contact_header(now))``, without parsing and rendering the
+        Contact again when it is in the canonical form the registrar stores
+        (``<uri>`` and lower-case parameters without quotes or spaces, no
+        display name): then only ``expires`` is written (§10.3 step 8)."""
+        value = self.contact_value
+        end = len(self.contact) + 1
+        # "<" contact ">" tail, as the registrar wrote it from a parsed Contact
+        if value[:1] == "<" and value[end:end + 1] == ">" and value[1:end] == self.contact:
+            tail = value[end + 1:]
+            remaining = str(self.remaining(now))
+            if not tail:
+                return f"{value};expires={remaining}"
+            if '"' not in tail and PARAMS_RE.fullmatch(tail) is not None:
+                params = split_params(tail)
+                if format_params(params) == tail:
+                    params["expires"] = remaining
+                    return value[:end + 1] + format_params(params)
+        return str(self.contact_header(now))
 
     def replace(self, **changes: Any) -> Binding:
         return replace(self, **changes)

@@ -39,7 +39,9 @@ def _config(own: Own) -> ProxyConfig:
 
 def preprocess_route(request: Request, own: Own, *,
                      received: ProxyAddress | None = None) -> Request:
-    """Route information preprocessing (§16.4) on a copy of ``request``.
+    """Route information preprocessing (§16.4): a changed copy of ``request``,
+    or ``request`` itself when no step changes it (so a caller that changes
+    the result when it is ``request`` copies it first; ``forward`` copies).
 
     ``own`` is the proxy's configuration or the URIs it answers to.
 
@@ -53,10 +55,19 @@ def preprocess_route(request: Request, own: Own, *,
     3. A top Route value of ours is removed.
     """
     config = _config(own)
-    out: Request = request.copy()
-    routes = out.route
-    uri = out.uri
-    if routes and uri.user is None and config.is_own_uri(uri):
+    routes = request.route
+    uri = request.uri
+    strict = bool(routes) and uri.user is None and config.is_own_uri(uri)
+    maddr = uri.maddr
+    if not strict and maddr is None:
+        # steps 1 and 2 do nothing: only step 3 may change the request
+        if routes and config.is_own_uri(routes[0].uri):
+            out: Request = request.copy()
+            out.headers.pop("Route")
+            return out
+        return request
+    out = request.copy()
+    if strict:
         out.uri = routes[-1].uri.copy()
         _set_routes(out, routes[:-1])
     _strip_own_maddr(out, config, received)

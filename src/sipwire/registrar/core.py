@@ -276,12 +276,14 @@ class RegistrarCore:
             return self.reject(request, 404, f"{uri.aor} is not in a domain served here")
         return None
 
-    def registration(self, request: Request, now: float,
-                     source: Source | None = None) -> Registration | Response:
+    def registration(self, request: Request, now: float, source: Source | None = None, *,
+                     aor: str | None = None) -> Registration | Response:
         """Steps 6 and 7 up to the store: check the Contacts and choose each
-        expiration; a ``Registration`` to apply, or the refusal to send."""
+        expiration; a ``Registration`` to apply, or the refusal to send.
+        ``aor`` is ``address_of_record(request)`` when the caller has it."""
         try:
-            return self._registration(request, now, source)
+            return self._registration(request, now, source,
+                                      aor if aor is not None else self.address_of_record(request))
         except Rejection as exc:
             return self.reject(request, exc.status, exc.text, exc.headers)
         except ParseError as exc:
@@ -298,15 +300,14 @@ class RegistrarCore:
         """Step 8: 200 listing every current binding with its remaining
         ``expires``, and a Date; Path copied (RFC 3327 §5.3), Require:
         outbound when outbound processing applied (RFC 5626 §6)."""
-        headers: list[tuple[str, str | Contact]] = [
-            ("Contact", b.contact_header(now)) for b in bindings
-        ]
+        headers = [("Contact", b.contact_text(now)) for b in bindings]
         headers.extend(("Path", value) for value in registration.path)
         if registration.outbound:
             headers.append(("Require", "outbound"))
-        if self.supported:
-            headers.append(("Supported", ", ".join(self.supported)))
-        headers.append(("Date", str(SIPDate(datetime.fromtimestamp(now, UTC)))))
+        supported = self.supported
+        if supported:
+            headers.append(("Supported", ", ".join(supported)))
+        headers.append(("Date", date_text(now)))
         return request.reply(200, headers=headers)
 
     def reject(self, request: Request, status: int, text: str | None = None,
@@ -344,24 +345,19 @@ class RegistrarCore:
 
     # -- step 6 and 7 ---------------------------------------------------------------
 
-    def _registration(self, request: Request, now: float,
-                      source: Source | None) -> Registration:
+    def _registration(self, request: Request, now: float, source: Source | None,
+                      aor: str) -> Registration:
         ua_supports = _tags(request, "Supported") | _tags(request, "Require")
         path_values = self._path(request, ua_supports)
-        base = Registration(
-            aor=self.address_of_record(request),
-            call_id=request.call_id,
-            cseq=request.cseq.seq,
-            path=tuple(str(p) for p in path_values),
-            source=source,
-            user_agent=request.headers.get("User-Agent"),
-            now=now,
-        )
+        path = tuple(str(p) for p in path_values)
+        call_id = request.call_id
+        cseq = request.cseq.seq
+        user_agent = request.headers.get("User-Agent")
         values: list[Contact] = request.headers.typed("contact")  # type: ignore[assignment]
-        if not values:
-            return base
-        if any(c.star for c in values):
-            return self._star(request, values, base)
+        if not values or any(c.star for c in values):
+            base = Registration(aor=aor, call_id=call_id, cseq=cseq, path=path, source=source,
+                                user_agent=user_agent, now=now)
+            return self._star(request, values, base) if values else base
         header_expires = request.expires
         parsed = [self._contact(c, header_expires) for c in values]
         outbound = self._outbound(request, ua_supports, path_values, parsed)
@@ -372,10 +368,11 @@ class RegistrarCore:
                           reg_id if outbound and instance is not None else None)
             for uri, value, expires, q, instance, reg_id in parsed
         ]
-        self._check_duplicates(updates)
+        if len(updates) > 1:
+            self._check_duplicates(updates)
         return Registration(
-            aor=base.aor, call_id=base.call_id, cseq=base.cseq, contacts=tuple(updates),
-            path=base.path, source=source, user_agent=base.user_agent, now=now,
+            aor=aor, call_id=call_id, cseq=cseq, contacts=tuple(updates), path=path,
+            source=source, user_agent=user_agent, now=now,
             outbound=bool(outbound) and "outbound" in ua_supports,
         )
 
@@ -480,6 +477,23 @@ class RegistrarCore:
                     update.reg_id is None and other.reg_id is None and other.uri == update.uri)
                 if same:
                     raise Rejection(400, f"contact {update.uri} appears twice")
+
+
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def date_text(now: float) -> str:
+    """The Date header value for POSIX time ``now`` (§20.17, rfc1123-date in
+    GMT, whole seconds): formatted once per second, as a registrar sends one
+    in every 200 (§10.3 step 8)."""
+    global _date_cache
+    # the second datetime.fromtimestamp gives, which rounds to the microsecond
+    second = round(now * 1_000_000) // 1_000_000
+    cached_second, text = _date_cache
+    if second != cached_second:
+        text = str(SIPDate(datetime.fromtimestamp(second, UTC)))
+        _date_cache = (second, text)
+    return text
 
 
 def _tags(request: Request, name: str) -> set[str]:

@@ -102,7 +102,7 @@ class Registrar:
             refusal = core.check_address_of_record(request)  # step 5
             if refusal is not None:
                 return refusal
-            registration = core.registration(request, now, source)  # steps 6 and 7
+            registration = core.registration(request, now, source, aor=aor)  # steps 6, 7
             if isinstance(registration, Response):
                 return registration
         except ParseError as exc:

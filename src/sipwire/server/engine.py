@@ -291,6 +291,12 @@ class Engine:
         if not isinstance(decision, LookUp | ForwardTo):
             return  # Drop: only for ACK
         preprocessed = decision.request
+        if preprocessed is request and self.policy.users is not None:
+            # the policy removes our credentials from it (§22.3): not from the
+            # request the server transaction holds
+            preprocessed = request.copy()
+            if isinstance(decision, LookUp):
+                decision = LookUp(preprocessed, decision.aor, decision.routed)
         # within a dialog, or routed on by Route values: no retargeting (§16.12)
         direct = isinstance(decision, LookUp) and (
             request.to.tag is not None or bool(preprocessed.route))

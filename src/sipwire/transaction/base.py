@@ -22,6 +22,8 @@ __all__ = ["Transaction"]
 
 Message = Request | Response
 EventKey = tuple[State, Event | Timer]
+#: a step of an edge, called as ``step(transaction, event, message, now)``
+Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
 
 
 class Transaction:
@@ -36,7 +38,8 @@ class Transaction:
     TABLE: ClassVar[tuple[Edge, ...]] = ()
     #: the timers that may run in each state; entering a state stops the others
     STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {}
-    _EDGES: ClassVar[dict[EventKey, tuple[Edge, ...]]] = {}
+    #: the edges from each state on each event, each with its steps' functions
+    _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
 
     __slots__ = ("_deadlines", "_intervals", "_observer", "config", "reliable", "request",
                  "state")
@@ -48,14 +51,16 @@ class Transaction:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if "TABLE" not in cls.__dict__:
-            return
-        edges: dict[EventKey, list[Edge]] = {}
+        # every subclass: one that only overrides a step gets its own functions
+        edges: dict[EventKey, list[tuple[Edge, tuple[Step, ...]]]] = {}
         for edge in cls.TABLE:
+            steps: list[Step] = []
             for step in edge.actions:
-                if not callable(getattr(cls, "_" + step, None)):
+                function = getattr(cls, "_" + step, None)
+                if not callable(function):
                     raise TypeError(f"{cls.__name__}: no step {step!r} for edge {edge}")
-            edges.setdefault((edge.state, edge.event), []).append(edge)
+                steps.append(function)
+            edges.setdefault((edge.state, edge.event), []).append((edge, tuple(steps)))
         cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
 
     def __init__(self, request: Request, *, reliable: bool,
@@ -127,8 +132,10 @@ class Transaction:
 
     def _dispatch(self, event: Event | Timer, message: Message | None,
                   now: float) -> list[Action]:
-        for edge in self._EDGES.get((self.state, event), ()):
-            if edge.guard is None or edge.guard.admits(message):
+        for row in self._EDGES.get((self.state, event), ()):
+            guard = row[0].guard
+            if guard is None or guard.admits(message):
+                edge, steps = row
                 break
         else:
             return []  # no arrow in the figure: ignore
@@ -138,8 +145,8 @@ class Transaction:
                 del self._deadlines[timer]
             self.state = edge.next_state
         actions: list[Action] = []
-        for step in edge.actions:
-            actions += getattr(self, "_" + step)(event, message, now)
+        for step in steps:
+            actions += step(self, event, message, now)
         if self.state is State.TERMINATED:
             self._deadlines.clear()
             actions.append(Terminated(event.value, self))

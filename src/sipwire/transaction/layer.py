@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from ..message.message import Message, Request, Response
@@ -50,6 +50,7 @@ from .matching import (
     MergeKey,
     Rfc2543Key,
     branch_key,
+    branch_key_of,
     client_key,
     merge_key,
     response_key,
@@ -84,8 +85,11 @@ class TransactionLayer:
         self.config = config if config is not None else TimerConfig()
         self.detect_merged_requests = detect_merged_requests
         self._clients: dict[ClientKey, ClientTransaction] = {}
-        self._servers: dict[ServerTransaction, tuple[BranchKey | None, Rfc2543Key,
-                                                     MergeKey]] = {}
+        #: the index keys of each server transaction: its branch key, or its
+        #: RFC 2543 key when its branch has no magic cookie; and its merge key
+        #: (None when merged requests are not detected)
+        self._servers: dict[ServerTransaction,
+                            tuple[BranchKey | Rfc2543Key, MergeKey | None]] = {}
         self._by_branch: dict[BranchKey, list[ServerTransaction]] = {}
         self._by_2543: dict[Rfc2543Key, list[ServerTransaction]] = {}
         self._merge: dict[MergeKey, list[ServerTransaction]] = {}
@@ -246,7 +250,16 @@ class TransactionLayer:
         # A response copies the request's Via, From, Call-ID and CSeq (§8.2.6.2),
         # so the §8.2.2.2 index narrows the search to (nearly always) one.
         via = response.via[0]
-        for tx in self._merge.get(merge_key(response), ()):
+        key = merge_key(response)
+        candidates: Iterable[ServerTransaction]
+        if self.detect_merged_requests:
+            candidates = self._merge.get(key, ())
+        else:  # no such index: the branch one, or every RFC 2543 transaction
+            by_branch = branch_key_of(via)
+            candidates = [tx for tx in (self._by_branch.get(by_branch, ()) if by_branch
+                                        else itertools.chain(*self._by_2543.values()))
+                          if merge_key(tx.request) == key]
+        for tx in candidates:
             top = tx.request.via[0]
             if via.has_magic_cookie:
                 if top.branch == via.branch and top.sent_by == via.sent_by:
@@ -257,13 +270,19 @@ class TransactionLayer:
 
     def _add_server(self, tx: ServerTransaction) -> None:
         request = tx.request
-        keys = (branch_key(request), rfc2543_key(request), merge_key(request))
-        self._servers[tx] = keys
-        if keys[0] is not None:
-            self._by_branch.setdefault(keys[0], []).append(tx)
-        else:
-            self._by_2543.setdefault(keys[1], []).append(tx)
-        self._merge.setdefault(keys[2], []).append(tx)
+        # the §8.2.2.2 index only when merged requests are detected (it costs a
+        # From parse per request)
+        merged = merge_key(request) if self.detect_merged_requests else None
+        by_branch = branch_key(request)
+        if by_branch is not None:
+            self._servers[tx] = (by_branch, merged)
+            self._by_branch.setdefault(by_branch, []).append(tx)
+        else:  # the RFC 2543 key is computed only for the requests that need it
+            by_2543 = rfc2543_key(request)
+            self._servers[tx] = (by_2543, merged)
+            self._by_2543.setdefault(by_2543, []).append(tx)
+        if merged is not None:
+            self._merge.setdefault(merged, []).append(tx)
         tx._observer = self._changed
 
     def _changed(self, tx: Transaction) -> None:
@@ -289,12 +308,13 @@ class TransactionLayer:
         keys = self._servers.pop(tx, None)
         if keys is None:
             return
-        by_branch, by_2543, merged = keys
-        if by_branch is not None:
-            _remove(self._by_branch, by_branch, tx)
+        found, merged = keys
+        if isinstance(found, Rfc2543Key):
+            _remove(self._by_2543, found, tx)
         else:
-            _remove(self._by_2543, by_2543, tx)
-        _remove(self._merge, merged, tx)
+            _remove(self._by_branch, found, tx)
+        if merged is not None:
+            _remove(self._merge, merged, tx)
 
 
 def _remove(index: dict[K, list[ServerTransaction]], key: K, tx: ServerTransaction) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "MergeKey",
     "Rfc2543Key",
     "branch_key",
+    "branch_key_of",
     "client_key",
     "merge_key",
     "response_key",
@@ -59,7 +60,11 @@ def response_key(response: Response) -> ClientKey | None:
 
 def branch_key(request: Request) -> BranchKey | None:
     """§17.2.3 for a top Via branch with the z9hG4bK cookie; None to fall back to 2543."""
-    via = request.via[0]
+    return branch_key_of(request.via[0])
+
+
+def branch_key_of(via: Via) -> BranchKey | None:
+    """``branch_key`` of a top Via (a request's, or the copy in its response)."""
     if not via.has_magic_cookie:
         return None
     assert via.branch is not None

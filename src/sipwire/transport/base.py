@@ -110,6 +110,11 @@ def normalize_ip(host: str) -> str:
     return str(ip)
 
 
+@functools.lru_cache(maxsize=256)
+def _unspecified(host: str) -> bool:
+    return ipaddress.ip_address(host).is_unspecified
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     """An IP address (no brackets) and a port: one end of a flow."""
@@ -196,7 +201,8 @@ class ListeningPoint:
 
     @property
     def wildcard(self) -> bool:
-        return ipaddress.ip_address(self.host).is_unspecified
+        """Bound to every address (``0.0.0.0`` or ``::``); asked on every send."""
+        return _unspecified(self.host)
 
     @property
     def family(self) -> socket.AddressFamily:

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..message.errors import ParseError
+from ..message.fields.via import Via
 from ..message.message import Message, Request, Response
 from ..message.parser import BadMessage, StreamEvent, parse
 from .base import (
@@ -36,7 +37,13 @@ from .base import (
 )
 from .config import TransportConfig
 from .malformed import error_response
-from .routing import mark_received, response_target, sent_by_key, stamp_via
+from .routing import (
+    mark_received,
+    response_target,
+    sent_by_key,
+    stamp_via,
+    udp_response_address,
+)
 from .stream import open_stream, serve_stream
 from .udp import UdpListener, open_udp
 
@@ -271,13 +278,18 @@ class TransportLayer:
         self._check_open()
         if flow is not None and flow.transport is not Transport.UDP:
             return None
-        vias = response.via
-        if not vias:
+        via = response.headers.first("Via")
+        if via is None:
             raise ValueError("a response needs a Via header to be routed (RFC 3261 §18.2.2)")
-        target = response_target(vias[0])
-        if target.transport.reliable or not is_ip(target.host):
+        assert isinstance(via, Via)
+        address = udp_response_address(via)
+        if address is None:
+            response_target(via)  # TransportError for a transport we do not know
             return None
-        remote = Address(normalize_ip(target.host), target.effective_port)
+        host, port = address
+        if not is_ip(host):
+            return None
+        remote = Address(normalize_ip(host), port)
         listener = self._udp_listener(remote, flow.local if flow is not None else None)
         listener.sendto(bytes(response), remote)
         return Flow(Transport.UDP, remote, listener.local)

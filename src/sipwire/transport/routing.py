@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..message.fields.via import Via
 from .base import Address, Target, Transport, TransportError, normalize_ip
 
-__all__ = ["mark_received", "response_target", "sent_by_key", "stamp_via"]
+__all__ = ["mark_received", "response_target", "sent_by_key", "stamp_via",
+           "udp_response_address"]
 
 
 def stamp_via(via: Via, transport: Transport, host: str, port: int, *, rport: bool) -> None:
@@ -58,6 +59,25 @@ def response_target(via: Via) -> Target:
             return Target(transport, received, rport)
         return Target(transport, received, port)
     return Target(transport, via.host, port)
+
+
+def udp_response_address(via: Via) -> tuple[str, int] | None:
+    """``response_target(via)``'s host and port when its transport is UDP
+    (None otherwise), without building a ``Target``: the path of every
+    response a UDP server sends (§18.2.2, RFC 3581 §4)."""
+    transport = via.transport
+    if transport != "UDP" and transport.upper() != "UDP":
+        return None
+    params = via.params
+    port = via.port if via.port is not None else 5060
+    maddr = params.get("maddr")
+    if maddr:
+        return maddr.strip("[]"), port
+    received = params.get("received")
+    if received:
+        rport = via.rport
+        return received.strip("[]"), rport if type(rport) is int else port
+    return via.host.strip("[]"), port
 
 
 def sent_by_key(via: Via) -> tuple[str, int]:

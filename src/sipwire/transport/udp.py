@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable
 from typing import cast
@@ -13,6 +14,9 @@ __all__ = ["UdpListener", "open_udp"]
 
 #: the largest UDP payload over IPv4: 65,535 less the IP and UDP headers (§18.1.1)
 _MAX_PAYLOAD = 65507
+
+#: errno of a send buffer that is full for now (sendto would block)
+_FULL = frozenset({errno.ENOBUFS, errno.EAGAIN, errno.EWOULDBLOCK})
 
 #: (listener, datagram, packet source)
 DatagramHandler = Callable[["UdpListener", bytes, Address], None]
@@ -28,6 +32,8 @@ class UdpListener(asyncio.DatagramProtocol):
         self.local = point.address
         self._on_datagram = on_datagram
         self._send_buffer_limit = send_buffer_limit
+        #: datagrams dropped because the socket's send buffer was full
+        self.dropped = 0
         self._io: asyncio.DatagramTransport | None = None
         self._closed = asyncio.get_running_loop().create_future()
 
@@ -54,7 +60,10 @@ class UdpListener(asyncio.DatagramProtocol):
             self._closed.set_result(None)
 
     def sendto(self, data: bytes, address: Address) -> None:
-        """Send one datagram; ``TransportError`` if the socket cannot."""
+        """Send one datagram; ``TransportError`` if the socket cannot.
+
+        A full send buffer is no such error: the datagram is dropped (counted
+        in ``dropped``), as the network could have dropped it (§18.4)."""
         io = self._io
         if io is None or io.is_closing():
             raise TransportError("UDP socket is closed", target=self.local)
@@ -65,15 +74,29 @@ class UdpListener(asyncio.DatagramProtocol):
         buffered: Callable[[], int] | None = getattr(io, "get_write_buffer_size", None)
         if buffered is not None and buffered() > self._send_buffer_limit:
             # UDP may lose a datagram; the transaction retransmits (§17.1.2.2).
-            logger.warning("UDP %s: send buffer full, dropping a datagram", self.local)
+            self._drop()
             return
         host = address.host
         if self.local.family == socket.AF_INET6 and address.family == socket.AF_INET:
             host = "::ffff:" + host  # a dual-stack socket reaches IPv4 peers this way
         try:
             io.sendto(data, (host, address.port))
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            if isinstance(exc, BlockingIOError) or exc.errno in _FULL:
+                # The kernel's send buffer is full: the datagram is lost, as UDP
+                # may lose any; retransmissions (§17.1.2.2, §17.2.1) cover it.  Not
+                # a transport error (§18.4), which would fail the transaction.
+                self._drop()
+                return
             raise TransportError(f"UDP send failed: {exc}", target=address) from exc
+        except ValueError as exc:
+            raise TransportError(f"UDP send failed: {exc}", target=address) from exc
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self.dropped % 1000 == 1:  # under overload, not a line per datagram
+            logger.warning("UDP %s: send buffer full, dropping datagrams (%d so far)",
+                           self.local, self.dropped)
 
     def close(self) -> None:
         if self._io is not None:
