@@ -194,3 +194,19 @@ async def test_each_transaction_is_logged(serve: Serve, phone: OpenPhone,
     assert re.search(r"status=200 ", line) and f"call_id={request.call_id} " in line
     assert "from=sip:alice@example.com" in line and "to=sip:alice@example.com" in line
     assert re.search(r"duration_ms=\d+\.\d", line)
+
+
+async def test_retransmitted_register_is_answered_from_the_transaction(
+        serve: Serve, phone: OpenPhone) -> None:
+    # §17.2.2: in Completed a retransmission gets the same final response. The
+    # server keeps settled transactions as bytes; processing the REGISTER again
+    # would fail it instead (§10.3 step 7: same Call-ID, CSeq not higher).
+    server = await serve()
+    alice = await phone("alice", server)
+    register = alice.register(expires=60)
+    first = response_of(await alice.request(register))
+    again = response_of(await alice.request(register))
+    assert first.status == again.status == 200
+    assert bytes(again) == bytes(first)
+    [binding] = await server.store.lookup("sip:alice@example.com", server.clock())
+    assert binding.contact == alice.contact

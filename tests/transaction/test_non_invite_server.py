@@ -96,3 +96,28 @@ def test_invite_and_ack_need_no_non_invite_server_transaction() -> None:
         NonInviteServerTransaction(request("INVITE"), reliable=False)
     with pytest.raises(ValueError, match="ACK"):
         NonInviteServerTransaction(request("ACK"), reliable=False)
+
+
+def test_compacted_completed_transaction_answers_retransmissions_with_the_same_bytes() -> None:
+    tx = started("REGISTER")
+    ok = tx.request.reply(200, to_tag="uas")
+    assert tx.send(ok, 1.0) == [Send(ok)]
+    assert tx.settled
+    sent = bytes(ok)  # what the transport put on the wire
+    request_bytes = bytes(tx.request)
+    tx.compact()
+    assert tx.method == "REGISTER" and tx.state is State.COMPLETED
+    [again] = tx.receive(wire(tx.request), 2.0)
+    assert isinstance(again, Send) and bytes(again.message) == sent
+    assert bytes(tx.request) == request_bytes
+    assert tx.branch is not None and tx.branch.startswith("z9hG4bK")  # parsed again
+    assert tx.handle_timer(33.0) == [Terminated("Timer J")]
+
+
+def test_only_completed_non_invite_transactions_are_settled() -> None:
+    tx = started()
+    assert not tx.settled  # Trying: the TU has not answered yet
+    tx.send(tx.request.reply(100), 0.1)
+    assert not tx.settled  # Proceeding: a final response is still to come
+    tx.send(tx.request.reply(404, to_tag="uas"), 0.2)
+    assert tx.settled

@@ -218,8 +218,8 @@ class Message:
     def __bytes__(self) -> bytes:
         head = self.start_line() + "\r\n" + self.headers.serialize() + "\r\n"
         data = head.encode("utf-8", "surrogateescape") + self.body_bytes
-        if self._wire is not None and data != self._wire:
-            self._wire = None
+        # _wire: the bytes received, or those of the last serialization
+        self._wire = data
         return data
 
     def __str__(self) -> str:

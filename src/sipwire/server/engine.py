@@ -521,8 +521,12 @@ class Engine:
                 return
             if sent is None:
                 self._run(self._send_response(tx, message, flow))
-            elif self.tracer is not None:
+                return
+            if self.tracer is not None:
                 self.tracer.sent(message, sent)
+            if tx.settled and not tx.reliable:
+                # 64*T1 of answering retransmissions ahead: keep bytes, not objects
+                tx.compact()
             return
         if not isinstance(tx, ClientTransaction):
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from ..message.message import Request, Response
+from ..message.parser import parse
 from .actions import Action, Terminated
 from .config import TimerConfig
 from .table import Edge, Event, State, Timer
@@ -41,10 +42,9 @@ class Transaction:
     #: the edges from each state on each event, each with its steps' functions
     _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
 
-    __slots__ = ("_deadlines", "_intervals", "_observer", "config", "reliable", "request",
-                 "state")
+    __slots__ = ("_deadlines", "_intervals", "_observer", "_request", "_request_wire", "config",
+                 "reliable", "state")
 
-    request: Request
     reliable: bool
     config: TimerConfig
     state: State
@@ -65,7 +65,8 @@ class Transaction:
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
-        self.request = request
+        self._request: Request | None = request
+        self._request_wire: bytes | None = None
         self.reliable = reliable
         self.config = config if config is not None else TimerConfig()
         self.state = State.INITIAL
@@ -115,12 +116,42 @@ class Transaction:
         return self.state is State.TERMINATED
 
     @property
+    def request(self) -> Request:
+        """The request that created the transaction (parsed again from its
+        bytes when the transaction was ``compact()``-ed)."""
+        request = self._request
+        if request is None:
+            assert self._request_wire is not None
+            parsed = parse(self._request_wire)
+            assert isinstance(parsed, Request)
+            request = self._request = parsed
+        return request
+
+    def compact(self) -> None:
+        """Keep the request as bytes only, parsed again if it is read.
+
+        For a transaction that from now on only absorbs or answers
+        retransmissions until a timer ends it (§17.2.2 Completed): nothing
+        reads its messages any more, and a busy UDP element holds 64*T1
+        seconds of such transactions, whose parsed messages would be most of
+        its memory and of its garbage collector's work.
+        """
+        request = self._request
+        if request is not None:
+            self._request_wire = bytes(request)
+            self._request = None
+
+    @property
     def branch(self) -> str | None:
         """The branch of the top Via of the request: the transaction ID (§17.1.3, §17.2.3)."""
         return self.request.via[0].branch
 
     @property
     def method(self) -> str:
+        request = self._request
+        if request is None and self._request_wire is not None:
+            # compacted: the method is the first word of the request line
+            return self._request_wire.partition(b" ")[0].decode("ascii", "replace")
         return self.request.method
 
     # -- the machinery ----------------------------------------------------------------------

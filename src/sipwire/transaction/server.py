@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from ..message.message import Request, Response
+from ..message.parser import parse
 from .actions import Action, Deliver, Send, Timeout, TransportFailure
 from .base import Message, Transaction
 from .config import TimerConfig
@@ -98,14 +99,49 @@ class ServerTransaction(Transaction):
     the one a retransmitted request is answered with.
     """
 
-    __slots__ = ("last_response",)
+    __slots__ = ("_last_response", "_last_wire")
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
         if request.method == "ACK":
             raise ValueError("an ACK creates no server transaction (RFC 3261 §17.2.3)")
         super().__init__(request, reliable=reliable, config=config)
-        self.last_response: Response | None = None
+        self._last_response: Response | None = None
+        self._last_wire: bytes | None = None
+
+    @property
+    def last_response(self) -> Response | None:
+        response = self._last_response
+        if response is None and self._last_wire is not None:
+            parsed = parse(self._last_wire)
+            assert isinstance(parsed, Response)
+            response = self._last_response = parsed
+            self._last_wire = None
+        return response
+
+    @last_response.setter
+    def last_response(self, response: Response | None) -> None:
+        self._last_response = response
+        self._last_wire = None
+
+    @property
+    def settled(self) -> bool:
+        """True once the transaction only answers retransmissions of its request
+        with the final response already sent, until Timer J ends it: a
+        non-INVITE server transaction in Completed (§17.2.2).  A TU may then
+        ``compact()`` it, after the response went out."""
+        return self.state is State.COMPLETED and self.method != "INVITE"
+
+    def compact(self) -> None:
+        """Keep the request and the last response as bytes only (parsed again
+        when read); the response's bytes are those it was last serialized to,
+        so call this after the transport sent it."""
+        super().compact()
+        response = self._last_response
+        if response is not None:
+            wire = response._wire
+            self._last_wire = wire if wire is not None else bytes(response)
+            self._last_response = None
 
     def receive(self, request: Request, now: float) -> list[Action]:
         """A request that matched this transaction (§17.2.3): a retransmission or an ACK."""
