@@ -134,11 +134,14 @@ class Transaction:
         retransmissions until a timer ends it (§17.2.2 Completed): nothing
         reads its messages any more, and a busy UDP element holds 64*T1
         seconds of such transactions, whose parsed messages would be most of
-        its memory and of its garbage collector's work.
+        its memory and of its garbage collector's work.  A received request
+        is kept as it was received (what the transport added to its top Via,
+        §18.2.1, is not kept: matching does not read it, §17.2.3).
         """
         request = self._request
         if request is not None:
-            self._request_wire = bytes(request)
+            wire = request._wire
+            self._request_wire = wire if wire is not None else bytes(request)
             self._request = None
 
     @property
