@@ -4,6 +4,8 @@ messages without disturbing the bytes of what was not changed."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sipwire
 from sipwire import NameAddr, Request, Response, Via
@@ -227,3 +229,24 @@ def test_unchanged_values_keep_their_spelling(text: str) -> None:
     if name == "Expires":
         typed.value = 600 if value == "99999999999" else 601  # type: ignore[attr-defined]
         assert typed.modified and f"Expires: {typed.value}\r\n".encode() in bytes(msg)  # type: ignore[attr-defined]
+
+
+@given(st.lists(st.sampled_from(["Contact", "Date", "Via", "Supported", "Record-Route",
+                                 "Warning"]), max_size=6),
+       st.booleans())
+def test_reply_places_extra_headers_as_add_does(names: list[str], contact: bool) -> None:
+    # reply() appends extra headers without scanning when it can; the order
+    # must stay exactly what Headers.add gives (after the last of the name)
+    msg = sipwire.parse(INVITE)
+    extra = [(name, f"x{i}") if name != "Contact" else (name, f"<sip:c{i}@h>")
+             for i, name in enumerate(names)]
+    got = msg.reply(200, to_tag="t", headers=extra,
+                    contact="<sip:me@h>" if contact else None)
+    want = msg.reply(200, to_tag="t")
+    want.headers.remove("Content-Length")
+    if contact:
+        want.headers.add("Contact", "<sip:me@h>")
+    for name, value in extra:
+        want.headers.add(name, value)
+    want.headers.append("Content-Length", "0")
+    assert [(n, v) for n, v in got.headers] == [(n, v) for n, v in want.headers]

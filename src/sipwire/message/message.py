@@ -384,10 +384,25 @@ class Request(Message):
             to_line[2] = to_line[2].rstrip(" \t") + ";tag=" + (to_tag or new_tag())
             to_line[3] = None
         copied = Headers._from_lines(lines)
+        extra: list[tuple[str, str | Field]] = list(headers)
         if contact is not None:
-            copied.add("Contact", _contact(contact))
-        for name, value in headers:
-            copied.add(name, value)
+            extra.insert(0, ("Contact", _contact(contact)))
+        present = set(wanted)
+        last = None
+        for name, value in extra:
+            new = copied._new_lines(name, value)
+            if not new:
+                continue
+            key = new[0][1]
+            if key == last or key not in present:
+                # what add() does, without a scan: a header not yet present, or
+                # one more of the header just added, goes at the end
+                lines.extend(new)
+                present.add(key)
+                last = key
+            else:
+                copied.add(name, value)
+                last = None
         if content_type is not None:
             copied.set("Content-Type", content_type)
         lines.append(["Content-Length", "content-length", str(len(body)), None, None])
