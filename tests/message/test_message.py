@@ -250,3 +250,20 @@ def test_reply_places_extra_headers_as_add_does(names: list[str], contact: bool)
         want.headers.add(name, value)
     want.headers.append("Content-Length", "0")
     assert [(n, v) for n, v in got.headers] == [(n, v) for n, v in want.headers]
+
+
+def test_parameter_changes_are_seen_after_the_parameters_were_read() -> None:
+    # Via, From/To and URIs compare their parameters with a snapshot taken
+    # when first read: a change made in place after a read must still show
+    msg = sipwire.parse(INVITE)
+    via, from_, uri = msg.via[0], msg.from_, msg.from_.uri
+    assert via.branch and from_.tag and uri.params == {}
+    assert not via.modified and not from_.modified and not uri.modified
+    assert bytes(msg) == INVITE
+    via.params["received"] = "192.0.2.9"
+    from_.params["tag"] = "other"
+    uri.params["transport"] = "tcp"
+    assert via.modified and from_.modified and uri.modified
+    out = bytes(msg)
+    assert b"branch=z9hG4bKnashds8;received=192.0.2.9\r\n" in out
+    assert b"<sip:alice@atlanta.com;transport=tcp>;tag=other\r\n" in out

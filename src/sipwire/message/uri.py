@@ -115,8 +115,8 @@ class URI:
     colon) is set.
     """
 
-    __slots__ = ("_headers_text", "_host", "_opaque", "_params", "_params_text", "_password",
-                 "_port", "_scheme", "_text", "_user")
+    __slots__ = ("_headers_text", "_host", "_opaque", "_params", "_params0", "_params_text",
+                 "_password", "_port", "_scheme", "_text", "_user")
 
     _scheme: str
     _user: str | None
@@ -143,6 +143,7 @@ class URI:
         self._port = port
         self._opaque = opaque
         self._params: dict[str, str | None] | None = dict(params or {})
+        self._params0: dict[str, str | None] | None = None
         self._params_text = ""
         self._headers_text = ""
         if headers:
@@ -165,6 +166,7 @@ class URI:
         self._port = None
         self._opaque = rest
         self._params = None
+        self._params0 = None
         self._params_text = ""
         self._headers_text = ""
         if lscheme == "sip" or lscheme == "sips":
@@ -310,6 +312,7 @@ class URI:
         params = self._params
         if params is None:
             params = self._params = _split_params(self._params_text)
+            self._params0 = dict(params)  # what modified compares with
         return params
 
     @property
@@ -392,7 +395,11 @@ class URI:
         """True once a component differs from the text the URI was parsed from."""
         if self._text is None:
             return True
-        return self._params is not None and self._params != _split_params(self._params_text)
+        params = self._params
+        if params is None:
+            return False
+        clean = self._params0
+        return params != (clean if clean is not None else _split_params(self._params_text))
 
     def __str__(self) -> str:
         if self._text is not None:

@@ -44,7 +44,8 @@ class NameAddr(Field):
     ``params`` the header parameters (``tag``, ``q``, ``expires`` ...).
     """
 
-    __slots__ = ("_display0", "_params", "_params_text", "_uri", "_uri_text", "display_name")
+    __slots__ = ("_display0", "_params", "_params0", "_params_text", "_uri", "_uri_text",
+                 "display_name")
 
     RULE = "RFC 3261 §20.20"
     #: whether the bare addr-spec form (no angle brackets) is allowed
@@ -63,6 +64,7 @@ class NameAddr(Field):
         self._uri_text = ""
         self.display_name = self._display0 = display_name
         self._params: Params | None = dict(params or {})
+        self._params0: Params | None = None
         self._params_text = ""
         if tag is not None:
             self._params["tag"] = tag
@@ -72,7 +74,7 @@ class NameAddr(Field):
         self = cls.__new__(cls)
         self._raw = text
         self._uri = None
-        self._params = None
+        self._params = self._params0 = None
         rule = cls.RULE
         m = _FAST_RE.fullmatch(text)
         if m is not None:
@@ -129,6 +131,7 @@ class NameAddr(Field):
             tail = tail.rstrip(" \t")
             if '"' in tail:
                 self._params = parse_params(tail, rule)
+                self._params0 = dict(self._params)
             elif PARAMS_RE.fullmatch(tail) is None:
                 raise ParseError(f"malformed parameters {tail.strip()!r}", rfc=rule)
         return uri_text, tail
@@ -150,6 +153,7 @@ class NameAddr(Field):
         params = self._params
         if params is None:
             params = self._params = split_params(self._params_text, self.RULE)
+            self._params0 = dict(params)  # what modified compares with
         return params
 
     @params.setter
@@ -183,7 +187,12 @@ class NameAddr(Field):
         if uri is not None and str(uri) != self._uri_text:
             return True
         params = self._params
-        return params is not None and params != split_params(self._params_text, self.RULE)
+        if params is None:
+            return False
+        clean = self._params0
+        if clean is None:
+            clean = split_params(self._params_text, self.RULE)
+        return params != clean
 
     # -- named parameters -----------------------------------------------------------
 
@@ -258,6 +267,7 @@ class Contact(NameAddr):
             self._uri = URI("sip")
             self._uri_text = ""
             self._params = {}
+            self._params0 = None
             self._params_text = ""
             return self
         value = super().parse(text)

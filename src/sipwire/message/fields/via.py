@@ -39,8 +39,8 @@ class Via(Field):
     ``params`` holds every via-param with lower-cased names.
     """
 
-    __slots__ = ("_orig", "_params", "_params_text", "host", "port", "protocol", "transport",
-                 "version")
+    __slots__ = ("_orig", "_params", "_params0", "_params_text", "host", "port", "protocol",
+                 "transport", "version")
 
     RULE = _RULE
 
@@ -62,6 +62,7 @@ class Via(Field):
         self.host = host
         self.port = port
         self._params: Params | None = dict(params or {})
+        self._params0: Params | None = None
         self._params_text = ""
         self._orig: tuple[object, ...] = ()
         if branch is not None:
@@ -76,13 +77,14 @@ class Via(Field):
             transport, host, port, tail = m.groups()
             self.protocol = "SIP"
             self.version = "2.0"
-            self._params = None
+            self._params = self._params0 = None
         else:
             m = _VIA_RE.fullmatch(text)
             if m is None:
                 raise ParseError(f"malformed via-parm {text.strip()!r}", rfc=_RULE)
             self.protocol, self.version, transport, host, port, tail = m.groups()
             self._params = parse_params(tail, _RULE)
+            self._params0 = dict(self._params)
             if self._params.get("branch", "x") in ("", '""'):
                 raise ParseError("empty branch parameter", rfc="RFC 3261 §8.1.1.7")
         self.transport = transport.upper()
@@ -107,6 +109,7 @@ class Via(Field):
         params = self._params
         if params is None:
             params = self._params = split_params(self._params_text, _RULE)
+            self._params0 = dict(params)  # what modified compares with
         return params
 
     @params.setter
@@ -121,7 +124,10 @@ class Via(Field):
                                                self.host, self.port):
             return True
         params = self._params
-        return params is not None and params != split_params(self._params_text, _RULE)
+        if params is None:
+            return False
+        clean = self._params0
+        return params != (clean if clean is not None else split_params(self._params_text, _RULE))
 
     def check(self) -> None:
         """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581)."""
