@@ -267,3 +267,13 @@ def test_parameter_changes_are_seen_after_the_parameters_were_read() -> None:
     out = bytes(msg)
     assert b"branch=z9hG4bKnashds8;received=192.0.2.9\r\n" in out
     assert b"<sip:alice@atlanta.com;transport=tcp>;tag=other\r\n" in out
+
+
+def test_top_via_is_the_first_value_and_required() -> None:
+    first = b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\nVia:"
+    msg = sipwire.parse(INVITE.replace(first, b"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1,"))
+    assert msg.top_via.host == "a.example.com" and msg.top_via == msg.via[0]
+    assert [v.host for v in msg.via] == ["a.example.com", "bigbox3.site3.atlanta.com"]
+    bare = Request("OPTIONS", "sip:bob@biloxi.com")
+    with pytest.raises(sipwire.ParseError, match="Via"):
+        assert bare.top_via is None

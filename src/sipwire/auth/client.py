@@ -262,7 +262,7 @@ def _next_request(request: Request) -> Request:
     cseq = request.cseq
     retry.headers.set("CSeq", CSeq(cseq.seq + 1, cseq.method))
     if retry.headers.get("Via") is not None:
-        top = Via.parse(str(retry.via[0]))  # a fresh value: the copy shares the original's
+        top = Via.parse(str(retry.top_via))  # a fresh value: the copy shares the original's
         top.branch = new_branch()
         retry.headers.pop("Via")
         retry.headers.add("Via", top, top=True)

@@ -297,7 +297,7 @@ async def _send(args: argparse.Namespace, request: Request, target: Target) -> i
 def _renew_ids(request: Request) -> None:
     """A new branch (§8.1.1.7), From tag (§8.1.1.3) and Call-ID (§8.1.1.4): otherwise
     the same request again is a retransmission (§17.2.3) or a merged request (§8.2.2.2)."""
-    request.via[0].branch = new_branch()
+    request.top_via.branch = new_branch()
     sender = request.from_
     sender.tag = new_tag()
     request.headers.set("From", str(sender))

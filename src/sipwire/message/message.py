@@ -89,6 +89,13 @@ class Message:
         return self.headers._typed("via")  # type: ignore[return-value]
 
     @property
+    def top_via(self) -> Via:
+        """The first Via value (``via[0]``) without parsing the others: the one
+        transactions match on (§17.1.3, §17.2.3) and responses are routed by
+        (§18.2.2).  ``ParseError`` when the message has no Via."""
+        return self._one("via")  # type: ignore[return-value]
+
+    @property
     def from_(self) -> NameAddr:
         return self._one("from")  # type: ignore[return-value]
 

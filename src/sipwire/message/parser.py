@@ -122,7 +122,7 @@ def missing_branch(msg: Message, strict: bool | None = None) -> bool:
     which had neither; it is let through unless ``strict`` (§17.2.3 matches
     such requests the RFC 2543 way).
     """
-    if not isinstance(msg, Request) or msg.via[0].branch is not None:
+    if not isinstance(msg, Request) or msg.top_via.branch is not None:
         return False
     return bool(strict) or msg.from_.tag is not None
 

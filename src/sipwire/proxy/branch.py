@@ -69,7 +69,7 @@ def branch_for(request: Request, index: int = 0) -> str:
     """The branch of the ``index``-th request forwarded for ``request`` (as
     received, before §16.4 preprocessing).  The same request and index give
     the same branch."""
-    via = request.via[0]
+    via = request.top_via
     loop = loop_hash(request)
     unique = _digest([via.transport, via.host, str(via.port), via.branch or "", loop,
                       str(index)])

@@ -227,7 +227,7 @@ class ResponseContext:
         branch = self._branches[key]
         upstream: Response = response.copy()
         upstream.headers.pop("Via")
-        if not upstream.via:
+        if "Via" not in upstream.headers:
             # §16.7 step 3: it was meant for this element
             return []
         if branch.done:

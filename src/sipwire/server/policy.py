@@ -54,7 +54,7 @@ def nonce_secret(config: ServerConfig) -> bytes | None:
 def source_address(request: Request) -> str:
     """The address a request came from, as the transport wrote it in its top Via
     (``received``, §18.2.1, RFC 3581 §4), else the Via host."""
-    via = request.via[0]
+    via = request.top_via
     return via.received or normalize_ip(via.host)
 
 

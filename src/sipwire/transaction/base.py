@@ -147,7 +147,7 @@ class Transaction:
     @property
     def branch(self) -> str | None:
         """The branch of the top Via of the request: the transaction ID (§17.1.3, §17.2.3)."""
-        return self.request.via[0].branch
+        return self.request.top_via.branch
 
     @property
     def method(self) -> str:

@@ -264,7 +264,7 @@ def _hop_by_hop(method: str, request: Request, *, to: str) -> Request:
     # Built line by line rather than with Request.build, which would give a
     # tagless From (an RFC 2543 peer's) a new tag: From must equal the request's.
     headers: list[tuple[str, str | Field]] = [
-        ("Via", Via.parse(str(request.via[0]))),
+        ("Via", Via.parse(str(request.top_via))),
         ("Max-Forwards", "70"),
         ("From", _text(request, "From")),
         ("To", to),

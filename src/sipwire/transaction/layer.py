@@ -192,7 +192,7 @@ class TransactionLayer:
             return [Deliver(message)]
         merged = self._is_merged(message)
         if reliable is None:
-            reliable = message.via[0].transport.upper() not in UNRELIABLE_TRANSPORTS
+            reliable = message.top_via.transport.upper() not in UNRELIABLE_TRANSPORTS
         tx: ServerTransaction
         if message.method == "INVITE":
             tx = InviteServerTransaction(message, reliable=reliable, config=self.config)
@@ -249,7 +249,7 @@ class TransactionLayer:
     def _server_for_response(self, response: Response) -> ServerTransaction | None:
         # A response copies the request's Via, From, Call-ID and CSeq (§8.2.6.2),
         # so the §8.2.2.2 index narrows the search to (nearly always) one.
-        via = response.via[0]
+        via = response.top_via
         key = merge_key(response)
         candidates: Iterable[ServerTransaction]
         if self.detect_merged_requests:
@@ -260,7 +260,7 @@ class TransactionLayer:
                                         else itertools.chain(*self._by_2543.values()))
                           if merge_key(tx.request) == key]
         for tx in candidates:
-            top = tx.request.via[0]
+            top = tx.request.top_via
             if via.has_magic_cookie:
                 if top.branch == via.branch and top.sent_by == via.sent_by:
                     return tx

@@ -43,7 +43,7 @@ ViaKey = tuple[str, str, str, str, int | None, frozenset[tuple[str, str | None]]
 
 def client_key(request: Request) -> ClientKey:
     """The identifier of the client transaction that sends ``request``."""
-    branch = request.via[0].branch
+    branch = request.top_via.branch
     if not branch:
         raise ValueError("a client transaction needs a top Via branch (§8.1.1.7)")
     return branch, request.method
@@ -60,7 +60,7 @@ def response_key(response: Response) -> ClientKey | None:
 
 def branch_key(request: Request) -> BranchKey | None:
     """§17.2.3 for a top Via branch with the z9hG4bK cookie; None to fall back to 2543."""
-    return branch_key_of(request.via[0])
+    return branch_key_of(request.top_via)
 
 
 def branch_key_of(via: Via) -> BranchKey | None:
@@ -88,7 +88,7 @@ class Rfc2543Key:
 
 def rfc2543_key(request: Request) -> Rfc2543Key:
     return Rfc2543Key(request.uri.copy(), request.from_.tag, request.call_id,
-                      request.cseq.seq, _via_key(request.via[0]))
+                      request.cseq.seq, _via_key(request.top_via))
 
 
 def rfc2543_matches(original: Request, last_response: Response | None,

@@ -408,7 +408,7 @@ class TransportLayer:
         self._deliver(message, flow)
 
     def _deliver(self, message: Message, flow: Flow) -> None:
-        via = message.via[0]
+        via = message.top_via
         if isinstance(message, Request):
             mark_received(via, flow.remote)
         elif not isinstance(message, Response):
@@ -434,7 +434,7 @@ class TransportLayer:
         response = error_response(data, error, self.config.limits)
         if response is None:
             return
-        mark_received(response.via[0], flow.remote)
+        mark_received(response.top_via, flow.remote)
         self._spawn(self.send_response(response, flow))
 
     # -- helpers --------------------------------------------------------------------
@@ -507,7 +507,7 @@ class TransportLayer:
         if listener.point.wildcard:
             local = Address(self._route_source(remote), local.port)
         host, port = self._sent_by_for(Transport.UDP, local)
-        stamp_via(request.via[0], Transport.UDP, host, port, rport=self.config.rport)
+        stamp_via(request.top_via, Transport.UDP, host, port, rport=self.config.rport)
         return bytes(request)
 
     def _route_source(self, remote: Address) -> str:
@@ -565,7 +565,7 @@ class TransportLayer:
                              server_name: str) -> Flow:
         conn = await self._connection(transport, remote, server_name)
         host, port = self._sent_by_for(transport, conn.local)
-        stamp_via(request.via[0], transport, host, port, rport=self.config.rport)
+        stamp_via(request.top_via, transport, host, port, rport=self.config.rport)
         await conn.send(bytes(request))
         return conn.flow
 

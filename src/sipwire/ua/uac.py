@@ -68,7 +68,7 @@ def build_in_dialog_request(method: str, invite: Request, response: Response,
     else:
         request_uri = _strip_for_request_uri(route_set[0].uri)
         routes = [*route_set[1:], NameAddr(remote_target.copy())]
-    transport = invite.via[0].transport if invite.via else "UDP"
+    transport = invite.top_via.transport if invite.via else "UDP"
     headers: list[tuple[str, str | Field]] = [
         ("Via", Via(transport, "127.0.0.1", None, branch=new_branch())),
         ("Max-Forwards", "70"),
