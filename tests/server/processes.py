@@ -31,6 +31,35 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
+async def wait_listening(port: int, transport: str = "udp", timeout: float = 5.0) -> None:
+    """Wait until something listens on 127.0.0.1:``port`` (read from /proc/net,
+    so that probing cannot take the port from the program, SIPp say)."""
+    table = Path("/proc/net/udp" if transport == "udp" else "/proc/net/tcp")
+    if not table.exists():
+        await asyncio.sleep(0.5)
+        return
+    wanted = f"0100007F:{port:04X}"
+    async with asyncio.timeout(timeout):
+        while True:
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                # UDP: any bound socket; TCP: state 0A is LISTEN
+                if fields[1] == wanted and (transport == "udp" or fields[3] == "0A"):
+                    return
+            await asyncio.sleep(0.01)
+
+
+async def kill_all(processes: list[asyncio.subprocess.Process]) -> None:
+    """SIGKILL each process still running (by its PID) and reap it, waiting
+    at most 5 s each."""
+    for process in processes:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 5)
+
+
 def port_is_free(port: int) -> bool:
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:

@@ -8,10 +8,8 @@ wait here) and killed by its PID if still running at teardown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from sipwire.auth import MemoryUserStore
 from sipwire.server import Server
 
 from .conftest import Serve
-from .processes import free_port
+from .processes import free_port, kill_all, wait_listening
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp_serve"
 SIPP_TIMEOUT = 10
@@ -88,26 +86,7 @@ async def sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]:
         return run
 
     yield start
-    for run in runs:
-        if run.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(run.process.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.process.wait(), 5)
-
-
-async def listening(port: int, timeout: float = 5.0) -> None:
-    """Wait until a UDP socket is bound on 127.0.0.1:``port`` (from /proc/net/udp,
-    so that probing cannot take the port from SIPp)."""
-    table = Path("/proc/net/udp")
-    if not table.exists():
-        await asyncio.sleep(0.5)
-        return
-    wanted = f"0100007F:{port:04X}"
-    async with asyncio.timeout(timeout):
-        while not any(line.split()[1] == wanted
-                      for line in table.read_text().splitlines()[1:]):
-            await asyncio.sleep(0.01)
+    await kill_all([run.process for run in runs])
 
 
 async def register_contact(server: Server, user: str, port: int) -> None:
@@ -160,7 +139,7 @@ async def test_register_with_a_wrong_password_fails(serve: Serve, sipp: StartSip
 async def test_call_through_the_proxy(serve: Serve, sipp: StartSipp) -> None:
     server = await serve()
     uas = await sipp("uas_call.xml", "-s", "bob")
-    await listening(uas.port)
+    await wait_listening(uas.port)
     await register_contact(server, "bob", uas.port)
     uac = await sipp("uac_call.xml", "-s", "bob", remote=server)
     await finished(uac)
@@ -173,7 +152,7 @@ async def test_uas_registered_by_sipp_then_called(serve: Serve, sipp: StartSipp)
     port = free_port()
     await finished(await sipp("register.xml", "-s", "bob", port=port, remote=server))
     uas = await sipp("uas_call.xml", "-s", "bob", port=port)
-    await listening(uas.port)
+    await wait_listening(uas.port)
     uac = await sipp("uac_call.xml", "-s", "bob", remote=server)
     await finished(uac)
     await finished(uas)
@@ -182,7 +161,7 @@ async def test_uas_registered_by_sipp_then_called(serve: Serve, sipp: StartSipp)
 async def test_cancelled_call(serve: Serve, sipp: StartSipp) -> None:
     server = await serve()
     uas = await sipp("uas_cancelled.xml", "-s", "bob")
-    await listening(uas.port)
+    await wait_listening(uas.port)
     await register_contact(server, "bob", uas.port)
     uac = await sipp("uac_cancel.xml", "-s", "bob", remote=server)
     await finished(uac)
@@ -199,8 +178,8 @@ async def test_fork_to_two_phones_one_answers(serve: Serve, sipp: StartSipp) -> 
     server = await serve()
     ringing = await sipp("uas_cancelled.xml", "-s", "bob")
     answering = await sipp("uas_answer.xml", "-s", "bob", "-d", "300")
-    await listening(ringing.port)
-    await listening(answering.port)
+    await wait_listening(ringing.port)
+    await wait_listening(answering.port)
     await register_contact(server, "bob", ringing.port)
     await register_contact(server, "bob", answering.port)
     uac = await sipp("uac_call.xml", "-s", "bob", remote=server)

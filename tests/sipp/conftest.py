@@ -9,12 +9,10 @@ SIPp still running at teardown is killed by its PID.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import importlib.util
 import os
 import shutil
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.server.processes import free_port
+from tests.server.processes import free_port, kill_all
 
 HERE = Path(__file__).parent
 #: seconds SIPp may run; it fails itself at SIPP_TIMEOUT, we kill it at RUN_TIMEOUT
@@ -129,27 +127,6 @@ async def start_sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]
         return run
 
     yield start
-    for run in runs:
-        if run.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(run.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.process.wait(), 5)
+    await kill_all([run.process for run in runs])
 
 
-async def wait_listening(port: int, transport: str, timeout: float = 5.0) -> None:
-    """Wait until something listens on 127.0.0.1:``port`` (read from /proc/net,
-    so that probing cannot take the port from SIPp)."""
-    table = Path("/proc/net/udp" if transport == "udp" else "/proc/net/tcp")
-    if not table.exists():
-        await asyncio.sleep(0.5)
-        return
-    wanted = f"0100007F:{port:04X}"
-    async with asyncio.timeout(timeout):
-        while True:
-            for line in table.read_text().splitlines()[1:]:
-                fields = line.split()
-                # UDP: any bound socket; TCP: state 0A is LISTEN
-                if fields[1] == wanted and (transport == "udp" or fields[3] == "0A"):
-                    return
-            await asyncio.sleep(0.01)

@@ -16,8 +16,9 @@ from sipwire import Request, Response
 from sipwire.transaction import TimerConfig
 from sipwire.transport import Flow
 from sipwire.ua import Endpoint, EndpointConfig, ServerTransactionHandle, build_in_dialog_request
+from tests.server.processes import wait_listening
 
-from .conftest import HERE, SIPP_TIMEOUT, StartSipp, wait_listening
+from .conftest import HERE, SIPP_TIMEOUT, StartSipp
 
 TIMEOUT = 10.0
 QUICK = TimerConfig(t1=0.02, t2=0.08, t4=0.08, timer_d=0.2)
