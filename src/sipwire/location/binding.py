@@ -184,5 +184,7 @@ class Binding:
 def sort_bindings(bindings: list[Binding]) -> list[Binding]:
     """Highest ``q`` first (§16.6 step 1's preference order), then the most
     recently updated, then by contact text so the order is stable."""
+    if len(bindings) < 2:
+        return list(bindings)
     by_contact = sorted(bindings, key=lambda b: b.key)
     return sorted(by_contact, key=lambda b: (-b.q, -b.updated_at))

@@ -237,11 +237,14 @@ class RegistrarCore:
                                 if contact_schemes is not None else None)
         #: the warn-agent of the Warning header that explains a refusal
         self.agent = agent or min(self.domains)
+        self._supported = tuple(
+            tag for tag, on in (("path", self.path), ("outbound", self.outbound)) if on)
+        self._supported_text = ", ".join(self._supported)
 
     @property
     def supported(self) -> tuple[str, ...]:
         """The option tags this registrar supports (Supported of its 200)."""
-        return tuple(tag for tag, on in (("path", self.path), ("outbound", self.outbound)) if on)
+        return self._supported
 
     # -- the steps ------------------------------------------------------------------
 
@@ -304,9 +307,8 @@ class RegistrarCore:
         headers.extend(("Path", value) for value in registration.path)
         if registration.outbound:
             headers.append(("Require", "outbound"))
-        supported = self.supported
-        if supported:
-            headers.append(("Supported", ", ".join(supported)))
+        if self._supported_text:
+            headers.append(("Supported", self._supported_text))
         headers.append(("Date", date_text(now)))
         return request.reply(200, headers=headers)
 
@@ -338,8 +340,8 @@ class RegistrarCore:
 
     def _check_require(self, request: Request) -> None:
         # §8.2.2.3: unknown option tags in Require: 420 listing them in Unsupported.
-        supported = {tag.lower() for tag in self.supported}
-        unknown = [t for t in request.headers.getall("Require") if t.lower() not in supported]
+        unknown = [t for t in request.headers.getall("Require")
+                   if t.lower() not in self._supported]
         if unknown:
             raise Rejection(420, None, [("Unsupported", ", ".join(unknown))])
 
