@@ -122,6 +122,22 @@ def test_late_2xx_retransmission_is_forwarded() -> None:
     assert statuses(fork.respond(0, 200)) == [200]
 
 
+def test_a_compacted_finished_context_works_as_before() -> None:
+    # finished, it waits only for its client transactions (Timer M, RFC 6026
+    # §8.4): its requests are kept as bytes and parsed again when read
+    fork = Fork(2)
+    fork.respond(1, 486)
+    assert statuses(fork.respond(0, 200)) == [200]
+    assert fork.ctx.finished
+    received, sent = bytes(fork.received), [bytes(r) for r in fork.sent]
+    fork.ctx.compact()
+    assert fork.ctx.responses == []
+    assert statuses(fork.respond(0, 200)) == [200]  # a 2xx retransmission: forwarded
+    assert statuses(fork.respond(1, 486)) == []  # a non-2xx one: absorbed
+    assert fork.ctx.request is not fork.received and bytes(fork.ctx.request) == received
+    assert [bytes(fork.ctx.branch_request(i)) for i in (0, 1)] == sent
+
+
 def test_non_invite_forwards_exactly_one_final() -> None:
     # "a stateful proxy will forward exactly one final response to a non-INVITE request"
     fork = Fork(2, "MESSAGE")

@@ -178,6 +178,36 @@ async def test_call_with_record_route(serve: Serve, phone: OpenPhone) -> None:
     assert status(await alice.expect(200)) == 200
 
 
+async def test_after_the_2xx_retransmissions_still_pass_with_transactions_compacted(
+        serve: Serve, phone: OpenPhone) -> None:
+    server = await serve()
+    alice, bob = await phone("alice", server), await phone("bob", server)
+    await registered(bob)
+    invite = alice.build("INVITE", bob.aor, body=SDP, contact=f"<{alice.contact}>")
+    alice.send(invite)
+    got = await bob.expect("INVITE")
+    ok = bob.answer(got, 200, body=SDP)
+    first = response_of(await alice.expect(200))
+    # Accepted (RFC 6026 §8.6, §8.4) for 64*T1: both INVITE transactions keep
+    # their requests as bytes only
+    invites = [tx for tx in server.engine.transactions if tx.method == "INVITE"]
+    assert len(invites) == 2 and all(tx.state.name == "ACCEPTED" for tx in invites)
+    assert all(tx._request is None for tx in invites)
+    # and so does the finished response context that waits for them to end
+    [proxied] = server.engine._contexts
+    assert proxied.context.finished and proxied.request is None
+    # the callee retransmits its 2xx until the ACK (§13.3.1.4): passed on
+    # upstream unchanged (§16.7 step 10); a retransmitted INVITE is absorbed
+    bob.send(ok, got.source)
+    again = response_of(await alice.expect(200))
+    assert bytes(again) == bytes(first)
+    alice.send(invite)
+    assert [r for r in await bob.silence(0.2) if isinstance(r.message, Request)] == []
+    routes = [str(r.uri) for r in first.record_route]
+    alice.send(in_dialog(alice, "ACK", invite, routes, bob.contact))
+    assert request_of(await bob.expect("ACK")).method == "ACK"
+
+
 async def test_call_without_record_route(serve: Serve, phone: OpenPhone) -> None:
     server = await serve(record_route=False)
     alice, bob = await phone("alice", server), await phone("bob", server)

@@ -154,6 +154,37 @@ def test_accepted_sends_the_tus_2xx_retransmissions() -> None:
     assert tx.send(tx.request.reply(486, to_tag="uas"), 2.0) == []  # not a 2xx: dropped
 
 
+def test_accepted_is_settled_and_works_the_same_compacted() -> None:
+    tx = started()
+    assert not tx.settled  # Proceeding: the final response is still to come
+    tx.send(tx.request.reply(180, to_tag="uas"), 0.1)
+    assert not tx.settled
+    tx.send(tx.request.reply(200, to_tag="uas"), 0.2)
+    assert tx.settled and tx.state is State.ACCEPTED
+    ok = tx.last_response
+    assert ok is not None
+    sent = bytes(ok)  # what the transport put on the wire
+    request_bytes = bytes(tx.request)
+    tx.compact()
+    assert tx.method == "INVITE" and tx.timers == {Timer.L: 32.2}
+    assert tx.receive(wire(tx.request), 1.0) == []  # still absorbed
+    assert bytes(tx.request) == request_bytes  # parsed again from its bytes
+    last = tx.last_response
+    assert last is not None and bytes(last) == sent
+    ack = ack_for(tx)
+    assert tx.receive(ack, 1.5) == [Deliver(ack)]
+    assert tx.send(last, 2.0) == [Send(last)]  # the TU's 2xx retransmission
+    assert tx.handle_timer(32.2) == [Terminated("Timer L")]
+
+
+def test_a_non_2xx_final_does_not_settle_an_invite_transaction() -> None:
+    # Completed retransmits its response on Timer G until the ACK: not settled
+    tx = answered(486)
+    assert tx.state is State.COMPLETED and not tx.settled
+    tx.receive(ack_for(tx), 0.5)
+    assert tx.state is State.CONFIRMED and not tx.settled
+
+
 def test_timer_l_ends_accepted_at_64_t1_for_all_transports() -> None:
     for reliable in (False, True):
         tx = answered(200, reliable=reliable)

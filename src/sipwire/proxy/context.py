@@ -39,6 +39,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..message.message import Request, Response
+from ..message.parser import parse
 from ..transaction.client import build_cancel
 from .branch import branch_for
 from .config import TIMER_C_MIN
@@ -108,7 +109,8 @@ ContextAction = ForwardResponse | CancelBranch | TryTarget | AbandonBranch
 @dataclass(slots=True)
 class _Branch:
     key: BranchKey
-    request: Request
+    #: the forwarded request; None once the context is compacted (``wire`` has it)
+    kept: Request | None
     target: Target | None
     #: a provisional response (100 included) came: it may be cancelled (§9.1)
     proceeding: bool = False
@@ -121,6 +123,14 @@ class _Branch:
     #: the group of a sequential fork it belongs to
     group: int = 0
     timer_c: float | None = None
+    wire: bytes = b""
+
+    @property
+    def request(self) -> Request:
+        request = self.kept
+        if request is None:
+            request = self.kept = _reparse(self.wire)
+        return request
 
 
 @dataclass(slots=True)
@@ -160,7 +170,8 @@ class ResponseContext:
     ) -> None:
         if timer_c <= TIMER_C_MIN:
             raise ValueError("Timer C must be larger than 3 minutes (RFC 3261 §16.6 step 11)")
-        self.request = request
+        self._request: Request | None = request
+        self._request_wire = b""
         self.targets = targets
         self.timer_c = timer_c
         self.cancel_grace = cancel_grace
@@ -170,6 +181,15 @@ class ResponseContext:
         self._state = _State()
 
     # -- reading --------------------------------------------------------------------------
+
+    @property
+    def request(self) -> Request:
+        """The request as the server transaction received it (parsed again
+        from its bytes after ``compact()``)."""
+        request = self._request
+        if request is None:
+            request = self._request = _reparse(self._request_wire)
+        return request
 
     @property
     def final_sent(self) -> bool:
@@ -186,8 +206,28 @@ class ResponseContext:
 
     @property
     def responses(self) -> list[Response]:
-        """The final non-2xx responses kept so far, our Via removed (§16.7 step 4)."""
+        """The final non-2xx responses kept so far, our Via removed (§16.7 step
+        4); none after ``compact()``."""
         return list(self._state.responses)
+
+    def compact(self) -> None:
+        """Keep the requests as bytes only, parsed again if read.
+
+        For a ``finished`` context, which waits only for the client
+        transactions of its branches to end (Timer M of a 2xx, 64*T1, RFC 6026
+        §8.4): it no longer reads its requests, but a busy proxy holds
+        thousands of such contexts, and their parsed messages would be most
+        of its memory and of its garbage collector's work.
+        """
+        request = self._request
+        if request is not None:
+            self._request_wire = _wire(request)
+            self._request = None
+        for branch in self._branches.values():
+            if branch.kept is not None:
+                branch.wire = _wire(branch.kept)
+                branch.kept = None
+        self._state.responses.clear()  # only the best response (§16.7 step 6) read them
 
     def __contains__(self, key: object) -> bool:
         return key in self._branches
@@ -418,6 +458,17 @@ class ResponseContext:
                 status = 480
             return [ForwardResponse(self.request.reply(status))]
         return [ForwardResponse(final_response(self.request, state.responses))]
+
+
+def _wire(request: Request) -> bytes:
+    """The bytes ``request`` was last serialized to (those sent), or its bytes now."""
+    return request._wire if request._wire is not None else bytes(request)
+
+
+def _reparse(wire: bytes) -> Request:
+    request = parse(wire)
+    assert isinstance(request, Request)
+    return request
 
 
 def _rank(response: Response) -> tuple[int, int]:

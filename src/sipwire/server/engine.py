@@ -74,7 +74,8 @@ from ..transaction.actions import (
 from ..transaction.base import Transaction
 from ..transaction.client import ClientTransaction
 from ..transaction.layer import TransactionLayer
-from ..transaction.server import ServerTransaction
+from ..transaction.server import InviteServerTransaction, ServerTransaction
+from ..transaction.table import State
 from ..transport.base import Flow, Transport, TransportError
 from ..transport.base import Target as Destination
 from ..transport.layer import TransportLayer
@@ -101,7 +102,8 @@ class Incoming:
 
 class Proxied:
     """One proxied request (§16.6): its server transaction, its response
-    context, the preprocessed request each branch copies, and how many client
+    context, the preprocessed request each branch copies (None once the
+    context is finished: no branch is added then), and how many client
     transactions of its branches live."""
 
     __slots__ = ("clients", "context", "deadline", "done", "request", "server", "server_gone")
@@ -110,7 +112,7 @@ class Proxied:
                  request: Request) -> None:
         self.server = server
         self.context = context
-        self.request = request
+        self.request: Request | None = request
         self.clients = 0
         self.deadline: float | None = None
         self.server_gone = False
@@ -389,6 +391,7 @@ class Engine:
 
     def _branch(self, proxied: Proxied, target: Target, branch: str, now: float) -> None:
         """§16.6: forward a copy to ``target`` in a new client transaction."""
+        assert proxied.request is not None  # a finished context adds no branch
         fwd = forward(proxied.request, target, self.proxy_config, branch)
         request = fwd.request
         try:
@@ -454,6 +457,11 @@ class Engine:
         now = self._loop.time()
         assert isinstance(tx, ClientTransaction)
         self._context_actions(proxied, proxied.context.on_response(tx, response, now), now)
+        if tx.state is State.ACCEPTED or tx.state is State.COMPLETED:
+            # a final response: the transaction only absorbs retransmissions of
+            # it (Timers D and K, §17.1.1.2, §17.1.2.2) or passes on those of a
+            # 2xx (Timer M, RFC 6026 §8.4); its request is kept as bytes
+            tx.compact()
         self._settle(proxied)
 
     def _upstream(self, proxied: Proxied, response: Response) -> None:
@@ -480,11 +488,17 @@ class Engine:
         if proxied.done:
             return
         context = proxied.context
-        if proxied.clients == 0 and context.finished:
-            proxied.done = True
-            proxied.deadline = None
-            self._contexts.discard(proxied)
-            return
+        if context.finished:
+            if proxied.clients == 0:
+                proxied.done = True
+                proxied.deadline = None
+                self._contexts.discard(proxied)
+                return
+            if proxied.request is not None:
+                # up to 64*T1 of waiting for the client transactions to end:
+                # keep bytes, not parsed requests
+                proxied.request = None
+                context.compact()
         if context.invite:
             deadline = context.next_deadline()
             if deadline != proxied.deadline:
@@ -524,8 +538,10 @@ class Engine:
                 return
             if self.tracer is not None:
                 self.tracer.sent(message, sent)
-            if tx.settled and not tx.reliable:
-                # 64*T1 of answering retransmissions ahead: keep bytes, not objects
+            if tx.settled and (not tx.reliable or isinstance(tx, InviteServerTransaction)):
+                # 64*T1 of answering retransmissions ahead (Timer J over UDP,
+                # §17.2.2; Timer L over any transport, RFC 6026 §8.7): keep
+                # bytes, not objects
                 tx.compact()
             return
         if not isinstance(tx, ClientTransaction):

@@ -126,11 +126,12 @@ class ServerTransaction(Transaction):
 
     @property
     def settled(self) -> bool:
-        """True once the transaction only answers retransmissions of its request
-        with the final response already sent, until Timer J ends it: a
-        non-INVITE server transaction in Completed (§17.2.2).  A TU may then
-        ``compact()`` it, after the response went out."""
-        return self.state is State.COMPLETED and self.method != "INVITE"
+        """True once the final response is sent and, until a timer ends it,
+        the transaction only deals with retransmissions: a non-INVITE server
+        transaction in Completed (§17.2.2), an INVITE server transaction in
+        Accepted (RFC 6026 §8.6).  A TU may then ``compact()`` it, after the
+        response went out."""
+        return False
 
     def compact(self) -> None:
         """Keep the request and the last response as bytes only (parsed again
@@ -249,6 +250,14 @@ class InviteServerTransaction(ServerTransaction):
         self._start_timer(Timer.L, now, self.config.timer_l)
         return []
 
+    @property
+    def settled(self) -> bool:
+        """True in Accepted (RFC 6026 §8.6): the 2xx is sent, and until Timer L
+        the transaction only absorbs retransmissions of the INVITE and passes
+        on the TU's retransmissions of the 2xx.  A TU may then ``compact()``
+        it, after each response went out."""
+        return self.state is State.ACCEPTED
+
 
 class NonInviteServerTransaction(ServerTransaction):
     """RFC 3261 Figure 8: the server transaction of every method but INVITE and ACK."""
@@ -270,3 +279,9 @@ class NonInviteServerTransaction(ServerTransaction):
                        now: float) -> list[Action]:
         self._start_timer(Timer.J, now, 0.0 if self.reliable else self.config.timer_j)
         return []
+
+    @property
+    def settled(self) -> bool:
+        """In Completed (§17.2.2): the final response is sent, and until Timer J
+        the transaction answers retransmissions of the request with it."""
+        return self.state is State.COMPLETED
