@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import time
 
 from sipwire import Request
 from sipwire.auth import MemoryUserStore
@@ -206,6 +208,41 @@ async def test_after_the_2xx_retransmissions_still_pass_with_transactions_compac
     routes = [str(r.uri) for r in first.record_route]
     alice.send(in_dialog(alice, "ACK", invite, routes, bob.contact))
     assert request_of(await bob.expect("ACK")).method == "ACK"
+
+
+async def test_a_branch_whose_held_datagram_cannot_be_sent_counts_as_503(
+        serve: Serve, phone: OpenPhone) -> None:
+    # serve holds UDP sends to the end of the loop's round (udp_coalesce_sends);
+    # a send that fails then still reaches the branch's client transaction
+    # (§18.4, §17.1.4), which answers it 503 (§16.9): the only response, so
+    # the caller gets 500 (§16.7 step 6)
+    server = await serve(t1=0.5, t2=4.0)  # the first retransmission 500 ms later
+    alice, bob = await phone("alice", server), await phone("bob", server)
+    await registered(bob)
+    listener = server.engine.transport._udp[0]
+    socket_io = listener._io
+    assert socket_io is not None
+    bob_port = str(bob.port)
+
+    class Unreachable:
+        def __getattr__(self, name: str) -> object:
+            return getattr(socket_io, name)
+
+        def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+            if str(addr[1]) == bob_port:
+                raise OSError(errno.EHOSTUNREACH, "No route to host")
+            socket_io.sendto(data, addr)
+
+    listener._io = Unreachable()  # type: ignore[assignment]
+    started = time.monotonic()
+    try:
+        answer = await alice.request(alice.build("MESSAGE", bob.aor, body=b"hi"))
+    finally:
+        listener._io = socket_io
+    assert status(answer) == 500
+    # from the first send, not from a retransmission (Timer E, T1 = 500 ms)
+    assert time.monotonic() - started < 0.4
+    assert await bob.silence(0.1) == []
 
 
 async def test_call_without_record_route(serve: Serve, phone: OpenPhone) -> None:

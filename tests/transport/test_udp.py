@@ -275,3 +275,75 @@ async def test_other_send_errors_are_transport_errors() -> None:
     with pytest.raises(TransportError):
         listener.sendto(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070))
     assert listener.dropped == 0
+
+
+# -- coalesced sends (TransportConfig.udp_coalesce_sends) -----------------------------------
+
+
+async def test_coalesced_sends_leave_together_at_the_end_of_the_round(
+        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    peer = await make_peer("udp:127.0.0.1:0", config=TransportConfig(udp_coalesce_sends=True))
+    raw = await raw_udp()
+    assert raw.transport is not None
+    here = raw.transport.get_extra_info("sockname")
+    flow = Flow(Transport.UDP, Address("127.0.0.1", here[1]),
+                Address("127.0.0.1", peer.port("udp")))
+    listener = peer.layer._udp[0]
+    sent: list[bytes] = []
+    real = listener.sendto
+
+    def counting(data: bytes, address: Address) -> None:
+        sent.append(data)
+        real(data, address)
+
+    listener.sendto = counting  # type: ignore[method-assign]
+    assert peer.layer.send_on_nowait(flow, b"first")
+    assert peer.layer.send_on_nowait(flow, b"second")
+    assert sent == []  # held: nothing is sent inside the callback that asked
+    await asyncio.sleep(0)
+    assert sent == [b"first", b"second"]  # one round later, together, in order
+    received = [await asyncio.wait_for(raw.queue.get(), 2) for _ in range(2)]
+    assert [data for data, _ in received] == [b"first", b"second"]
+
+
+async def test_a_held_datagram_that_fails_is_reported_to_on_error() -> None:
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None,
+                           1 << 20, coalesce=True)
+    listener._io = _FullSocket(OSError(errno.EHOSTUNREACH, "No route to host"))
+    errors: list[TransportError] = []
+    listener.send_soon(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070),
+                       errors.append)
+    listener.send_soon(b"OPTIONS sip:b SIP/2.0\r\n\r\n", Address("127.0.0.1", 5071))
+    assert errors == []  # not sent yet, so not failed yet
+    await asyncio.sleep(0)
+    # §18.4: the first caller hears of it; the second gave no handler (logged)
+    assert [e.reason for e in errors] == ["UDP send failed: [Errno 113] No route to host"]
+    # a full buffer is still no error, held or not
+    listener._io = _FullSocket(OSError(errno.ENOBUFS, "No buffer space available"))
+    listener.send_soon(b"OPTIONS sip:c SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070),
+                       errors.append)
+    await asyncio.sleep(0)
+    assert len(errors) == 1 and listener.dropped == 1
+
+
+async def test_what_fails_at_once_still_raises_when_coalescing() -> None:
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None,
+                           1 << 20, coalesce=True)
+    with pytest.raises(TransportError, match="closed"):  # not connected to a socket yet
+        listener.send_soon(b"x", Address("127.0.0.1", 5070))
+    listener._io = _FullSocket(OSError(errno.EHOSTUNREACH, "No route to host"))
+    with pytest.raises(TransportError, match="do not fit"):
+        listener.send_soon(b"x" * 70000, Address("127.0.0.1", 5070))
+
+
+async def test_closing_sends_what_is_held_first(make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    peer = await make_peer("udp:127.0.0.1:0", config=TransportConfig(udp_coalesce_sends=True))
+    raw = await raw_udp()
+    assert raw.transport is not None
+    here = raw.transport.get_extra_info("sockname")
+    flow = Flow(Transport.UDP, Address("127.0.0.1", here[1]),
+                Address("127.0.0.1", peer.port("udp")))
+    assert peer.layer.send_on_nowait(flow, b"last words")
+    peer.layer._udp[0].close()  # before the round ends
+    data, _ = await asyncio.wait_for(raw.queue.get(), 2)
+    assert data == b"last words"

@@ -196,7 +196,8 @@ class Server:
             limits = Limits(max_message_size=config.max_message_size)
         return TransportConfig(limits=limits, max_connections=config.max_connections,
                                idle_timeout=config.idle_timeout, tls_server_context=tls,
-                               udp_receive_buffer=UDP_RECEIVE_BUFFER)
+                               udp_receive_buffer=UDP_RECEIVE_BUFFER,
+                               udp_coalesce_sends=True)
 
     def _open_users(self) -> UserStore | None:
         """The users to authenticate, or None when authentication is off."""

@@ -38,6 +38,7 @@ stores' clients need a current task (``asyncio.timeout``), so they get one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -394,9 +395,17 @@ class Engine:
         assert proxied.request is not None  # a finished context adds no branch
         fwd = forward(proxied.request, target, self.proxy_config, branch)
         request = fwd.request
+        tx: ClientTransaction | None = None
+
+        def failed(exc: TransportError) -> None:
+            # the held datagram could not go (udp_coalesce_sends): as if the
+            # send had raised, once the transaction exists (§16.9: a 503)
+            if tx is not None:
+                self._send_failed(tx, exc)
+
         try:
             destination = _destination(fwd.next_hop)
-            flow = self.transport.send_request_nowait(request, destination)
+            flow = self.transport.send_request_nowait(request, destination, failed)
         except TransportError as exc:
             self._branch_failed(proxied, request, target, exc, now)
             return
@@ -529,7 +538,8 @@ class Engine:
             incoming = self._incoming.get(tx)
             flow = incoming.flow if incoming is not None else None
             try:
-                sent = self.transport.send_response_nowait(message, flow)
+                sent = self.transport.send_response_nowait(
+                    message, flow, functools.partial(self._send_failed, tx))
             except TransportError as exc:
                 self._send_failed(tx, exc)
                 return
@@ -550,7 +560,8 @@ class Engine:
         if flow is None:
             return  # its first copy is still on the way
         try:
-            sent_now = self.transport.send_on_nowait(flow, message)
+            sent_now = self.transport.send_on_nowait(
+                flow, message, functools.partial(self._send_failed, tx))
         except TransportError as exc:
             self._send_failed(tx, exc)
             return

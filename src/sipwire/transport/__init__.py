@@ -18,6 +18,7 @@ from .base import (
 )
 from .config import TransportConfig
 from .layer import MessageHandler, TransportLayer
+from .udp import SendErrorHandler
 
 __all__ = [
     "Address",
@@ -25,6 +26,7 @@ __all__ = [
     "Flow",
     "ListeningPoint",
     "MessageHandler",
+    "SendErrorHandler",
     "Target",
     "Transport",
     "TransportConfig",

@@ -41,6 +41,10 @@ class TransportConfig:
     write_buffer_limit: int = 256 * 1024
     #: bytes queued on a UDP socket before datagrams are dropped
     udp_send_buffer_limit: int = 1024 * 1024
+    #: the ``*_nowait`` sends over UDP leave at the end of the event loop's
+    #: round, all together (``UdpListener.coalesce``): less CPU per message for
+    #: a busy server; a failure then reaches the caller's ``on_error``
+    udp_coalesce_sends: bool = False
     #: SO_RCVBUF of UDP listening sockets (the kernel caps it at net.core.rmem_max);
     #: None keeps the system default.  A busy server needs room for bursts.
     udp_receive_buffer: int | None = None

@@ -45,7 +45,7 @@ from .routing import (
     udp_response_address,
 )
 from .stream import open_stream, serve_stream
-from .udp import UdpListener, open_udp
+from .udp import SendErrorHandler, UdpListener, open_udp
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server as WsServer
@@ -129,7 +129,8 @@ class TransportLayer:
         port: int
         if transport is Transport.UDP:
             listener = await open_udp(point, self._datagram_received,
-                                      cfg.udp_send_buffer_limit, cfg.udp_receive_buffer)
+                                      cfg.udp_send_buffer_limit, cfg.udp_receive_buffer,
+                                      coalesce=cfg.udp_coalesce_sends)
             self._udp.append(listener)
             port = listener.local.port
         elif transport is Transport.TCP or transport is Transport.TLS:
@@ -189,14 +190,17 @@ class TransportLayer:
         listener.sendto(data, remote)
         return Flow(Transport.UDP, remote, listener.local)
 
-    def send_request_nowait(self, request: Request, target: Target) -> Flow | None:
+    def send_request_nowait(self, request: Request, target: Target,
+                            on_error: SendErrorHandler | None = None) -> Flow | None:
         """``send_request`` when it can complete at once: over UDP to an IP
         address, the request within ``udp_max_request_size`` (§18.1.1).
 
         Returns None, having sent nothing, when it would have to wait (a
         connection, a name to resolve, a request large enough for TCP): then
         await ``send_request``.  The top Via may have been stamped meanwhile,
-        as ``send_request`` stamps it again.  Raises ``TransportError`` as it does.
+        as ``send_request`` stamps it again.  Raises ``TransportError`` as it
+        does; with ``udp_coalesce_sends`` a failure of the held datagram goes
+        to ``on_error`` later.
         """
         self._check_open()
         if target.transport is not Transport.UDP or not is_ip(target.host):
@@ -208,7 +212,7 @@ class TransportLayer:
         data = self._stamp_udp(request, listener, remote)
         if self._too_large_for_udp(data):
             return None
-        listener.sendto(data, remote)
+        listener.send_soon(data, remote, on_error)
         return Flow(Transport.UDP, remote, listener.local)
 
     async def choose_transport(self, request: Request, target: Target) -> Transport:
@@ -269,11 +273,13 @@ class TransportLayer:
         return Flow(Transport.UDP, remote, listener.local)
 
     def send_response_nowait(self, response: Response, flow: Flow | None = None,
-                             ) -> Flow | None:
+                             on_error: SendErrorHandler | None = None) -> Flow | None:
         """``send_response`` when it can complete at once: over UDP to an IP
         address (§18.2.2, RFC 3581 §4).  Returns None, having sent nothing,
         when it would have to wait (a connection, a name to resolve): then
-        await ``send_response``.  Raises ``TransportError`` as it does.
+        await ``send_response``.  Raises ``TransportError`` as it does; with
+        ``udp_coalesce_sends`` a failure of the held datagram goes to
+        ``on_error`` later.
         """
         self._check_open()
         if flow is not None and flow.transport is not Transport.UDP:
@@ -291,18 +297,20 @@ class TransportLayer:
             return None
         remote = Address(normalize_ip(host), port)
         listener = self._udp_listener(remote, flow.local if flow is not None else None)
-        listener.sendto(bytes(response), remote)
+        listener.send_soon(bytes(response), remote, on_error)
         return Flow(Transport.UDP, remote, listener.local)
 
-    def send_on_nowait(self, flow: Flow, message: Message | bytes) -> bool:
-        """``send_on`` for a UDP flow, at once: True once sent.  False, having
-        sent nothing, for a connection (await ``send_on``).  Retransmissions
-        take this path, with no task per datagram."""
+    def send_on_nowait(self, flow: Flow, message: Message | bytes,
+                       on_error: SendErrorHandler | None = None) -> bool:
+        """``send_on`` for a UDP flow, at once: True once sent (held, with
+        ``udp_coalesce_sends``: a failure then goes to ``on_error``).  False,
+        having sent nothing, for a connection (await ``send_on``).
+        Retransmissions take this path, with no task per datagram."""
         self._check_open()
         if flow.transport is not Transport.UDP:
             return False
         data = message if isinstance(message, bytes) else bytes(message)
-        self._udp_listener(flow.remote, flow.local).sendto(data, flow.remote)
+        self._udp_listener(flow.remote, flow.local).send_soon(data, flow.remote, on_error)
         return True
 
     async def send_on(self, flow: Flow, message: Message | bytes) -> Flow:

@@ -20,22 +20,36 @@ _FULL = frozenset({errno.ENOBUFS, errno.EAGAIN, errno.EWOULDBLOCK})
 
 #: (listener, datagram, packet source)
 DatagramHandler = Callable[["UdpListener", bytes, Address], None]
+#: told of a datagram that ``send_soon`` could not send after all (§18.4)
+SendErrorHandler = Callable[[TransportError], None]
 
 
 class UdpListener(asyncio.DatagramProtocol):
     """A bound UDP socket: receives datagrams and sends from the same address,
-    as RFC 3581 §4 asks of responses."""
+    as RFC 3581 §4 asks of responses.
+
+    ``coalesce``: ``send_soon`` holds datagrams until the event loop has run
+    the callbacks it has ready (every datagram read in this round, for one)
+    and sends them together.  A busy server then wakes a peer that sleeps
+    between packets once per round instead of once per datagram: on Linux,
+    a ``sendto`` that wakes the receiving process costs two to three times
+    one that finds it running.  The datagrams wait no longer than the round.
+    """
 
     def __init__(self, point: ListeningPoint, on_datagram: DatagramHandler,
-                 send_buffer_limit: int) -> None:
+                 send_buffer_limit: int, *, coalesce: bool = False) -> None:
         self.point = point
         self.local = point.address
         self._on_datagram = on_datagram
         self._send_buffer_limit = send_buffer_limit
         #: datagrams dropped because the socket's send buffer was full
         self.dropped = 0
+        self.coalesce = coalesce
         self._io: asyncio.DatagramTransport | None = None
-        self._closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._closed = self._loop.create_future()
+        #: what send_soon holds until the end of the loop's round
+        self._held: list[tuple[bytes, Address, SendErrorHandler | None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._io = cast(asyncio.DatagramTransport, transport)
@@ -60,16 +74,11 @@ class UdpListener(asyncio.DatagramProtocol):
             self._closed.set_result(None)
 
     def sendto(self, data: bytes, address: Address) -> None:
-        """Send one datagram; ``TransportError`` if the socket cannot.
+        """Send one datagram now; ``TransportError`` if the socket cannot.
 
         A full send buffer is no such error: the datagram is dropped (counted
         in ``dropped``), as the network could have dropped it (§18.4)."""
-        io = self._io
-        if io is None or io.is_closing():
-            raise TransportError("UDP socket is closed", target=self.local)
-        if len(data) > _MAX_PAYLOAD:
-            raise TransportError(f"{len(data)} bytes do not fit in a UDP datagram",
-                                 target=address)
+        io = self._check(data, address)
         # Not in the DatagramTransport ABC, but asyncio's and uvloop's have it.
         buffered: Callable[[], int] | None = getattr(io, "get_write_buffer_size", None)
         if buffered is not None and buffered() > self._send_buffer_limit:
@@ -92,6 +101,45 @@ class UdpListener(asyncio.DatagramProtocol):
         except ValueError as exc:
             raise TransportError(f"UDP send failed: {exc}", target=address) from exc
 
+    def send_soon(self, data: bytes, address: Address,
+                  on_error: SendErrorHandler | None = None) -> None:
+        """``sendto``, or with ``coalesce`` the datagram held until the end of
+        the event loop's round and sent with the others held.
+
+        What fails at once (a closed socket, a datagram too large; without
+        ``coalesce``, any failure) raises ``TransportError``.  A held datagram
+        whose send fails goes to ``on_error`` (when it is None, to the log):
+        the caller's transaction hears of it then (§17.1.4, §17.2.4).
+        """
+        if not self.coalesce:
+            self.sendto(data, address)
+            return
+        self._check(data, address)
+        held = self._held
+        if not held:
+            self._loop.call_soon(self._flush)
+        held.append((data, address, on_error))
+
+    def _flush(self) -> None:
+        held, self._held = self._held, []
+        for data, address, on_error in held:
+            try:
+                self.sendto(data, address)
+            except TransportError as exc:
+                if on_error is not None:
+                    on_error(exc)
+                else:
+                    logger.info("UDP %s: %s", self.local, exc)
+
+    def _check(self, data: bytes, address: Address) -> asyncio.DatagramTransport:
+        io = self._io
+        if io is None or io.is_closing():
+            raise TransportError("UDP socket is closed", target=self.local)
+        if len(data) > _MAX_PAYLOAD:
+            raise TransportError(f"{len(data)} bytes do not fit in a UDP datagram",
+                                 target=address)
+        return io
+
     def _drop(self) -> None:
         self.dropped += 1
         if self.dropped % 1000 == 1:  # under overload, not a line per datagram
@@ -99,6 +147,8 @@ class UdpListener(asyncio.DatagramProtocol):
                            self.local, self.dropped)
 
     def close(self) -> None:
+        if self._held:
+            self._flush()  # what was answered before closing still goes out
         if self._io is not None:
             self._io.close()
         elif not self._closed.done():
@@ -109,11 +159,12 @@ class UdpListener(asyncio.DatagramProtocol):
 
 
 async def open_udp(point: ListeningPoint, on_datagram: DatagramHandler,
-                   send_buffer_limit: int, receive_buffer: int | None = None) -> UdpListener:
+                   send_buffer_limit: int, receive_buffer: int | None = None, *,
+                   coalesce: bool = False) -> UdpListener:
     """Bind a UDP listening point (port 0 picks one; ``listener.point`` has it)."""
     loop = asyncio.get_running_loop()
     io, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpListener(point, on_datagram, send_buffer_limit),
+        lambda: UdpListener(point, on_datagram, send_buffer_limit, coalesce=coalesce),
         local_addr=(point.host, point.port),
     )
     if receive_buffer is not None:
