@@ -7,7 +7,12 @@ that ``benchmarks/server.sh`` uses:
 
 * ``register``: ``--count`` REGISTERs of distinct users at ``--rate`` per second;
 * ``calls``: a SIPp UAS is registered as bob, then ``--count`` calls
-  (INVITE/100/180/200/ACK/BYE/200, record-routed) at ``--rate`` per second.
+  (INVITE/100/180/200/ACK/BYE/200, record-routed) at ``--rate`` per second;
+* ``floor``: the REGISTER load against no SIP server at all but a bare
+  asyncio UDP responder that slices a 200 out of each request, optionally
+  after ``--work-us`` of busy-waiting: what the socket I/O and the event loop
+  cost any Python server, and how that grows when the server is slow enough
+  for SIPp to sleep between packets (every ``sendto`` then wakes it).
 
 It prints this process's CPU time (user + system) over the load divided by
 the calls SIPp completed: the server's µs of CPU per REGISTER or per call.
@@ -15,16 +20,25 @@ With ``--profile`` the load runs under cProfile (which inflates the CPU
 time) and the top functions are printed.  With two or more cores the server
 is pinned to the last one and SIPp to the others, as ``server.sh`` does.
 
+With ``--in-process`` (``register`` only) there is no SIPp and no socket
+I/O: REGISTERs of distinct users, as SIPp would send them, are handed to the
+server's UDP listener one after another and its ``sendto`` only counts the
+responses.  What that costs per REGISTER is the server's own work, without
+the kernel, the event loop and the cache misses of switching between them.
+
 Run from the repository root::
 
     python3 benchmarks/profile_server.py register --count 10000 --rate 2000
     python3 benchmarks/profile_server.py calls --count 3000 --rate 500 --profile
+    python3 benchmarks/profile_server.py register --count 20000 --in-process
+    python3 benchmarks/profile_server.py floor --count 20000 --rate 5000 --work-us 100
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
@@ -36,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,13 +119,58 @@ def _successful(stat: Path) -> int:
     return int(lines[-1].split(";")[header.index("SuccessfulCall(C)")])
 
 
-async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Profile | None,
-              gc_off: bool = False, window: int = 0) -> tuple[int, float, float]:
+class _Floor(asyncio.DatagramProtocol):
+    """The least a Python UDP server can do per REGISTER: answer 200 with the
+    request's Via, From, To (tagged), Call-ID and CSeq lines, sliced out of its
+    bytes, after ``work`` seconds of busy-waiting (standing in for the
+    processing a real server does between receiving and sending)."""
+
+    def __init__(self, work: float) -> None:
+        self.work = work
+        self.io: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.io = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.work:
+            until = time.perf_counter() + self.work
+            while time.perf_counter() < until:
+                pass
+        lines = [b"SIP/2.0 200 OK"]
+        for line in data.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+            name = line.partition(b":")[0].lower()
+            if name == b"to":
+                lines.append(line + b";tag=floor")
+            elif name in (b"via", b"from", b"call-id", b"cseq"):
+                lines.append(line)
+        lines.append(b"Content-Length: 0\r\n\r\n")
+        assert self.io is not None
+        self.io.sendto(b"\r\n".join(lines), addr)
+
+
+@contextlib.asynccontextmanager
+async def _serving(mode: str, port: int, work: float) -> AsyncIterator[None]:
+    if mode == "floor":
+        io, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Floor(work), local_addr=("127.0.0.1", port))
+        try:
+            yield
+        finally:
+            io.close()
+        return
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
                           store="memory:", auth="off", trace=False)
+    async with Server(config):
+        yield
+
+
+async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Profile | None,
+              gc_off: bool = False, window: int = 0, work: float = 0.0,
+              ) -> tuple[int, float, float]:
     tmp = tempfile.mkdtemp(prefix="sipwire-profile.")
     uas: asyncio.subprocess.Process | None = None
-    async with Server(config):
+    async with _serving(mode, port, work):
         _tune_gc()
         if gc_off:
             gc.disable()
@@ -153,9 +213,76 @@ async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Pro
     return ok, cpu1 - cpu0, t1 - t0
 
 
+#: a REGISTER as benchmarks/sipp/register_load.xml sends it
+_REGISTER = (
+    "REGISTER sip:{domain} SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{n}-1-0\r\n"
+    "From: <sip:u{n}@{domain}>;tag=4242r{n}\r\n"
+    "To: <sip:u{n}@{domain}>\r\n"
+    "Call-ID: {n}-4242@127.0.0.1\r\n"
+    "CSeq: 1 REGISTER\r\n"
+    "Contact: <sip:u{n}@127.0.0.1:{port};transport=UDP>\r\n"
+    "Expires: 3600\r\n"
+    "Max-Forwards: 70\r\n"
+    "User-Agent: sipp-bench\r\n"
+    "Content-Length: 0\r\n\r\n"
+)
+
+
+class _CountingSocket:
+    """Stands in for the UDP transport under the server's listener."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def sendto(self, data: bytes, addr: object) -> None:
+        self.sent += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def run_in_process(count: int, port: int, profile: cProfile.Profile | None,
+                         gc_off: bool = False) -> tuple[int, float, float]:
+    config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
+                          store="memory:", auth="off", trace=False)
+    source = ("127.0.0.1", port + 2)
+    warm = min(1000, count)
+    datagrams = [_REGISTER.format(domain=DOMAIN, port=source[1], n=n).encode()
+                 for n in range(count + warm)]
+    async with Server(config) as server:
+        _tune_gc()
+        if gc_off:
+            gc.disable()
+        gc.callbacks.append(_gc_timer)
+        listener = server.engine.transport._udp[0]
+        real, counting = listener._io, _CountingSocket()
+        listener._io = counting  # type: ignore[assignment]
+        try:
+            for data in datagrams[:warm]:  # imports, caches, first allocations
+                listener.datagram_received(data, source)
+            for stats in GC_STATS.values():
+                stats[:] = [0, 0.0]
+            counting.sent = 0
+            cpu0, t0 = _cpu(), time.monotonic()
+            if profile is not None:
+                profile.enable()
+            for data in datagrams[warm:]:
+                listener.datagram_received(data, source)
+            if profile is not None:
+                profile.disable()
+            cpu1, t1 = _cpu(), time.monotonic()
+        finally:
+            listener._io = real
+    return counting.sent, cpu1 - cpu0, t1 - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("register", "calls"))
+    parser.add_argument("mode", choices=("register", "calls", "floor"))
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--rate", type=int, default=2000, help="offered per second")
     parser.add_argument("--window", type=int, default=0,
@@ -169,7 +296,14 @@ def main() -> None:
     parser.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--no-gc", action="store_true",
                         help="disable the cyclic collector: what it costs")
+    parser.add_argument("--work-us", type=float, default=0.0,
+                        help="floor only: busy-wait this many µs per REGISTER before answering")
+    parser.add_argument("--in-process", action="store_true",
+                        help="register only: no SIPp, no socket I/O; datagrams handed "
+                        "to the server's UDP listener")
     args = parser.parse_args()
+    if args.in_process and args.mode != "register":
+        parser.error("--in-process measures REGISTERs only")
     _pin_self()
     configure_logging("warning")  # as `sipwire serve --log-level warning`
     profile = cProfile.Profile() if args.profile else None
@@ -182,14 +316,20 @@ def main() -> None:
         else:
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        ok, cpu, wall = runner.run(run(args.mode, args.count, args.rate, args.port, profile,
-                                       args.no_gc, args.window))
-    unit = "REGISTER" if args.mode == "register" else "call"
+        if args.in_process:
+            ok, cpu, wall = runner.run(run_in_process(args.count, args.port, profile,
+                                                      args.no_gc))
+        else:
+            ok, cpu, wall = runner.run(run(args.mode, args.count, args.rate, args.port,
+                                           profile, args.no_gc, args.window,
+                                           args.work_us / 1e6))
+    unit = "call" if args.mode == "calls" else "REGISTER"
     per = 1e6 * cpu / ok if ok else float("nan")
     print(f"{args.mode}: {ok}/{args.count} completed in {wall:.2f} s ({ok / wall:.0f}/s), "
           f"server CPU "
           f"{cpu:.2f} s ({100 * cpu / wall:.0f} %), {per:.0f} µs per {unit}"
-          f"{' (under cProfile)' if profile else ''}")
+          f"{' (under cProfile)' if profile else ''}"
+          f"{' (in-process, no sockets)' if args.in_process else ''}")
     print("cyclic GC: " + ", ".join(f"gen{g} {n} x {1e3 * t:.0f} ms"
                                      for g, (n, t) in GC_STATS.items()))
     if profile is not None:
