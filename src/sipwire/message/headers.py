@@ -56,8 +56,17 @@ LIST_HEADERS.update({"path", "service-route", "allow-events", "accept-contact",
 
 def header_key(name: str) -> str:
     """The lookup key of a header name: lower-case long form."""
-    key = name.lower()
-    return COMPACT_FORMS.get(key, key)
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.lower()
+        key = COMPACT_FORMS.get(key, key)
+        if len(_KEYS) < 4096:  # names a program asks for, and a few a peer made up
+            _KEYS[name] = key
+    return key
+
+
+#: header_key of the names asked for so far
+_KEYS: dict[str, str] = {}
 
 
 def canonical_name(name: str) -> str:

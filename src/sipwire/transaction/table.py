@@ -48,6 +48,10 @@ class State(Enum):
     ACCEPTED = "Accepted"
     TERMINATED = "Terminated"
 
+    # members are singletons compared by identity; Enum's own __hash__ hashes
+    # the name in Python code, and the tables are looked up on every message
+    __hash__ = object.__hash__
+
 
 class Event(Enum):
     """What can happen to a transaction, other than a timer firing."""
@@ -66,6 +70,10 @@ class Event(Enum):
     #: the transport could not send a message of this transaction
     TRANSPORT_ERROR = "transport error"
 
+    # members are singletons compared by identity; Enum's own __hash__ hashes
+    # the name in Python code, and the tables are looked up on every message
+    __hash__ = object.__hash__
+
 
 class Timer(Enum):
     """RFC 3261 Table 4 timers, RFC 6026's L and M, and the §17.2.1 100 Trying delay."""
@@ -83,6 +91,10 @@ class Timer(Enum):
     L = "Timer L"  # wait time for accepted INVITE request retransmits (RFC 6026)
     M = "Timer M"  # wait time for 2xx retransmits and forked 2xx (RFC 6026)
     TRYING = "100 Trying"  # §17.2.1: "send 100 if TU won't in 200 ms"
+
+    # members are singletons compared by identity; Enum's own __hash__ hashes
+    # the name in Python code, and the tables are looked up on every message
+    __hash__ = object.__hash__
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,11 @@ def parse_int(text: str, rule: str, maximum: int = 2**32 - 1) -> int:
     text = text.strip(" \t")
     if not text.isdigit() or not text.isascii():
         raise ParseError(f"{text!r} is not a number", rfc=rule)
+    if len(text) < 10:  # the usual few digits: at most 999,999,999
+        value = int(text)
+        if value > maximum:
+            raise ParseError(f"{value} is out of range (at most {maximum})", rfc=rule)
+        return value
     if len(text.lstrip("0")) > len(str(maximum)):
         raise ParseError(f"{text[:20]}... is out of range (at most {maximum})", rfc=rule)
     value = int(text)

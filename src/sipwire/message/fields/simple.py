@@ -121,8 +121,8 @@ class Expires(_Number):
     def parse(cls: type[N], text: str) -> N:
         # §20.19 / §10.2.1: a value above 2**32-1 is taken as 2**32-1.
         digits = text.strip(" \t")
-        if digits.isdigit() and digits.isascii() and (len(digits.lstrip("0")) > 10
-                                                        or int(digits) > DELTA_SECONDS_MAX):
+        if len(digits) > 9 and digits.isdigit() and digits.isascii() and (
+                len(digits.lstrip("0")) > 10 or int(digits) > DELTA_SECONDS_MAX):
             self = cls.__new__(cls)
             self._raw = text
             self.value = DELTA_SECONDS_MAX
