@@ -164,6 +164,8 @@ class Engine:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._closed = False
+        #: on_message is performing actions (it re-arms the timer when done)
+        self._handling = False
 
     # -- what is under way ----------------------------------------------------------------
 
@@ -185,7 +187,11 @@ class Engine:
             actions = self.transactions.receive(message, now, reliable=flow.reliable)
         else:
             actions = self.transactions.receive(message, now)
-        self._perform(actions, flow)
+        self._handling = True  # respond() leaves the timer to us
+        try:
+            self._perform(actions, flow)
+        finally:
+            self._handling = False
         self._rearm()
 
     def _perform(self, actions: list[Action], flow: Flow | None = None) -> None:
@@ -528,7 +534,8 @@ class Engine:
                     log_transaction(tx.request, response, now - incoming.started,
                                     incoming.flow)
         self._perform(tx.send(response, now))
-        self._rearm()
+        if not self._handling:
+            self._rearm()
 
     # -- sending -------------------------------------------------------------------------
 

@@ -128,7 +128,10 @@ class TransactionLayer:
 
     def find_server(self, request: Request) -> ServerTransaction | None:
         """The server transaction ``request`` belongs to (§17.2.3), ACK included."""
-        key = branch_key(request)
+        return self._find_server(request, branch_key(request))
+
+    def _find_server(self, request: Request,
+                     key: BranchKey | None) -> ServerTransaction | None:
         if key is not None:
             method = "INVITE" if request.method == "ACK" else request.method
             for tx in self._by_branch.get(key, ()):
@@ -185,7 +188,8 @@ class TransactionLayer:
             return client.receive(message, now)
         if not isinstance(message, Request):
             raise TypeError(f"not a SIP request or response: {message!r}")
-        server = self.find_server(message)
+        by_branch = branch_key(message)
+        server = self._find_server(message, by_branch)
         if server is not None:
             return server.receive(message, now)
         if message.method == "ACK":
@@ -198,7 +202,7 @@ class TransactionLayer:
             tx = InviteServerTransaction(message, reliable=reliable, config=self.config)
         else:
             tx = NonInviteServerTransaction(message, reliable=reliable, config=self.config)
-        self._add_server(tx)
+        self._add_server(tx, by_branch)
         actions = tx.start(now)
         if merged:
             loop = LoopDetected(message, message.reply(482), tx)
@@ -268,12 +272,11 @@ class TransactionLayer:
                 return tx
         return None
 
-    def _add_server(self, tx: ServerTransaction) -> None:
+    def _add_server(self, tx: ServerTransaction, by_branch: BranchKey | None) -> None:
         request = tx.request
         # the §8.2.2.2 index only when merged requests are detected (it costs a
         # From parse per request)
         merged = merge_key(request) if self.detect_merged_requests else None
-        by_branch = branch_key(request)
         if by_branch is not None:
             self._servers[tx] = (by_branch, merged)
             self._by_branch.setdefault(by_branch, []).append(tx)
