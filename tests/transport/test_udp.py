@@ -280,14 +280,20 @@ async def test_other_send_errors_are_transport_errors() -> None:
 # -- coalesced sends (TransportConfig.udp_coalesce_sends) -----------------------------------
 
 
-async def test_coalesced_sends_leave_together_at_the_end_of_the_round(
-        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+async def coalescing_peer(make_peer: MakePeer, raw_udp: MakeRaw) -> tuple[Peer, RawUdp, Flow]:
+    """A layer with coalesced UDP sends, a bare socket, and the flow between them."""
     peer = await make_peer("udp:127.0.0.1:0", config=TransportConfig(udp_coalesce_sends=True))
     raw = await raw_udp()
     assert raw.transport is not None
     here = raw.transport.get_extra_info("sockname")
     flow = Flow(Transport.UDP, Address("127.0.0.1", here[1]),
                 Address("127.0.0.1", peer.port("udp")))
+    return peer, raw, flow
+
+
+async def test_coalesced_sends_leave_together_at_the_end_of_the_round(
+        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    peer, raw, flow = await coalescing_peer(make_peer, raw_udp)
     listener = peer.layer._udp[0]
     sent: list[bytes] = []
     real = listener.sendto
@@ -337,12 +343,7 @@ async def test_what_fails_at_once_still_raises_when_coalescing() -> None:
 
 
 async def test_closing_sends_what_is_held_first(make_peer: MakePeer, raw_udp: MakeRaw) -> None:
-    peer = await make_peer("udp:127.0.0.1:0", config=TransportConfig(udp_coalesce_sends=True))
-    raw = await raw_udp()
-    assert raw.transport is not None
-    here = raw.transport.get_extra_info("sockname")
-    flow = Flow(Transport.UDP, Address("127.0.0.1", here[1]),
-                Address("127.0.0.1", peer.port("udp")))
+    peer, raw, flow = await coalescing_peer(make_peer, raw_udp)
     assert peer.layer.send_on_nowait(flow, b"last words")
     peer.layer._udp[0].close()  # before the round ends
     data, _ = await asyncio.wait_for(raw.queue.get(), 2)
