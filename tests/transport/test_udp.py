@@ -348,3 +348,15 @@ async def test_closing_sends_what_is_held_first(make_peer: MakePeer, raw_udp: Ma
     peer.layer._udp[0].close()  # before the round ends
     data, _ = await asyncio.wait_for(raw.queue.get(), 2)
     assert data == b"last words"
+
+
+async def test_the_packet_source_cache_stays_bounded() -> None:
+    seen: list[Address] = []
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"),
+                           lambda _listener, _data, source: seen.append(source), 1 << 20)
+    for port in range(1024, 1024 + 5000):
+        listener.datagram_received(b"\r\n", ("127.0.0.1", port))
+    listener.datagram_received(b"\r\n", ("::ffff:127.0.0.1", 5070, 0, 0))
+    assert len(listener._sources) <= 4096
+    assert seen[0] == Address("127.0.0.1", 1024) and len(seen) == 5001
+    assert seen[-1] == Address("127.0.0.1", 5070)  # an IPv4-mapped source, as IPv4

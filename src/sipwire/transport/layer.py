@@ -293,6 +293,12 @@ class TransportLayer:
             response_target(via)  # TransportError for a transport we do not know
             return None
         host, port = address
+        if flow is not None and port == flow.remote.port and host == flow.remote.host:
+            # back where the request came from (RFC 3581 §4), the usual case
+            listener = self._udp_listener(flow.remote, flow.local)
+            listener.send_soon(bytes(response), flow.remote, on_error)
+            return flow if listener.local is flow.local else Flow(
+                Transport.UDP, flow.remote, listener.local)
         if not is_ip(host):
             return None
         remote = Address(normalize_ip(host), port)
@@ -538,7 +544,7 @@ class TransportLayer:
         response leaves from where its request arrived), else one of the family."""
         fallback = dual_stack = None
         for listener in self._udp:
-            if local is not None and listener.local == local:
+            if local is not None and (listener.local is local or listener.local == local):
                 return listener
             if listener.local.family == remote.family:
                 if local is None:

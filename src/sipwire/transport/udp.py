@@ -48,6 +48,8 @@ class UdpListener(asyncio.DatagramProtocol):
         self._io: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
+        #: the Address of each recent packet source, by its socket address
+        self._sources: dict[tuple[str | int, ...], Address] = {}
         #: what send_soon holds until the end of the loop's round
         self._held: list[tuple[bytes, Address, SendErrorHandler | None]] = []
 
@@ -59,7 +61,13 @@ class UdpListener(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
-            self._on_datagram(self, data, Address.from_sockname(addr))
+            source = self._sources.get(addr)
+            if source is None:
+                source = Address.from_sockname(addr)
+                if len(self._sources) >= 4096:  # peers come and go: start again
+                    self._sources.clear()
+                self._sources[addr] = source
+            self._on_datagram(self, data, source)
         except Exception:
             # A bug above must not stop the socket from reading.
             logger.exception("error handling a datagram from %s", addr)
