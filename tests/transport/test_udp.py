@@ -360,3 +360,19 @@ async def test_the_packet_source_cache_stays_bounded() -> None:
     assert len(listener._sources) <= 4096
     assert seen[0] == Address("127.0.0.1", 1024) and len(seen) == 5001
     assert seen[-1] == Address("127.0.0.1", 5070)  # an IPv4-mapped source, as IPv4
+
+
+async def test_a_failed_send_is_a_transport_error_on_either_loop(make_peer: MakePeer) -> None:
+    # an IPv6 destination from an IPv4 socket: uvloop raises from sendto,
+    # asyncio hands the error to error_received instead; both are §18.4 failures
+    peer = await make_peer("udp:127.0.0.1:0")
+    listener = peer.layer._udp[0]
+    with pytest.raises(TransportError, match="UDP send failed"):
+        listener.sendto(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("::1", 5060))
+    assert listener._send_error is None  # nothing left over for the next send
+    # ... and with coalesced sends, the held datagram's failure reaches on_error
+    listener.coalesce = True
+    errors: list[TransportError] = []
+    listener.send_soon(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("::1", 5060), errors.append)
+    await asyncio.sleep(0)
+    assert len(errors) == 1

@@ -48,6 +48,9 @@ class UdpListener(asyncio.DatagramProtocol):
         self._io: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
+        #: inside sendto, and what error_received said meanwhile
+        self._sending = False
+        self._send_error: Exception | None = None
         #: the Address of each recent packet source, by its socket address
         self._sources: dict[tuple[str | int, ...], Address] = {}
         #: what send_soon holds until the end of the loop's round
@@ -73,6 +76,10 @@ class UdpListener(asyncio.DatagramProtocol):
             logger.exception("error handling a datagram from %s", addr)
 
     def error_received(self, exc: Exception) -> None:
+        if self._sending:
+            # asyncio's transport reports a failed sendto here, not by raising
+            self._send_error = exc
+            return
         # §18.4: an ICMP error cannot be tied to the send that caused it on an
         # unconnected socket; the transaction's timers cover the loss.
         logger.debug("UDP %s: %s", self.local, exc)
@@ -96,8 +103,13 @@ class UdpListener(asyncio.DatagramProtocol):
         host = address.host
         if self.local.family == socket.AF_INET6 and address.family == socket.AF_INET:
             host = "::ffff:" + host  # a dual-stack socket reaches IPv4 peers this way
+        self._sending = True
         try:
             io.sendto(data, (host, address.port))
+            failed = self._send_error
+            if failed is not None:
+                self._send_error = None
+                raise failed
         except OSError as exc:
             if isinstance(exc, BlockingIOError) or exc.errno in _FULL:
                 # The kernel's send buffer is full: the datagram is lost, as UDP
@@ -108,6 +120,8 @@ class UdpListener(asyncio.DatagramProtocol):
             raise TransportError(f"UDP send failed: {exc}", target=address) from exc
         except ValueError as exc:
             raise TransportError(f"UDP send failed: {exc}", target=address) from exc
+        finally:
+            self._sending = False
 
     def send_soon(self, data: bytes, address: Address,
                   on_error: SendErrorHandler | None = None) -> None:
