@@ -217,7 +217,9 @@ class ResponseContext:
         transactions of its branches to end (Timer M of a 2xx, 64*T1, RFC 6026
         §8.4): it no longer reads its requests, but a busy proxy holds
         thousands of such contexts, and their parsed messages would be most
-        of its memory and of its garbage collector's work.
+        of its memory and of its garbage collector's work.  A request is kept
+        as it was received or last sent (what the transport added to the top
+        Via of a received one, §18.2.1, is not kept).
         """
         request = self._request
         if request is not None:

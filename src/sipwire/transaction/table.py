@@ -32,7 +32,15 @@ __all__ = [
 ]
 
 
-class State(Enum):
+class _Member(Enum):
+    """An enum hashed by identity: its members are singletons compared by
+    identity, Enum's own ``__hash__`` hashes the name in Python code, and the
+    transaction tables are looked up by these on every message."""
+
+    __hash__ = object.__hash__
+
+
+class State(_Member):
     """The states of Figures 5-8 and RFC 6026 (Accepted).
 
     ``INITIAL`` is the entry arrow at the top of each figure: the transaction
@@ -48,12 +56,8 @@ class State(Enum):
     ACCEPTED = "Accepted"
     TERMINATED = "Terminated"
 
-    # members are singletons compared by identity; Enum's own __hash__ hashes
-    # the name in Python code, and the tables are looked up on every message
-    __hash__ = object.__hash__
 
-
-class Event(Enum):
+class Event(_Member):
     """What can happen to a transaction, other than a timer firing."""
 
     #: the entry arrow: "INVITE from TU" / "Request from TU" (client),
@@ -70,12 +74,8 @@ class Event(Enum):
     #: the transport could not send a message of this transaction
     TRANSPORT_ERROR = "transport error"
 
-    # members are singletons compared by identity; Enum's own __hash__ hashes
-    # the name in Python code, and the tables are looked up on every message
-    __hash__ = object.__hash__
 
-
-class Timer(Enum):
+class Timer(_Member):
     """RFC 3261 Table 4 timers, RFC 6026's L and M, and the §17.2.1 100 Trying delay."""
 
     A = "Timer A"  # INVITE request retransmit interval, UDP only
@@ -91,10 +91,6 @@ class Timer(Enum):
     L = "Timer L"  # wait time for accepted INVITE request retransmits (RFC 6026)
     M = "Timer M"  # wait time for 2xx retransmits and forked 2xx (RFC 6026)
     TRYING = "100 Trying"  # §17.2.1: "send 100 if TU won't in 200 ms"
-
-    # members are singletons compared by identity; Enum's own __hash__ hashes
-    # the name in Python code, and the tables are looked up on every message
-    __hash__ = object.__hash__
 
 
 @dataclass(frozen=True, slots=True)
