@@ -7,7 +7,8 @@ changed parts are rewritten (see ``Headers``).
 
 from __future__ import annotations
 
-import secrets
+import os
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,19 +32,50 @@ SIP_VERSION = "SIP/2.0"
 DIALOG_CREATING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 
 
+class _RandomPool:
+    """Random bytes from the operating system's generator (``os.urandom``, as
+    ``secrets`` uses), read 4 KiB at a time: a registrar or proxy needs a tag
+    or branch for most messages, and one ``getrandom`` call per message is a
+    system call per message.  Each byte is handed out once; a forked child
+    starts a pool of its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._bytes = b""
+        self._used = 0
+
+    def hex(self, n: int) -> str:
+        """``secrets.token_hex(n)``: 2n hex digits from n random bytes."""
+        with self._lock:
+            start = self._used
+            end = start + n
+            if end > len(self._bytes):
+                self._bytes = os.urandom(4096)
+                start, end = 0, n
+            self._used = end
+            return self._bytes[start:end].hex()
+
+
+_random = _RandomPool()
+
+
 def new_branch() -> str:
     """A Via branch unique in space and time, with the §8.1.1.7 magic cookie."""
-    return BRANCH_MAGIC_COOKIE + secrets.token_hex(10)
+    return BRANCH_MAGIC_COOKIE + _random.hex(10)
 
 
 def new_tag() -> str:
     """A From/To tag with at least 32 bits of randomness (§19.3)."""
-    return secrets.token_hex(6)
+    return _random.hex(6)
 
 
 def new_call_id(host: str | None = None) -> str:
     """A globally unique Call-ID (§8.1.1.4)."""
-    token = secrets.token_hex(12)
+    token = _random.hex(12)
     return f"{token}@{host}" if host else token
 
 
