@@ -82,6 +82,14 @@ def new_call_id(host: str | None = None) -> str:
 HeaderItems = Iterable[tuple[str, "str | Field"]]
 
 
+def kept_bytes(message: Message) -> bytes:
+    """What to keep of a message held only for retransmissions: the bytes it
+    was received as or last serialized to (those on the wire), else its bytes
+    now."""
+    wire = message._wire
+    return wire if wire is not None else bytes(message)
+
+
 class Message:
     """What requests and responses share: headers, body and typed accessors."""
 

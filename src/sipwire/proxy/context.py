@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..message.message import Request, Response
+from ..message.message import Request, Response, kept_bytes
 from ..message.parser import parse
 from ..transaction.client import build_cancel
 from .branch import branch_for
@@ -223,11 +223,11 @@ class ResponseContext:
         """
         request = self._request
         if request is not None:
-            self._request_wire = _wire(request)
+            self._request_wire = kept_bytes(request)
             self._request = None
         for branch in self._branches.values():
             if branch.kept is not None:
-                branch.wire = _wire(branch.kept)
+                branch.wire = kept_bytes(branch.kept)
                 branch.kept = None
         self._state.responses.clear()  # only the best response (§16.7 step 6) read them
 
@@ -460,11 +460,6 @@ class ResponseContext:
                 status = 480
             return [ForwardResponse(self.request.reply(status))]
         return [ForwardResponse(final_response(self.request, state.responses))]
-
-
-def _wire(request: Request) -> bytes:
-    """The bytes ``request`` was last serialized to (those sent), or its bytes now."""
-    return request._wire if request._wire is not None else bytes(request)
 
 
 def _reparse(wire: bytes) -> Request:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from ..message.message import Request, Response
+from ..message.message import Request, Response, kept_bytes
 from ..message.parser import parse
 from .actions import Action, Terminated
 from .config import TimerConfig
@@ -140,8 +140,7 @@ class Transaction:
         """
         request = self._request
         if request is not None:
-            wire = request._wire
-            self._request_wire = wire if wire is not None else bytes(request)
+            self._request_wire = kept_bytes(request)
             self._request = None
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from ..message.message import Request, Response
+from ..message.message import Request, Response, kept_bytes
 from ..message.parser import parse
 from .actions import Action, Deliver, Send, Timeout, TransportFailure
 from .base import Message, Transaction
@@ -140,8 +140,7 @@ class ServerTransaction(Transaction):
         super().compact()
         response = self._last_response
         if response is not None:
-            wire = response._wire
-            self._last_wire = wire if wire is not None else bytes(response)
+            self._last_wire = kept_bytes(response)
             self._last_response = None
 
     def receive(self, request: Request, now: float) -> list[Action]:
