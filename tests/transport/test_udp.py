@@ -351,15 +351,19 @@ async def test_closing_sends_what_is_held_first(make_peer: MakePeer, raw_udp: Ma
 
 
 async def test_the_packet_source_cache_stays_bounded() -> None:
-    seen: list[Address] = []
+    seen: list[Flow] = []
     listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"),
-                           lambda _listener, _data, source: seen.append(source), 1 << 20)
+                           lambda _listener, _data, flow: seen.append(flow), 1 << 20)
     for port in range(1024, 1024 + 5000):
         listener.datagram_received(b"\r\n", ("127.0.0.1", port))
     listener.datagram_received(b"\r\n", ("::ffff:127.0.0.1", 5070, 0, 0))
-    assert len(listener._sources) <= 4096
-    assert seen[0] == Address("127.0.0.1", 1024) and len(seen) == 5001
-    assert seen[-1] == Address("127.0.0.1", 5070)  # an IPv4-mapped source, as IPv4
+    assert len(listener._flows) <= 4096
+    assert seen[0] == Flow(Transport.UDP, Address("127.0.0.1", 1024), listener.local)
+    assert len(seen) == 5001
+    assert seen[-1].remote == Address("127.0.0.1", 5070)  # an IPv4-mapped source, as IPv4
+    # one Flow object per peer while it is cached
+    listener.datagram_received(b"\r\n", ("::ffff:127.0.0.1", 5070, 0, 0))
+    assert seen[-1] is seen[-2]
 
 
 async def test_a_failed_send_is_a_transport_error_on_either_loop(make_peer: MakePeer) -> None:

@@ -228,7 +228,12 @@ class Headers:
         return self._first(header_key(name))
 
     def _first(self, key: str) -> Field | None:
-        for line in self._find(key):
+        index = self._index
+        # without an index (a message just built), scanning to the first line
+        # of the name is cheaper than building one: Via is at the top
+        for line in self._lines if index is None else index.get(key, _NONE):
+            if line[1] != key:
+                continue
             values = line[4]
             if values is None:
                 values = line[4] = _parse_line(HEADER_TYPES[key], key, line)

@@ -166,6 +166,9 @@ class Engine:
         self._closed = False
         #: on_message is performing actions (it re-arms the timer when done)
         self._handling = False
+        #: the registrar's Source of each recent flow, by the flow's identity (a
+        #: UDP listener hands over one Flow object per peer)
+        self._sources: dict[int, tuple[Flow, Source]] = {}
 
     # -- what is under way ----------------------------------------------------------------
 
@@ -259,14 +262,25 @@ class Engine:
         return config.serves(host) or config.is_own_host(host)
 
     async def _register(self, request: Request, tx: ServerTransaction, flow: Flow) -> None:
-        source = Source(flow.transport.value, flow.remote.host, flow.remote.port,
-                        str(flow.local))
+        source = self._source(flow)
         try:
             response = await self.registrar.handle(request, self.clock(), source)
         except Exception:
             log.exception("the registrar failed on %r", request)
             response = request.reply(500)
         self.respond(tx, response)
+
+    def _source(self, flow: Flow) -> Source:
+        """Where a REGISTER came from, as the registrar stores it."""
+        cached = self._sources.get(id(flow))
+        if cached is not None and cached[0] is flow:
+            return cached[1]
+        source = Source(flow.transport.value, flow.remote.host, flow.remote.port,
+                        str(flow.local))
+        if len(self._sources) >= 4096:  # peers come and go: start again
+            self._sources.clear()
+        self._sources[id(flow)] = (flow, source)
+        return source
 
     def _cancel(self, cancel: Request, tx: ServerTransaction) -> None:
         """§16.10: 200 to a CANCEL that matches a transaction, then CANCEL every

@@ -410,10 +410,9 @@ class TransportLayer:
         if self._pool.get(key) is connection:
             del self._pool[key]
 
-    def _datagram_received(self, listener: UdpListener, data: bytes, remote: Address) -> None:
+    def _datagram_received(self, listener: UdpListener, data: bytes, flow: Flow) -> None:
         if not data.strip(b"\r\n\0 \t") or data[0] < 2:
             return  # CRLF keep-alives, and STUN (RFC 5389 §6: first two bits zero)
-        flow = Flow(Transport.UDP, remote, listener.local)
         try:
             message = parse(data, self.config.limits)
         except ParseError as exc:

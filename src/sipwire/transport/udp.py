@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable
 from typing import cast
 
-from .base import Address, ListeningPoint, Transport, TransportError, logger
+from .base import Address, Flow, ListeningPoint, Transport, TransportError, logger
 
 __all__ = ["UdpListener", "open_udp"]
 
@@ -18,8 +18,8 @@ _MAX_PAYLOAD = 65507
 #: errno of a send buffer that is full for now (sendto would block)
 _FULL = frozenset({errno.ENOBUFS, errno.EAGAIN, errno.EWOULDBLOCK})
 
-#: (listener, datagram, packet source)
-DatagramHandler = Callable[["UdpListener", bytes, Address], None]
+#: (listener, datagram, its flow: the packet source and this listener's address)
+DatagramHandler = Callable[["UdpListener", bytes, Flow], None]
 #: told of a datagram that ``send_soon`` could not send after all (§18.4)
 SendErrorHandler = Callable[[TransportError], None]
 
@@ -51,8 +51,8 @@ class UdpListener(asyncio.DatagramProtocol):
         #: inside sendto, and what error_received said meanwhile
         self._sending = False
         self._send_error: Exception | None = None
-        #: the Address of each recent packet source, by its socket address
-        self._sources: dict[tuple[str | int, ...], Address] = {}
+        #: the flow of each recent packet source, by its socket address
+        self._flows: dict[tuple[str | int, ...], Flow] = {}
         #: what send_soon holds until the end of the loop's round
         self._held: list[tuple[bytes, Address, SendErrorHandler | None]] = []
 
@@ -64,13 +64,13 @@ class UdpListener(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
-            source = self._sources.get(addr)
-            if source is None:
-                source = Address.from_sockname(addr)
-                if len(self._sources) >= 4096:  # peers come and go: start again
-                    self._sources.clear()
-                self._sources[addr] = source
-            self._on_datagram(self, data, source)
+            flow = self._flows.get(addr)
+            if flow is None:
+                flow = Flow(Transport.UDP, Address.from_sockname(addr), self.local)
+                if len(self._flows) >= 4096:  # peers come and go: start again
+                    self._flows.clear()
+                self._flows[addr] = flow
+            self._on_datagram(self, data, flow)
         except Exception:
             # A bug above must not stop the socket from reading.
             logger.exception("error handling a datagram from %s", addr)
