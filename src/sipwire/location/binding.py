@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .._frozen import quick_init
 from ..message.abnf import PARAMS_RE
 from ..message.errors import ParseError
 from ..message.fields.nameaddr import Contact
@@ -22,6 +23,7 @@ from ..message.uri import URI
 __all__ = ["Binding", "Source", "sort_bindings"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a REGISTER came from: what routing back through a NAT needs.
@@ -39,6 +41,7 @@ class Source:
     local: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Binding:
     """One contact of an address-of-record, as the registrar wrote it.

@@ -47,6 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .._frozen import quick_init
 from ..location.binding import Binding, Source
 from ..message.errors import ParseError
 from ..message.fields.date import SIPDate
@@ -80,6 +81,7 @@ class StaleRegistration(Exception):
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ContactUpdate:
     """One Contact of a REGISTER: the expiration the registrar chose (0 removes)."""
@@ -100,6 +102,7 @@ class ContactUpdate:
         return binding.reg_id is None and binding_uri is not None and binding_uri == self.uri
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Registration:
     """What a valid REGISTER asks for, ready to apply to the AOR's bindings."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .._frozen import quick_init
 from ..message.message import Request, Response
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Pass ``message`` to the transport layer: send ``bytes(message)``.
@@ -44,6 +46,7 @@ class Send:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Deliver:
     """Pass ``message`` up to the transaction user (a response to the UAC or
@@ -57,6 +60,7 @@ class Deliver:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Timeout:
     """The transaction timed out (``timer`` fired).
@@ -71,6 +75,7 @@ class Timeout:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
     """The transport could not send a message of this transaction.
@@ -85,6 +90,7 @@ class TransportFailure:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Terminated:
     """The transaction reached "Terminated"; the caller forgets it (§17.1.1.2:
@@ -95,6 +101,7 @@ class Terminated:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Stray:
     """A response that matched no client transaction (§17.1.3).
@@ -107,6 +114,7 @@ class Stray:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LoopDetected:
     """A merged request (§8.2.2.2): no To tag, and From tag, Call-ID and CSeq

@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .._frozen import quick_init
 from ..message.parser import BadMessage, KeepAlive, StreamEvent
 
 __all__ = [
@@ -115,6 +116,7 @@ def _unspecified(host: str) -> bool:
     return ipaddress.ip_address(host).is_unspecified
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Address:
     """An IP address (no brackets) and a port: one end of a flow."""
@@ -225,6 +227,7 @@ def _split_spec(text: str) -> tuple[Transport, str, int | None]:
     return Transport(m.group(1).upper()), m.group(2).strip("[]"), port
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Flow:
     """The path a message took or takes (RFC 5626 §3's "flow").
