@@ -26,8 +26,9 @@ class MemoryStore(LocationStore):
         return self._aors
 
     async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
-        current = self._open().get(aor, {})
-        live = sort_bindings([b for b in current.values() if not b.expired(now)])
+        current = self._open().get(aor)
+        live = sort_bindings([b for b in current.values() if not b.expired(now)]
+                             ) if current else []
         new = check_change(aor, change(live), now)
         if new:
             self._aors[aor] = {b.key: b for b in new}

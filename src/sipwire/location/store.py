@@ -107,13 +107,17 @@ def check_change(aor: str, new: list[Binding], now: float) -> list[Binding]:
     a bug in the caller, never something a request can cause.
     """
     seen: set[str] = set()
+    live: list[Binding] = []
     for binding in new:
         if binding.aor != aor:
             raise ValueError(f"binding of {binding.aor!r} in an update of {aor!r}")
-        if binding.key in seen:
-            raise ValueError(f"two bindings with key {binding.key!r} in {aor!r}")
-        seen.add(binding.key)
-    return sort_bindings([b for b in new if not b.expired(now)])
+        key = binding.key
+        if key in seen:
+            raise ValueError(f"two bindings with key {key!r} in {aor!r}")
+        seen.add(key)
+        if binding.expires_at > now:
+            live.append(binding)
+    return sort_bindings(live)
 
 
 class KeyedLock:

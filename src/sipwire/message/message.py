@@ -434,18 +434,18 @@ class Request(Message):
         extra: list[tuple[str, str | Field]] = list(headers)
         if contact is not None:
             extra.insert(0, ("Contact", _contact(contact)))
-        present = set(wanted)
+        added: set[str] = set()
         last = None
         for name, value in extra:
             new = copied._new_lines(name, value)
             if not new:
                 continue
             key = new[0][1]
-            if key == last or key not in present:
+            if key == last or (key not in wanted and key not in added):
                 # what add() does, without a scan: a header not yet present, or
                 # one more of the header just added, goes at the end
                 lines.extend(new)
-                present.add(key)
+                added.add(key)
                 last = key
             else:
                 copied.add(name, value)

@@ -78,8 +78,22 @@ def escape(text: str, safe: str = "") -> str:
     return _pct_quote(text, safe="-_.!~*'()" + safe)
 
 
+#: hosts already found valid (peers' addresses and names recur in every message)
+_VALID_HOSTS: set[str] = set()
+
+
 def check_host(host: str, rule: str = _RULE) -> str:
     """Validate ``host = hostname / IPv4address / IPv6reference``; return it."""
+    if host in _VALID_HOSTS:
+        return host
+    _check_host(host, rule)
+    if len(_VALID_HOSTS) >= 4096:  # bounded: start again
+        _VALID_HOSTS.clear()
+    _VALID_HOSTS.add(host)
+    return host
+
+
+def _check_host(host: str, rule: str) -> str:
     if host.startswith("["):
         try:
             ipaddress.IPv6Address(host[1:-1])
@@ -156,10 +170,14 @@ class URI:
     def parse(cls, text: str) -> URI:
         """Parse a URI (``SIP-URI / SIPS-URI / absoluteURI``, RFC 3261 §25.1)."""
         scheme, colon, rest = text.partition(":")
-        if not colon or _SCHEME_RE.fullmatch(scheme) is None:
+        if scheme == "sip" and colon:
+            lscheme = scheme
+        elif not colon or _SCHEME_RE.fullmatch(scheme) is None:
             raise ParseError(f"not a URI: {text!r} (no scheme)", rfc="RFC 3261 §19.1.1")
+        else:
+            lscheme = scheme.lower()
         self = cls.__new__(cls)
-        self._scheme = lscheme = scheme.lower()
+        self._scheme = lscheme
         self._text = text
         self._user = self._password = None
         self._host = ""

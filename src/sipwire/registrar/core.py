@@ -135,6 +135,9 @@ class Registration:
             for binding in current:
                 self._check_order(binding)
             return []
+        contacts = self.contacts
+        if not current and len(contacts) == 1:  # one contact of a new address-of-record
+            return [self._binding(contacts[0])] if contacts[0].expires > 0 else []
         result = list(current)
         uris = {b.key: _uri_or_none(b.contact) for b in current if b.reg_id is None}
         for update in self.contacts:
@@ -352,14 +355,14 @@ class RegistrarCore:
 
     def _registration(self, request: Request, now: float, source: Source | None,
                       aor: str) -> Registration:
-        ua_supports = _tags(request, "Supported") | _tags(request, "Require")
+        ua_supports = _tags(request, "Supported", "Require")
         path_values = self._path(request, ua_supports)
-        path = tuple(str(p) for p in path_values)
+        path = tuple([str(p) for p in path_values]) if path_values else ()
         call_id = request.call_id
         cseq = request.cseq.seq
         user_agent = request.headers.get("User-Agent")
         values: list[Contact] = request.headers.typed("contact")  # type: ignore[assignment]
-        if not values or any(c.star for c in values):
+        if not values or _has_star(values):
             base = Registration(aor=aor, call_id=call_id, cseq=cseq, path=path, source=source,
                                 user_agent=user_agent, now=now)
             return self._star(request, values, base) if values else base
@@ -501,9 +504,17 @@ def date_text(now: float) -> str:
     return text
 
 
-def _tags(request: Request, name: str) -> set[str]:
-    """The option tags of Supported or Require, lower-cased."""
-    return {tag.lower() for tag in request.headers.getall(name)}
+def _tags(request: Request, *names: str) -> set[str]:
+    """The option tags of Supported and/or Require, lower-cased."""
+    headers = request.headers
+    return {tag.lower() for name in names for tag in headers.getall(name)}
+
+
+def _has_star(values: list[Contact]) -> bool:
+    for value in values:  # noqa: SIM110 - a loop, not a generator per REGISTER
+        if value.star:
+            return True
+    return False
 
 
 def _uri_or_none(text: str) -> URI | None:

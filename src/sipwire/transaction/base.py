@@ -173,9 +173,10 @@ class Transaction:
         else:
             return []  # no arrow in the figure: ignore
         if edge.next_state is not self.state:
-            running = self.STATE_TIMERS.get(edge.next_state, frozenset())
-            for timer in [t for t in self._deadlines if t not in running]:
-                del self._deadlines[timer]
+            if self._deadlines:
+                running = self.STATE_TIMERS.get(edge.next_state, frozenset())
+                for timer in [t for t in self._deadlines if t not in running]:
+                    del self._deadlines[timer]
             self.state = edge.next_state
         actions: list[Action] = []
         for step in steps:
