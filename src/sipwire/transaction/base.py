@@ -22,6 +22,8 @@ from .table import Edge, Event, State, Timer
 __all__ = ["Transaction"]
 
 Message = Request | Response
+#: the retransmission timers, whose interval doubles (§17.1.1.2, §17.1.2.2, §17.2.1)
+_BACKING_OFF = frozenset({Timer.A, Timer.E, Timer.G})
 EventKey = tuple[State, Event | Timer]
 #: a step of an edge, called as ``step(transaction, event, message, now)``
 Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
@@ -42,7 +44,7 @@ class Transaction:
     #: the edges from each state on each event, each with its steps' functions
     _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
 
-    __slots__ = ("_deadlines", "_intervals", "_observer", "_request", "_request_wire", "config",
+    __slots__ = ("_deadlines", "_interval", "_observer", "_request", "_request_wire", "config",
                  "reliable", "state")
 
     reliable: bool
@@ -71,7 +73,9 @@ class Transaction:
         self.config = config if config is not None else TimerConfig()
         self.state = State.INITIAL
         self._deadlines: dict[Timer, float] = {}
-        self._intervals: dict[Timer, float] = {}
+        #: the last interval of its retransmission timer, which doubles (A, E or G:
+        #: a transaction has one at most)
+        self._interval = 0.0
         self._observer: Callable[[Transaction], None] | None = None
 
     def __repr__(self) -> str:
@@ -192,7 +196,8 @@ class Transaction:
 
     def _start_timer(self, timer: Timer, now: float, interval: float) -> None:
         self._deadlines[timer] = now + interval
-        self._intervals[timer] = interval
+        if timer in _BACKING_OFF:
+            self._interval = interval
 
     def _stop_timer(self, timer: Timer) -> None:
         self._deadlines.pop(timer, None)

@@ -159,7 +159,7 @@ class InviteClientTransaction(ClientTransaction):
 
     def _double_timer_a(self, event: Event | Timer, message: Message | None,
                         now: float) -> list[Action]:
-        self._start_timer(Timer.A, now, 2 * self._intervals[Timer.A])
+        self._start_timer(Timer.A, now, 2 * self._interval)
         return []
 
     def _start_timer_b(self, event: Event | Timer, message: Message | None,
@@ -217,7 +217,7 @@ class NonInviteClientTransaction(ClientTransaction):
 
     def _back_off_timer_e(self, event: Event | Timer, message: Message | None,
                           now: float) -> list[Action]:
-        interval = min(2 * self._intervals[Timer.E], self.config.t2)
+        interval = min(2 * self._interval, self.config.t2)
         self._start_timer(Timer.E, now, interval)
         return []
 

@@ -78,18 +78,19 @@ class TransactionLayer:
     """
 
     __slots__ = ("_by_2543", "_by_branch", "_clients", "_counter", "_heap", "_merge",
-                 "_pushed", "_servers", "config", "detect_merged_requests")
+                 "_merge_keys", "_on_change", "_pushed", "_servers", "config",
+                 "detect_merged_requests")
 
     def __init__(self, config: TimerConfig | None = None, *,
                  detect_merged_requests: bool = True) -> None:
         self.config = config if config is not None else TimerConfig()
         self.detect_merged_requests = detect_merged_requests
         self._clients: dict[ClientKey, ClientTransaction] = {}
-        #: the index keys of each server transaction: its branch key, or its
-        #: RFC 2543 key when its branch has no magic cookie; and its merge key
-        #: (None when merged requests are not detected)
-        self._servers: dict[ServerTransaction,
-                            tuple[BranchKey | Rfc2543Key, MergeKey | None]] = {}
+        #: the index key of each server transaction: its branch key, or its
+        #: RFC 2543 key when its branch has no magic cookie
+        self._servers: dict[ServerTransaction, BranchKey | Rfc2543Key] = {}
+        #: its merge key, when merged requests are detected
+        self._merge_keys: dict[ServerTransaction, MergeKey] = {}
         self._by_branch: dict[BranchKey, list[ServerTransaction]] = {}
         self._by_2543: dict[Rfc2543Key, list[ServerTransaction]] = {}
         self._merge: dict[MergeKey, list[ServerTransaction]] = {}
@@ -97,6 +98,8 @@ class TransactionLayer:
         self._heap: list[tuple[float, int, Transaction]] = []
         self._pushed: dict[Transaction, float] = {}
         self._counter = itertools.count()
+        #: every transaction's observer: one bound method, not one per transaction
+        self._on_change = self._changed
 
     # -- client side ------------------------------------------------------------------------
 
@@ -116,7 +119,7 @@ class TransactionLayer:
         else:
             tx = NonInviteClientTransaction(request, reliable=reliable, config=self.config)
         self._clients[key] = tx
-        tx._observer = self._changed
+        tx._observer = self._on_change
         return tx
 
     def find_client(self, response: Response) -> ClientTransaction | None:
@@ -278,15 +281,16 @@ class TransactionLayer:
         # From parse per request)
         merged = merge_key(request) if self.detect_merged_requests else None
         if by_branch is not None:
-            self._servers[tx] = (by_branch, merged)
+            self._servers[tx] = by_branch
             self._by_branch.setdefault(by_branch, []).append(tx)
         else:  # the RFC 2543 key is computed only for the requests that need it
             by_2543 = rfc2543_key(request)
-            self._servers[tx] = (by_2543, merged)
+            self._servers[tx] = by_2543
             self._by_2543.setdefault(by_2543, []).append(tx)
         if merged is not None:
+            self._merge_keys[tx] = merged
             self._merge.setdefault(merged, []).append(tx)
-        tx._observer = self._changed
+        tx._observer = self._on_change
 
     def _changed(self, tx: Transaction) -> None:
         if tx.state is State.TERMINATED:
@@ -308,10 +312,10 @@ class TransactionLayer:
                 del self._clients[key]
             return
         assert isinstance(tx, ServerTransaction)
-        keys = self._servers.pop(tx, None)
-        if keys is None:
+        found = self._servers.pop(tx, None)
+        if found is None:
             return
-        found, merged = keys
+        merged = self._merge_keys.pop(tx, None)
         if isinstance(found, Rfc2543Key):
             _remove(self._by_2543, found, tx)
         else:

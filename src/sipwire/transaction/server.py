@@ -226,7 +226,7 @@ class InviteServerTransaction(ServerTransaction):
 
     def _back_off_timer_g(self, event: Event | Timer, message: Message | None,
                           now: float) -> list[Action]:
-        self._start_timer(Timer.G, now, min(2 * self._intervals[Timer.G], self.config.t2))
+        self._start_timer(Timer.G, now, min(2 * self._interval, self.config.t2))
         return []
 
     def _start_timer_h(self, event: Event | Timer, message: Message | None,
