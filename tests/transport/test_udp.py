@@ -269,6 +269,24 @@ async def test_full_send_buffer_drops_the_datagram_without_a_transport_error(
     assert listener.dropped == 1
 
 
+class _BackedUp(_FullSocket):
+    """A transport whose write buffer holds more than the listener allows."""
+
+    def get_write_buffer_size(self) -> int:
+        return 4 << 20
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 5060) if name == "sockname" else default
+
+
+async def test_a_backed_up_write_buffer_drops_the_datagram_before_sending() -> None:
+    listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None, 1 << 20)
+    # its sendto would raise a transport error: the datagram must not get there
+    listener.connection_made(_BackedUp(OSError(errno.EHOSTUNREACH, "No route to host")))
+    listener.sendto(b"OPTIONS sip:a SIP/2.0\r\n\r\n", Address("127.0.0.1", 5070))
+    assert listener.dropped == 1
+
+
 async def test_other_send_errors_are_transport_errors() -> None:
     listener = UdpListener(ListeningPoint.parse("udp:127.0.0.1:5060"), lambda *a: None, 1 << 20)
     listener._io = _FullSocket(OSError(errno.EHOSTUNREACH, "No route to host"))

@@ -46,6 +46,10 @@ class UdpListener(asyncio.DatagramProtocol):
         self.dropped = 0
         self.coalesce = coalesce
         self._io: asyncio.DatagramTransport | None = None
+        #: the transport's write buffer size, asked before each send
+        self._buffered: Callable[[], int] | None = None
+        #: an IPv6 socket, which sends to IPv4 peers as IPv4-mapped addresses
+        self._ipv6 = self.local.family == socket.AF_INET6
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
         #: inside sendto, and what error_received said meanwhile
@@ -58,7 +62,10 @@ class UdpListener(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._io = cast(asyncio.DatagramTransport, transport)
+        # Not in the DatagramTransport ABC, but asyncio's and uvloop's have it.
+        self._buffered = getattr(transport, "get_write_buffer_size", None)
         self.local = Address.from_sockname(transport.get_extra_info("sockname"))
+        self._ipv6 = self.local.family == socket.AF_INET6
         self.point = ListeningPoint(Transport.UDP, self.local.host, self.local.port,
                                     self.point.sent_by)
 
@@ -94,14 +101,13 @@ class UdpListener(asyncio.DatagramProtocol):
         A full send buffer is no such error: the datagram is dropped (counted
         in ``dropped``), as the network could have dropped it (§18.4)."""
         io = self._check(data, address)
-        # Not in the DatagramTransport ABC, but asyncio's and uvloop's have it.
-        buffered: Callable[[], int] | None = getattr(io, "get_write_buffer_size", None)
+        buffered = self._buffered
         if buffered is not None and buffered() > self._send_buffer_limit:
             # UDP may lose a datagram; the transaction retransmits (§17.1.2.2).
             self._drop()
             return
         host = address.host
-        if self.local.family == socket.AF_INET6 and address.family == socket.AF_INET:
+        if self._ipv6 and ":" not in host:
             host = "::ffff:" + host  # a dual-stack socket reaches IPv4 peers this way
         self._sending = True
         try:
