@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-import pytest
+import string
 
-from sipwire import URI, ParseError
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipwire import URI, ParseError, Request, parse
+from sipwire.message.fields.nameaddr import Contact
 from sipwire.message.uri import escape, unescape
 
 
@@ -114,3 +119,71 @@ def test_accessors() -> None:
     assert uri.aor == "sip:bob@biloxi.com"
     assert uri.copy(port=None, params={}).aor == uri.aor
     assert str(uri.copy(port=None, params={})) == "sip:bob@Biloxi.com"
+
+
+# -- URIs built from the parser's fast patterns (URI.from_parts) ---------------------------
+
+_FAST_EXAMPLES = [
+    "sip:alice@atlanta.com",
+    "sip:alice:secretword@atlanta.com;transport=tcp",
+    "sips:alice@atlanta.com?subject=project%20x&priority=urgent",
+    "sip:+1-212-555-1212:1234@gateway.com;user=phone",
+    "sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com",
+    "sip:alice;day=tuesday@atlanta.com",
+    "sip:[2001:db8::10]:5070;lr",
+    "SIP:Bob@Biloxi.COM:5061;maddr=239.255.255.1;ttl=15",
+    "SiPs:carol:@chicago.com",
+    "sip:bench.test",
+    "sip:u1@127.0.0.1:17062",
+]
+
+
+def _components(uri: URI) -> tuple[object, ...]:
+    return (uri.scheme, uri.user, uri.password, uri.host, uri.port, uri.params, uri.headers,
+            uri.opaque, str(uri), uri.aor)
+
+
+@pytest.mark.parametrize("text", _FAST_EXAMPLES)
+def test_a_uri_from_a_name_addr_is_the_uri_parsed_alone(text: str) -> None:
+    contact = Contact.parse(f"<{text}>;expires=60")
+    assert contact._uri_parts is not None  # the fast pattern matched
+    assert _components(contact.uri) == _components(URI.parse(text))
+    assert contact.uri == URI.parse(text)
+
+
+@pytest.mark.parametrize("text", [t for t in _FAST_EXAMPLES if "?" not in t])
+def test_a_request_uri_from_the_request_line_is_the_uri_parsed_alone(text: str) -> None:
+    request = parse(f"OPTIONS {text} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                    "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+                    "Max-Forwards: 70\r\n\r\n".encode())
+    assert isinstance(request, Request) and request._uri_parts is not None
+    assert _components(request.uri) == _components(URI.parse(text))
+
+
+_user = st.text(alphabet=string.ascii_letters + string.digits + "-_.!~*'()&=+$,;?/",
+                min_size=1, max_size=10)
+_host = st.one_of(st.from_regex(r"[a-z][a-z0-9-]{0,6}[a-z0-9](\.[a-z]{2,5}){0,2}", fullmatch=True),
+                  st.from_regex(r"(25[0-5]|1?[0-9]?[0-9])(\.(25[0-5]|1?[0-9]?[0-9])){3}",
+                                fullmatch=True))
+
+
+@given(st.sampled_from(["sip", "sips", "SIP"]), st.one_of(st.none(), _user),
+       st.one_of(st.none(), st.text(alphabet=string.ascii_letters + "&=+$,", max_size=6)),
+       _host, st.one_of(st.none(), st.integers(1, 65535)),
+       st.lists(st.tuples(st.from_regex(r"[a-z][a-z0-9-]{0,5}", fullmatch=True),
+                          st.one_of(st.none(), st.from_regex(r"[a-z0-9.]{1,6}",
+                                                             fullmatch=True))), max_size=3))
+def test_generated_uris_from_parts_equal_parsed(scheme: str, user: str | None,
+                                                password: str | None, host: str,
+                                                port: int | None,
+                                                params: list[tuple[str, str | None]]) -> None:
+    userinfo = "" if user is None else user + ("" if password is None else ":" + password) + "@"
+    tail = "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+    text = f"{scheme}:{userinfo}{host}{'' if port is None else f':{port}'}{tail}"
+    try:
+        expected = URI.parse(text)
+    except ParseError:
+        with pytest.raises(ParseError):
+            Contact.parse(f"<{text}>")
+        return
+    assert _components(Contact.parse(f"<{text}>").uri) == _components(expected)

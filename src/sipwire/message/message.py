@@ -19,7 +19,7 @@ from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
 from .headers import HeaderLine, Headers, _parse_line
 from .status import Status
-from .uri import URI
+from .uri import URI, UriParts
 
 if TYPE_CHECKING:
     from .lint import Finding
@@ -285,7 +285,7 @@ class Message:
 class Request(Message):
     """A SIP request: ``method``, ``uri`` and the rest of ``Message``."""
 
-    __slots__ = ("_start_uri", "_uri", "method", "version")
+    __slots__ = ("_start_uri", "_uri", "_uri_parts", "method", "version")
 
     is_request = True
     method: str
@@ -293,6 +293,8 @@ class Request(Message):
     _uri: URI | None
     #: the Request-URI text of the start line (parsed into ``uri`` when read)
     _start_uri: str | None
+    #: its parts, when the parser's pattern for the usual SIP URI matched it
+    _uri_parts: UriParts | None
 
     def __init__(
         self,
@@ -309,13 +311,17 @@ class Request(Message):
         self._wire = None
         self._start = None
         self._start_uri = None
+        self._uri_parts = None
 
     @property
     def uri(self) -> URI:
         """The Request-URI (§8.1.1.1)."""
         uri = self._uri
         if uri is None:
-            uri = self._uri = URI.parse(self._start_uri or "")
+            text = self._start_uri or ""
+            parts = self._uri_parts
+            uri = self._uri = (URI.from_parts(text, parts) if parts is not None
+                               else URI.parse(text))
         return uri
 
     @uri.setter

@@ -21,7 +21,7 @@ from .fields.simple import CallID, ContentLength, MaxForwards
 from .fields.via import Via
 from .headers import COMPACT_FORMS, HeaderLine, Headers, canonical_name, split_list
 from .message import Message, Request, Response
-from .uri import SIP_URI_FAST, URI, check_fast
+from .uri import SIP_URI_FAST, URI, UriParts, check_fast
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
            "parse"]
@@ -151,18 +151,21 @@ def _start_line(line: str, limits: Limits) -> Request | Response:
         return response
     # Request-Line = Method SP Request-URI SP SIP-Version
     m = _REQUEST_LINE_FAST_RE.fullmatch(line)
+    parts: UriParts | None = None
     if m is not None:
-        method, uri_text, host, port = m.groups()
+        groups = m.groups()
+        method, uri_text = groups[:2]
+        parts = groups[2:]  # type: ignore[assignment]
         version = "SIP/2.0"
         try:
-            check_fast(uri_text, host, port)
+            check_fast(uri_text, groups[4], groups[5])
         except ParseError as exc:
             raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
     else:
-        parts = line.split(" ")
-        if len(parts) != 3 or not parts[1]:
+        words = line.split(" ")
+        if len(words) != 3 or not words[1]:
             raise ParseError(f"malformed Request-Line {line!r}", rfc="RFC 3261 §7.1")
-        method, uri_text, version = parts
+        method, uri_text, version = words
         if TOKEN_RE.fullmatch(method) is None:
             raise ParseError(f"bad method {method!r}", rfc="RFC 3261 §25.1 Method")
         _check_version(version)
@@ -177,6 +180,7 @@ def _start_line(line: str, limits: Limits) -> Request | Response:
     request = Request.__new__(Request)
     request.method = method
     request._uri = None
+    request._uri_parts = parts
     request.version = version
     request._start = line
     request._start_uri = uri_text

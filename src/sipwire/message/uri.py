@@ -16,7 +16,8 @@ from urllib.parse import unquote as _pct_unquote
 from .abnf import ESCAPED, HOSTNAME_RE, IPV4ADDRESS_RE, UNRESERVED
 from .errors import ParseError
 
-__all__ = ["SIP_URI_FAST", "URI", "check_fast", "check_host", "check_port", "escape", "unescape"]
+__all__ = ["SIP_URI_FAST", "URI", "UriParts", "check_fast", "check_host", "check_port", "escape",
+           "unescape"]
 
 _RULE = "RFC 3261 §19.1.1"
 
@@ -44,14 +45,18 @@ _SIP_FAST_RE = re.compile(
     re.ASCII,
 )
 _BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-#: a whole SIP or SIPS URI in the usual spelling, capturing host and port, for
-#: embedding in the fast patterns of header values; see ``check_fast()``
+#: a whole SIP or SIPS URI in the usual spelling, for embedding in the fast
+#: patterns of header values; see ``check_fast()``.  Its six groups are the
+#: parts ``URI.from_parts()`` takes: user, password, host, port, parameters
+#: and headers.
 SIP_URI_FAST = (
-    rf"[Ss][Ii][Pp][Ss]?:(?:[{UNRESERVED}&=+$,;?/%]+(?::[{UNRESERVED}&=+$,%]*)?@)?"
+    rf"[Ss][Ii][Pp][Ss]?:(?:([{UNRESERVED}&=+$,;?/%]+)(?::([{UNRESERVED}&=+$,%]*))?@)?"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*)(?::([0-9]{1,5}))?"
-    rf"(?:;{_P}+(?:={_P}+)?)*"
-    rf"(?:\?{_H}+={_H}*(?:&{_H}+={_H}*)*)?"
+    rf"((?:;{_P}+(?:={_P}+)?)*)"
+    rf"(?:\?({_H}+={_H}*(?:&{_H}+={_H}*)*))?"
 )
+#: the groups of SIP_URI_FAST, as ``URI.from_parts()`` takes them
+UriParts = tuple[str | None, str | None, str, str | None, str, str | None]
 # the shape of a SIP-URI, for explaining what is wrong when the pattern fails
 _SIP_RE = re.compile(
     r"(?:([^@]*)@)?(\[[^\]]*\]|[^:;?\[\]]*)(?::([^;?]*))?(;[^?]*)?(?:\?(.*))?",
@@ -193,6 +198,26 @@ class URI:
             self._parse_tel(rest)
         elif not rest or _URIC_RE.fullmatch(rest) is None:
             raise ParseError(f"bad absolute URI {text!r}", rfc="RFC 3261 §25.1 absoluteURI")
+        return self
+
+    @classmethod
+    def from_parts(cls, text: str, parts: UriParts) -> URI:
+        """The URI ``text`` that ``SIP_URI_FAST`` matched, built from its
+        groups without matching it again; ``check_fast()`` must have passed."""
+        self = cls.__new__(cls)
+        user, password, host, port, params, headers = parts
+        colon = 3 if text[3] == ":" else 4
+        self._scheme = "sip" if colon == 3 else "sips"
+        self._text = text
+        self._user = user
+        self._password = password
+        self._host = host
+        self._port = int(port) if port is not None else None
+        self._opaque = text[colon + 1:]
+        self._params = None
+        self._params0 = None
+        self._params_text = params or ""
+        self._headers_text = headers or ""
         return self
 
     def _parse_sip(self, rest: str) -> None:

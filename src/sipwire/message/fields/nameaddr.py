@@ -15,7 +15,7 @@ import re
 
 from ..abnf import FAST_PARAMS, PARAMS_RE, QUOTED_STRING, TOKEN, TOKEN_CHARS, quote, unquote
 from ..errors import ParseError
-from ..uri import SIP_URI_FAST, URI, check_fast
+from ..uri import SIP_URI_FAST, URI, UriParts, check_fast
 from .base import Field, register
 from .params import Params, format_params, parse_params, split_params
 
@@ -44,7 +44,8 @@ class NameAddr(Field):
     ``params`` the header parameters (``tag``, ``q``, ``expires`` ...).
     """
 
-    __slots__ = ("_display0", "_params", "_params0", "_params_text", "_uri", "_uri_text",
+    __slots__ = ("_display0", "_params", "_params0", "_params_text", "_uri", "_uri_parts",
+                 "_uri_text",
                  "display_name")
 
     RULE = "RFC 3261 §20.20"
@@ -62,6 +63,7 @@ class NameAddr(Field):
         self._raw = None
         self._uri: URI | None = URI.parse(uri) if isinstance(uri, str) else uri
         self._uri_text = ""
+        self._uri_parts: UriParts | None = None
         self.display_name = self._display0 = display_name
         self._params: Params | None = dict(params or {})
         self._params0: Params | None = None
@@ -78,7 +80,12 @@ class NameAddr(Field):
         rule = cls.RULE
         m = _FAST_RE.fullmatch(text)
         if m is not None:
-            quoted, display, uri_text, host, port, self._params_text = m.groups()
+            groups = m.groups()
+            quoted, display, uri_text = groups[:3]
+            parts: UriParts = groups[3:9]  # type: ignore[assignment]
+            self._uri_parts = parts
+            host, port = parts[2], parts[3]
+            self._params_text = groups[9]
             if quoted is not None:
                 self.display_name = quoted
             else:
@@ -91,6 +98,7 @@ class NameAddr(Field):
             except ParseError as exc:
                 raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
             return self
+        self._uri_parts = None
         uri_text, self._params_text = self._parse_slow(text)
         self._display0 = self.display_name
         try:
@@ -140,7 +148,9 @@ class NameAddr(Field):
     def uri(self) -> URI:
         uri = self._uri
         if uri is None:
-            uri = self._uri = URI.parse(self._uri_text)
+            parts = self._uri_parts
+            uri = self._uri = (URI.from_parts(self._uri_text, parts) if parts is not None
+                               else URI.parse(self._uri_text))
         return uri
 
     @uri.setter
@@ -266,6 +276,7 @@ class Contact(NameAddr):
             self.display_name = self._display0 = None
             self._uri = URI("sip")
             self._uri_text = ""
+            self._uri_parts = None
             self._params = {}
             self._params0 = None
             self._params_text = ""
