@@ -277,3 +277,23 @@ def test_top_via_is_the_first_value_and_required() -> None:
     bare = Request("OPTIONS", "sip:bob@biloxi.com")
     with pytest.raises(sipwire.ParseError, match="Via"):
         assert bare.top_via is None
+
+
+@pytest.mark.parametrize(("to", "tagged"), [
+    ("<sip:bob@biloxi.com>", False),
+    ("<sip:tagger@biloxi.com>;x=tag", False),  # "tag" in the value, no tag parameter
+    ("Bob <sip:bob@biloxi.com>;TAG=a6c85cf", True),  # parameter names ignore case
+    ("<sip:bob@biloxi.com> ; tag = a6c85cf", True),
+])
+def test_reply_tags_the_to_of_a_request_without_one(to: str, tagged: bool) -> None:
+    req = sipwire.parse(INVITE.replace(b"To: Bob <sip:bob@biloxi.com>", b"To: " + to.encode()))
+    assert isinstance(req, Request)
+    reply = sipwire.parse(bytes(req.reply(200, to_tag="new1")))
+    assert reply.to.tag == (req.to.tag if tagged else "new1")
+
+
+def test_reply_refuses_an_extra_header_value_with_a_line_break() -> None:
+    req = sipwire.parse(INVITE)
+    assert isinstance(req, Request)
+    with pytest.raises(ValueError, match="CR or LF"):
+        req.reply(200, headers=[("Subject", "a\r\nVia: injected")])

@@ -17,7 +17,7 @@ from .fields.base import HEADER_TYPES, Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .headers import HeaderLine, Headers, _parse_line
+from .headers import HeaderLine, Headers, _parse_line, header_key
 from .status import Status
 from .uri import URI, UriParts
 
@@ -429,7 +429,9 @@ class Request(Message):
                 if key == "to":
                     to_line = copy
                     typed = line[4]
-                    tagged = (typed[0].tag if typed else NameAddr.parse(line[2]).tag) is not None
+                    # no "tag" anywhere in the value: no tag parameter either
+                    tagged = "tag" in line[2].lower() and (
+                        typed[0].tag if typed else NameAddr.parse(line[2]).tag) is not None
             else:
                 copy = list(line)  # Via, CSeq ... typed values shared: they are read, not changed
             lines.append(copy)
@@ -443,10 +445,16 @@ class Request(Message):
         added: set[str] = set()
         last = None
         for name, value in extra:
-            new = copied._new_lines(name, value)
-            if not new:
-                continue
-            key = new[0][1]
+            if isinstance(value, str):  # the usual case, without _new_lines' calls
+                if "\r" in value or "\n" in value:
+                    raise ValueError(f"{name}: a header value cannot contain CR or LF")
+                key = header_key(name)
+                new = [[name, key, value.strip(" \t"), None, None]]
+            else:
+                new = copied._new_lines(name, value)
+                if not new:
+                    continue
+                key = new[0][1]
             if key == last or (key not in wanted and key not in added):
                 # what add() does, without a scan: a header not yet present, or
                 # one more of the header just added, goes at the end
