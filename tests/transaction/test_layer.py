@@ -262,6 +262,22 @@ def test_cancel_gets_its_own_transaction_and_finds_the_invite_it_cancels() -> No
     assert inv.state is State.COMPLETED
 
 
+@pytest.mark.parametrize("first_gone", ["INVITE", "CANCEL"])
+def test_transactions_sharing_a_branch_are_found_until_each_is_gone(first_gone: str) -> None:
+    layer = TransactionLayer()
+    inv = serve(layer, invite())
+    cancel_request = wire(build_cancel(inv.request))
+    cancel = serve(layer, cancel_request, 1.0)
+    gone, kept = (inv, cancel) if first_gone == "INVITE" else (cancel, inv)
+    layer._forget(gone)
+    assert layer.find_server(wire(kept.request)) is kept
+    assert layer.find_server(wire(gone.request)) is None
+    assert layer.find_cancelled(cancel_request) is (None if gone is inv else inv)
+    layer._forget(kept)
+    assert layer.find_server(wire(kept.request)) is None and len(layer) == 0
+    assert not layer._by_branch and not layer._by_branch_more
+
+
 def test_cancel_matching_nothing_is_answered_481_by_the_core() -> None:
     layer = TransactionLayer()
     inv = serve(layer, invite())

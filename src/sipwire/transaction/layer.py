@@ -77,8 +77,8 @@ class TransactionLayer:
     turns it off: merged requests are a UAS matter).
     """
 
-    __slots__ = ("_by_2543", "_by_branch", "_clients", "_counter", "_heap", "_merge",
-                 "_merge_keys", "_on_change", "_pushed", "_servers", "config",
+    __slots__ = ("_by_2543", "_by_branch", "_by_branch_more", "_clients", "_counter", "_heap",
+                 "_merge", "_merge_keys", "_on_change", "_pushed", "_servers", "config",
                  "detect_merged_requests")
 
     def __init__(self, config: TimerConfig | None = None, *,
@@ -91,7 +91,10 @@ class TransactionLayer:
         self._servers: dict[ServerTransaction, BranchKey | Rfc2543Key] = {}
         #: its merge key, when merged requests are detected
         self._merge_keys: dict[ServerTransaction, MergeKey] = {}
-        self._by_branch: dict[BranchKey, list[ServerTransaction]] = {}
+        #: the server transaction of each branch key, and the others sharing it
+        #: (a CANCEL shares its INVITE's): one dict entry per transaction, no list
+        self._by_branch: dict[BranchKey, ServerTransaction] = {}
+        self._by_branch_more: dict[BranchKey, list[ServerTransaction]] = {}
         self._by_2543: dict[Rfc2543Key, list[ServerTransaction]] = {}
         self._merge: dict[MergeKey, list[ServerTransaction]] = {}
         # (deadline, tie-breaker, transaction); stale entries are dropped when seen
@@ -137,7 +140,10 @@ class TransactionLayer:
                      key: BranchKey | None) -> ServerTransaction | None:
         if key is not None:
             method = "INVITE" if request.method == "ACK" else request.method
-            for tx in self._by_branch.get(key, ()):
+            tx = self._by_branch.get(key)
+            if tx is None or tx.method == method:
+                return tx
+            for tx in self._by_branch_more.get(key, ()):
                 if tx.method == method:
                     return tx
             return None
@@ -146,12 +152,18 @@ class TransactionLayer:
                 return tx
         return None
 
+    def _branch_candidates(self, key: BranchKey) -> list[ServerTransaction]:
+        first = self._by_branch.get(key)
+        if first is None:
+            return []
+        return [first, *self._by_branch_more.get(key, ())]
+
     def find_cancelled(self, cancel: Request) -> ServerTransaction | None:
         """The transaction a CANCEL cancels (§9.2): the one it would match if its
         method were anything but CANCEL or ACK.  None: answer the CANCEL 481."""
         key = branch_key(cancel)
         if key is not None:
-            candidates = self._by_branch.get(key, [])
+            candidates = self._branch_candidates(key)
         else:
             candidates = [tx for tx in self._by_2543.get(rfc2543_key(cancel), ())
                           if to_tag(tx.request) == to_tag(cancel)]
@@ -263,7 +275,7 @@ class TransactionLayer:
             candidates = self._merge.get(key, ())
         else:  # no such index: the branch one, or every RFC 2543 transaction
             by_branch = branch_key_of(via)
-            candidates = [tx for tx in (self._by_branch.get(by_branch, ()) if by_branch
+            candidates = [tx for tx in (self._branch_candidates(by_branch) if by_branch
                                         else itertools.chain(*self._by_2543.values()))
                           if merge_key(tx.request) == key]
         for tx in candidates:
@@ -282,7 +294,8 @@ class TransactionLayer:
         merged = merge_key(request) if self.detect_merged_requests else None
         if by_branch is not None:
             self._servers[tx] = by_branch
-            self._by_branch.setdefault(by_branch, []).append(tx)
+            if self._by_branch.setdefault(by_branch, tx) is not tx:
+                self._by_branch_more.setdefault(by_branch, []).append(tx)
         else:  # the RFC 2543 key is computed only for the requests that need it
             by_2543 = rfc2543_key(request)
             self._servers[tx] = by_2543
@@ -319,7 +332,16 @@ class TransactionLayer:
         if isinstance(found, Rfc2543Key):
             _remove(self._by_2543, found, tx)
         else:
-            _remove(self._by_branch, found, tx)
+            if self._by_branch.get(found) is not tx:
+                _remove(self._by_branch_more, found, tx)
+            else:
+                more = self._by_branch_more.get(found)
+                if more:
+                    self._by_branch[found] = more.pop(0)
+                    if not more:
+                        del self._by_branch_more[found]
+                else:
+                    del self._by_branch[found]
         if merged is not None:
             _remove(self._merge, merged, tx)
 
