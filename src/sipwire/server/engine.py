@@ -169,6 +169,8 @@ class Engine:
         #: the registrar's Source of each recent flow, by the flow's identity (a
         #: UDP listener hands over one Flow object per peer)
         self._sources: dict[int, tuple[Flow, Source]] = {}
+        #: the shared Incoming of answered requests, by the flow's identity
+        self._answered_on: dict[int, tuple[Flow, Incoming]] = {}
 
     # -- what is under way ----------------------------------------------------------------
 
@@ -269,6 +271,19 @@ class Engine:
             log.exception("the registrar failed on %r", request)
             response = request.reply(500)
         self.respond(tx, response)
+
+    def _answered(self, flow: Flow) -> Incoming:
+        """The record of every answered request from ``flow`` that waits only
+        for retransmissions: final, not proxied (one object, not one each)."""
+        cached = self._answered_on.get(id(flow))
+        if cached is not None and cached[0] is flow:
+            return cached[1]
+        incoming = Incoming(flow, 0.0)
+        incoming.final = True
+        if len(self._answered_on) >= 4096:  # peers come and go: start again
+            self._answered_on.clear()
+        self._answered_on[id(flow)] = (flow, incoming)
+        return incoming
 
     def _source(self, flow: Flow) -> Source:
         """Where a REGISTER came from, as the registrar stores it."""
@@ -574,6 +589,9 @@ class Engine:
                 # §17.2.2; Timer L over any transport, RFC 6026 §8.7): keep
                 # bytes, not objects
                 tx.compact()
+                if incoming is not None and flow is not None and incoming.proxied is None:
+                    # all it still needs is the flow: share one record per flow
+                    self._incoming[tx] = self._answered(flow)
             return
         if not isinstance(tx, ClientTransaction):
             return
