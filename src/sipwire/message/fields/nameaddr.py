@@ -45,8 +45,7 @@ class NameAddr(Field):
     """
 
     __slots__ = ("_display0", "_params", "_params0", "_params_text", "_uri", "_uri_parts",
-                 "_uri_text",
-                 "display_name")
+                 "_uri_text", "display_name")
 
     RULE = "RFC 3261 §20.20"
     #: whether the bare addr-spec form (no angle brackets) is allowed
