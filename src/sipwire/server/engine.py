@@ -43,7 +43,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..location.binding import Source
 from ..location.memory_store import MemoryStore
@@ -120,6 +120,41 @@ class Proxied:
         self.done = False
 
 
+T = TypeVar("T")
+
+
+class _PerFlow(Generic[T]):
+    """A value made once per Flow object and kept for the next requests on it
+    (a UDP listener hands over one Flow per peer; a connection has its own).
+    Keyed by identity, which is cheaper than a Flow's hash; bounded."""
+
+    __slots__ = ("_make", "_values")
+
+    def __init__(self, make: Callable[[Flow], T]) -> None:
+        self._make = make
+        self._values: dict[int, tuple[Flow, T]] = {}
+
+    def __call__(self, flow: Flow) -> T:
+        cached = self._values.get(id(flow))
+        if cached is not None and cached[0] is flow:
+            return cached[1]
+        value = self._make(flow)
+        if len(self._values) >= 4096:  # peers come and go: start again
+            self._values.clear()
+        self._values[id(flow)] = (flow, value)  # holding the flow keeps its id unique
+        return value
+
+
+def _source_of(flow: Flow) -> Source:
+    return Source(flow.transport.value, flow.remote.host, flow.remote.port, str(flow.local))
+
+
+def _answered_on(flow: Flow) -> Incoming:
+    incoming = Incoming(flow, 0.0)
+    incoming.final = True
+    return incoming
+
+
 class Engine:
     """Drives one transaction layer, registrar and proxy core from one transport.
 
@@ -166,11 +201,11 @@ class Engine:
         self._closed = False
         #: on_message is performing actions (it re-arms the timer when done)
         self._handling = False
-        #: the registrar's Source of each recent flow, by the flow's identity (a
-        #: UDP listener hands over one Flow object per peer)
-        self._sources: dict[int, tuple[Flow, Source]] = {}
-        #: the shared Incoming of answered requests, by the flow's identity
-        self._answered_on: dict[int, tuple[Flow, Incoming]] = {}
+        #: where a REGISTER came from, as the registrar stores it
+        self._source = _PerFlow(_source_of)
+        #: the Incoming that every answered request from a flow shares while it
+        #: only waits for retransmissions (final, not proxied)
+        self._answered = _PerFlow(_answered_on)
 
     # -- what is under way ----------------------------------------------------------------
 
@@ -271,31 +306,6 @@ class Engine:
             log.exception("the registrar failed on %r", request)
             response = request.reply(500)
         self.respond(tx, response)
-
-    def _answered(self, flow: Flow) -> Incoming:
-        """The record of every answered request from ``flow`` that waits only
-        for retransmissions: final, not proxied (one object, not one each)."""
-        cached = self._answered_on.get(id(flow))
-        if cached is not None and cached[0] is flow:
-            return cached[1]
-        incoming = Incoming(flow, 0.0)
-        incoming.final = True
-        if len(self._answered_on) >= 4096:  # peers come and go: start again
-            self._answered_on.clear()
-        self._answered_on[id(flow)] = (flow, incoming)
-        return incoming
-
-    def _source(self, flow: Flow) -> Source:
-        """Where a REGISTER came from, as the registrar stores it."""
-        cached = self._sources.get(id(flow))
-        if cached is not None and cached[0] is flow:
-            return cached[1]
-        source = Source(flow.transport.value, flow.remote.host, flow.remote.port,
-                        str(flow.local))
-        if len(self._sources) >= 4096:  # peers come and go: start again
-            self._sources.clear()
-        self._sources[id(flow)] = (flow, source)
-        return source
 
     def _cancel(self, cancel: Request, tx: ServerTransaction) -> None:
         """§16.10: 200 to a CANCEL that matches a transaction, then CANCEL every
