@@ -127,6 +127,14 @@ def test_comma_lists_split_outside_quotes_and_brackets() -> None:
     assert bytes(msg) == data
 
 
+@pytest.mark.parametrize("contacts", [b"<sip:a@a.com>, , <sip:b@b.com>", b"<sip:a@a.com>,",
+                                      b", <sip:b@b.com>"])
+def test_an_empty_element_of_a_comma_list_is_refused(contacts: bytes) -> None:
+    msg = sipwire.parse(OPTIONS.replace(b"<sip:alice@pc33.atlanta.com>", contacts))
+    with pytest.raises(ParseError, match=r"Contact: empty element .*RFC 3261 §7\.3\.1"):
+        msg.contact  # noqa: B018 - reading it parses it
+
+
 def test_ipv6_references_in_uri_and_via() -> None:
     data = OPTIONS.replace(b"sip:carol@chicago.com SIP", b"sip:carol@[2001:db8::10]:5070 SIP")
     data = data.replace(b"SIP/2.0/UDP pc33.atlanta.com;", b"SIP/2.0/UDP [2001:db8::9]:5060;")

@@ -434,7 +434,7 @@ def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:
                     return []
                 raise ParseError("empty header value", rfc="RFC 3261 §25.1")
             parts = split_list(value)
-            if any(not p for p in parts):
+            if "" in parts:
                 raise ParseError("empty element in comma-separated list",
                                  rfc="RFC 3261 §7.3.1")
             return [cls.parse(p) for p in parts]
