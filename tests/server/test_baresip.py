@@ -9,7 +9,6 @@ baresip is missing, unless ``SIPWIRE_REQUIRE_BARESIP=1``; stopped by its PID.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from sipwire.location import Binding
 
 from .conftest import OpenPhone, Serve
 from .phone import response_of
+from .processes import kill_all
 
 AOR = "sip:alice@127.0.0.1"
 PASSWORD = "b4resip-secret"  # no space: the accounts line would cut it
@@ -51,12 +51,7 @@ async def baresip(baresip_path: str, tmp_path: Path) -> AsyncIterator[
         list[asyncio.subprocess.Process]]:
     started: list[asyncio.subprocess.Process] = []
     yield started
-    for process in started:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)
+    await kill_all(started)
 
 
 async def start_baresip(path: str, directory: Path, server_port: int,
