@@ -76,13 +76,19 @@ class TransportError(Exception):
     """A message could not be sent (RFC 3261 §18.4).
 
     The transaction layer turns it into the 503 of §8.1.3.1 (``status_code``).
+    ``nothing_sent`` is True when the message never left: no address for the
+    target, no connection (refused, timed out, a failed TLS handshake, whose
+    ``reason`` starts with "TLS: ").  A proxy may then say why in the 503 it
+    counts for the branch (§16.9, a Warning of §20.43).
     """
 
     status_code = 503
 
-    def __init__(self, reason: str, *, target: object = None) -> None:
+    def __init__(self, reason: str, *, target: object = None,
+                 nothing_sent: bool = False) -> None:
         self.reason = reason
         self.target = target
+        self.nothing_sent = nothing_sent
         super().__init__(f"{reason} ({target})" if target is not None else reason)
 
 

@@ -52,7 +52,9 @@ class TransportConfig:
     max_pending_sends: int = 1024
     #: TLS and WSS listening points (required to listen on them)
     tls_server_context: ssl.SSLContext | None = None
-    #: TLS and WSS connections we open; None uses ``ssl.create_default_context()``
+    #: TLS and WSS connections we open (``tls.client_context(ca, verify=...)``
+    #: makes one); None: the system's CA store, the peer's certificate and name
+    #: verified (RFC 5922 §7.3)
     tls_client_context: ssl.SSLContext | None = None
     #: the resource of WebSocket connections we open (RFC 7118 §4.1)
     ws_path: str = "/"

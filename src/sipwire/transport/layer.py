@@ -45,6 +45,7 @@ from .routing import (
     udp_response_address,
 )
 from .stream import open_stream, serve_stream
+from .tls import client_context, failure_reason
 from .udp import SendErrorHandler, UdpListener, open_udp
 
 if TYPE_CHECKING:
@@ -565,9 +566,10 @@ class TransportLayer:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise TransportError(f"cannot resolve {host!r}: {exc}", target=host) from exc
+            raise TransportError(f"cannot resolve {host!r}: {exc}", target=host,
+                                 nothing_sent=True) from exc
         if not infos:
-            raise TransportError(f"no address for {host!r}", target=host)
+            raise TransportError(f"no address for {host!r}", target=host, nothing_sent=True)
         families = {point.family for point in self._points}
         for info in infos:
             if info[0] in families:
@@ -592,7 +594,8 @@ class TransportLayer:
         task = self._connecting.get(key)
         if task is None:
             if len(self._connections) + len(self._connecting) >= self.config.max_connections:
-                raise TransportError("too many connections", target=remote)
+                raise TransportError("too many connections", target=remote,
+                                     nothing_sent=True)
             task = asyncio.get_running_loop().create_task(
                 self._open(transport, remote, server_name))
             self._connecting[key] = task
@@ -634,13 +637,19 @@ class TransportLayer:
                     idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
                     close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
                     max_queue=cfg.ws_max_queue)
-        except TransportError:
+        except TransportError as exc:
+            exc.nothing_sent = True
             raise
         except TimeoutError as exc:
-            raise TransportError(f"{transport} connection timed out", target=remote) from exc
+            raise TransportError(f"{transport} connection timed out", target=remote,
+                                 nothing_sent=True) from exc
+        except ssl.SSLError as exc:
+            # the server was not authenticated (RFC 5922 §7.3), or the handshake broke
+            raise TransportError(f"TLS: {failure_reason(exc)}", target=remote,
+                                 nothing_sent=True) from exc
         except Exception as exc:
             raise TransportError(f"{transport} connection failed: {exc}",
-                                 target=remote) from exc
+                                 target=remote, nothing_sent=True) from exc
 
     def _bind_host(self, transport: Transport, remote: Address) -> str | None:
         """Connect from the address we listen on for this transport, if one is
@@ -654,5 +663,5 @@ class TransportLayer:
     async def _client_context(self) -> ssl.SSLContext:
         if self._client_tls is None:
             # Loading the system CA store reads files: keep it out of the loop.
-            self._client_tls = await asyncio.to_thread(ssl.create_default_context)
+            self._client_tls = await asyncio.to_thread(client_context)
         return self._client_tls
