@@ -57,3 +57,51 @@ def test_bad_files_are_refused(tmp_path: Path, toml: str) -> None:
     path.write_text(toml)
     with pytest.raises(ConfigError):
         load_config(parse_flags("--config", str(path)))
+
+
+# -- TLS trust of the connections the proxy opens (RFC 5922 §7.3) --------------------------
+
+
+def test_tls_trust_defaults_to_verifying_peers_with_the_system_store() -> None:
+    config = load_config(parse_flags())
+    assert config.tls_ca == () and config.tls_verify == "peer"
+
+
+def test_tls_ca_flags_repeat_and_win_over_the_file(tmp_path: Path) -> None:
+    for name in ("a.pem", "b.pem", "file.pem"):
+        (tmp_path / name).write_text("")
+    path = tmp_path / "sipwire.toml"
+    path.write_text(f'[tls]\nca = "{tmp_path / "file.pem"}"\nverify = "none"\n')
+    from_file = load_config(parse_flags("--config", str(path)))
+    assert from_file.tls_ca == (str(tmp_path / "file.pem"),)
+    assert from_file.tls_verify == "none"
+    config = load_config(parse_flags("--config", str(path), "--tls-ca", str(tmp_path / "a.pem"),
+                                     "--tls-ca", str(tmp_path / "b.pem"),
+                                     "--tls-verify", "peer"))
+    assert config.tls_ca == (str(tmp_path / "a.pem"), str(tmp_path / "b.pem"))
+    assert config.tls_verify == "peer"
+
+
+def test_tls_ca_may_be_a_list_or_a_directory_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "sipwire.toml"
+    path.write_text(f'[tls]\nca = ["{tmp_path}", "{path}"]\n')
+    assert load_config(parse_flags("--config", str(path))).tls_ca == (str(tmp_path), str(path))
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[tls]\nverify = 'maybe'\n", "--tls-verify must be peer or none, not 'maybe'"),
+    ("[tls]\nca = 'no/such/ca.pem'\n", "--tls-ca 'no/such/ca.pem': no such file or directory"),
+    ("[tls]\ntrust = 'all'\n", "unknown setting tls.trust"),
+])
+def test_bad_tls_settings_are_refused(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(parse_flags("--config", str(path)))
+    assert message in str(info.value)
+
+
+def test_tls_verify_flag_takes_only_peer_or_none(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_flags("--tls-verify", "off")
+    assert "invalid choice: 'off'" in capsys.readouterr().err

@@ -14,7 +14,9 @@ What it wires together:
 
 - a ``TransportLayer`` listening on every ``config.listen`` (TLS and WSS with
   ``tls_cert``/``tls_key``), limits from ``max_message_size``,
-  ``max_connections`` and ``idle_timeout``;
+  ``max_connections`` and ``idle_timeout``; the TLS and WSS connections it
+  opens trust the system's CAs and ``tls_ca``, and verify the server unless
+  ``tls_verify = "none"`` (RFC 5922 §7.3);
 - a ``TransactionLayer`` with T1, T2, T4 from the configuration, and the
   ``Engine`` that drives it, the registrar and the proxy core (see there);
 - the location store ``config.store`` (``open_store``), purged in the
@@ -61,6 +63,7 @@ from ..transaction.layer import TransactionLayer
 from ..transport.base import ListeningPoint
 from ..transport.config import TransportConfig
 from ..transport.layer import TransportLayer
+from ..transport.tls import client_context
 from .config import ServerConfig
 from .engine import Engine
 from .logs import Tracer, configure_logging, log
@@ -191,11 +194,19 @@ class Server:
         if config.tls_cert and config.tls_key:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(config.tls_cert, config.tls_key)
+        verify = config.tls_verify != "none"
+        if not verify:
+            log.warning("tls_verify is none: the TLS and WSS servers this proxy connects to "
+                        "are not authenticated (RFC 5922 §7.3)")
+        # without either, the layer loads the system store when first needed
+        client_tls = client_context(config.tls_ca, verify=verify) \
+            if config.tls_ca or not verify else None
         limits = DEFAULT_LIMITS
         if config.max_message_size != limits.max_message_size:
             limits = Limits(max_message_size=config.max_message_size)
         return TransportConfig(limits=limits, max_connections=config.max_connections,
                                idle_timeout=config.idle_timeout, tls_server_context=tls,
+                               tls_client_context=client_tls,
                                udp_receive_buffer=UDP_RECEIVE_BUFFER,
                                udp_coalesce_sends=True)
 

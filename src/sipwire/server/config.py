@@ -42,6 +42,13 @@ TOML layout (all keys optional)::
     max_message_size = 65535
     max_connections = 1024
     idle_timeout = 120
+
+    [tls]
+    cert = "server.pem"                 # certificate chain of tls: and wss: listening points
+    key = "server.key"
+    ca = ["ca.pem"]                     # CAs trusted for connections we open, besides the
+                                        # system store (a directory: its *.pem and *.crt)
+    verify = "peer"                     # or "none": no verification (RFC 5922 §7.3 skipped)
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from typing import Any
 __all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+TLS_VERIFY = ("peer", "none")
 _DIGEST_ALGORITHMS = ("MD5", "MD5-SESS", "SHA-256", "SHA-256-SESS", "SHA-512-256",
                       "SHA-512-256-SESS")
 
@@ -106,8 +114,15 @@ class ServerConfig:
     max_message_size: int = 65535
     max_connections: int = 1024
     idle_timeout: float = 120.0
+    # [tls]
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: PEM bundles (or directories of them) of CAs trusted for the TLS and WSS
+    #: connections we open, in addition to the system's store
+    tls_ca: tuple[str, ...] = ()
+    #: "peer": verify the certificate chain and name of the servers we connect
+    #: to (RFC 5922 §7.3); "none": accept any (logged as a warning at start)
+    tls_verify: str = "peer"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -140,6 +155,12 @@ class ServerConfig:
             raise ConfigError(f"algorithms must be among {', '.join(_DIGEST_ALGORITHMS)}")
         if self.timer_c <= 180:
             raise ConfigError("timer_c must be larger than 3 minutes (RFC 3261 §16.6 step 11)")
+        if self.tls_verify not in TLS_VERIFY:
+            raise ConfigError(f"--tls-verify must be {' or '.join(TLS_VERIFY)}, "
+                              f"not {self.tls_verify!r}")
+        for ca in self.tls_ca:
+            if not Path(ca).exists():
+                raise ConfigError(f"--tls-ca {ca!r}: no such file or directory")
         return self
 
 
@@ -155,7 +176,7 @@ _TABLES = {
     "timers": {"t1": "t1", "t2": "t2", "t4": "t4"},
     "limits": {"max_message_size": "max_message_size", "max_connections": "max_connections",
                "idle_timeout": "idle_timeout"},
-    "tls": {"cert": "tls_cert", "key": "tls_key"},
+    "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
 _TOP = {"listen", "domains", "store", "users", "log_level", "trace", "uvloop"}
 
@@ -245,8 +266,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-message-size", type=int, metavar="BYTES")
     a("--max-connections", type=int, metavar="N")
     a("--idle-timeout", type=float, metavar="S")
-    a("--tls-cert", metavar="PEM")
-    a("--tls-key", metavar="PEM")
+    a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")
+    a("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    a("--tls-ca", action="append", metavar="PEM",
+      help="CA certificates (a PEM bundle, or a directory of .pem/.crt files) trusted for "
+           "the TLS and WSS connections the proxy opens, besides the system store "
+           "(repeatable)")
+    a("--tls-verify", choices=TLS_VERIFY,
+      help="peer (default): verify the certificate chain and the name of the servers "
+           "connected to (RFC 5922 §7.3); a branch that fails counts as a 503 whose "
+           "Warning says why; none: no verification at all (a warning is logged at start)")
 
 
 def load_config(args: argparse.Namespace | None = None, path: str | None = None) -> ServerConfig:
