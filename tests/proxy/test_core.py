@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sipwire.proxy import Drop, ForwardTo, HandleLocally, LookUp, ProxyCore, Respond
+from sipwire import Request
+from sipwire.location import Source
+from sipwire.proxy import (
+    Drop,
+    ForwardTo,
+    HandleLocally,
+    LookUp,
+    ProxyAddress,
+    ProxyConfig,
+    ProxyCore,
+    Respond,
+)
 
 from .builders import T0, binding, config, request
 
@@ -25,13 +36,33 @@ def test_register_to_our_domain_is_handled_locally() -> None:
 
 
 def test_aor_of_ours_needs_a_lookup() -> None:
+    # a preloaded Route to us (an outbound proxy) carries no token: it is
+    # removed, but proves no dialog, so the request is not "routed"
     received = request(headers=["Route: <sip:proxy.example.com;lr>"])
     decision = ProxyCore(config()).receive(received)
     assert isinstance(decision, LookUp)
     assert decision.aor == "sip:bob@example.com"
-    assert decision.routed
+    assert not decision.routed
     assert "Route" not in decision.request.headers  # preprocessed (§16.4)
     assert "Route" in received.headers  # the received request is left alone
+
+
+def test_request_uri_with_another_port_on_a_served_host_is_no_aor() -> None:
+    # 127.0.0.1 is served, but :5490 is a UA listening there, not us
+    cfg = config(addresses=(ProxyAddress.parse("udp:127.0.0.1:5060"),),
+                 domains=frozenset({"localhost", "127.0.0.1"}), hostnames=())
+    core = ProxyCore(cfg)
+    for uri, aor in (("sip:bob@127.0.0.1", "sip:bob@127.0.0.1"),
+                     ("sip:bob@127.0.0.1:5060", "sip:bob@127.0.0.1"),
+                     ("sip:bob@localhost.", "sip:bob@localhost")):
+        decision = core.receive(request(uri=uri))
+        assert isinstance(decision, LookUp) and decision.aor == aor, uri
+    decision = core.receive(request(uri="sip:bob@127.0.0.1:5490"))
+    assert isinstance(decision, ForwardTo) and decision.relay
+    decision = core.receive(request("OPTIONS", "sip:127.0.0.1:5070"))
+    assert isinstance(decision, ForwardTo) and decision.relay
+    assert isinstance(core.receive(request("OPTIONS", "sip:127.0.0.1:5060")), HandleLocally)
+    assert isinstance(core.receive(request("OPTIONS", "sip:localhost")), HandleLocally)
 
 
 def test_lookup_resolves_to_targets_or_a_response() -> None:
@@ -47,25 +78,105 @@ def test_lookup_resolves_to_targets_or_a_response() -> None:
 
 def test_ack_is_never_forked() -> None:
     core = ProxyCore(config())
-    lookup = core.receive(request("ACK", to="<sip:bob@example.com>;tag=x"))
+    lookup = core.receive(request())
     assert isinstance(lookup, LookUp)
-    decision = core.resolve(lookup, [binding("sip:bob@192.0.2.31"),
-                                     binding("sip:bob@192.0.2.32")], T0)
+    ack = request("ACK", to="<sip:bob@example.com>;tag=x")
+    decision = core.resolve(LookUp(ack, lookup.aor), [binding("sip:bob@192.0.2.31"),
+                                                      binding("sip:bob@192.0.2.32")], T0)
     assert isinstance(decision, ForwardTo) and len(decision.targets) == 1
+
+
+def test_ack_outside_a_dialog_of_ours_is_dropped() -> None:
+    # §16.12: an ACK for a 2xx follows the route set; one that was not routed
+    # here by a token of ours is nobody's to relay or retarget
+    core = ProxyCore(config())
+    for ack in (request("ACK", to="<sip:bob@example.com>;tag=x"),
+                request("ACK", "sip:bob@198.51.100.9", to="<sip:bob@example.com>;tag=x",
+                        headers=["Route: <sip:192.0.2.1;lr>"])):
+        assert isinstance(core.receive(ack), Drop)
 
 
 def test_foreign_domain_is_relayed_when_allowed() -> None:
     decision = ProxyCore(config(relay=True)).receive(request(uri="sip:carol@biloxi.example.org"))
-    assert isinstance(decision, ForwardTo)
+    assert isinstance(decision, ForwardTo) and not decision.relay
+    # relaying off: only an authenticated user of ours may (the driver's policy)
     decision = ProxyCore(config()).receive(request(uri="sip:carol@biloxi.example.org"))
-    assert isinstance(decision, Respond) and decision.response.status == 403
+    assert isinstance(decision, ForwardTo) and decision.relay and not decision.routed
+
+
+def signed_route(cfg: ProxyConfig, invite: Request, **flows: Source) -> str:
+    """The Route value a UA puts in its in-dialog requests after ``invite``
+    went through the proxy (its Record-Route)."""
+    token = cfg.token.sign(invite.call_id, invite.from_.tag, **flows)
+    return f"Route: <sip:{token}@192.0.2.1;lr>"
+
+
+def test_in_dialog_request_with_our_token_is_routed_and_never_retargeted() -> None:
+    cfg = config()
+    invite = request()
+    route = signed_route(cfg, invite)
+    # caller to callee: From tag signed the token
+    bye = request("BYE", "sip:bob@example.com:5070", to="<sip:bob@example.com>;tag=b",
+                  headers=[route])
+    decision = ProxyCore(cfg).receive(bye)
+    assert isinstance(decision, ForwardTo) and decision.routed and not decision.relay
+    assert str(decision.targets.first.uri) == "sip:bob@example.com:5070"  # no lookup
+    # callee to caller: the To tag carries the caller's tag
+    back = request("BYE", "sip:alice@198.51.100.7", from_="<sip:bob@example.com>;tag=b",
+                   to="<sip:alice@example.com>;tag=1928301774", headers=[route])
+    decision = ProxyCore(cfg).receive(back)
+    assert isinstance(decision, ForwardTo) and decision.routed
+    ack = request("ACK", "sip:bob@192.0.2.31:5070", to="<sip:bob@example.com>;tag=b",
+                  headers=[route])
+    decision = ProxyCore(cfg).receive(ack)
+    assert isinstance(decision, ForwardTo) and decision.routed
+
+
+def test_forged_route_is_not_routed() -> None:
+    # an attacker's BYE with a To tag and a Route to us: no valid token, so it
+    # is checked as a request outside a dialog (relay refused, or challenged)
+    cfg = config()
+    other = request(call_id="other-call@example.com")
+    for route in ("Route: <sip:192.0.2.1;lr>", "Route: <sip:forged@192.0.2.1;lr>",
+                  signed_route(cfg, other), signed_route(config(), request())):
+        bye = request("MESSAGE", "sip:victim@198.51.100.9", to="<sip:x@example.org>;tag=b",
+                      headers=[route])
+        decision = ProxyCore(cfg).receive(bye)
+        assert isinstance(decision, ForwardTo) and decision.relay and not decision.routed, route
+
+
+def test_token_flow_is_the_next_hop_towards_the_other_side() -> None:
+    cfg = config()
+    invite = request()
+    caller = Source("TCP", "192.0.2.20", 40000)
+    callee = Source("WS", "192.0.2.31", 50000)
+    route = signed_route(cfg, invite, caller_flow=caller, callee_flow=callee)
+    to_callee = request("BYE", "sip:bob@df7jal23ls0d.invalid;transport=ws",
+                        to="<sip:bob@example.com>;tag=b", headers=[route])
+    decision = ProxyCore(cfg).receive(to_callee)
+    assert isinstance(decision, ForwardTo) and decision.targets.first.flow == callee
+    to_caller = request("BYE", "sip:alice@192.0.2.20:5060;transport=tcp",
+                        from_="<sip:bob@example.com>;tag=b",
+                        to="<sip:alice@example.com>;tag=1928301774", headers=[route])
+    decision = ProxyCore(cfg).receive(to_caller)
+    assert isinstance(decision, ForwardTo) and decision.targets.first.flow == caller
+
+
+def test_in_dialog_request_for_the_proxy_itself_is_481() -> None:
+    cfg = config()
+    invite = request()
+    bye = request("BYE", "sip:192.0.2.1", to="<sip:bob@example.com>;tag=b",
+                  headers=[signed_route(cfg, invite)])
+    decision = ProxyCore(cfg).receive(bye)
+    assert isinstance(decision, Respond) and decision.response.status == 481
 
 
 def test_loose_routed_request_is_relayed_whatever_the_policy() -> None:
+    cfg = config()
     bye = request("BYE", "sip:carol@198.51.100.9", to="<sip:carol@biloxi.example.org>;tag=c",
-                  headers=["Route: <sip:192.0.2.1;lr>"])
-    decision = ProxyCore(config()).receive(bye)
-    assert isinstance(decision, ForwardTo)
+                  headers=[signed_route(cfg, request())])
+    decision = ProxyCore(cfg).receive(bye)
+    assert isinstance(decision, ForwardTo) and decision.routed
     assert str(decision.targets.first.uri) == "sip:carol@198.51.100.9"
 
 

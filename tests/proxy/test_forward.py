@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import sipwire
-from sipwire import URI
+from sipwire import URI, Request
 from sipwire.location import Source
 from sipwire.proxy import (
     NextHop,
@@ -63,10 +63,14 @@ def test_record_route_with_lr_goes_on_top() -> None:
     # before any existing Record-Route header field values"; "This URI MUST
     # contain an lr parameter"
     req = request(headers=["Record-Route: <sip:p1.example.net;lr>"])
-    out = forward_request(req, BOB, config(), "z9hG4bK1")
-    assert out.headers.getall("Record-Route") == ["<sip:proxy.example.com:5060;lr>",
-                                                  "<sip:p1.example.net;lr>"]
+    cfg = config()
+    out = forward_request(req, BOB, cfg, "z9hG4bK1")
+    assert unsigned(out) == ["sip:192.0.2.1:5060;lr", "sip:p1.example.net;lr"]
     assert out.record_route[0].uri.lr
+    # its user part is the token that makes in-dialog requests "routed" here
+    token = out.record_route[0].uri.user
+    assert cfg.token.verify(token, req.call_id, req.from_.tag, "callee-tag") is not None
+    assert config().token.verify(token, req.call_id, req.from_.tag, None) is None
 
 
 def test_record_route_is_sips_for_a_sips_request_uri() -> None:
@@ -74,13 +78,70 @@ def test_record_route_is_sips_for_a_sips_request_uri() -> None:
     # the Record-Route header field MUST be a SIPS URI."
     out = forward_request(request(uri="sips:bob@example.com"), "sips:bob@192.0.2.9",
                           config(), "z9hG4bK1")
-    assert out.headers.getall("Record-Route") == ["<sips:proxy.example.com:5061;lr>"]
+    assert unsigned(out) == ["sips:192.0.2.1:5061;lr"]
 
 
 def test_record_route_is_sips_for_a_sips_top_route() -> None:
     req = request(headers=["Route: <sips:p2.example.net;lr>"])
     out = forward_request(req, BOB, config(), "z9hG4bK1")
     assert out.record_route[0].uri.scheme == "sips"
+
+
+def unsigned(request: Request) -> list[str]:
+    """The Record-Route URIs without their token."""
+    return [str(rr.uri.copy(user=None)) for rr in request.record_route]
+
+
+def test_record_route_per_interface_rfc_5658() -> None:
+    # in on UDP, out on TCP: two values, the outgoing one on top, each with
+    # its transport (§6.2); TLS as sips:, WS as transport=ws; IPv6 in brackets
+    cfg = config(addresses=(ProxyAddress.parse("udp:192.0.2.1:5060"),
+                            ProxyAddress.parse("tcp:192.0.2.1:5060"),
+                            ProxyAddress.parse("tls:192.0.2.1:5061"),
+                            ProxyAddress.parse("ws:192.0.2.1:8080"),
+                            ProxyAddress.parse("udp:[2001:db8::1]:5060")))
+    caller = Source("UDP", "192.0.2.20", 5060, "192.0.2.1:5060")
+    cases = [
+        ("sip:bob@192.0.2.9;transport=tcp", ["sip:192.0.2.1:5060;transport=tcp;lr",
+                                             "sip:192.0.2.1:5060;lr"]),
+        ("sip:bob@192.0.2.9;transport=tls", ["sips:192.0.2.1:5061;lr", "sip:192.0.2.1:5060;lr"]),
+        ("sip:bob@192.0.2.9;transport=ws", ["sip:192.0.2.1:8080;transport=ws;lr",
+                                            "sip:192.0.2.1:5060;lr"]),
+        ("sip:bob@[2001:db8::9]", ["sip:[2001:db8::1]:5060;lr", "sip:192.0.2.1:5060;lr"]),
+        ("sip:bob@192.0.2.9", ["sip:192.0.2.1:5060;lr"]),  # same interface: one value
+    ]
+    for target, expected in cases:
+        out = forward_request(request(), target, cfg, "z9hG4bK1", inbound=caller)
+        assert unsigned(out) == expected, target
+        assert len({rr.uri.user for rr in out.record_route}) == 1
+
+
+def test_record_route_token_carries_the_flows_that_need_one() -> None:
+    cfg = config()
+    invite = request()
+    caller = Source("TCP", "192.0.2.20", 40000, "192.0.2.1:5060")
+    callee = Source("UDP", "198.51.100.4", 40000)
+    target = Target(URI.parse("sip:bob@10.0.0.4"), flow=callee)
+    out = forward_request(invite, target, cfg, "z9hG4bK1", inbound=caller)
+    assert unsigned(out) == ["sip:192.0.2.1:5060;lr", "sip:192.0.2.1:5060;transport=tcp;lr"]
+    token = out.record_route[0].uri.user
+    from_caller = cfg.token.verify(token, invite.call_id, invite.from_.tag, "b")
+    from_callee = cfg.token.verify(token, invite.call_id, "b", invite.from_.tag)
+    assert from_caller is not None and from_caller.next_flow == Source("UDP", "198.51.100.4",
+                                                                       40000)
+    assert from_callee is not None and from_callee.next_flow == Source("TCP", "192.0.2.20",
+                                                                       40000)
+    # a UDP caller whose source is its Via sent-by needs no flow
+    plain = Source("UDP", "192.0.2.20", 5060, "192.0.2.1:5060")
+    out = forward_request(invite, BOB, cfg, "z9hG4bK1", inbound=plain)
+    verified = cfg.token.verify(out.record_route[0].uri.user, invite.call_id, "b",
+                                invite.from_.tag)
+    assert verified is not None and verified.next_flow is None
+
+
+def test_no_record_route_within_a_dialog() -> None:
+    bye = request("BYE", to="<sip:bob@example.com>;tag=b")
+    assert "Record-Route" not in forward_request(bye, BOB, config(), "z9hG4bK1").headers
 
 
 def test_record_route_names_a_tcp_only_proxy_with_its_transport() -> None:
@@ -229,7 +290,7 @@ def test_basic_trapezoid() -> None:
     invite = request(uri="sip:callee@domain.com", to="<sip:callee@domain.com>")
     fwd = forward(preprocess_route(invite, p1), invite.uri, p1, branch_for(invite))
     assert str(fwd.request.uri) == "sip:callee@domain.com"
-    assert fwd.request.headers.getall("Record-Route") == ["<sip:p1.example.com:5060;lr>"]
+    assert unsigned(fwd.request) == ["sip:p1.example.com:5060;lr"]
     assert fwd.next_hop == NextHop("UDP", "domain.com", 5060)
 
     bye = request("BYE", "sip:callee@u2.domain.com",

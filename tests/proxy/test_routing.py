@@ -78,10 +78,14 @@ def test_own_uri_matches_by_host_and_port() -> None:
         assert "Route" in out.headers, route
 
 
-def test_only_the_first_route_of_ours_is_removed() -> None:
-    req = request(headers=["Route: <sip:192.0.2.1;lr>", "Route: <sip:192.0.2.1;lr;x=2>"])
+def test_every_leading_route_of_ours_is_removed() -> None:
+    # a double Record-Route (RFC 5658 §5) comes back as two Route values of
+    # ours: both go, rather than a spiral through ourselves
+    req = request(headers=["Route: <sip:192.0.2.1;lr>",
+                           "Route: <sip:192.0.2.1:5060;transport=tcp;lr;x=2>",
+                           "Route: <sip:p2.example.net;lr>", "Route: <sip:192.0.2.1;lr>"])
     out = preprocess_route(req, config())
-    assert out.headers.getall("Route") == ["<sip:192.0.2.1;lr;x=2>"]
+    assert out.headers.getall("Route") == ["<sip:p2.example.net;lr>", "<sip:192.0.2.1;lr>"]
 
 
 def test_strict_router_request_uri_of_ours_takes_the_last_route() -> None:

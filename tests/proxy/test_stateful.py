@@ -97,6 +97,10 @@ class MiniProxy:
         if isinstance(decision, Respond):
             assert server is not None
             self.perform(server.send(decision.response, now), now)
+        elif isinstance(decision, ForwardTo) and decision.relay:
+            # no auth policy here: nobody may relay (§16.5 local policy)
+            assert server is not None
+            self.perform(server.send(req.reply(403), now), now)
         elif isinstance(decision, ForwardTo):
             if server is None:  # an ACK for a 2xx: no transaction (§16.12)
                 fwd = forward(decision.request, decision.targets.first, self.config,
@@ -253,7 +257,10 @@ def test_in_dialog_ack_and_bye_follow_our_record_route() -> None:
     # §16.12.1.1: later requests come with our Route on top and are forwarded
     # to the Request-URI, even with relaying off
     proxy = MiniProxy(config(relay=False), {})
-    route = "Route: <sip:proxy.example.com:5060;lr>"
+    # the Record-Route value the INVITE got, with its token (RouteToken)
+    invite = request()
+    token = proxy.config.token.sign(invite.call_id, invite.from_.tag)
+    route = f"Route: <sip:{token}@proxy.example.com:5060;lr>"
     ack = request("ACK", "sip:bob@192.0.2.31", to="<sip:bob@example.com>;tag=b1",
                   vias=["SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bKack1"], headers=[route])
     proxy.receive(ack, T0)
@@ -275,3 +282,13 @@ def test_request_for_a_foreign_domain_without_relaying_is_403() -> None:
     proxy = MiniProxy(config(relay=False), {})
     proxy.receive(request(uri="sip:carol@biloxi.example.org"), T0)
     assert [m.status for m in proxy.sent_to(UPSTREAM) if isinstance(m, Response)] == [403]
+
+
+def test_in_dialog_request_with_a_forged_route_is_not_relayed() -> None:
+    # a To tag and our Route without a valid token prove no dialog of ours
+    proxy = MiniProxy(config(relay=False), {})
+    bye = request("BYE", "sip:bob@192.0.2.31", to="<sip:bob@example.com>;tag=b1",
+                  cseq=314160, headers=["Route: <sip:proxy.example.com:5060;lr>"])
+    proxy.receive(bye, T0)
+    assert [m.status for m in proxy.sent_to(UPSTREAM) if isinstance(m, Response)] == [403]
+    assert proxy.sent_to(BOB1) == []

@@ -8,8 +8,7 @@ I inserted (§16.3 step 4), is this a domain I am responsible for (§16.5)?
 
 from __future__ import annotations
 
-import functools
-import ipaddress
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Literal
 
 from ..message.fields.via import Via
 from ..message.uri import URI
+from ..routing.myself import DEFAULT_PORTS, Myself, default_port, normalize_host, uri_transport
+from ..routing.token import RouteToken
 
 __all__ = ["DEFAULT_PORTS", "TIMER_C_MIN", "ProxyAddress", "ProxyConfig", "default_port",
            "normalize_host", "uri_transport"]
@@ -24,33 +25,8 @@ __all__ = ["DEFAULT_PORTS", "TIMER_C_MIN", "ProxyAddress", "ProxyConfig", "defau
 #: §16.6 step 11: "The timer MUST be larger than 3 minutes."
 TIMER_C_MIN = 180.0
 
-#: §18.1.1 (5060 for UDP, TCP and SCTP, 5061 for TLS), RFC 7118 §5.5 (80 / 443)
-DEFAULT_PORTS: dict[str, int] = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061,
-                                 "WS": 80, "WSS": 443}
-
 _SPEC_RE = re.compile(r"(?i)(udp|tcp|tls|sctp|wss|ws):(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)"
                       r"(?::([0-9]{1,5}))?")
-
-
-def default_port(transport: str) -> int:
-    """The port a transport uses when a URI or Via names none."""
-    return DEFAULT_PORTS.get(transport.upper(), 5060)
-
-
-# Runs several times per proxied request (own URI, own Via, Route) on the same
-# few hosts, and ipaddress parsing is slow; bounded, so made-up hosts only evict.
-@functools.lru_cache(maxsize=4096)
-def normalize_host(host: str) -> str:
-    """A host as compared: lower-cased, IPv6 without brackets and in canonical
-    form, IPv4-mapped IPv6 shown as IPv4."""
-    bare = host.strip("[]")
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        return host.lower().rstrip(".")
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +70,20 @@ class ProxyConfig:
         adds name one of them, and a URI or Via sent-by naming any of them
         (at one of their ports) is the proxy's own.
     ``hostnames``
-        further names that reach the proxy (``proxy.example.com``): a URI with
-        one of these hosts and one of the proxy's ports is its own too.  The
-        first is the host of the Record-Route value when given.
+        further names that reach the proxy (``proxy.example.com``) at any of
+        its ports: a URI with one of these hosts and one of the proxy's ports
+        is its own too.
+    ``aliases``
+        the same, as ``host`` or ``host:port`` (an alias with a port names
+        only that port): ``serve --alias``.
     ``domains``
-        the domains the proxy is responsible for (§16.5): a Request-URI in
-        one of them is looked up in the location service.
+        the domains the proxy is responsible for (§16.5): an out-of-dialog
+        Request-URI in one of them, with no port or one of ours, is looked up
+        in the location service.  A served domain is a name of the proxy too.
+    ``secret``
+        the key of the token signed into Record-Route (``RouteToken``): an
+        in-dialog request is relayed as "routed here" only with a valid one.
+        Random per configuration unless given; nodes sharing dialogs share it.
     ``relay``
         whether to forward requests for other domains to their Request-URI
         (§16.5); requests routed here by a Route value of ours (in-dialog
@@ -137,6 +121,7 @@ class ProxyConfig:
     addresses: tuple[ProxyAddress, ...]
     hostnames: tuple[str, ...] = ()
     domains: frozenset[str] = frozenset()
+    aliases: tuple[str, ...] = ()
     relay: bool = False
     record_route: bool = True
     supported: frozenset[str] = frozenset()
@@ -151,8 +136,11 @@ class ProxyConfig:
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER",
                               "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PRACK",
                               "UPDATE")
-    _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
-    _ports: frozenset[int] = field(init=False, repr=False, compare=False)
+    secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False, compare=False)
+    #: who the proxy is (``Myself``): every "is this me?" goes through it
+    myself: Myself = field(init=False, repr=False, compare=False)
+    #: signs and checks the Record-Route token
+    token: RouteToken = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.addresses:
@@ -163,12 +151,13 @@ class ProxyConfig:
         if self.forking not in ("parallel", "sequential"):
             raise ValueError(f"forking is 'parallel' or 'sequential', not {self.forking!r}")
         set_ = object.__setattr__
-        set_(self, "domains", frozenset(d.lower().rstrip(".") for d in self.domains))
+        set_(self, "domains", frozenset(normalize_host(d) for d in self.domains))
         set_(self, "supported", frozenset(t.lower() for t in self.supported))
         set_(self, "schemes", frozenset(s.lower() for s in self.schemes))
-        set_(self, "_hosts", frozenset(normalize_host(h) for h in
-                                       [a.host for a in self.addresses] + list(self.hostnames)))
-        set_(self, "_ports", frozenset(a.port for a in self.addresses))
+        set_(self, "myself", Myself.of(
+            ((a.transport, a.host, a.port) for a in self.addresses),
+            aliases=(*self.hostnames, *self.aliases), domains=self.domains))
+        set_(self, "token", RouteToken(self.secret))
 
     @classmethod
     def for_uris(cls, uris: Iterable[URI | str]) -> ProxyConfig:
@@ -182,41 +171,46 @@ class ProxyConfig:
                                           uri.port or default_port(transport)))
         return cls(tuple(addresses))
 
-    # -- who am I --------------------------------------------------------------------
+    # -- who am I (all of it in ``Myself``) ------------------------------------------
 
     def is_own_host(self, host: str) -> bool:
-        return normalize_host(host) in self._hosts
+        """One of our addresses, names or domains, whatever the port."""
+        return self.myself.is_my_host(host)
 
     def is_own_uri(self, uri: URI) -> bool:
         """True for a SIP or SIPS URI that resolves to this proxy: one of its
         hosts at one of its ports (the default port of the URI's transport
         when it names none).  The user part is not considered."""
-        if not uri.is_sip or not self.is_own_host(uri.host):
-            return False
-        return (uri.port or default_port(uri_transport(uri))) in self._ports
+        return self.myself.is_my_uri(uri)
 
     def is_own_sent_by(self, via: Via) -> bool:
         """True for a Via whose sent-by is one this proxy inserts (§16.3 step 4)."""
-        if not self.is_own_host(via.host):
-            return False
-        return (via.port or default_port(via.transport)) in self._ports
+        return self.myself.is_my_sent_by(via)
 
     def serves(self, host: str) -> bool:
         """True for a domain the proxy is responsible for (§16.5)."""
-        return host.lower().rstrip(".") in self.domains
+        return self.myself.is_local_domain(host)
+
+    def is_local_uri(self, uri: URI) -> bool:
+        """A Request-URI to look up: a served domain, no port or one of ours."""
+        return self.myself.is_local_uri(uri)
 
     def listens(self, transport: str, port: int) -> bool:
-        transport = transport.upper()
-        return any(a.transport == transport and a.port == port for a in self.addresses)
+        return self.myself.listens(transport, port)
 
-    def address_for(self, transport: str) -> ProxyAddress:
-        """The address to name in a Via or Record-Route for ``transport``: the
-        first of that transport, else the first of all."""
+    def address_for(self, transport: str, host: str | None = None) -> ProxyAddress:
+        """The address to name in a Via or Record-Route for ``transport``
+        towards ``host``: the first of that transport and of ``host``'s
+        address family, else the first of that transport, else the first."""
         transport = transport.upper()
+        v6 = host is not None and ":" in host
+        fallback: ProxyAddress | None = None
         for address in self.addresses:
             if address.transport == transport:
-                return address
-        return self.addresses[0]
+                if host is None or (":" in address.host) == v6:
+                    return address
+                fallback = fallback or address
+        return fallback or self.addresses[0]
 
     @property
     def agent(self) -> str:
@@ -226,15 +220,3 @@ class ProxyConfig:
         first = self.addresses[0]
         return f"{first.uri_host}:{first.port}"
 
-
-def uri_transport(uri: URI) -> str:
-    """The transport a URI asks for: its ``transport`` parameter, else TLS for
-    ``sips`` and UDP for ``sip`` (RFC 3263 §4.1 without DNS)."""
-    transport = (uri.transport or "").upper()
-    secure = uri.scheme == "sips"
-    if not transport:
-        return "TLS" if secure else "UDP"
-    if secure:
-        # RFC 3261 §26.2.2: a SIPS URI is reached over TLS (WSS for WebSocket)
-        return "WSS" if transport in ("WS", "WSS") else "TLS"
-    return transport

@@ -32,13 +32,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..location.binding import Binding
+from ..location.binding import Binding, Source
 from ..message.message import Request, Response
+from ..routing.token import Verified
 from .config import ProxyAddress, ProxyConfig
 from .context import ResponseContext
-from .routing import is_for_me, preprocess_route, routed_to_me
-from .targets import FlowCheck, TargetSet, determine_targets, lookup_aor
-from .validate import validate_request
+from .routing import is_for_me, own_route_tokens, preprocess_route
+from .targets import FlowCheck, Target, TargetSet, determine_targets, lookup_aor
+from .validate import reject, validate_request
 
 __all__ = ["Decision", "Drop", "ForwardTo", "HandleLocally", "LookUp", "ProxyCore", "Respond"]
 
@@ -80,10 +81,19 @@ class LookUp:
 
 @dataclass(frozen=True, slots=True)
 class ForwardTo:
-    """Forward ``request`` (preprocessed) to ``targets`` (§16.6)."""
+    """Forward ``request`` (preprocessed) to ``targets`` (§16.6).
+
+    ``routed``: it came by a Route value of ours with a valid token (a
+    dialog this proxy record-routed), so it is relayed whatever the policy
+    and never challenged.  ``relay``: it goes to no user of ours and the
+    configuration does not relay, so only an authenticated user of ours may
+    send it (the driver asks its auth policy; with no policy, 403).
+    """
 
     request: Request
     targets: TargetSet
+    routed: bool = False
+    relay: bool = False
 
 
 Decision = Respond | Drop | HandleLocally | LookUp | ForwardTo
@@ -98,17 +108,28 @@ class ProxyCore:
         self.config = config
 
     def receive(self, request: Request, *, received: ProxyAddress | None = None) -> Decision:
-        """What to do with a new request.
+        """What to do with a new request: the one place that decides which way
+        a request goes.
 
         ``request`` is the request as received: it is not changed, and it is
         what ``branch_for`` and ``ResponseContext`` take.  ``received`` is the
         address it came in on (for the maddr rule of §16.4).
 
-        A CANCEL matching a response context is the driver's: it answers 200
-        and calls ``ResponseContext.cancel`` (§16.10).  One that reaches
-        ``receive`` matched none; §16.10 would forward it statelessly, for a
-        request forwarded statelessly before, but this proxy forwards nothing
-        statelessly, so nothing downstream is left to cancel: 481.
+        1. §16.3 validation; a CANCEL reaching here matched no transaction:
+           481 (the driver answers the ones that match, §16.10).
+        2. §16.4 preprocessing removes our Route values.  The token in them
+           (``RouteToken``) says whether this is a dialog we record-routed
+           ("routed"), from which side, and over which flow the other side
+           is reached (RFC 5626 §5.3).
+        3. Routed and in a dialog (a To tag), or a routed ACK: §16.12, to the
+           next Route, else the flow, else the Request-URI; never retargeted.
+           A Request-URI naming this proxy itself matches no dialog: 481.
+        4. Anything else is treated as out of a dialog (a To tag without a
+           valid token proves nothing): a Request-URI naming the proxy is
+           handled locally; one of a user of a served domain (no port or
+           ours) is looked up; anything else is relayed, which only routed
+           requests, a relaying configuration or an authenticated user may.
+           An ACK that is not routed goes nowhere unless relaying is on.
         """
         config = self.config
         response = validate_request(request, config)
@@ -118,15 +139,54 @@ class ProxyCore:
             return Respond(response)
         if request.method == "CANCEL":
             return Respond(request.reply(481))
-        routed = routed_to_me(request, config)
+        verified = self._verified(request)
         preprocessed = preprocess_route(request, config, received=received)
+        routed = verified is not None
+        flow = verified.next_flow if verified is not None else None
+        ack = request.method == "ACK"
+        if routed and (ack or request.to.tag is not None):
+            if preprocessed.headers.get("Route") is None and flow is None \
+                    and config.is_own_uri(preprocessed.uri):
+                if ack:
+                    return Drop("an in-dialog ACK for this proxy itself")
+                return Respond(reject(preprocessed, config, 481,
+                                      "this proxy is not a party to any dialog"))
+            return ForwardTo(preprocessed, TargetSet.single(Target(preprocessed.uri.copy(),
+                                                                   flow=flow)), routed=True)
+        if preprocessed.headers.get("Route") is not None:
+            return self._relay(preprocessed, routed, flow)
         if is_for_me(preprocessed, config):
+            if ack:
+                return Drop("an ACK for this proxy itself")
             return HandleLocally(preprocessed)
         aor = lookup_aor(preprocessed, config)
         if aor is not None:
+            if ack:
+                return Drop("an ACK outside a dialog of ours")
             return LookUp(preprocessed, aor, routed)
-        return self._decide(preprocessed, determine_targets(
-            preprocessed, config, relay=config.relay or routed))
+        return self._relay(preprocessed, routed, flow)
+
+    def _verified(self, request: Request) -> Verified | None:
+        """The first valid token among our Route values (§16.4), if any."""
+        tokens = own_route_tokens(request, self.config)
+        if not tokens:
+            return None
+        from_ = request.from_
+        to = request.to
+        check = self.config.token.verify
+        for token in tokens:
+            verified = check(token, request.call_id, from_.tag, to.tag)
+            if verified is not None:
+                return verified
+        return None
+
+    def _relay(self, request: Request, routed: bool, flow: Source | None) -> Decision:
+        """To the top Route or the Request-URI, for no user of ours (§16.6)."""
+        relay = not routed and not self.config.relay
+        if request.method == "ACK" and relay:
+            return Drop("an ACK that is not routed here is not relayed")
+        return ForwardTo(request, TargetSet.single(Target(request.uri.copy(), flow=flow)),
+                         routed=routed, relay=relay)
 
     def resolve(
         self,

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..location.binding import Source
 from ..message.fields.nameaddr import RouteAddr
 from ..message.fields.via import Via
 from ..message.message import Request
 from ..message.uri import URI
-from .config import ProxyConfig
+from .config import ProxyAddress, ProxyConfig, normalize_host
 from .routing import NextHop, _request_uri, flow_hop, next_hop_for_uri, strict_route
 from .targets import Target
 
 __all__ = ["DEFAULT_MAX_FORWARDS", "NO_RECORD_ROUTE", "Forwarded", "forward",
-           "forward_request", "record_route_uri"]
+           "forward_request", "record_route", "record_route_uri"]
 
 #: §16.6 step 3: the Max-Forwards added when a request has none
 DEFAULT_MAX_FORWARDS = 70
@@ -43,13 +44,13 @@ class Forwarded:
 
 
 def forward_request(request: Request, target: Target | URI | str, config: ProxyConfig,
-                    branch: str) -> Request:
+                    branch: str, *, inbound: Source | None = None) -> Request:
     """``forward(...).request``: the copy of ``request`` to send to ``target``."""
-    return forward(request, target, config, branch).request
+    return forward(request, target, config, branch, inbound=inbound).request
 
 
 def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
-            branch: str) -> Forwarded:
+            branch: str, *, inbound: Source | None = None) -> Forwarded:
     """§16.6 steps 1 to 9 on a copy of the preprocessed ``request``.
 
     1. Copy: every header kept, in order; the body untouched.
@@ -59,11 +60,12 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
        (RFC 3327 §5.4).
     6. Strict routing: a first Route value without ``lr`` is put in the
        Request-URI and the Request-URI at the end of Route.
-    4. Record-Route (``config.record_route``, not for REGISTER, ACK or
-       CANCEL): ``<sip:proxy:port;lr>`` on top, SIPS when the Request-URI or
-       the top Route is (done after step 6, which that rule refers to).
-    7. Next hop: the Request-URI after step 6's reformatting, else the top
-       Route, else the target's registered flow, else the Request-URI, each
+    4. Record-Route (``config.record_route``; not for REGISTER, ACK or
+       CANCEL, nor within a dialog, whose route set is fixed, §12.2.1.1):
+       see ``record_route``.  Done after step 6, which that rule refers to.
+    7. Next hop: the Request-URI after step 6's reformatting, else the
+       target's flow (a registered flow, or one a Record-Route token named,
+       RFC 5626 §5.3), else the top Route, else the Request-URI, each
        treated as SIPS when the Request-URI is (``next_hop_for_uri``).
     8. Via: ours on top, with ``branch`` (make it with ``branch_for``) and the
        sent-by of our address for the next hop's transport (the transport
@@ -82,11 +84,10 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
         path = [RouteAddr.parse(value) for value in target.path]
         out.headers.add("Route", path, top=True, before="Content-Length")
     strict = strict_route(out)
-    if config.record_route and out.method not in NO_RECORD_ROUTE:
-        rr = RouteAddr(record_route_uri(config, secure=_secure(out)))
-        out.headers.add("Record-Route", rr, top=True, before="Content-Length")
     hop = _next_hop(out, target, strict)
-    address = config.address_for(hop.transport)
+    if config.record_route and out.method not in NO_RECORD_ROUTE and out.to.tag is None:
+        record_route(out, config, hop, inbound=inbound, outbound=target.flow)
+    address = config.address_for(hop.transport, hop.host)
     via = Via(hop.transport, address.uri_host, address.port, branch=branch)
     out.headers.add("Via", via, top=True)
     if "Content-Length" not in out.headers:
@@ -116,32 +117,91 @@ def _next_hop(request: Request, target: Target, strict: bool) -> NextHop:
     secure = request.uri.scheme == "sips"
     if strict:
         return next_hop_for_uri(request.uri, secure=secure)
+    if target.flow is not None:
+        return flow_hop(target.flow)
     routes = request.route
     if routes:
         return next_hop_for_uri(routes[0].uri, secure=secure)
-    if target.flow is not None:
-        return flow_hop(target.flow)
     return next_hop_for_uri(request.uri, secure=secure)
 
 
-def record_route_uri(config: ProxyConfig, *, secure: bool = False) -> URI:
-    """The URI this proxy records in Record-Route (§16.6 step 4).
+def _interface(config: ProxyConfig, inbound: Source) -> ProxyAddress | None:
+    """The listening address a request came in on (``Source.local`` is the
+    ``host:port`` of our end of the flow)."""
+    if not inbound.local:
+        return None
+    host, sep, port = inbound.local.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return ProxyAddress(inbound.transport, host.strip("[]"), int(port))
 
-    A SIP or SIPS URI with ``lr`` that resolves to the proxy: its first
-    host name, else the address itself.  SIPS names the TLS address.  A
-    plain SIP URI names the UDP address, else the first other one with its
-    ``transport`` parameter (the RFC would leave it out, but a proxy that
-    does not listen on UDP cannot be reached without it).
+
+def _needs_flow_token(flow: Source, request: Request) -> bool:
+    """Requests back to the sender of ``request`` must use its flow: a
+    connection (TCP, TLS, WebSocket: RFC 5626 §5.3, RFC 7118 §5.3), or a UDP
+    source other than its Via sent-by (a NAT, RFC 3581)."""
+    if flow.transport.upper() != "UDP":
+        return True
+    via = request.top_via
+    port = via.port if via.port is not None else 5060
+    return normalize_host(via.host) != normalize_host(flow.host) or port != flow.port
+
+
+def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
+                 inbound: Source | None = None, outbound: Source | None = None) -> None:
+    """§16.6 step 4 with RFC 5658: Record-Route values that bring the
+    dialog's requests back the way each side reached us.
+
+    One value names the interface the request came in on (``inbound``,
+    where known), and a second, above it, the interface it leaves on when
+    that is another transport or address family (double record-routing,
+    RFC 5658 §5).  Each carries its transport (``sips:`` for TLS,
+    ``;transport=tcp``, ``;transport=ws``, RFC 5658 §6.2), IPv6 in
+    brackets, ``lr``, and in its user part the signed token (``RouteToken``)
+    with the flows of either side that need one.
     """
-    if secure:
-        address = config.address_for("TLS")
-        transport = None
-    else:
+    out_address = config.address_for(hop.transport, hop.host)
+    in_address = _interface(config, inbound) if inbound is not None else None
+    if in_address is None or not config.is_own_uri(
+            URI("sip", None, in_address.host, in_address.port)):
+        in_address = out_address
+    caller_flow = inbound if inbound is not None and config.token.flowable(inbound) \
+        and _needs_flow_token(inbound, request) else None
+    callee_flow = outbound if outbound is not None and config.token.flowable(outbound) \
+        else None
+    token = config.token.sign(request.call_id, request.from_.tag, caller_flow=caller_flow,
+                              callee_flow=callee_flow)
+    secure = _secure(request)
+    values = [record_route_uri(config, secure=secure, address=in_address, user=token)]
+    if out_address != in_address:
+        values.insert(0, record_route_uri(config, secure=secure, address=out_address,
+                                          user=token))
+    request.headers.add("Record-Route", [RouteAddr(uri) for uri in values], top=True,
+                        before="Content-Length")
+
+
+def record_route_uri(config: ProxyConfig, *, secure: bool = False,
+                     address: ProxyAddress | None = None, user: str | None = None) -> URI:
+    """A URI this proxy records in Record-Route (§16.6 step 4) for one of its
+    listening ``address``es (default: the UDP one, else the first).
+
+    A SIP or SIPS URI with ``lr`` that resolves to that address: SIPS for
+    TLS (and WSS, with ``transport=ws``), ``transport=tcp`` or
+    ``transport=ws`` for those (RFC 5658 §6.2: never ``transport=tls``), no
+    parameter for UDP, IPv6 in brackets.  ``secure`` (a SIPS Request-URI or
+    Route) asks for a SIPS URI: the TLS address then.  ``user`` is the
+    token of the user part.
+    """
+    if address is None:
         address = config.address_for("UDP")
-        transport = None if address.transport == "UDP" else address.transport.lower()
-    host = config.hostnames[0] if config.hostnames else address.uri_host
+    if secure and address.transport not in ("TLS", "WSS"):
+        address = config.address_for("TLS")
+    transport = address.transport
+    scheme = "sips" if secure or transport in ("TLS", "WSS") else "sip"
     params: dict[str, str | None] = {}
-    if transport is not None:
-        params["transport"] = transport
+    if transport in ("TCP", "SCTP"):
+        params["transport"] = transport.lower()
+    elif transport in ("WS", "WSS"):
+        params["transport"] = "ws"
     params["lr"] = None
-    return URI("sips" if secure else "sip", None, host, address.port, params)
+    return URI(scheme, user, address.uri_host, address.port, params)

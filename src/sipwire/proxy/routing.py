@@ -22,6 +22,7 @@ __all__ = [
     "NextHop",
     "is_for_me",
     "next_hop_for_uri",
+    "own_route_tokens",
     "preprocess_route",
     "routed_to_me",
     "strict_route",
@@ -45,25 +46,28 @@ def preprocess_route(request: Request, own: Own, *,
 
     ``own`` is the proxy's configuration or the URIs it answers to.
 
-    1. Strict routing: a Request-URI of ours with no user part (a value this
-       proxy put in Record-Route) while Route values remain means the sender
-       is a strict router; the last Route value becomes the Request-URI.
+    1. Strict routing: a Request-URI of ours that is a value this proxy put
+       in Record-Route (no user part, or ``lr``) while Route values remain
+       means the sender is a strict router; the last Route value becomes the
+       Request-URI.
     2. maddr: a Request-URI ``maddr`` naming this proxy (or a domain it
        serves), received on the port and transport the URI names, is
        stripped with any non-default port and transport.  ``received`` is
        the address the request arrived on; None means "any of ours".
-    3. A top Route value of ours is removed.
+    3. The top Route values of ours are removed: one, or the two a double
+       Record-Route left (RFC 5658 §5 lets a proxy remove both at once
+       rather than spiral through itself).
     """
     config = _config(own)
     routes = request.route
     uri = request.uri
-    strict = bool(routes) and uri.user is None and config.is_own_uri(uri)
+    strict = _strict(request, config)
     maddr = uri.maddr
     if not strict and maddr is None:
         # steps 1 and 2 do nothing: only step 3 may change the request
         if routes and config.is_own_uri(routes[0].uri):
             out: Request = request.copy()
-            out.headers.pop("Route")
+            _pop_own_routes(out, config, routes)
             return out
         return request
     out = request.copy()
@@ -71,10 +75,38 @@ def preprocess_route(request: Request, own: Own, *,
         out.uri = routes[-1].uri.copy()
         _set_routes(out, routes[:-1])
     _strip_own_maddr(out, config, received)
-    routes = out.route
-    if routes and config.is_own_uri(routes[0].uri):
-        out.headers.pop("Route")
+    _pop_own_routes(out, config, out.route)
     return out
+
+
+def _strict(request: Request, config: ProxyConfig) -> bool:
+    uri = request.uri
+    return (bool(request.headers.get("Route")) and (uri.user is None or uri.lr)
+            and config.is_own_uri(uri))
+
+
+def _pop_own_routes(request: Request, config: ProxyConfig, routes: list[NameAddr]) -> None:
+    for route in routes:
+        if not config.is_own_uri(route.uri):
+            break
+        request.headers.pop("Route")
+
+
+def own_route_tokens(request: Request, own: Own) -> list[str]:
+    """The user parts of the Route values of ours that ``preprocess_route``
+    removes (and of a Request-URI a strict router put our Record-Route value
+    in): where this proxy's Record-Route token comes back (``RouteToken``)."""
+    config = _config(own)
+    tokens: list[str] = []
+    uri = request.uri
+    if _strict(request, config) and uri.user:
+        tokens.append(uri.user)
+    for route in request.route:
+        if not config.is_own_uri(route.uri):
+            break
+        if route.uri.user:
+            tokens.append(route.uri.user)
+    return tokens
 
 
 def _strip_own_maddr(request: Request, config: ProxyConfig,
@@ -122,15 +154,17 @@ def routed_to_me(request: Request, own: Own) -> bool:
 def is_for_me(request: Request, config: ProxyConfig) -> bool:
     """True when a preprocessed request is addressed to the proxy itself, not
     to anything it should forward to: no Route left and a SIP Request-URI
-    without a user part naming the proxy or a domain it serves (a REGISTER
-    to ``sip:example.com``, an OPTIONS to ``sip:proxy.example.com``).  The
-    caller answers it as a UAS (or hands a REGISTER to the registrar)."""
-    if request.route:
+    without a user part naming the proxy, or a domain it serves with no port
+    or one of ours (a REGISTER to ``sip:example.com``, an OPTIONS to
+    ``sip:proxy.example.com``; not ``sip:127.0.0.1:5070``, a UA listening
+    on a served host).  The caller answers it as a UAS (or hands a REGISTER
+    to the registrar)."""
+    if request.headers.get("Route") is not None:
         return False
     uri = request.uri
     if not uri.is_sip or uri.user is not None or uri.maddr is not None:
         return False
-    return config.is_own_uri(uri) or config.serves(uri.host)
+    return config.is_own_uri(uri) or config.is_local_uri(uri)
 
 
 # -- §16.6 step 6 -----------------------------------------------------------------------

@@ -95,19 +95,24 @@ class TargetSet:
 
 def lookup_aor(request: Request, config: ProxyConfig) -> str | None:
     """The address-of-record to look up for ``request``, or None when its
-    Request-URI is not in a domain this proxy serves (§16.5).
+    Request-URI is not one of a user of a domain this proxy serves (§16.5).
 
-    The Request-URI is canonicalized as §10.3 asks (``URI.aor``).  A
-    Request-URI with a user at one of the proxy's own hosts (a UA dialling by
-    IP address) is read as an AOR of the served domain when there is only
-    one.  A ``maddr`` predetermines the target: no lookup.
+    Only a Request-URI with a user part, in a served domain, with no port or
+    one of ours, is an AOR here (``ProxyConfig.is_local_uri``):
+    ``sip:bob@127.0.0.1:5490`` names a UA listening on a served host, not a
+    user of it.  The Request-URI is canonicalized as §10.3 asks
+    (``URI.aor``), without the port.  A Request-URI with a user at one of
+    the proxy's own addresses (a UA dialling by IP address) is read as an
+    AOR of the served domain when there is only one.  A ``maddr``
+    predetermines the target: no lookup.  Whether a request is in a dialog
+    is the caller's to check first: those are never retargeted (§16.12).
     """
     uri = request.uri
-    if not uri.is_sip or uri.maddr is not None:
+    if not uri.is_sip or uri.maddr is not None or uri.user is None:
         return None
-    if config.serves(uri.host):
-        return uri.aor
-    if uri.user is not None and config.is_own_host(uri.host) and len(config.domains) == 1:
+    if config.is_local_uri(uri):
+        return config.myself.aor(uri)
+    if config.is_own_uri(uri) and len(config.domains) == 1:
         (domain,) = config.domains
         return uri.copy(host=domain, port=None).aor
     return None

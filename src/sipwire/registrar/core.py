@@ -55,6 +55,7 @@ from ..message.fields.nameaddr import Contact, RouteAddr
 from ..message.fields.text import WarningValue
 from ..message.message import Request, Response
 from ..message.uri import URI
+from ..routing.myself import local_aor, normalize_host
 
 __all__ = ["ContactUpdate", "RegistrarCore", "Registration", "StaleRegistration"]
 
@@ -225,10 +226,12 @@ class RegistrarCore:
         contact_schemes: Iterable[str] | None = None,
         agent: str | None = None,
     ) -> None:
-        self.domains = frozenset(d.lower() for d in domains)
+        # hosts compared as the proxy compares them (``routing.myself``):
+        # ``[::1]`` is ``::1``, ``LOCALHOST.`` is ``localhost``
+        self.domains = frozenset(normalize_host(d) for d in domains)
         if not self.domains:
             raise ValueError("a registrar serves at least one domain")
-        self.aliases = frozenset(a.lower() for a in aliases)
+        self.aliases = frozenset(normalize_host(a) for a in aliases)
         if not 0 <= min_expires <= max_expires:
             raise ValueError("need 0 <= min_expires <= max_expires")
         if default_expires <= 0:
@@ -271,7 +274,7 @@ class RegistrarCore:
         "All URI parameters MUST be removed (including the user-param), and any
         escaped characters MUST be converted to their unescaped form" (``URI.aor``).
         """
-        return request.to.uri.aor
+        return local_aor(request.to.uri)
 
     def check_address_of_record(self, request: Request) -> Response | None:
         """Step 5: 404 unless the To URI is an AOR of a domain served here
@@ -279,8 +282,8 @@ class RegistrarCore:
         uri = request.to.uri
         if not uri.is_sip:
             return self.reject(request, 404, f"{uri.scheme}: is not an address-of-record here")
-        host = uri.host.lower()
-        target = request.uri.host.lower()
+        host = normalize_host(uri.host)
+        target = normalize_host(request.uri.host)
         if host not in self.domains or (host != target and target not in self.aliases):
             return self.reject(request, 404, f"{uri.aor} is not in a domain served here")
         return None
@@ -338,7 +341,7 @@ class RegistrarCore:
         uri = request.uri
         if not uri.is_sip:
             raise Rejection(416, f"Request-URI scheme {uri.scheme}: is not sip: or sips:")
-        host = uri.host.lower()
+        host = normalize_host(uri.host)
         if host not in self.domains and host not in self.aliases:
             # Step 1: no access to bindings for this domain.  A registrar that
             # is not also a proxy cannot forward it; 404 says "not here".

@@ -51,6 +51,7 @@ from ..location.store import LocationStore
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..proxy.branch import branch_for
+from ..proxy.config import ProxyAddress
 from ..proxy.context import (
     CancelBranch,
     ContextAction,
@@ -107,13 +108,17 @@ class Proxied:
     context is finished: no branch is added then), and how many client
     transactions of its branches live."""
 
-    __slots__ = ("clients", "context", "deadline", "done", "request", "server", "server_gone")
+    __slots__ = ("clients", "context", "deadline", "done", "inbound", "request", "server",
+                 "server_gone")
 
     def __init__(self, server: ServerTransaction, context: ResponseContext,
-                 request: Request) -> None:
+                 request: Request, inbound: Source | None = None) -> None:
         self.server = server
         self.context = context
         self.request: Request | None = request
+        #: the flow the request came on (its interface and, where needed, the
+        #: flow token of Record-Route, RFC 5658, RFC 5626 §5.3)
+        self.inbound = inbound
         self.clients = 0
         self.deadline: float | None = None
         self.server_gone = False
@@ -261,7 +266,7 @@ class Engine:
 
     def _new_request(self, request: Request, tx: Transaction | None, flow: Flow | None) -> None:
         if request.method == "ACK":
-            self._forward_ack(request)
+            self._forward_ack(request, flow)
             return
         assert isinstance(tx, ServerTransaction) and flow is not None
         incoming = Incoming(flow, self._loop.time())
@@ -289,14 +294,16 @@ class Engine:
 
     def _for_registrar(self, request: Request) -> bool:
         """A REGISTER the registrar answers rather than a proxy forwards: no
-        Route, and the Request-URI is ours or relaying is off (§10.3 step 1)."""
+        Route, and the Request-URI names this server or a served domain (no
+        port, or ours), or relaying is off (§10.3 step 1: the registrar then
+        answers 404 for a domain it does not serve)."""
         if request.headers.get("Route") is not None:
             return False
         config = self.proxy_config
         if not config.relay:
             return True
-        host = request.uri.host
-        return config.serves(host) or config.is_own_host(host)
+        uri = request.uri
+        return config.is_own_uri(uri) or config.is_local_uri(uri)
 
     async def _register(self, request: Request, tx: ServerTransaction, flow: Flow) -> None:
         source = self._source(flow)
@@ -326,7 +333,8 @@ class Engine:
             self.respond(invite, invite.request.reply(487))
 
     def _proxy(self, request: Request, tx: ServerTransaction, incoming: Incoming) -> None:
-        decision = self.core.receive(request)
+        flow = incoming.flow
+        decision = self.core.receive(request, received=_interface(flow))
         kind = type(decision)
         if kind is Respond:
             assert isinstance(decision, Respond)
@@ -343,13 +351,14 @@ class Engine:
             # the policy removes our credentials from it (§22.3): not from the
             # request the server transaction holds
             preprocessed = request.copy()
-            if isinstance(decision, LookUp):
-                decision = LookUp(preprocessed, decision.aor, decision.routed)
-        # within a dialog, or routed on by Route values: no retargeting (§16.12)
-        direct = isinstance(decision, LookUp) and (
-            request.to.tag is not None or bool(preprocessed.route))
-        refusal = self.policy.check_proxied(
-            request, preprocessed, local_target=isinstance(decision, LookUp) and not direct)
+        lookup = isinstance(decision, LookUp)
+        if isinstance(decision, ForwardTo) and decision.relay and self.policy.users is None:
+            # no user can prove who it is: nobody relays (§16.5 local policy)
+            self.respond(tx, reject(request, self.proxy_config, 403,
+                                    "relaying is not allowed here"))
+            return
+        refusal = self.policy.check_proxied(request, preprocessed, local_target=lookup,
+                                            routed=decision.routed)
         if refusal is not None:
             self.respond(tx, refusal)
             return
@@ -357,10 +366,9 @@ class Engine:
             self.respond(tx, request.reply(100))  # §16.2: Trying, at once
         if isinstance(decision, ForwardTo):
             self._start_context(tx, incoming, preprocessed, decision.targets)
-        elif direct:
-            target = TargetSet.single(Target(preprocessed.uri.copy()))
-            self._start_context(tx, incoming, preprocessed, target)
         else:
+            if preprocessed is not decision.request:
+                decision = LookUp(preprocessed, decision.aor, decision.routed)
             self._run_store(self._lookup(decision, tx, incoming))
 
     async def _lookup(self, lookup: LookUp, tx: ServerTransaction, incoming: Incoming) -> None:
@@ -393,27 +401,36 @@ class Engine:
 
     # -- ACK for a 2xx: no transaction (§16.12.1.1) -------------------------------------------
 
-    def _forward_ack(self, ack: Request) -> None:
-        decision = self.core.receive(ack)
-        if isinstance(decision, ForwardTo):
-            request, target = decision.request, decision.targets.first
-        elif isinstance(decision, LookUp) and ack.to.tag is not None:
-            request, target = decision.request, Target(decision.request.uri.copy())
-        else:
-            log.debug("dropping %r (%s)", ack, type(decision).__name__)
+    def _forward_ack(self, ack: Request, flow: Flow | None) -> None:
+        """§16.12: an ACK routed here by a dialog we record-routed goes on to
+        its next Route, flow or Request-URI; any other is dropped."""
+        decision = self.core.receive(ack, received=_interface(flow) if flow else None)
+        if not isinstance(decision, ForwardTo):
+            log.debug("dropping %r (%s)", ack, getattr(decision, "reason", type(decision).__name__))
             return
+        target = self._live(decision.targets.first, decision.request)
         try:
-            fwd = forward(request, target, self.proxy_config, branch_for(ack))
+            fwd = forward(decision.request, target, self.proxy_config, branch_for(ack))
         except ValueError as exc:
             log.debug("dropping %r: %s", ack, exc)
             return
         self._send_stateless(fwd.request, fwd.next_hop)
 
+    def _live(self, target: Target, request: Request) -> Target:
+        """``target`` without its flow when that flow is a connection that has
+        closed: its URI is the way left (RFC 5626 §5.3 lets a proxy fall back)."""
+        flow = target.flow
+        if flow is None or flow.transport.upper() == "UDP" or self.transport.has_connection(
+                flow.transport, flow.host, flow.port):
+            return target
+        return Target(request.uri.copy(), target.q, target.path)
+
     # -- response contexts (§16.6 - §16.10) ----------------------------------------------------
 
     def _start_context(self, tx: ServerTransaction, incoming: Incoming, request: Request,
                        targets: TargetSet) -> None:
-        proxied = Proxied(tx, self.core.context(tx.request, targets), request)
+        proxied = Proxied(tx, self.core.context(tx.request, targets), request,
+                          self._source(incoming.flow))
         incoming.proxied = proxied
         self._contexts.add(proxied)
         now = self._loop.time()
@@ -438,7 +455,9 @@ class Engine:
     def _branch(self, proxied: Proxied, target: Target, branch: str, now: float) -> None:
         """§16.6: forward a copy to ``target`` in a new client transaction."""
         assert proxied.request is not None  # a finished context adds no branch
-        fwd = forward(proxied.request, target, self.proxy_config, branch)
+        target = self._live(target, proxied.request)
+        fwd = forward(proxied.request, target, self.proxy_config, branch,
+                      inbound=proxied.inbound)
         request = fwd.request
         tx: ClientTransaction | None = None
 
@@ -475,8 +494,17 @@ class Engine:
         try:
             flow = await self.transport.send_request(request, destination)
         except TransportError as exc:
-            log.info("cannot forward %r to %s: %s", request, destination, exc)
-            self._perform(tx.transport_error(self._loop.time()))  # 503, §16.9
+            now = self._loop.time()
+            actions = tx.transport_error(now)  # 503, §16.9
+            failure = next((a for a in actions if type(a) is TransportFailure), None)
+            if exc.nothing_sent and failure is not None and self._owner.get(tx) is proxied:
+                # it never left (no connection, a failed TLS handshake): the 503
+                # says why, as for a branch that fails before its transaction
+                actions.remove(failure)
+                self._branch_failed(proxied, request, target, exc, now, key=tx)
+            else:
+                log.info("cannot forward %r to %s: %s", request, destination, exc)
+            self._perform(actions)
             self._rearm()
             return
         if tx in self._owner:
@@ -494,13 +522,25 @@ class Engine:
         return tx
 
     def _branch_failed(self, proxied: Proxied, request: Request, target: Target,
-                       error: Exception, now: float) -> None:
-        """A branch that could not even be sent counts as a 503 (§16.7 step 1)."""
+                       error: Exception, now: float, key: object | None = None) -> None:
+        """A branch that could not even be sent counts as a 503 (§16.7 step 1,
+        §16.9) with a 399 Warning saying why (§20.43); ``key`` is its client
+        transaction if it has one."""
         log.info("cannot forward %r: %s", request, error)
-        key = object()
         context = proxied.context
-        context.add_branch(key, request, now, target)
-        self._context_actions(proxied, context.on_response(key, request.reply(503), now), now)
+        if key is None:
+            key = object()
+            context.add_branch(key, request, now, target)
+        reason = error.reason if isinstance(error, TransportError) else str(error)
+        response = reject(request, self.proxy_config, 503, reason)
+        actions = context.on_response(key, response, now)
+        for action in actions:
+            if type(action) is ForwardResponse and action.response.status == 500 \
+                    and action.response.to.tag == response.to.tag:
+                # the 500 that §16.7 step 6 makes of this 503 keeps the reason
+                for warning in response.headers.getall("Warning"):
+                    action.response.headers.add("Warning", warning, before="Content-Length")
+        self._context_actions(proxied, actions, now)
         self._settle(proxied)
 
     def _branch_response(self, tx: Transaction | None, response: Response) -> None:
@@ -787,6 +827,12 @@ class Engine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _interface(flow: Flow) -> ProxyAddress:
+    """The listening address a flow arrived on, as the proxy names it (§16.4 maddr)."""
+    local = flow.local
+    return ProxyAddress(flow.transport.value, local.host, local.port)
 
 
 def _destination(hop: NextHop) -> Destination:

@@ -112,15 +112,19 @@ class AuthPolicy:
     # -- the proxy's check (§16.3 step 6, §22.3) -------------------------------------------
 
     def check_proxied(self, request: Request, preprocessed: Request, *,
-                      local_target: bool) -> Response | None:
+                      local_target: bool, routed: bool = False) -> Response | None:
         """None to go on with ``preprocessed`` (our credentials removed), or the
         407, 403 or 400 to answer ``request`` with.
 
-        ``local_target`` says the Request-URI is in a served domain (the
-        request is looked up, not relayed).
+        ``local_target`` says the Request-URI is a user of a served domain
+        (the request is looked up, not relayed).  ``routed`` says it came by
+        a Route value of ours with a valid token: a request within a dialog
+        this proxy record-routed, never challenged (its sender authenticated
+        when the dialog was set up).  A To tag alone proves nothing: a
+        request that claims a dialog but carries no valid token is checked
+        as one outside a dialog.
         """
-        if self.users is None or request.method in _NEVER_CHALLENGED \
-                or request.to.tag is not None:
+        if self.users is None or request.method in _NEVER_CHALLENGED or routed:
             return None
         try:
             sender = request.from_.uri

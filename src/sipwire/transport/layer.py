@@ -341,6 +341,16 @@ class TransportLayer:
 
     # -- closing --------------------------------------------------------------------
 
+    def has_connection(self, transport: str, host: str, port: int) -> bool:
+        """Whether a connection of ``transport`` to ``host:port`` is open: a
+        flow requests can still be sent over (RFC 5626 §5.3)."""
+        try:
+            kind = Transport.parse(transport)
+        except TransportError:
+            return False
+        conn = self._pool.get((kind, Address(normalize_ip(host), port)))
+        return conn is not None and conn.is_open
+
     async def close(self) -> None:
         """Close every listening point and connection (§18); safe to call again."""
         if self._closing is None:
@@ -562,6 +572,11 @@ class TransportLayer:
         """An IP address for ``host``: a plain lookup, not RFC 3263."""
         if is_ip(host):
             return Address(normalize_ip(host), port)
+        if host.lower().rstrip(".").endswith(".invalid") or host.lower() == "invalid":
+            # RFC 6761 §6.4: never looked up; a WebSocket client's Contact
+            # (RFC 7118 §5.2) is reached over its flow or not at all
+            raise TransportError(f"{host!r} is not resolvable (RFC 6761 §6.4): "
+                                 "only the client's own flow reaches it", target=host)
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

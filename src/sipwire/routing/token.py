@@ -1,0 +1,168 @@
+"""The signed token in the user part of this proxy's Record-Route URIs.
+
+A record-routing proxy stays on the path of a dialog (RFC 3261 §16.6 step 4)
+and later receives its in-dialog requests with its own URI in Route
+(§16.4, §16.12).  A stranger can write that Route too.  So the proxy puts a
+token in the user part of the URI it records, and only a Route that carries
+a valid token for the request's dialog makes the request "routed here":
+
+    Record-Route: <sip:AYB_AAF_S7TwV1NwW1Jb6A@192.0.2.1:5060;transport=tcp;lr>
+
+The token is base64url (no padding) of::
+
+    flags (1 byte) | caller's flow | callee's flow | MAC (10 bytes)
+
+- A flow (RFC 5626 §5.3, "the flow token") is where requests towards one
+  side of the dialog must go: the connection (TCP, TLS, WS) or the NATed UDP
+  source that side used.  Each is present when its flag bit is set, as a
+  transport code (1 byte: the transport in the low 4 bits, bit 4 set for
+  IPv6), the port (2 bytes) and the address (4 or 16 bytes).
+- The MAC is HMAC-SHA256 of the secret over the Call-ID, the From tag of
+  the dialog-creating request and the flags and flows, cut to 10 bytes.  A
+  request from the caller carries that tag in From, one from the callee in
+  To; which of the two verifies tells the direction, and so which flow is
+  the next hop.
+
+No expiry is encoded: a dialog may last for days, and the MAC binds the
+token to one Call-ID and tag, so a token copied into another dialog is
+worthless.  A new secret (a restart without a configured one) invalidates
+the tokens of dialogs set up before; their in-dialog requests are then
+treated as requests from outside the dialog (challenged, or refused relay).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+from dataclasses import dataclass
+
+from ..location.binding import Source
+
+__all__ = ["RouteToken", "Verified"]
+
+_MAC_SIZE = 10
+_CALLER_FLOW = 0x01
+_CALLEE_FLOW = 0x02
+_VERSION = 0x10  # high nibble: token format 1
+_TRANSPORTS = ("UDP", "TCP", "TLS", "WS", "WSS")
+_IPV6 = 0x10
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token that is valid for the request it came on.
+
+    ``from_caller`` is True when the request comes from the side that sent
+    the dialog-creating request (its From tag signed the token).
+    ``next_flow`` is the flow of the other side, where the request must go,
+    or None when that side is reached by its URI.
+    """
+
+    from_caller: bool
+    next_flow: Source | None
+
+
+def _encode_flow(flow: Source) -> bytes:
+    code = _TRANSPORTS.index(flow.transport.upper())
+    ip = ipaddress.ip_address(flow.host.strip("[]"))
+    if ip.version == 6:
+        code |= _IPV6
+    return bytes((code,)) + flow.port.to_bytes(2, "big") + ip.packed
+
+
+def _decode_flow(data: bytes, at: int) -> tuple[Source, int] | None:
+    if at + 3 > len(data):
+        return None
+    code = data[at]
+    kind = code & 0x0F
+    if kind >= len(_TRANSPORTS) or code & ~(_IPV6 | 0x0F):
+        return None
+    size = 16 if code & _IPV6 else 4
+    end = at + 3 + size
+    if end > len(data):
+        return None
+    port = int.from_bytes(data[at + 1:at + 3], "big")
+    host = str(ipaddress.ip_address(data[at + 3:end]))
+    return Source(_TRANSPORTS[kind], host, port), end
+
+
+class RouteToken:
+    """Signs and checks Record-Route tokens with one secret (see the module)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("a Record-Route token secret needs at least 16 bytes")
+        self._key = hashlib.sha256(b"sipwire record-route\x00" + secret).digest()
+
+    def _mac(self, call_id: str, tag: str, body: bytes) -> bytes:
+        message = b"\x00".join((call_id.encode("utf-8", "surrogateescape"),
+                                tag.encode("utf-8", "surrogateescape"), body))
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_SIZE]
+
+    @staticmethod
+    def flowable(flow: Source) -> bool:
+        """Whether ``flow`` can be written in a token (an IP address, a known transport)."""
+        if flow.transport.upper() not in _TRANSPORTS:
+            return False
+        try:
+            ipaddress.ip_address(flow.host.strip("[]"))
+        except ValueError:
+            return False
+        return True
+
+    def sign(self, call_id: str, from_tag: str | None, *, caller_flow: Source | None = None,
+             callee_flow: Source | None = None) -> str:
+        """The token for a dialog-creating request with ``call_id`` and
+        ``from_tag``; ``caller_flow`` and ``callee_flow`` are the flows that
+        requests towards each side must use (None: its URI will do)."""
+        flags = _VERSION
+        body = b""
+        if caller_flow is not None:
+            flags |= _CALLER_FLOW
+            body += _encode_flow(caller_flow)
+        if callee_flow is not None:
+            flags |= _CALLEE_FLOW
+            body += _encode_flow(callee_flow)
+        body = bytes((flags,)) + body
+        raw = body + self._mac(call_id, from_tag or "", body)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def verify(self, token: str | None, call_id: str, from_tag: str | None,
+               to_tag: str | None) -> Verified | None:
+        """The verdict on ``token`` for a request of the dialog (``call_id``,
+        ``from_tag``, ``to_tag`` as the request carries them), or None when
+        it is missing, malformed or signed for another dialog."""
+        if not token or len(token) > 64:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) < 1 + _MAC_SIZE:
+            return None
+        body, mac = raw[:-_MAC_SIZE], raw[-_MAC_SIZE:]
+        flags = body[0]
+        if flags & 0xF0 != _VERSION or flags & ~(0xF0 | _CALLER_FLOW | _CALLEE_FLOW):
+            return None
+        if hmac.compare_digest(mac, self._mac(call_id, from_tag or "", body)):
+            from_caller = True
+        elif to_tag is not None and hmac.compare_digest(mac, self._mac(call_id, to_tag, body)):
+            from_caller = False
+        else:
+            return None
+        flows: dict[int, Source] = {}
+        at = 1
+        for bit in (_CALLER_FLOW, _CALLEE_FLOW):
+            if flags & bit:
+                decoded = _decode_flow(body, at)
+                if decoded is None:
+                    return None
+                flows[bit], at = decoded
+        if at != len(body):
+            return None
+        return Verified(from_caller, flows.get(_CALLEE_FLOW if from_caller else _CALLER_FLOW))
