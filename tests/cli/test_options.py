@@ -43,8 +43,8 @@ async def test_a_200_exits_0(server: Endpoint, run_cli: RunCli) -> None:
     assert result.err == ""
 
 
-async def test_count_sends_that_many_probes_in_one_call(server: Endpoint,
-                                                        run_cli: RunCli) -> None:
+async def test_count_sends_that_many_probes_each_a_new_request(server: Endpoint,
+                                                               run_cli: RunCli) -> None:
     seen: list[Request] = []
 
     def record(message: Request | Response, flow: Flow) -> bool:
@@ -55,10 +55,15 @@ async def test_count_sends_that_many_probes_in_one_call(server: Endpoint,
     server.receive_filter = record
     result = await run_cli("options", uri(server), "--count", "3", "--interval", "0.05")
     assert result.status == 0, result.err
-    assert [line.split()[0] for line in result.out.splitlines()[1:4]] == ["200"] * 3
+    lines = result.out.splitlines()[1:4]
+    assert [line.split()[0] for line in lines] == ["200"] * 3
+    assert [m[1] for line in lines if (m := re.search(r"seq=(\d+) ", line))] == ["1", "2", "3"]
     assert "3 probes sent, 3 answered 2xx" in result.out
-    assert [r.cseq.seq for r in seen] == [1, 2, 3]
-    assert len({r.call_id for r in seen}) == 1
+    # out of any dialog, each its own request: §8.1.1.4 Call-ID, §8.1.1.3 From tag
+    assert [r.method for r in seen] == ["OPTIONS"] * 3
+    assert len({r.call_id for r in seen}) == 3
+    assert len({r.from_.tag for r in seen}) == 3 and None not in {r.from_.tag for r in seen}
+    assert [(r.cseq.seq, r.cseq.method) for r in seen] == [(1, "OPTIONS")] * 3
     assert seen[0].headers.get("User-Agent", "").startswith("sipwire/")
 
 

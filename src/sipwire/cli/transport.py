@@ -163,13 +163,14 @@ async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Targe
     try:
         async with Endpoint(_client_points(target), config=config) as ep:
             print(f"OPTIONS {uri} via {target}", flush=True)
-            call_id = new_call_id()
             for seq in range(1, args.count + 1):
                 if seq > 1 and await _stopped(stop, args.interval):
                     break
+                # each probe is a request of its own, outside any dialog: a new
+                # Call-ID (§8.1.1.4) and From tag (§8.1.1.3) each time
                 request = Request.build(
-                    "OPTIONS", uri.copy(), from_=from_.copy(), call_id=call_id, cseq=seq,
-                    transport=target.transport.value,
+                    "OPTIONS", uri.copy(), from_=from_.copy(), call_id=new_call_id(),
+                    cseq=1, transport=target.transport.value,
                     headers=[("Accept", "application/sdp"),
                              ("User-Agent", f"sipwire/{__version__}")])
                 line = await _probe(ep, request, target, seq, args.timeout, stop, stats)
