@@ -18,6 +18,13 @@ from sipwire.transport import (
     TransportConfig,
     TransportError,
 )
+from sipwire.transport.stun import (
+    BINDING,
+    XOR_MAPPED_ADDRESS,
+    StunClass,
+    StunMessage,
+    read_xor_address,
+)
 from sipwire.transport.udp import UdpListener
 
 from .conftest import MakePeer, Peer, RawUdp, listen_udp_and_tcp, needs_ipv6, options
@@ -140,13 +147,63 @@ async def test_malformed_response_and_garbage_are_dropped(make_peer: MakePeer,
     client.send(b"\x16\x03\x01garbage\r\n\r\n", port)
     client.send(raw_request(via, method="ACK", max_forwards=False), port)  # never answered
     client.send(b"\r\n\r\n", port)  # a CRLF keep-alive
-    client.send(b"\x00\x01\x00\x00!\x12\xa4B" + bytes(12), port)  # a STUN binding request
+    client.send(b"\x00\x11\x00\x00!\x12\xa4B" + bytes(12), port)  # a STUN indication
+    client.send(b"\x00\x01\x00\x00" + bytes(16), port)  # STUN of RFC 3489 (no cookie)
+    client.send(b"", port)
     # a well-formed request afterwards is still served
     client.send(raw_request(via), port)
     message, _ = await b.inbox.get()
     assert isinstance(message, Request) and message.method == "OPTIONS"
     assert client.queue.empty()
     await b.inbox.nothing(0.05)
+
+
+def binding_request(tid: bytes) -> bytes:
+    return StunMessage(BINDING, StunClass.REQUEST, tid).encode()
+
+
+async def mapped_address(client: RawUdp, tid: bytes) -> tuple[str, int]:
+    """The XOR-MAPPED-ADDRESS of the Binding success response ``client`` got."""
+    message = StunMessage.decode(await client.get())
+    assert (message.method, message.message_class) == (BINDING, StunClass.SUCCESS)
+    assert message.transaction_id == tid  # RFC 5389 §6
+    value = message.get(XOR_MAPPED_ADDRESS)
+    assert value is not None
+    return read_xor_address(value, tid)
+
+
+async def test_stun_binding_request_on_the_sip_port_is_answered(make_peer: MakePeer,
+                                                                raw_udp: MakeRaw) -> None:
+    """RFC 5626 §8: the SIP UDP port answers STUN keep-alives with the source
+    address (RFC 5389 §7.3.1.1); SIP on the same port goes on as before."""
+    b = await make_peer("udp:127.0.0.1:0")
+    client = await raw_udp()
+    client.send(binding_request(b"keep-alive-1"), b.port("udp"))
+    assert await mapped_address(client, b"keep-alive-1") == ("127.0.0.1", client.port)
+    client.send(raw_request(f"SIP/2.0/UDP 127.0.0.1:{client.port};branch=z9hG4bKs1"),
+                b.port("udp"))
+    message, _ = await b.inbox.request()
+    assert message.method == "OPTIONS"
+    await b.inbox.nothing(0.02)  # the STUN request never reached the layer above
+
+
+@needs_ipv6
+async def test_stun_binding_over_ipv6(make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:[::1]:0")
+    client = await raw_udp("::1")
+    client.send(binding_request(b"keep-alive-6"), b.port("udp"), "::1")
+    assert await mapped_address(client, b"keep-alive-6") == ("::1", client.port)
+
+
+@needs_ipv6
+async def test_stun_binding_on_a_dual_stack_socket_maps_the_ipv4_address(
+        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    """A socket bound to ``::`` sees an IPv4 client as ::ffff:127.0.0.1; the
+    client is told its IPv4 address (RFC 5389 §15.2: family IPv4)."""
+    b = await make_peer("udp:[::]:0")
+    client = await raw_udp()
+    client.send(binding_request(b"keep-alive-4"), b.port("udp"))
+    assert await mapped_address(client, b"keep-alive-4") == ("127.0.0.1", client.port)
 
 
 async def test_response_not_sent_by_us_is_dropped(make_peer: MakePeer,

@@ -1,4 +1,5 @@
-"""SIP over UDP: one datagram, one message (RFC 3261 §18.3)."""
+"""SIP over UDP: one datagram, one message (RFC 3261 §18.3); STUN Binding
+requests on the same port are answered here (RFC 5626 §8)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import cast
 
 from .base import Address, Flow, ListeningPoint, Transport, TransportError, logger
+from .stun import answer_binding
 
 __all__ = ["UdpListener", "open_udp"]
 
@@ -71,6 +73,11 @@ class UdpListener(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
+            if not data or data[0] < 2:
+                # a STUN Binding message starts with 0 or 1, and a SIP message
+                # never does (RFC 5626 §8): one byte tells them apart
+                self._answer_stun(data, addr)
+                return
             flow = self._flows.get(addr)
             if flow is None:
                 flow = Flow(Transport.UDP, Address.from_sockname(addr), self.local)
@@ -81,6 +88,18 @@ class UdpListener(asyncio.DatagramProtocol):
         except Exception:
             # A bug above must not stop the socket from reading.
             logger.exception("error handling a datagram from %s", addr)
+
+    def _answer_stun(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        """RFC 5626 §8: the SIP UDP port is also a limited STUN server; what
+        is not a STUN request it answers is dropped without a word (RFC 5389 §7.3)."""
+        source = Address.from_sockname(addr)
+        answer = answer_binding(data, source.host, source.port)
+        if answer is None:
+            return
+        try:
+            self.sendto(answer, source)
+        except TransportError as exc:
+            logger.debug("UDP %s: STUN answer to %s: %s", self.local, source, exc)
 
     def error_received(self, exc: Exception) -> None:
         if self._sending:
