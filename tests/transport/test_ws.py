@@ -112,6 +112,30 @@ async def test_text_and_binary_frames_and_crlf_keepalive(make_peer: MakePeer) ->
         assert message.call_id == "ws-2"
 
 
+async def test_websocket_ping_gets_a_pong(make_peer: MakePeer) -> None:
+    """RFC 7118 §6: WebSocket Ping frames keep the connection open; a Pong
+    answers each (RFC 6455 §5.5.2)."""
+    b = await make_peer("ws:127.0.0.1:0")
+    async with raw_client(b.port("ws")) as ws:
+        pong = await ws.ping(b"keep-alive")
+        await asyncio.wait_for(pong, TIMEOUT)  # the Pong carried the same data
+        await ws.send(REQUEST)  # and SIP goes on
+        message, _ = await b.inbox.get()
+        assert isinstance(message, Request)
+
+
+async def test_websocket_pings_keep_an_idle_connection_open(make_peer: MakePeer) -> None:
+    """A client sending only Ping frames (RFC 7118 §6) is not idle."""
+    b = await make_peer("ws:127.0.0.1:0", config=TransportConfig(idle_timeout=0.3))
+    async with raw_client(b.port("ws")) as ws:
+        for _ in range(8):
+            await asyncio.wait_for(await ws.ping(), TIMEOUT)
+            await asyncio.sleep(0.1)
+        assert len(b.layer.connections) == 1  # 0.8 s, and still open
+        await asyncio.wait_for(ws.wait_closed(), TIMEOUT)  # once the pings stop, it closes
+    await eventually(lambda: b.layer.connections == ())
+
+
 async def test_unparsable_message_over_ws_gets_400(make_peer: MakePeer) -> None:
     b = await make_peer("ws:127.0.0.1:0")
     async with raw_client(b.port("ws")) as ws:

@@ -46,13 +46,43 @@ def frame_event(data: bytes, limits: Limits) -> StreamEvent:
         return BadMessage(exc.with_traceback(None), data)
 
 
+class _ServerConnection(ServerConnection):
+    """A server connection that reports every read, Ping and Pong frames
+    included: RFC 7118 §6 keep-alives are activity, though they carry no SIP."""
+
+    on_read: Callable[[], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.on_read is not None:
+            self.on_read()
+
+
+class _ClientConnection(ClientConnection):
+    """``_ServerConnection``'s counterpart for the connections we open."""
+
+    on_read: Callable[[], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.on_read is not None:
+            self.on_read()
+
+
 class WsConnection(Connection):
-    """One WS or WSS connection, accepted or opened."""
+    """One WS or WSS connection, accepted or opened.
+
+    WebSocket Ping frames are answered with Pong frames by ``websockets``
+    (RFC 6455 §5.5.2); like any other read, they keep the connection from
+    being closed as idle (RFC 7118 §6).
+    """
 
     def __init__(self, ws: WebSocket, transport: Transport, owner: ConnectionOwner, *,
                  limits: Limits, idle_timeout: float, write_timeout: float) -> None:
         super().__init__(transport, owner, idle_timeout)
         self._ws = ws
+        if isinstance(ws, _ServerConnection | _ClientConnection):
+            ws.on_read = self._touch
         self._limits = limits
         self._write_timeout = write_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -158,6 +188,7 @@ async def serve_ws(
         open_timeout=open_timeout, close_timeout=close_timeout,
         ping_interval=ping_interval, ping_timeout=ping_interval,
         max_size=limits.max_message_size, max_queue=max_queue, logger=_ws_logger,
+        create_connection=_ServerConnection,
     )
 
 
@@ -185,7 +216,8 @@ async def open_ws(
     ws: ClientConnection = await connect(
         uri, subprotocols=[SUBPROTOCOL], compression=None, proxy=None, open_timeout=None,
         close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_interval,
-        max_size=limits.max_message_size, max_queue=max_queue, logger=_ws_logger, **kwargs,
+        max_size=limits.max_message_size, max_queue=max_queue, logger=_ws_logger,
+        create_connection=_ClientConnection, **kwargs,
     )
     if ws.subprotocol != SUBPROTOCOL:
         ws.transport.abort()
