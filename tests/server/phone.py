@@ -47,6 +47,8 @@ class Phone:
     domain: str
     server: Address
     transport: str = "udp"
+    #: the phone's own address (``::1`` for IPv6)
+    host: str = "127.0.0.1"
     queue: asyncio.Queue[Received] = field(default_factory=asyncio.Queue)
     port: int = 0
     cseq: int = field(default_factory=lambda: 100)
@@ -56,13 +58,14 @@ class Phone:
 
     @classmethod
     async def open(cls, user: str, server: Address, *, domain: str = "example.com",
-                   transport: str = "udp", tls: ssl.SSLContext | None = None) -> Phone:
-        phone = cls(user, domain, server, transport)
+                   transport: str = "udp", tls: ssl.SSLContext | None = None,
+                   host: str = "127.0.0.1") -> Phone:
+        phone = cls(user, domain, server, transport, host)
         loop = asyncio.get_running_loop()
         if transport == "udp":
             udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(phone.queue), local_addr=("127.0.0.1", 0),
-                family=socket.AF_INET)
+                lambda: _Datagrams(phone.queue), local_addr=(host, 0),
+                family=socket.AF_INET6 if ":" in host else socket.AF_INET)
             phone._udp = udp
             phone.port = udp.get_extra_info("sockname")[1]
         else:
@@ -97,7 +100,11 @@ class Phone:
     @property
     def contact(self) -> str:
         suffix = f";transport={self.transport}" if self.transport != "udp" else ""
-        return f"sip:{self.user}@127.0.0.1:{self.port}{suffix}"
+        return f"sip:{self.user}@{self.uri_host}:{self.port}{suffix}"
+
+    @property
+    def uri_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     # -- building ---------------------------------------------------------------------------
 
@@ -112,7 +119,7 @@ class Phone:
         return Request.build(
             method, uri, from_=from_ or f"<{self.aor}>", to=to,
             call_id=call_id or f"call{next(_calls)}-{self.user}@test", cseq=cseq,
-            transport=self.transport.upper(), sent_by=("127.0.0.1", self.port),
+            transport=self.transport.upper(), sent_by=(self.uri_host, self.port),
             contact=contact, headers=headers, body=body, max_forwards=max_forwards,
             content_type="application/sdp" if body else None)
 

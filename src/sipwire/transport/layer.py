@@ -576,7 +576,8 @@ class TransportLayer:
             # RFC 6761 §6.4: never looked up; a WebSocket client's Contact
             # (RFC 7118 §5.2) is reached over its flow or not at all
             raise TransportError(f"{host!r} is not resolvable (RFC 6761 §6.4): "
-                                 "only the client's own flow reaches it", target=host)
+                                 "only the client's own flow reaches it", target=host,
+                                 nothing_sent=True)
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
