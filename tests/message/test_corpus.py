@@ -1,6 +1,7 @@
 """Every message of the corpus: RFC 3261 §24 and other complete examples,
-the RFC 3665 call flows, extension messages, and malformed messages named
-after the status code a server should answer them with."""
+the RFC 3665 call flows, extension messages, malformed messages named
+after the status code a server should answer them with, and tolerated ones
+named after the RFC section their one lint finding cites."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .conftest import CORPUS
 
 VALID = sorted((CORPUS / "valid").rglob("*.sip"))
 INVALID = sorted((CORPUS / "invalid").glob("*.sip"))
+TOLERATED = sorted((CORPUS / "tolerated").glob("*.sip"))
 
 
 def _id(path: Path) -> str:
@@ -23,6 +25,7 @@ def _id(path: Path) -> str:
 def test_corpus_is_there() -> None:
     assert len(VALID) > 200
     assert len(INVALID) > 40
+    assert len(TOLERATED) >= 6
 
 
 @pytest.mark.parametrize("path", VALID, ids=_id)
@@ -78,3 +81,19 @@ def test_invalid_message_is_refused_with_its_status(path: Path) -> None:
     with pytest.raises(sipwire.ParseError) as info:
         sipwire.parse(data).validate()
     assert info.value.status_code == expected
+
+
+@pytest.mark.parametrize("path", TOLERATED, ids=_id)
+def test_tolerated_message_is_accepted_with_one_finding(path: Path) -> None:
+    """Liberal in what we accept: parse() and validate() let it through,
+    bytes round-trip, and lint() names the one rule broken."""
+    data = path.read_bytes()
+    number, section = path.name.split("-")[:2]
+    msg = sipwire.parse(data)
+    assert bytes(msg) == data
+    msg.validate()
+    (finding,) = sipwire.lint(data)
+    assert finding.tolerated
+    assert finding.rfc == f"RFC {number} §{section}"
+    assert finding.status_code == 400
+    assert f"({finding.rfc})" in str(finding)

@@ -297,3 +297,52 @@ def test_reply_refuses_an_extra_header_value_with_a_line_break() -> None:
     assert isinstance(req, Request)
     with pytest.raises(ValueError, match="CR or LF"):
         req.reply(200, headers=[("Subject", "a\r\nVia: injected")])
+
+
+# an RFC 2543 phone: no Max-Forwards, no Via branch, no From tag, a three-colon
+# IPv6 reference; every part is tolerated (sipwire.lint names each)
+RFC2543_INVITE = sip("""INVITE sip:bob@biloxi.com SIP/2.0
+Via: SIP/2.0/UDP [2001:db8:::192.0.2.7]:5060
+Via: SIP/2.0/UDP pc33.atlanta.com ;received=192.0.2.1
+To: Bob <sip:bob@biloxi.com>
+From: Alice <sip:alice@atlanta.com>
+Call-ID: a84b4c76e66710
+CSeq: 314159 INVITE
+Contact: <sip:alice@[2001:db8:::192.0.2.7]>
+Content-Length: 0
+
+""")
+
+
+@pytest.mark.parametrize("status", [100, 180, 200, 486])
+def test_reply_to_an_rfc2543_request_copies_its_vias_as_they_are(status: int) -> None:
+    """§8.2.6.2: the Vias are copied, branch or none, spelling and all; a
+    response has no Max-Forwards to copy."""
+    req = sipwire.parse(RFC2543_INVITE)
+    assert isinstance(req, Request) and req.max_forwards is None
+    resp = req.reply(status, to_tag="uas1")
+    data = bytes(resp)
+    assert b"Via: SIP/2.0/UDP [2001:db8:::192.0.2.7]:5060\r\n" \
+           b"Via: SIP/2.0/UDP pc33.atlanta.com ;received=192.0.2.1\r\n" in data
+    assert b"Max-Forwards" not in data
+    again = sipwire.parse(data)
+    assert isinstance(again, Response) and bytes(again) == data
+    assert [via.branch for via in again.via] == [None, None]
+    assert again.via[0].host == "[2001:db8:::192.0.2.7]" and again.via[0].port == 5060
+    assert again.to.tag == (None if status == 100 else "uas1")
+    again.validate()
+
+
+def test_rfc2543_request_reads_copies_and_rewrites_without_errors() -> None:
+    req = sipwire.parse(RFC2543_INVITE)
+    assert isinstance(req, Request)
+    req.validate()
+    assert req.top_via.branch is None and not req.top_via.has_magic_cookie
+    assert req.from_.tag is None and req.contact[0].uri.host == "[2001:db8:::192.0.2.7]"
+    dup = req.copy()
+    dup.headers.set("Max-Forwards", "69")
+    dup.top_via.received = "2001:db8::192.0.2.7"
+    again = sipwire.parse(bytes(dup))
+    assert again.max_forwards == 69 and again.via[0].branch is None
+    assert again.via[0].host == "[2001:db8:::192.0.2.7]"
+    assert bytes(req) == RFC2543_INVITE  # the original is untouched

@@ -164,9 +164,7 @@ def test_bytes_beyond_content_length_are_discarded() -> None:
         ((b"Content-Length: 0", b"Content-Length: x"), 400, "Content-Length"),
         ((b"CSeq: 63104 OPTIONS", b"CSeq: 63104 INVITE"), 400, "CSeq"),
         ((b"CSeq: 63104 OPTIONS", b"CSeq: 2147483648 OPTIONS"), 400, "CSeq"),
-        ((b"Max-Forwards: 70\r\n", b""), 400, "Max-Forwards"),
         ((b"Call-ID: a84b4c76e66710\r\n", b""), 400, "Call-ID"),
-        ((b";branch=z9hG4bKhjhs8ass877", b""), 400, "Via"),
         ((b"From: Alice <sip", b"From: Alice sip"), 400, "From"),
         ((b"To: <sip:carol@chicago.com>", b"To: <sip:carol@chicago.com"), 400, "To"),
         ((b"Accept: application/sdp", b"Accept application/sdp"), 400, None),
@@ -185,13 +183,76 @@ def test_parse_refuses_with_status(change: tuple[bytes, bytes], status: int,
 
 
 def test_parse_error_is_a_value_error_with_rfc_reason() -> None:
-    with pytest.raises(ValueError, match=r"Via: missing branch parameter \(RFC 3261 §8.1.1.7\)"):
-        sipwire.parse(OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b""))
+    with pytest.raises(ValueError, match=r"CSeq: CSeq method 'INVITE' differs from the "
+                                         r"request method 'OPTIONS' \(RFC 3261 §8.1.1.5\)"):
+        sipwire.parse(OPTIONS.replace(b"CSeq: 63104 OPTIONS", b"CSeq: 63104 INVITE"))
 
 
-def test_branch_requirement_can_be_relaxed_for_rfc2543_peers() -> None:
-    data = OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b"")
+@pytest.mark.parametrize("data", [
+    OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b""),  # an RFC 2543 Via
+    OPTIONS.replace(b"From: Alice <sip:alice@atlanta.com>;tag=1928301774",  # and From
+                    b"From: Alice <sip:alice@atlanta.com>").replace(b";branch=z9hG4bKhjhs8ass877",
+                                                                     b""),
+])
+def test_request_without_branch_is_accepted_unless_required(data: bytes) -> None:
+    """§17.2.3 matches requests without a branch ("not present"); an element
+    that talks to no RFC 2543 peer may refuse them (§8.1.1.7)."""
+    msg = sipwire.parse(data)
+    assert msg.via[0].branch is None and bytes(msg) == data
     assert sipwire.parse(data, Limits(require_branch=False)).via[0].branch is None
+    with pytest.raises(ValueError, match=r"Via: missing branch parameter \(RFC 3261 §8.1.1.7\)"):
+        sipwire.parse(data, Limits(require_branch=True))
+
+
+def test_branch_is_never_required_of_a_response() -> None:
+    """A response carries its request's Via as it was (§8.2.6.2)."""
+    request = sipwire.parse(OPTIONS.replace(b";branch=z9hG4bKhjhs8ass877", b""))
+    assert isinstance(request, sipwire.Request)
+    data = bytes(request.reply(200, to_tag="t"))
+    assert sipwire.parse(data, Limits(require_branch=True)).via[0].branch is None
+
+
+def test_request_without_max_forwards_is_accepted() -> None:
+    """§16.3 step 3: "If the request does not contain a Max-Forwards header
+    field, this check is passed"."""
+    data = OPTIONS.replace(b"Max-Forwards: 70\r\n", b"")
+    msg = sipwire.parse(data)
+    assert msg.max_forwards is None and bytes(msg) == data
+
+
+@pytest.mark.parametrize("host", ["[2001:db8:::192.0.2.1]", "[:::192.0.2.1]",
+                                  "[1:2:3:4:5:::192.0.2.1]"])
+def test_three_colon_ipv6_reference_is_accepted_in_uri_and_via(host: str) -> None:
+    """RFC 3261's IPv6address allows a third colon before the IPv4 part
+    (RFC 5954 §3.1); RFC 5118 §4.10 shows it sent."""
+    data = OPTIONS.replace(b"sip:carol@chicago.com SIP", f"sip:carol@{host} SIP".encode())
+    data = data.replace(b"UDP pc33.atlanta.com;", f"UDP {host}:5060;".encode())
+    data = data.replace(b"<sip:alice@pc33.atlanta.com>", f"<sip:alice@{host}>".encode())
+    msg = sipwire.parse(data)
+    assert isinstance(msg, sipwire.Request)
+    assert msg.uri.host == host and msg.via[0].host == host and msg.via[0].port == 5060
+    assert msg.contact[0].uri.host == host
+    assert bytes(msg) == data
+    msg.validate()
+
+
+@pytest.mark.parametrize("host", [
+    "[2001:db8::::192.0.2.1]",  # four colons
+    "[2001:db8:::192.0.2]",  # three octets
+    "[2001:db8:::192.0.2.256]",  # an octet over 255
+    "[2001:db8::1:::192.0.2.1]",  # two "::"
+    "[1:2:3:4:5:6:::192.0.2.1]",  # nine groups with the "::"
+    "[2001:db8:::1]",  # no IPv4 part
+    "[2001:db8:::192.0.2.1",  # unterminated
+])
+def test_other_bad_ipv6_references_are_still_refused(host: str) -> None:
+    data = OPTIONS.replace(b"sip:carol@chicago.com SIP", f"sip:carol@{host} SIP".encode())
+    with pytest.raises(ParseError, match="Request-URI"):
+        sipwire.parse(data)
+    via = OPTIONS.replace(b"UDP pc33.atlanta.com;", f"UDP {host};".encode())
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(via)
+    assert info.value.header == "Via"
 
 
 def test_limits_message_size_header_count_line_length() -> None:

@@ -79,6 +79,88 @@ def test_canonical_rewrite_parses_to_the_same_values(data: bytes) -> None:
     assert again.body == msg.body
 
 
+@st.composite
+def three_colon_ipv6(draw: st.DrawFn) -> str:
+    """``[hexseq:::IPv4address]`` or ``[:::IPv4address]``: RFC 3261's grammar
+    bug (RFC 5954 §3.1); at most five groups, so that "::" still stands for
+    one."""
+    groups = draw(st.lists(st.from_regex(r"[0-9a-fA-F]{1,4}", fullmatch=True), max_size=5))
+    octets = draw(st.lists(st.integers(0, 255), min_size=4, max_size=4))
+    return "[" + ":".join(groups) + ":::" + ".".join(map(str, octets)) + "]"
+
+
+#: what a deviant request leaves out or writes oddly, and the RFC rule lint cites
+DEVIATIONS = {
+    "max-forwards": "RFC 3261 §8.1.1.6",
+    "branch": "RFC 3261 §8.1.1.7",
+    "content-type": "RFC 3261 §20.15",
+    "ipv6-request-uri": "RFC 5954 §4.1",
+    "ipv6-via": "RFC 5954 §4.1",
+}
+
+
+@st.composite
+def deviant_requests(draw: st.DrawFn) -> tuple[bytes, list[str]]:
+    """A request with some of the deviations real peers send, and the RFC
+    rule of each, in the order lint reports them."""
+    chosen = draw(st.sets(st.sampled_from(sorted(DEVIATIONS)), min_size=1))
+    m = draw(method)
+    h = draw(host)
+    uri_host = draw(three_colon_ipv6()) if "ipv6-request-uri" in chosen else h
+    via_host = draw(three_colon_ipv6()) if "ipv6-via" in chosen else h
+    p = draw(port)
+    via_port = f":{p}" if p is not None else ""
+    branch = "" if "branch" in chosen else f";branch=z9hG4bK{draw(token)}"
+    body = draw(st.binary(min_size=1, max_size=64)) if "content-type" in chosen else b""
+    sp = draw(spaces)
+    lines = [
+        f"{m} sip:{draw(user_part)}@{uri_host} SIP/2.0",
+        f"Via:{sp}SIP/2.0/{draw(st.sampled_from(['UDP', 'TCP', 'TLS']))} "
+        f"{via_host}{via_port}{branch}",
+        *([] if "max-forwards" in chosen else [f"Max-Forwards: {draw(st.integers(0, 255))}"]),
+        f"From: <sip:{draw(user_part)}@{h}>" + draw(st.sampled_from(["", ";tag=1a"])),
+        f"To:{sp}<sip:{draw(user_part)}@{h}>",
+        f"Call-ID: {draw(token)}",
+        f"CSeq: {draw(st.integers(0, 2**31 - 1))} {m}",
+        f"Content-Length: {len(body)}",
+    ]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    order = ["content-type", "max-forwards", "branch", "ipv6-request-uri", "ipv6-via"]
+    return data, [DEVIATIONS[name] for name in order if name in chosen]
+
+
+@given(deviant_requests())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_deviant_requests_are_accepted_round_trip_and_linted(
+        case: tuple[bytes, list[str]]) -> None:
+    """Liberal in what we accept: parse() and validate() let every mix of
+    these deviations through, unchanged, and lint() lists each, tolerated."""
+    data, rules = case
+    msg = sipwire.parse(data)
+    assert bytes(msg) == data
+    msg.validate()
+    findings = sipwire.lint(data)
+    assert [f.rfc for f in findings] == rules
+    assert all(f.tolerated for f in findings)
+
+
+@given(deviant_requests())
+@settings(max_examples=200)
+def test_deviant_requests_rewritten_canonically_parse_to_the_same_values(
+        case: tuple[bytes, list[str]]) -> None:
+    msg = sipwire.parse(case[0])
+    assert isinstance(msg, sipwire.Request)
+    for key in ("via", "from", "to", "cseq", "call-id"):
+        msg.headers.set(key, msg.headers.typed(key))
+    msg.uri = msg.uri.copy()
+    again = sipwire.parse(bytes(msg))
+    assert isinstance(again, sipwire.Request)
+    assert again.uri == msg.uri and again.uri.host == msg.uri.host
+    assert again.via == msg.via and again.from_ == msg.from_ and again.to == msg.to
+    assert again.max_forwards == msg.max_forwards and again.body == msg.body
+    assert sipwire.lint(again) == sipwire.lint(msg)
+
+
 def _mutations() -> st.SearchStrategy[bytes]:
     seed = st.sampled_from(SEEDS)
 

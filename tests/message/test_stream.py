@@ -46,7 +46,8 @@ def test_missing_content_length_breaks_the_stream() -> None:
 
 
 def test_well_framed_bad_message_is_reported_and_stream_goes_on() -> None:
-    bad = MESSAGES[0].replace(b"Max-Forwards: 70\r\n", b"")
+    bad = MESSAGES[0].replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: many\r\n")
+    assert bad != MESSAGES[0]
     parser = StreamParser()
     events = parser.feed(bad + MESSAGES[1])
     assert isinstance(events[0], BadMessage)

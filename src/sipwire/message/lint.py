@@ -1,31 +1,46 @@
 """Checking a whole message: every header against its grammar, and the rules
-between headers.  ``Message.validate()`` raises the first finding;
-``sipwire.lint()`` lists them all.
+between headers.  ``Message.validate()`` raises the first finding that is
+not ``tolerated``; ``sipwire.lint()`` lists them all.
+
+A tolerated finding is a rule broken by the sender that the receiver can live
+with, so ``parse()`` and ``validate()`` accept the message (liberal in what
+you accept): no Max-Forwards in a request (§8.1.1.6), no branch in its top
+Via (§8.1.1.7), a body without Content-Type (§20.15), an IPv6 reference with
+three colons before its IPv4 part (RFC 5954 §4.1, RFC 5118 §4.10).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import ParseError
-from .fields.base import HEADER_TYPES, LIST_HEADERS
+from .fields.base import HEADER_TYPES, LIST_HEADERS, Field
 from .fields.nameaddr import Contact
+from .fields.text import WarningValue
+from .fields.via import Via
 from .headers import _parse_line, canonical_name
 from .message import Message, Request
 from .parser import DEFAULT_LIMITS, Limits, missing_branch, parse
+from .uri import URI, three_colon_ipv6
 
 __all__ = ["Finding", "lint", "lint_message"]
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem: what, which header, which RFC rule, and the answer it deserves."""
+    """One problem: what, which header, which RFC rule, and the answer it deserves.
+
+    ``tolerated`` marks a deviation that ``parse()`` and ``validate()``
+    accept; ``status_code`` is then the answer of an element that would not.
+    """
 
     message: str
     rfc: str | None
     status_code: int = 400
     header: str | None = None
+    tolerated: bool = False
 
     @classmethod
     def from_error(cls, error: ParseError) -> Finding:
@@ -38,7 +53,8 @@ class Finding:
     def __str__(self) -> str:
         where = f"{self.header}: " if self.header else ""
         rule = f" ({self.rfc})" if self.rfc else ""
-        return f"{self.status_code} {where}{self.message}{rule}"
+        accepted = " [tolerated]" if self.tolerated else ""
+        return f"{self.status_code} {where}{self.message}{rule}{accepted}"
 
 
 #: not comma lists, yet allowed more than once (§7.3.1, the exception for these four)
@@ -63,7 +79,8 @@ def lint(data: bytes | Message, limits: Limits = DEFAULT_LIMITS) -> list[Finding
 
 def lint_message(msg: Message) -> list[Finding]:
     """Every finding for a parsed message, in header order, then the rules
-    between headers (only when every header is well-formed)."""
+    between headers (only when every header is well-formed), then the
+    tolerated deviations."""
     findings: list[Finding] = []
     add = findings.append
     counts: dict[str, int] = {}
@@ -97,21 +114,18 @@ def lint_message(msg: Message) -> list[Finding]:
                 and key not in _REPEATABLE:
             add(Finding("header appears more than once but is not a list",
                         "RFC 3261 §7.3.1", header=canonical_name(key)))
-    if not findings:
+    if not findings:  # every header well-formed: their values can be read
         _between_headers(msg, add)
+    _tolerated(msg, add)
     return findings
 
 
 _CHECKED = frozenset(cls for cls in set(HEADER_TYPES.values()) if hasattr(cls, "check"))
 
 
-def _between_headers(msg: Message, add: object) -> None:
+def _between_headers(msg: Message, add: Callable[[Finding], None]) -> None:
     """Rules that tie headers to each other and to the start line."""
-    assert callable(add)
     headers = msg.headers
-    if msg.body and "content-type" not in headers:
-        add(Finding("a message with a body needs Content-Type", "RFC 3261 §20.15",
-                    header="Content-Type"))
     contacts: list[Contact] = headers.typed("contact")  # type: ignore[assignment]
     if any(c.star for c in contacts):
         if len(contacts) > 1:
@@ -121,11 +135,68 @@ def _between_headers(msg: Message, add: object) -> None:
             add(Finding("Contact: * is only for REGISTER", "RFC 3261 §20.10", header="Contact"))
         elif msg.expires != 0:
             add(Finding("Contact: * needs Expires: 0", "RFC 3261 §10.2.2", header="Contact"))
+    if isinstance(msg, Request) and msg.method == "INVITE" and len(contacts) > 1:
+        # §8.1.1.8 asks for exactly one; a missing one is left to the UAS,
+        # as RFC 3261's own §17.1.1.3 example has none.
+        add(Finding("a dialog-creating request needs exactly one Contact",
+                    "RFC 3261 §8.1.1.8", header="Contact"))
+
+
+def _tolerated(msg: Message, add: Callable[[Finding], None]) -> None:
+    """Rules a sender broke that ``parse()`` and ``validate()`` accept: listed
+    whatever else is wrong, as none needs the other headers well-formed."""
+    if msg.body and "content-type" not in msg.headers:
+        # a body of no declared type is one the UAS does not understand: its
+        # answer is 415 (§8.2.3), not a parse error
+        add(Finding("a message with a body needs Content-Type", "RFC 3261 §20.15",
+                    header="Content-Type", tolerated=True))
     if isinstance(msg, Request):
-        if msg.method == "INVITE" and len(contacts) > 1:
-            # §8.1.1.8 asks for exactly one; a missing one is left to the UAS,
-            # as RFC 3261's own §17.1.1.3 example has none.
-            add(Finding("a dialog-creating request needs exactly one Contact",
-                        "RFC 3261 §8.1.1.8", header="Contact"))
+        if "max-forwards" not in msg.headers:
+            # §16.3 step 3: "If the request does not contain a Max-Forwards
+            # header field, this check is passed"; §16.6 step 3 adds one
+            add(Finding("missing Max-Forwards, which a UAC MUST insert", "RFC 3261 §8.1.1.6",
+                        header="Max-Forwards", tolerated=True))
         if missing_branch(msg):
-            add(Finding("missing branch parameter", "RFC 3261 §8.1.1.7", header="Via"))
+            # an RFC 2543 element's request, matched by §17.2.3's rule for it
+            add(Finding("missing branch parameter", "RFC 3261 §8.1.1.7", header="Via",
+                        tolerated=True))
+    _three_colon_ipv6(msg, add)
+
+
+def _three_colon_ipv6(msg: Message, add: Callable[[Finding], None]) -> None:
+    """One finding per place (Request-URI, header) with an IPv6 address written
+    with three colons before its IPv4 part: RFC 3261's IPv6address allows it,
+    RFC 5954 §4.1 replaced that rule, RFC 5118 §4.10 shows it still sent."""
+    places: list[str | None] = []
+    if isinstance(msg, Request) and any(map(three_colon_ipv6, _uri_hosts(msg.uri))):
+        places.append(None)
+    for line in msg.headers._lines:
+        name = canonical_name(line[1])
+        if name not in places and any(
+                any(map(three_colon_ipv6, _hosts(value))) for value in line[4] or ()):
+            places.append(name)
+    for place in places:
+        where = " in the Request-URI" if place is None else ""
+        add(Finding(f"IPv6 address with three colons before its IPv4 part{where}, the "
+                    "RFC 3261 grammar bug of RFC 5118 §4.10", "RFC 5954 §4.1", header=place,
+                    tolerated=True))
+
+
+def _hosts(value: Field) -> Iterator[str]:
+    """The hosts and IP addresses in a typed header value."""
+    if isinstance(value, Via):
+        yield value.host
+        yield value.maddr or ""
+        yield value.received or ""
+    elif isinstance(value, WarningValue):
+        yield value.agent.rpartition("]")[0] + "]"
+    else:
+        uri = getattr(value, "uri", None)
+        if isinstance(uri, URI):
+            yield from _uri_hosts(uri)
+
+
+def _uri_hosts(uri: URI) -> Iterator[str]:
+    if uri.is_sip:
+        yield uri.host
+        yield uri.maddr or ""

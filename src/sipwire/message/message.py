@@ -244,12 +244,16 @@ class Message:
     def validate(self) -> None:
         """Read every header and check the rules between them.
 
-        Raises ``ParseError`` for the first problem found; ``lint()`` lists all.
+        Raises ``ParseError`` for the first problem found; ``lint()`` lists all,
+        and also the deviations accepted here (its ``tolerated`` findings: no
+        Max-Forwards, §8.1.1.6; no Via branch, §8.1.1.7; a body without
+        Content-Type, §20.15; a three-colon IPv6 reference, RFC 5118 §4.10).
         """
         from .lint import lint_message
 
         for finding in lint_message(self):
-            raise finding.error()
+            if not finding.tolerated:
+                raise finding.error()
 
     def lint(self) -> list[Finding]:
         """Every problem found in this message (empty for a clean one)."""

@@ -5,6 +5,12 @@ TCP/TLS/WebSocket byte stream (RFC 3261 §7, §18.3).
 what every element needs: the start line and the Via, From, To, Call-ID, CSeq,
 Max-Forwards and Content-Length headers.  Every other header is parsed when it
 is first read; ``msg.validate()`` reads them all.
+
+What real peers get wrong but a receiver can live with is accepted, and
+``sipwire.lint()`` reports it: a request without Max-Forwards (§16.3 step 3
+passes it; §8.1.1.6), a top Via without a branch (an RFC 2543 element,
+matched by §17.2.3; §8.1.1.7), a body without Content-Type (§20.15) and an
+IPv6 reference with three colons before its IPv4 part (RFC 5118 §4.10).
 """
 
 from __future__ import annotations
@@ -37,11 +43,11 @@ class Limits:
     max_headers: int = 256
     #: the longest header line or start line, folding included
     max_line_length: int = 16384
-    #: §8.1.1.7: a request from an RFC 3261 element (its From has a tag, §8.1.1.3)
-    #: must have a Via branch.  A request without both is an RFC 2543 request
-    #: and is accepted (§17.2.3, RFC 4475 §3.4.1).  True refuses branch-less
-    #: requests whatever their From; False accepts them all.
-    require_branch: bool | None = None
+    #: True refuses a request whose top Via has no branch (§8.1.1.7).  By
+    #: default it is accepted as an RFC 2543 element's: §17.2.3 matches a
+    #: request whose top Via branch "is not present" by its backward-compatible
+    #: rule (which the transaction layer follows), and lint reports it.
+    require_branch: bool = False
 
 
 DEFAULT_LIMITS = Limits()
@@ -95,7 +101,7 @@ def parse(
     header_lines, index = _header_lines(lines, limits)
     msg.headers = Headers._from_lines(header_lines, index)
     _check_mandatory(msg, index)
-    if limits.require_branch is not False and missing_branch(msg, limits.require_branch):
+    if limits.require_branch and missing_branch(msg):
         raise ParseError("missing branch parameter", header="Via", rfc="RFC 3261 §8.1.1.7")
 
     body_start = end + 4
@@ -115,16 +121,10 @@ def parse(
     return msg
 
 
-def missing_branch(msg: Message, strict: bool | None = None) -> bool:
-    """True for a request whose top Via lacks the branch §8.1.1.7 requires.
-
-    A request whose From has no tag either comes from an RFC 2543 element,
-    which had neither; it is let through unless ``strict`` (§17.2.3 matches
-    such requests the RFC 2543 way).
-    """
-    if not isinstance(msg, Request) or msg.top_via.branch is not None:
-        return False
-    return bool(strict) or msg.from_.tag is not None
+def missing_branch(msg: Message) -> bool:
+    """True for a request whose top Via lacks the branch §8.1.1.7 requires
+    (a response copies the Via of its request, branch or none, §8.2.6.2)."""
+    return isinstance(msg, Request) and msg.top_via.branch is None
 
 
 def _start_line(line: str, limits: Limits) -> Request | Response:
@@ -279,7 +279,11 @@ def _new_key(name: str, colon: str, raw: str) -> str:
 
 def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
     """Parse the headers every element reads, and require the mandatory ones
-    (§8.1.1 for requests, §8.2.6.2 for responses)."""
+    (§8.1.1 for requests, §8.2.6.2 for responses).
+
+    Max-Forwards is parsed when present but not required: §16.3 step 3 passes
+    a request without it, and §16.6 step 3 has a proxy add one.
+    """
     get = index.get
     is_request = isinstance(msg, Request)
     key = "via"
@@ -319,7 +323,7 @@ _HOT_SINGLE: tuple[tuple[str, type[Field], bool, bool], ...] = (
     ("to", NameAddr, True, True),
     ("call-id", CallID, True, True),
     ("cseq", CSeq, True, True),
-    ("max-forwards", MaxForwards, True, False),
+    ("max-forwards", MaxForwards, False, False),
     ("content-length", ContentLength, False, False),
 )
 

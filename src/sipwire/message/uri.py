@@ -17,7 +17,7 @@ from .abnf import ESCAPED, HOSTNAME_RE, IPV4ADDRESS_RE, UNRESERVED
 from .errors import ParseError
 
 __all__ = ["SIP_URI_FAST", "URI", "UriParts", "check_fast", "check_host", "check_port", "escape",
-           "unescape"]
+           "three_colon_ipv6", "unescape"]
 
 _RULE = "RFC 3261 §19.1.1"
 
@@ -100,12 +100,13 @@ def check_host(host: str, rule: str = _RULE) -> str:
 
 def _check_host(host: str, rule: str) -> str:
     if host.startswith("["):
+        if not host.endswith("]"):
+            raise ParseError(f"bad IPv6 reference {host!r}", rfc=rule)
         try:
             ipaddress.IPv6Address(host[1:-1])
         except ValueError:
-            raise ParseError(f"bad IPv6 reference {host!r}", rfc=rule) from None
-        if not host.endswith("]"):
-            raise ParseError(f"bad IPv6 reference {host!r}", rfc=rule)
+            if not three_colon_ipv6(host):
+                raise ParseError(f"bad IPv6 reference {host!r}", rfc=rule) from None
         return host
     if _IPV4_STRICT_RE.fullmatch(host):
         return host
@@ -114,6 +115,33 @@ def _check_host(host: str, rule: str) -> str:
     if HOSTNAME_RE.fullmatch(host) is None:
         raise ParseError(f"bad host {host!r}", rfc=rule)
     return host
+
+
+# RFC 3261's IPv6address = hexpart [ ":" IPv4address ] lets a hexpart ending in
+# "::" be followed by ":" and an IPv4 address (RFC 5954 §3.1)
+_THREE_COLON_RE = re.compile(r"\[?([0-9A-Fa-f:]*::):([0-9]{1,3}(?:\.[0-9]{1,3}){3})\]?",
+                             re.ASCII)
+
+
+def three_colon_ipv6(host: str) -> bool:
+    """True for an IPv6 address written with three colons before its IPv4 part,
+    ``[2001:db8:::192.0.2.1]`` (brackets optional).
+
+    RFC 3261's own IPv6address rule produces it; RFC 5954 §4.1 replaced that
+    rule with RFC 3986's, which does not, and RFC 5118 §4.10 shows the form
+    still sent.  It is accepted as the address with two colons
+    (``2001:db8::192.0.2.1``); ``sipwire.lint()`` reports it.
+    """
+    if ":::" not in host:
+        return False
+    m = _THREE_COLON_RE.fullmatch(host)
+    if m is None or host.startswith("[") != host.endswith("]"):
+        return False
+    try:
+        ipaddress.IPv6Address(m.group(1) + m.group(2))
+    except ValueError:
+        return False
+    return True
 
 
 def check_port(text: str, rule: str = _RULE) -> int:

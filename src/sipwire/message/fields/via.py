@@ -7,7 +7,7 @@ import re
 
 from ..abnf import FAST_HOST, FAST_PARAMS, HOST, PARAMS, SWS, TOKEN
 from ..errors import ParseError
-from ..uri import check_host, check_port
+from ..uri import check_host, check_port, three_colon_ipv6
 from .base import Field, register
 from .params import Params, format_params, parse_params, split_params
 
@@ -130,7 +130,11 @@ class Via(Field):
         return params != (clean if clean is not None else split_params(self._params_text, _RULE))
 
     def check(self) -> None:
-        """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581)."""
+        """Check the values of ttl, maddr, received and rport (§20.42, RFC 3581).
+
+        An IPv6 address with three colons before its IPv4 part passes, as in
+        sent-by (RFC 5118 §4.10; ``three_colon_ipv6``).
+        """
         params = self.params
         ttl = params.get("ttl", "0")
         if ttl is None or not ttl.isdigit() or len(ttl) > 3 or int(ttl) > 255:
@@ -139,7 +143,7 @@ class Via(Field):
             check_host(params["maddr"] or "", _RULE)
         if "received" in params:
             received = (params["received"] or "").strip("[]")
-            if _IPV4_RE.fullmatch(received) is None:
+            if _IPV4_RE.fullmatch(received) is None and not three_colon_ipv6(received):
                 try:
                     ipaddress.ip_address(received)
                 except ValueError:
