@@ -13,8 +13,6 @@ ALICE = "Alice <sip:alice@atlanta.example.com>"
 BOB = "sip:bob@biloxi.example.com"
 
 M = TypeVar("M", Request, Response)
-#: the parser settings of an element that talks to RFC 2543 peers (no Via branch)
-RFC2543_PEERS = sipwire.Limits(require_branch=False)
 
 
 def request(method: str = "INVITE", *, transport: str = "UDP", cseq: int = 1,
@@ -37,7 +35,7 @@ def invite(**kwargs: object) -> Request:
 
 def wire(message: M) -> M:
     """``message`` serialized and parsed again: what the far end receives."""
-    parsed = sipwire.parse(bytes(message), RFC2543_PEERS)
+    parsed = sipwire.parse(bytes(message))
     assert isinstance(parsed, type(message))
     return parsed
 
@@ -50,7 +48,7 @@ def reply(req: Request, status: int, *, to_tag: str = "bobtag") -> Response:
 def sip(text: str) -> Request | Response:
     """A literal message written with LF line endings, parsed from CRLF bytes."""
     data = text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
-    parsed = sipwire.parse(data, RFC2543_PEERS)
+    parsed = sipwire.parse(data)
     assert isinstance(parsed, Request | Response)
     return parsed
 

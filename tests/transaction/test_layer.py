@@ -241,6 +241,72 @@ def test_rfc2543_ack_before_any_response_matches_nothing() -> None:
     assert layer.find_server(ack) is None
 
 
+# What an RFC 2543 phone sends, parsed as any element parses (sipwire.parse with
+# its default limits): no Via branch, no Max-Forwards, no From tag.
+PHONE_INVITE = b"""\
+INVITE sip:bob@192.0.2.20 SIP/2.0\r
+Via: SIP/2.0/UDP 192.0.2.10:5060\r
+From: <sip:alice@192.0.2.10>\r
+To: <sip:bob@192.0.2.20>\r
+Call-ID: 12345@192.0.2.10\r
+CSeq: 1 INVITE\r
+Content-Length: 0\r
+\r
+"""
+
+
+def from_phone(data: bytes) -> Request:
+    msg = sipwire.parse(data)
+    assert isinstance(msg, Request) and msg.top_via.branch is None
+    return msg
+
+
+def test_branchless_invite_retransmission_and_ack_meet_one_server_transaction() -> None:
+    """§17.2.3, the RFC 2543 rule: the retransmitted INVITE matches by
+    Request-URI, tags, Call-ID, CSeq and top Via; the ACK for the non-2xx by
+    the same and the To tag of the response sent."""
+    layer = TransactionLayer()
+    actions = layer.receive(from_phone(PHONE_INVITE), 0.0)
+    assert kinds(actions) == ["Deliver"]
+    tx = actions[0].transaction
+    assert isinstance(tx, InviteServerTransaction)
+    busy = tx.request.reply(486, to_tag="b486")
+    assert layer.send_response(busy, 0.1) == [Send(busy)]
+    # the retransmission is absorbed: the 486 is sent again, nothing goes up
+    assert layer.receive(from_phone(PHONE_INVITE), 0.5) == [Send(busy)]
+    assert len(layer) == 1 and tx.state is State.COMPLETED
+    # §17.1.1.3: the ACK has the INVITE's Via, Request-URI, From, Call-ID and
+    # CSeq number, and the To of the response
+    ack = PHONE_INVITE.replace(b"INVITE sip", b"ACK sip").replace(b"1 INVITE", b"1 ACK")
+    others = from_phone(ack.replace(b"<sip:bob@192.0.2.20>\r", b"<sip:bob@192.0.2.20>;tag=x\r"))
+    assert layer.find_server(others) is None  # another To tag: not this transaction's ACK
+    acked = from_phone(ack.replace(b"<sip:bob@192.0.2.20>\r",
+                                   b"<sip:bob@192.0.2.20>;tag=b486\r"))
+    assert layer.find_server(acked) is tx
+    assert layer.receive(acked, 0.6) == []
+    assert tx.state is State.CONFIRMED and len(layer) == 1
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "REGISTER", "BYE"])
+def test_branchless_non_invite_and_its_retransmission_meet_one_server_transaction(
+        method: str) -> None:
+    layer = TransactionLayer()
+    data = PHONE_INVITE.replace(b"INVITE", method.encode())
+    actions = layer.receive(from_phone(data), 0.0)
+    assert kinds(actions) == ["Deliver"]
+    tx = actions[0].transaction
+    assert isinstance(tx, NonInviteServerTransaction)
+    assert layer.receive(from_phone(data), 0.2) == []  # Trying: absorbed (Figure 8)
+    ok = tx.request.reply(200, to_tag="ok1")
+    assert tx.send(ok, 0.3) == [Send(ok)]
+    assert layer.receive(from_phone(data), 0.5) == [Send(ok)]  # Completed: sent again
+    assert len(layer) == 1 and tx.state is State.COMPLETED
+    # the next request of the same phone (CSeq 2) is a new transaction
+    following = layer.receive(from_phone(data.replace(b"CSeq: 1", b"CSeq: 2")), 1.0)
+    assert kinds(following) == ["Deliver"] and following[0].transaction is not tx
+    assert len(layer) == 2
+
+
 # -- CANCEL (§9.2) -------------------------------------------------------------------------------
 
 
