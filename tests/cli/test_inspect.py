@@ -60,6 +60,17 @@ def test_lint_json_lists_findings(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert finding["header"] == "Expires" and finding["status_code"] == 400
 
 
+def test_lint_reports_a_tolerated_deviation(capsys: pytest.CaptureFixture[str]) -> None:
+    path = CORPUS / "tolerated" / "3261-8.1.1.6-request-without-max-forwards.sip"
+    assert main(["parse", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["lint", "--json", str(path)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding["tolerated"] is True and finding["rfc"] == "RFC 3261 §8.1.1.6"
+    assert main(["lint", str(path)]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("(RFC 3261 §8.1.1.6) [tolerated]")
+
+
 def test_parse_error_and_missing_file() -> None:
     proc = run("parse", str(CORPUS / "invalid" / "505-version-3.0.sip"))
     assert proc.returncode == 1 and b"505" in proc.stderr

@@ -27,8 +27,8 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=run_parse)
     p = sub.add_parser("lint", help="list every problem in a SIP message",
                        description="Check a SIP message against RFC 3261 and list every "
-                                   "problem with its RFC section. Exit status 0 only for "
-                                   "a valid message.")
+                                   "problem with its RFC section, tolerated deviations "
+                                   "included. Exit status 0 only for a valid message.")
     p.add_argument("file", help="message file, or - for standard input")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run_lint)
@@ -62,7 +62,8 @@ def run_lint(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps([{"message": f.message, "header": f.header, "rfc": f.rfc,
-                           "status_code": f.status_code} for f in findings],
+                           "status_code": f.status_code, "tolerated": f.tolerated}
+                          for f in findings],
                          indent=2, ensure_ascii=False))
     else:
         for finding in findings:
