@@ -1,0 +1,57 @@
+"""``RouteToken``: the signed user part of this proxy's Record-Route."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sipwire.location import Source
+from sipwire.routing import RouteToken
+
+TOKEN = RouteToken(b"k" * 32)
+CALLER = Source("TCP", "192.0.2.20", 40000)
+CALLEE = Source("WS", "2001:db8::31", 443)
+
+
+def test_either_side_of_the_dialog_verifies_and_gets_the_other_flow() -> None:
+    token = TOKEN.sign("call-1", "from-tag", caller_flow=CALLER, callee_flow=CALLEE)
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", token)  # a URI user part as is (RFC 3261 §25.1)
+    from_caller = TOKEN.verify(token, "call-1", "from-tag", "to-tag")
+    assert from_caller is not None and from_caller.from_caller
+    assert from_caller.next_flow == CALLEE
+    from_callee = TOKEN.verify(token, "call-1", "to-tag", "from-tag")
+    assert from_callee is not None and not from_callee.from_caller
+    assert from_callee.next_flow == CALLER
+
+
+def test_a_token_is_worthless_in_another_dialog_or_with_another_secret() -> None:
+    token = TOKEN.sign("call-1", "from-tag")
+    assert TOKEN.verify(token, "call-1", "from-tag", None) is not None
+    assert TOKEN.verify(token, "call-2", "from-tag", None) is None
+    assert TOKEN.verify(token, "call-1", "other", "another") is None
+    assert RouteToken(b"j" * 32).verify(token, "call-1", "from-tag", None) is None
+    assert TOKEN.verify(None, "call-1", "from-tag", None) is None
+    assert TOKEN.verify("", "call-1", "from-tag", None) is None
+
+
+def test_a_changed_flow_breaks_the_mac() -> None:
+    token = TOKEN.sign("call-1", "t", callee_flow=Source("UDP", "192.0.2.31", 5060))
+    raw = bytearray(token.encode())
+    raw[3] = ord("A") if raw[3] != ord("A") else ord("B")
+    assert TOKEN.verify(raw.decode(), "call-1", "t", None) is None
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_refused_or_verified_never_an_exception(text: str) -> None:
+    assert TOKEN.verify(text, "call-1", "from-tag", "to-tag") is None
+
+
+@given(st.sampled_from(["UDP", "TCP", "TLS", "WS", "WSS"]), st.ip_addresses(),
+       st.integers(0, 65535), st.text(min_size=1, max_size=40), st.text(max_size=20))
+def test_flows_round_trip(transport: str, ip: object, port: int, call_id: str, tag: str) -> None:
+    flow = Source(transport, str(ip), port)
+    token = TOKEN.sign(call_id, tag, caller_flow=flow)
+    verified = TOKEN.verify(token, call_id, "other-tag", tag)
+    assert verified is not None and verified.next_flow == flow
