@@ -34,6 +34,46 @@ def test_crlf_keepalives_are_reported() -> None:
     assert isinstance(events[3], sipwire.Message)
 
 
+def events_of(*chunks: bytes) -> list[object]:
+    parser = StreamParser()
+    return [event for chunk in chunks for event in parser.feed(chunk)]
+
+
+PING, PONG = KeepAlive(ping=True), KeepAlive(ping=False)
+
+
+@pytest.mark.parametrize("chunks", [
+    (b"\r\n", b"\r\n"),
+    (b"\r\n", b"\r", b"\n"),
+    (b"\r", b"\n", b"\r", b"\n"),
+    (b"\r\n\r", b"\n"),
+])
+def test_a_ping_split_between_chunks_is_still_a_ping(chunks: tuple[bytes, ...]) -> None:
+    """RFC 5626 §5.4: a double CRLF between messages must be answered, however
+    the stream cut it; a lone CRLF at the end of a chunk is reported at once
+    (it may be the pong a client waits for, §4.4.1)."""
+    events = events_of(*chunks)
+    assert events[-1] == PING and events.count(PING) == 1
+    assert set(events[:-1]) <= {PONG}
+
+
+def test_a_ping_after_a_message_split_between_chunks() -> None:
+    events = events_of(MESSAGES[0] + b"\r\n", b"\r\n" + MESSAGES[1])
+    assert len(events) == 4 and events[1:3] == [PONG, PING]
+    assert [bytes(events[0]), bytes(events[3])] == MESSAGES[:2]  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("chunks", [
+    (b"\r\n", MESSAGES[0], b"\r\n"),  # bare CRLFs (§7.5) with a message between
+    (b"\r\n" + MESSAGES[0], b"\r\n"),
+    (b"\r\n", b"\r", MESSAGES[0][1:]),  # not a CRLF after all
+    (MESSAGES[0][:-1], MESSAGES[0][-1:] + b"\r\n"),
+])
+def test_crlfs_apart_are_not_a_ping(chunks: tuple[bytes, ...]) -> None:
+    events = events_of(*chunks)
+    assert PING not in events
+
+
 def test_missing_content_length_breaks_the_stream() -> None:
     parser = StreamParser()
     data = re.sub(rb"Content-Length: [0-9]+\r\n", b"", MESSAGES[0])

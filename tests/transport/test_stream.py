@@ -160,6 +160,36 @@ async def test_crlf_ping_gets_a_pong(make_peer: MakePeer, raw_tcp: RawTcp) -> No
         await asyncio.wait_for(reader.read(1), 0.02)
 
 
+async def test_crlf_ping_split_in_two_still_gets_a_pong(make_peer: MakePeer,
+                                                        raw_tcp: RawTcp) -> None:
+    """RFC 5626 §5.4: a server MUST answer a double CRLF, even one that the
+    network delivers in two reads."""
+    b = await make_peer("tcp:127.0.0.1:0")
+    reader, writer = await raw_tcp(b.port("tcp"))
+    writer.write(b"\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.write(b"\r\n")
+    assert await asyncio.wait_for(reader.readexactly(2), TIMEOUT) == b"\r\n"
+    with pytest.raises(TimeoutError):  # one pong, not two
+        await asyncio.wait_for(reader.read(1), 0.02)
+
+
+async def test_crlf_ping_across_the_feed_slices_gets_a_pong(make_peer: MakePeer,
+                                                            raw_tcp: RawTcp) -> None:
+    """A message of 2046 bytes and a ping in one write: the connection feeds
+    the parser 2048 bytes at a time, which cuts the ping in two."""
+    b = await make_peer("tcp:127.0.0.1:0")
+    reader, writer = await raw_tcp(b.port("tcp"))
+    head = REQUEST.replace(b"Content-Length: 0", b"Content-Length: 1234")
+    size = 2046 - len(head)  # four digits as well
+    request = head.replace(b"1234", b"%d" % size) + b"x" * size
+    assert len(request) == 2046
+    writer.write(request + b"\r\n\r\n")
+    await b.inbox.request()
+    assert await asyncio.wait_for(reader.readexactly(2), TIMEOUT) == b"\r\n"
+
+
 async def test_stream_without_content_length_is_closed(make_peer: MakePeer,
                                                        raw_tcp: RawTcp) -> None:
     b = await make_peer("tcp:127.0.0.1:0")

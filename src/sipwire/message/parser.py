@@ -383,14 +383,21 @@ class StreamParser:
     mandatory on a stream; without it, or with a header section over the size
     limit, the stream cannot be re-synchronised: ``feed`` raises ``ParseError``
     and every later call raises it again, and the connection should be closed.
+
+    A single CRLF that ends a chunk is reported at once as a pong (a client
+    waits for it, RFC 5626 §4.4.1); when the next chunk starts with another
+    CRLF, the two were a ping split in two, and that CRLF is reported as the
+    ping a server must answer (§5.4).
     """
 
-    __slots__ = ("_buffer", "_error", "limits")
+    __slots__ = ("_buffer", "_error", "_lone_crlf", "limits")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self._buffer = bytearray()
         self._error: ParseError | None = None
+        #: the last bytes taken were a single CRLF that ended a chunk
+        self._lone_crlf = False
 
     @property
     def buffered(self) -> int:
@@ -420,10 +427,15 @@ class StreamParser:
             # §7.5 / RFC 5626 §3.5.1: CRLFs between messages are keep-alives.
             if buffer[:4] == b"\r\n\r\n":
                 del buffer[:4]
+                self._lone_crlf = False
                 return KeepAlive(ping=True)
             if len(buffer) == 3 and buffer[2:3] == b"\r":
                 return None
             del buffer[:2]
+            if self._lone_crlf:  # the second half of a ping split between chunks
+                self._lone_crlf = False
+                return KeepAlive(ping=True)
+            self._lone_crlf = not buffer
             return KeepAlive(ping=False)
         limit = self.limits.max_message_size
         end = buffer.find(b"\r\n\r\n", 0, limit + 4)
@@ -448,6 +460,7 @@ class StreamParser:
             return None
         frame = bytes(buffer[:total])
         del buffer[:total]
+        self._lone_crlf = False
         try:
             return parse(frame, self.limits)
         except ParseError as exc:
