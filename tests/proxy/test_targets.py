@@ -164,6 +164,48 @@ def test_plain_contact_goes_to_its_uri_unless_routing_to_source() -> None:
     assert isinstance(result, TargetSet) and result.first.flow == flow
 
 
+@pytest.mark.parametrize(("contact", "source", "behind"), [
+    # another address than the packet source: the UA is behind a NAT
+    ("sip:bob@192.168.1.20", Source("UDP", "203.0.113.5", 5060), True),
+    ("sip:bob@10.0.0.9:5062", Source("UDP", "203.0.113.5", 5062), True),
+    ("sip:bob@100.64.0.7", Source("UDP", "203.0.113.5", 5060), True),  # RFC 6598
+    ("sip:bob@[fd00::7]", Source("UDP", "2001:db8::5", 5060), True),  # ULA
+    ("sip:bob@[fe80::7];transport=tcp", Source("TCP", "2001:db8::5", 40000), True),
+    ("sip:bob@192.168.1.20;transport=tcp", Source("TCP", "203.0.113.5", 40000), True),
+    ("sip:bob@abc.invalid;transport=tcp", Source("TCP", "203.0.113.5", 40000), True),
+    # the address, but another port over UDP: the NAT's mapping (RFC 3581)
+    ("sip:bob@203.0.113.5", Source("UDP", "203.0.113.5", 1024), True),
+    ("sip:bob@203.0.113.5:5070", Source("UDP", "203.0.113.5", 5060), True),
+    # the source itself: no NAT in between
+    ("sip:bob@203.0.113.5", Source("UDP", "203.0.113.5", 5060), False),
+    ("sip:bob@[2001:DB8::5]:5062", Source("UDP", "2001:db8::5", 5062), False),
+    ("sip:bob@192.168.1.20:5062", Source("UDP", "192.168.1.20", 5062), False),  # a LAN UA
+    ("sips:bob@203.0.113.5", Source("TLS", "203.0.113.5", 5061), False),
+    # over a connection the source port is ephemeral and says nothing
+    ("sip:bob@203.0.113.5;transport=tcp", Source("TCP", "203.0.113.5", 40000), False),
+    # a name is left to DNS
+    ("sip:bob@phone.example.com", Source("UDP", "203.0.113.5", 5060), False),
+])
+def test_nat_routes_to_the_source_only_the_contacts_behind_a_nat(
+        contact: str, source: Source, behind: bool) -> None:
+    """``nat``: what Kamailio's fix_nated_register does for a REGISTER whose
+    contact is not its source; other contacts keep their own address."""
+    bob = binding(contact, source=source)
+    result = determine_targets(request(), config(nat=True), [bob], now=T0)
+    assert isinstance(result, TargetSet)
+    assert result.first.flow == (source if behind else None)
+    assert str(result.first.uri) == contact  # the Request-URI is the contact either way
+    without = determine_targets(request(), config(), [bob], now=T0)
+    assert isinstance(without, TargetSet) and without.first.flow is None
+
+
+def test_nat_leaves_a_contact_reached_through_a_path_to_its_edge_proxy() -> None:
+    bob = binding("sip:bob@192.168.1.20", source=Source("UDP", "203.0.113.5", 5060),
+                  path=("<sip:edge.example.com;lr>",))
+    result = determine_targets(request(), config(nat=True), [bob], now=T0)
+    assert isinstance(result, TargetSet) and result.first.flow is None
+
+
 def test_one_contact_per_instance_with_the_others_as_alternates() -> None:
     # RFC 5626 §7: "The proxy MUST NOT populate the target set with more than
     # one contact with the same AOR and instance-id at a time."

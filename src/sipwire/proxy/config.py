@@ -114,8 +114,12 @@ class ProxyConfig:
         step 3, §11) instead of 483.
     ``route_to_source``
         send requests for any registered contact (not only RFC 5626 flows
-        and WebSocket clients) to the address the REGISTER came from, the
-        usual fix for UAs behind NAT.
+        and WebSocket clients) to the address the REGISTER came from.
+    ``nat``
+        send requests for a contact that is not where its REGISTER came from
+        (``targets.behind_nat``: a UA behind a NAT) to that source, and the
+        others to their contact, as Kamailio's ``fix_nated_register`` does
+        (``serve --nat``).
     """
 
     addresses: tuple[ProxyAddress, ...]
@@ -133,6 +137,7 @@ class ProxyConfig:
     schemes: frozenset[str] = frozenset({"sip", "sips"})
     answer_options: bool = True
     route_to_source: bool = False
+    nat: bool = False
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER",
                               "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PRACK",
                               "UPDATE")

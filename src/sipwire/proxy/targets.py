@@ -22,6 +22,7 @@ Reading of §16.5 where it leaves room:
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -29,11 +30,11 @@ from ..location.binding import Binding, Source, sort_bindings
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..message.uri import URI
-from .config import ProxyConfig
+from .config import ProxyConfig, default_port, normalize_host, uri_transport
 from .validate import reject
 
-__all__ = ["FlowCheck", "Target", "TargetSet", "determine_targets", "lookup_aor",
-           "needs_flow"]
+__all__ = ["FlowCheck", "Target", "TargetSet", "behind_nat", "determine_targets",
+           "lookup_aor", "needs_flow"]
 
 #: whether a registered flow can still carry requests (RFC 5626 §7: a closed
 #: connection invalidates the bindings that use it)
@@ -120,14 +121,46 @@ def lookup_aor(request: Request, config: ProxyConfig) -> str | None:
 
 def needs_flow(binding: Binding, config: ProxyConfig) -> bool:
     """Whether requests for ``binding`` must go over the flow it registered on:
-    an RFC 5626 flow (reg-id), a WebSocket client, or any contact with
-    ``config.route_to_source`` (NAT).  Not when a path leads to it: the first
-    proxy of the path owns the flow then."""
+    an RFC 5626 flow (reg-id), a WebSocket client, any contact with
+    ``config.route_to_source``, or with ``config.nat`` a contact behind a NAT
+    (``behind_nat``).  Not when a path leads to it: the first proxy of the
+    path owns the flow then."""
     source = binding.source
     if source is None or binding.path:
         return False
-    return (binding.reg_id is not None or source.transport.upper() in _CONNECTION_ONLY
-            or config.route_to_source)
+    if (binding.reg_id is not None or source.transport.upper() in _CONNECTION_ONLY
+            or config.route_to_source):
+        return True
+    return config.nat and behind_nat(binding, source)
+
+
+def behind_nat(binding: Binding, source: Source) -> bool:
+    """Whether the contact of ``binding`` is not where its REGISTER came from,
+    which is what a NAT between the UA and us looks like.
+
+    True when the contact names another IP address than the packet source
+    (in the usual case a private one: RFC 1918, RFC 6598, link-local, ULA),
+    a name that never resolves (``.invalid``, RFC 6761 §6.4), or over UDP
+    another port than the source port (the NAT's mapping, RFC 3581).  Over
+    TCP and TLS the source port is the UA's ephemeral port and tells nothing.
+    A contact naming a host by another name is left to DNS.
+    """
+    try:
+        uri = binding.uri
+    except ParseError:
+        return False
+    host = normalize_host(uri.host)
+    if host.endswith(".invalid"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if host != normalize_host(source.host):
+        return True
+    if source.transport.upper() != "UDP":
+        return False
+    return (uri.port or default_port(uri_transport(uri))) != source.port
 
 
 def determine_targets(
