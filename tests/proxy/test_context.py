@@ -225,9 +225,12 @@ def test_only_503_becomes_500() -> None:
     # "If the only response that was received is a 503, the proxy SHOULD
     # generate a 500 response and forward that upstream."
     fork = Fork(1)
-    [response] = forwarded(fork.respond(0, 503, headers=[("Retry-After", "30")]))
+    why = '399 next.example.com "TLS: certificate verify failed"'
+    [response] = forwarded(fork.respond(0, 503, headers=[("Retry-After", "30"),
+                                                         ("Warning", why)]))
     assert response.status == 500
     assert "Retry-After" not in response.headers
+    assert response.headers.getall("Warning") == [why]  # why the branch failed (§20.43)
     assert [v.branch for v in response.via] == ["z9hG4bK776asdhds"]
 
 

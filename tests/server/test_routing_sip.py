@@ -77,7 +77,7 @@ async def test_default_domains_a_contact_on_a_served_host_is_not_looked_up(
     alice = await phone("alice", server, domain="127.0.0.1")
     bob = await phone("bob", server, domain="127.0.0.1")
     await registered(bob)
-    invite, reached, routes = await answered_call(alice, bob)
+    invite, _, routes = await answered_call(alice, bob)
     assert len(routes) == 1 and URI.parse(routes[0]).user  # signed
     await ack_and_bye_arrive(alice, bob, invite, routes)
 

@@ -497,12 +497,14 @@ def final_response(request: Request, responses: Sequence[Response]) -> Response:
     The best one (``best_response``), with the challenges of every 401 and
     407 merged into a chosen 401 or 407 (§16.7 step 7).  A chosen 503
     becomes a 500 of our own (§16.7 step 6: a 503 would tell the UAC that
-    this proxy is unavailable), and a 430 a 480 (RFC 5626 §7: a failed flow
-    means nothing upstream).
+    this proxy is unavailable) that keeps the 503's Warning values, which
+    say why (§20.43: a TLS handshake that failed, say), and a 430 a 480
+    (RFC 5626 §7: a failed flow means nothing upstream).
     """
     best = best_response(responses)
     if best.status == 503:
-        return request.reply(500, to_tag=best.to.tag)
+        warnings = [("Warning", value) for value in best.headers.getall("Warning")]
+        return request.reply(500, to_tag=best.to.tag, headers=warnings)
     if best.status == 430:
         return request.reply(480, to_tag=best.to.tag)
     if best.status not in (401, 407):

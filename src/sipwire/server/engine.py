@@ -533,14 +533,7 @@ class Engine:
             context.add_branch(key, request, now, target)
         reason = error.reason if isinstance(error, TransportError) else str(error)
         response = reject(request, self.proxy_config, 503, reason)
-        actions = context.on_response(key, response, now)
-        for action in actions:
-            if type(action) is ForwardResponse and action.response.status == 500 \
-                    and action.response.to.tag == response.to.tag:
-                # the 500 that §16.7 step 6 makes of this 503 keeps the reason
-                for warning in response.headers.getall("Warning"):
-                    action.response.headers.add("Warning", warning, before="Content-Length")
-        self._context_actions(proxied, actions, now)
+        self._context_actions(proxied, context.on_response(key, response, now), now)
         self._settle(proxied)
 
     def _branch_response(self, tx: Transaction | None, response: Response) -> None:
