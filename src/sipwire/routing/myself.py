@@ -31,7 +31,7 @@ from ..message.fields.via import Via
 from ..message.uri import URI
 
 __all__ = ["DEFAULT_PORTS", "Myself", "default_port", "local_aor", "normalize_host",
-           "uri_transport"]
+           "parse_alias", "uri_transport"]
 
 #: §18.1.1 (5060 for UDP, TCP and SCTP, 5061 for TLS), RFC 7118 §5.5 (80 / 443)
 DEFAULT_PORTS: dict[str, int] = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061,
@@ -85,7 +85,7 @@ def local_aor(uri: URI) -> str:
     return uri.copy(host=host, port=None).aor
 
 
-def _alias(spec: str) -> tuple[str, int | None]:
+def parse_alias(spec: str) -> tuple[str, int | None]:
     """``host`` or ``host:port`` (``[v6]:port`` for IPv6) as (normalized host, port)."""
     text = spec.strip()
     if text.startswith("["):
@@ -127,7 +127,7 @@ class Myself:
         for domain in self.domains:
             hosts.setdefault(domain, None)
         for spec in self.aliases:
-            host, port = _alias(spec)
+            host, port = parse_alias(spec)
             if port is None:
                 hosts[host] = None
             elif host not in hosts or hosts[host] is not None:
