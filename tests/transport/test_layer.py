@@ -135,7 +135,7 @@ async def test_malformed_datagram_flood_is_bounded(make_peer: MakePeer,
                                                    raw_udp: MakeRaw) -> None:
     b = await make_peer("udp:127.0.0.1:0", config=TransportConfig(max_pending_sends=16))
     client = await raw_udp()
-    bad = raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKf;rport", max_forwards=False)
+    bad = raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKf;rport", bad_max_forwards=True)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]

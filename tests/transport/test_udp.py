@@ -32,11 +32,12 @@ from .conftest import MakePeer, Peer, RawUdp, listen_udp_and_tcp, needs_ipv6, op
 MakeRaw = Callable[..., Awaitable[RawUdp]]
 
 
-def raw_request(via: str, *, method: str = "OPTIONS", max_forwards: bool = True) -> bytes:
+def raw_request(via: str, *, method: str = "OPTIONS",
+                bad_max_forwards: bool = False) -> bytes:
     lines = [
         f"{method} sip:bob@127.0.0.1 SIP/2.0",
         f"Via: {via}",
-        *(["Max-Forwards: 70"] if max_forwards else []),
+        f"Max-Forwards: {'many' if bad_max_forwards else 70}",
         "From: <sip:alice@example.com>;tag=a1",
         "To: <sip:bob@example.com>",
         "Call-ID: raw-1",
@@ -117,7 +118,7 @@ async def test_malformed_request_datagram_gets_400(make_peer: MakePeer,
     b = await make_peer("udp:127.0.0.1:0")
     client = await raw_udp()
     client.send(raw_request("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKm1;rport",
-                            max_forwards=False), b.port("udp"))
+                            bad_max_forwards=True), b.port("udp"))
     response = parse(await client.get())
     assert isinstance(response, Response)
     assert response.status == 400 and "Max-Forwards" in response.reason
@@ -145,7 +146,7 @@ async def test_malformed_response_and_garbage_are_dropped(make_peer: MakePeer,
                                             b"SIP/2.0 2000 OK")
     client.send(bad_response, port)
     client.send(b"\x16\x03\x01garbage\r\n\r\n", port)
-    client.send(raw_request(via, method="ACK", max_forwards=False), port)  # never answered
+    client.send(raw_request(via, method="ACK", bad_max_forwards=True), port)  # never answered
     client.send(b"\r\n\r\n", port)  # a CRLF keep-alive
     client.send(b"\x00\x11\x00\x00!\x12\xa4B" + bytes(12), port)  # a STUN indication
     client.send(b"\x00\x01\x00\x00" + bytes(16), port)  # STUN of RFC 3489 (no cookie)
