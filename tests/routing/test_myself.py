@@ -65,3 +65,10 @@ def test_aliases_parse_or_say_why() -> None:
         with pytest.raises(ValueError):
             parse_alias(bad)
     assert normalize_host("[::FFFF:192.0.2.1]") == "192.0.2.1"
+
+
+def test_three_colon_ipv6_is_the_address_it_means() -> None:
+    # tolerated by parse() (RFC 5954 §4.1): compared and routed as 2001:db8::c000:201
+    me = Myself.of([("UDP", "2001:db8::192.0.2.1", 5060)])
+    assert normalize_host("[2001:db8:::192.0.2.1]") == "2001:db8::c000:201"
+    assert me.is_my_uri(URI.parse("sip:[2001:db8:::192.0.2.1]"))

@@ -248,3 +248,9 @@ def test_frame_event() -> None:
     message = frame_event(BAD_ACK.replace(b"CSeq: 1 ACK\r\n", b"CSeq: 1 ACK\r\nMax-Forwards: 7"
                                           b"\r\n") + b"body", Limits())
     assert not isinstance(message, (KeepAlive, BadMessage)) and message.body == b"body"
+
+
+def test_three_colon_ipv6_is_an_ip_literal() -> None:
+    from sipwire.transport.base import is_ip, normalize_ip
+    assert is_ip("[2001:db8:::192.0.2.1]")
+    assert normalize_ip("[2001:db8:::192.0.2.1]") == "2001:db8::c000:201"

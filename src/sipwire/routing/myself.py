@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..message.fields.via import Via
-from ..message.uri import URI
+from ..message.uri import URI, three_colon_ipv6
 
 __all__ = ["DEFAULT_PORTS", "Myself", "default_port", "local_aor", "normalize_host",
            "parse_alias", "uri_transport"]
@@ -50,6 +50,8 @@ def normalize_host(host: str) -> str:
     """A host as compared: lower-cased without a trailing dot, IPv6 without
     brackets and in canonical form, IPv4-mapped IPv6 shown as IPv4."""
     bare = host.strip("[]")
+    if ":::" in bare and three_colon_ipv6(bare):  # tolerated by parse(), RFC 5954 §4.1
+        bare = bare.replace(":::", "::", 1)
     try:
         ip = ipaddress.ip_address(bare)
     except ValueError:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from .._frozen import quick_init
 from ..message.parser import BadMessage, KeepAlive, StreamEvent
+from ..message.uri import three_colon_ipv6
 
 __all__ = [
     "Address",
@@ -94,11 +95,20 @@ class TransportError(Exception):
 
 # Both run several times per message on the same few hosts; ipaddress parsing is
 # slow.  The caches are bounded: hosts a peer makes up only evict one another.
+def ip_text(host: str) -> str:
+    """``host`` as ``ipaddress`` reads it: no brackets, and the three-colon
+    IPv6 form that parse() tolerates (RFC 5954 §4.1) with two colons."""
+    bare = host.strip("[]")
+    if ":::" in bare and three_colon_ipv6(bare):
+        return bare.replace(":::", "::", 1)
+    return bare
+
+
 @functools.lru_cache(maxsize=4096)
 def is_ip(host: str) -> bool:
     """True for an IPv4 or IPv6 literal (IPv6 with or without brackets)."""
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(ip_text(host))
     except ValueError:
         return False
     return True
@@ -109,7 +119,7 @@ def normalize_ip(host: str) -> str:
     """The canonical text of an IP literal, brackets dropped and IPv4-mapped
     IPv6 addresses shown as IPv4; other text is returned lower-cased."""
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        ip = ipaddress.ip_address(ip_text(host))
     except ValueError:
         return host.lower()
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
