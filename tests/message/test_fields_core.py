@@ -39,6 +39,13 @@ def test_via_named_params_and_rport() -> None:
     assert Via.parse("SIP/2.0/UDP h.com;branch=1").has_magic_cookie is False
 
 
+def test_via_built_with_a_bare_ipv6_address_writes_it_in_brackets() -> None:
+    via = Via("UDP", "2001:db8::1", 5060, branch="z9hG4bK1")
+    assert str(via) == "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1"
+    assert Via("TCP", "[::1]").host == "[::1]"
+    via.check()
+
+
 @pytest.mark.parametrize("text", [
     "SIP/2.0/UDP", "SIP/2.0 UDP h.com", "SIP/2.0/UDP h.com:99999", "SIP/2.0/UDP h.com;",
     "SIP/2.0/UDP h.com;branch=", "SIP/2.0/UDP h..com", "SIP/2.0/UDP [::1", "garbage",

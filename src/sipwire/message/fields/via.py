@@ -59,7 +59,8 @@ class Via(Field):
         self.protocol = protocol
         self.version = version
         self.transport = transport.upper()
-        self.host = host
+        # sent-by writes an IPv6 address in brackets (§20.42, §25.1)
+        self.host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         self.port = port
         self._params: Params | None = dict(params or {})
         self._params0: Params | None = None
