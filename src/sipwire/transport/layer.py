@@ -422,8 +422,8 @@ class TransportLayer:
             del self._pool[key]
 
     def _datagram_received(self, listener: UdpListener, data: bytes, flow: Flow) -> None:
-        if not data.strip(b"\r\n\0 \t") or data[0] < 2:
-            return  # CRLF keep-alives, and STUN (RFC 5389 §6: first two bits zero)
+        if not data.strip(b"\r\n\0 \t"):
+            return  # CRLF keep-alives (STUN never gets here: UdpListener answers it)
         try:
             message = parse(data, self.config.limits)
         except ParseError as exc:
