@@ -19,6 +19,7 @@ import pytest
 from sipwire.server import Server, ServerConfig
 
 from ..location.conftest import redis_url  # noqa: F401  (the session Redis server)
+from .matrix.report import table
 from .phone import Phone
 
 Serve = Callable[..., Awaitable[Server]]
@@ -82,3 +83,12 @@ async def phone(serve: Serve) -> AsyncIterator[OpenPhone]:
     yield open_phone
     for opened in phones:
         opened.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The matrix of tests/server/test_calls_matrix.py, when its cells ran."""
+    lines = table()
+    if lines:
+        terminalreporter.section("calls matrix")
+        for line in lines:
+            terminalreporter.write_line(line)
