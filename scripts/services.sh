@@ -1,11 +1,14 @@
 # Sourced by scripts/test.sh: installs the outside programs the tests drive
-# (SIPp, sipsak, redis-server, Kamailio, baresip) from Debian packages when run
-# as root and missing, and makes CI fail rather than skip when one is absent.
+# (SIPp, sipsak, redis-server, Kamailio, baresip, tshark) from Debian packages
+# when run as root and missing, and makes CI fail rather than skip when one is
+# absent.
 _sipwire_need=()
 command -v sipp >/dev/null 2>&1 || _sipwire_need+=(sip-tester)
 command -v sipsak >/dev/null 2>&1 || _sipwire_need+=(sipsak)
 command -v redis-server >/dev/null 2>&1 || _sipwire_need+=(redis-server)
 command -v baresip >/dev/null 2>&1 || _sipwire_need+=(baresip)
+command -v kamailio >/dev/null 2>&1 || _sipwire_need+=(kamailio)
+command -v tshark >/dev/null 2>&1 || _sipwire_need+=(tshark)
 if [ "${#_sipwire_need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "== installing ${_sipwire_need[*]}"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
@@ -14,5 +17,6 @@ if [ "${#_sipwire_need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get 
 fi
 unset _sipwire_need
 if [ -n "${CI:-}" ]; then
-  export SIPWIRE_REQUIRE_REDIS=1 SIPWIRE_REQUIRE_SIPP=1
+  export SIPWIRE_REQUIRE_REDIS=1 SIPWIRE_REQUIRE_SIPP=1 SIPWIRE_REQUIRE_BARESIP=1 \
+    SIPWIRE_REQUIRE_KAMAILIO=1 SIPWIRE_REQUIRE_TSHARK=1
 fi
