@@ -107,8 +107,10 @@ async def register(phones: list[Phone], checks: Checks) -> bool:
 
 
 async def basic_call(caller: Phone, callee: Phone, hangup_by: str, checks: Checks, *,
-                     reinvite: bool = True) -> None:
-    """One call, hung up by ``hangup_by`` ("caller" or "callee")."""
+                     reinvite: bool = True, through: tuple[str, int] | None = None) -> None:
+    """One call, hung up by ``hangup_by`` ("caller" or "callee").  ``through``:
+    the host and port of a proxy every request in the dialog must have passed
+    (its Via in what arrived), a proxy that record-routed."""
     name = f"{hangup_by} hangs up"
     since = (len(caller.observed()), len(callee.observed()))
     await callee.prepare("callee", hangup_by)
@@ -151,6 +153,8 @@ async def basic_call(caller: Phone, callee: Phone, hangup_by: str, checks: Check
         await _end(caller, callee, name, checks, abort=not completed)
     for phone, role in ((caller, "caller"), (callee, "callee")):
         _check_transport(phone, role, call_id, name, checks)
+        if through is not None:
+            _check_path(phone, role, call_id, through, name, checks)
 
 
 async def cancelled_call(caller: Phone, callee: Phone, checks: Checks) -> None:
@@ -207,3 +211,22 @@ def _check_transport(phone: Phone, role: str, call_id: str | None, name: str,
     wrong = [s for s in sent if s.transport.upper() != phone.transport.upper()]
     checks.record(name, f"the {role}'s requests in the dialog left on {phone.transport.upper()}",
                   not wrong, "; ".join(s.describe() for s in wrong))
+
+
+def _check_path(phone: Phone, role: str, call_id: str | None, through: tuple[str, int],
+                name: str, checks: Checks) -> None:
+    """Every request in the dialog that reached ``phone`` went through ``through``
+    (§16.6 step 4: a proxy that record-routes stays on the path)."""
+    if call_id is None:
+        return
+    got = [s for s in phone.observed() if s.direction == "in" and s.call_id == call_id
+           and isinstance(s.message, Request) and s.message.to.tag is not None]
+    if not got:
+        return
+    host, port = through
+    missed = [s for s in got if not any(v.host == host and v.port == port
+                                        for v in s.message.via)]
+    checks.record(name, f"the requests in the dialog reached the {role} through {host}:{port}",
+                  not missed, "; ".join(f"{s.describe()} via "
+                                        f"{', '.join(f'{v.host}:{v.port}' for v in s.message.via)}"
+                                        for s in missed))

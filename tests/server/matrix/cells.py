@@ -238,19 +238,21 @@ class _Cell:
                 stack.push_async_callback(phone.stop)
             registering = [callee] if cell.flow == "builtin" else [caller, callee]
             if await register(registering, checks):
-                await self._calls(caller, callee, checks)
+                await self._calls(caller, callee, checks,
+                                  kamailio.address if kamailio is not None else None)
             if capture is not None:
                 await self._wire(capture)
 
-    async def _calls(self, caller: Phone, callee: Phone, checks: Checks) -> None:
+    async def _calls(self, caller: Phone, callee: Phone, checks: Checks,
+                     through: tuple[str, int] | None) -> None:
         flow = self.cell.flow
         if flow == "cancel":
             await cancelled_call(caller, callee, checks)
         elif flow == "builtin":
             await basic_call(caller, callee, "caller", checks, reinvite=False)
         else:
-            await basic_call(caller, callee, "caller", checks)
-            await basic_call(caller, callee, "callee", checks)
+            for hangup_by in ("caller", "callee"):
+                await basic_call(caller, callee, hangup_by, checks, through=through)
 
     async def _capture(self, stack: contextlib.AsyncExitStack) -> Capture | None:
         assert self.wire is not None
