@@ -2,9 +2,10 @@
 
 It listens on nothing: like a browser it opens one WebSocket connection to
 the server, registers over it with digest, and must get every request for it
-over that same connection.  Contact and Via name an ``.invalid`` host
-(RFC 7118 §5.2), and it registers as an outbound client (RFC 5626 §4.2:
-``reg-id``, ``+sip.instance``, ``;ob``), as browser phones do.  It answers
+over that same connection (one arriving on another is a problem of the
+call).  Contact and Via name an ``.invalid`` host (RFC 7118 §5.2), and it
+registers as an outbound client (RFC 5626 §4.2: ``reg-id``,
+``+sip.instance``, ``;ob``), as browser phones do.  It answers
 calls at once (180, then 200); as caller it dials, re-INVITEs and hangs up
 on command; every message it sends and receives is kept as ``Observed``.
 """
@@ -26,7 +27,7 @@ from sipwire.message.fields.via import Via
 from sipwire.message.message import new_branch
 from sipwire.message.uri import URI
 from sipwire.transaction.config import TimerConfig
-from sipwire.transport.base import Flow, Target, Transport, TransportError
+from sipwire.transport.base import Connection, Flow, Target, Transport, TransportError
 from sipwire.ua import ClientTransactionHandle, Endpoint, EndpointConfig, ServerTransactionHandle
 
 from .observe import Observed
@@ -113,6 +114,7 @@ class WsPhone:
     problems: list[str] = field(default_factory=list)
     _calls: list[asyncio.Task[None]] = field(default_factory=list)
     _invite: ClientTransactionHandle | None = None
+    _registered_on: Connection | None = None
 
     def __post_init__(self) -> None:
         self.host = f"{secrets.token_hex(6)}.invalid"
@@ -160,6 +162,12 @@ class WsPhone:
 
     def _received(self, message: Request | Response, flow: Flow) -> bool:
         self.seen.append(Observed("in", str(flow.transport), message))
+        if isinstance(message, Response):
+            if message.status == 200 and message.cseq.method == "REGISTER":
+                self._registered_on = flow.connection
+        elif flow.connection is not self._registered_on:
+            self.problems.append(f"{self.label}: {message.method} arrived over another "
+                                 "connection than the one the REGISTER went on (RFC 7118 §5)")
         return True
 
     def _sent(self, message: Request | Response) -> None:
