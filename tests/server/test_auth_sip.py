@@ -228,3 +228,41 @@ async def test_auth_off_lets_everyone_register(serve: Serve, phone: OpenPhone) -
     server = await serve(auth="off", user_store=users())
     alice = await phone("alice", server)
     assert status(await alice.request(alice.register())) == 200
+
+
+async def test_realm_is_the_users_own_domain(serve: Serve, phone: OpenPhone) -> None:
+    # the default domains: users added as alice@127.0.0.1 and bob@localhost
+    # are challenged in their own realm (the To host of a REGISTER, the From
+    # host of a call), not in the first domain's
+    store = MemoryUserStore()
+    store.add("alice", "127.0.0.1", PASSWORD)
+    store.add("bob", "localhost", "bobs secret")
+    server = await serve(auth="on", user_store=store, domains=("localhost", "127.0.0.1"))
+    alice = await phone("alice", server, domain="127.0.0.1")
+    bob = await phone("bob", server, domain="localhost")
+    for who, password, realm in ((alice, PASSWORD, "127.0.0.1"), (bob, "bobs secret",
+                                                                 "localhost")):
+        retry, answer = await authenticated(who, who.register(), password)
+        assert [c.realm for c in challenges(answer)] == [] and answer.status == 200
+        assert Credentials.parse(retry.headers["Authorization"]).realm == realm
+    message = alice.build("MESSAGE", bob.aor, body=b"hi")
+    challenge = response_of(await alice.request(message))
+    assert [c.realm for c in challenges(challenge, "Proxy-Authenticate")] == ["127.0.0.1"]
+    retry = DigestClient("alice", PASSWORD).answer(challenge, message)
+    assert retry is not None
+    alice.send(retry)
+    got = await bob.expect("MESSAGE")
+    assert request_of(got).body == b"hi"
+    bob.answer(got, 200)
+    assert status(await alice.expect(200)) == 200
+
+
+async def test_a_configured_realm_is_used_for_every_user(serve: Serve, phone: OpenPhone) -> None:
+    store = MemoryUserStore()
+    store.add("alice", "corp", PASSWORD)
+    server = await serve(auth="on", user_store=store, realm="corp",
+                         domains=("localhost", "127.0.0.1"))
+    alice = await phone("alice", server, domain="127.0.0.1")
+    retry, answer = await authenticated(alice, alice.register())
+    assert answer.status == 200
+    assert Credentials.parse(retry.headers["Authorization"]).realm == "corp"

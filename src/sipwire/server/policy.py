@@ -33,6 +33,7 @@ from ..message.fields.text import WarningValue
 from ..message.message import Request, Response
 from ..proxy.config import ProxyConfig
 from ..proxy.validate import reject
+from ..routing.myself import normalize_host
 from ..transport.base import normalize_ip
 from .config import ServerConfig
 from .logs import log
@@ -63,9 +64,17 @@ class AuthPolicy:
 
     ``users`` is the user store (None: authentication off), ``clock`` the POSIX
     clock nonces are stamped with (§22.4; shared by nodes that share a secret).
+
+    The realm of a challenge (§22.1) is ``config.realm`` when one is set.
+    Otherwise it is the served domain the user belongs to: the To host of a
+    REGISTER, the From host of a request to proxy (Kamailio's default
+    configuration challenges with ``$td`` and ``$fd`` the same way), else the
+    first domain.  So ``sipwire user add alice@127.0.0.1`` and ``bob@localhost``
+    both authenticate against the default domains.
     """
 
-    __slots__ = ("clock", "enabled", "proxy", "proxy_config", "registrar", "users")
+    __slots__ = ("_config", "_key", "_servers", "_throttle", "clock", "enabled", "proxy_config",
+                 "users")
 
     def __init__(self, config: ServerConfig, users: UserStore | None, proxy_config: ProxyConfig,
                  clock: Callable[[], float], secret: bytes | None = None) -> None:
@@ -73,22 +82,44 @@ class AuthPolicy:
         self.enabled = users is not None
         self.clock = clock
         self.proxy_config = proxy_config
-        throttle = FailureThrottle(max_failures=config.max_failures,
-                                   window=config.failure_window, lockout=config.lockout)
-        key = secret if secret is not None else nonce_secret(config)
-        realm = config.auth_realm
-        algorithms = config.algorithms
-        self.registrar = DigestServer(realm, secret=key, nonce_lifetime=config.nonce_lifetime,
-                                      throttle=throttle, algorithms=algorithms)
-        self.proxy = DigestServer(realm, secret=key, proxy=True, algorithms=algorithms,
-                                  nonce_lifetime=config.nonce_lifetime, throttle=throttle)
-        # Start the nonce-count guards now: a nonce issued from here on, by this
-        # node or another sharing the secret, is accepted here (RFC 7616 §5.5).
-        # (Each node keeps its own counts, so a count used on one node is not
-        # known to another: replay protection across nodes is per node.)
-        now = clock()
-        self.registrar.challenges(now)
-        self.proxy.challenges(now)
+        self._config = config
+        self._throttle = FailureThrottle(max_failures=config.max_failures,
+                                         window=config.failure_window, lockout=config.lockout)
+        self._key = secret if secret is not None else nonce_secret(config)
+        #: realm -> (the registrar's DigestServer, the proxy's); one per served
+        #: domain at most, made when first needed
+        self._servers: dict[str, tuple[DigestServer, DigestServer]] = {}
+        self._digest(config.auth_realm)
+
+    def realm_for(self, host: str) -> str:
+        """The realm of a user of domain ``host`` (see the class docs)."""
+        config = self._config
+        if config.realm:
+            return config.realm
+        for domain in config.domains:
+            if normalize_host(domain) == normalize_host(host):
+                return domain
+        return config.auth_realm
+
+    def _digest(self, realm: str) -> tuple[DigestServer, DigestServer]:
+        servers = self._servers.get(realm)
+        if servers is None:
+            config = self._config
+            registrar = DigestServer(realm, secret=self._key, throttle=self._throttle,
+                                     nonce_lifetime=config.nonce_lifetime,
+                                     algorithms=config.algorithms)
+            proxy = DigestServer(realm, secret=self._key, proxy=True, throttle=self._throttle,
+                                 nonce_lifetime=config.nonce_lifetime,
+                                 algorithms=config.algorithms)
+            # Start the nonce-count guards now: a nonce issued from here on, by
+            # this node or another sharing the secret, is accepted here (RFC 7616
+            # §5.5).  (Each node keeps its own counts, so a count used on one
+            # node is not known to another: replay protection is per node.)
+            now = self.clock()
+            registrar.challenges(now)
+            proxy.challenges(now)
+            servers = self._servers[realm] = (registrar, proxy)
+        return servers
 
     # -- the registrar's hooks (§10.3 steps 3 and 4) ------------------------------------
 
@@ -96,8 +127,13 @@ class AuthPolicy:
         """``Registrar``'s ``authenticate``: the user name, or the 401 / 403 to send."""
         if self.users is None:
             return None
-        verdict = self.registrar.verify(request, self.users.get, self.clock(),
-                                        source=source_address(request))
+        try:
+            realm = self.realm_for(request.to.uri.host)
+        except ParseError as exc:
+            return request.reply(exc.status_code)
+        registrar, _ = self._digest(realm)
+        verdict = registrar.verify(request, self.users.get, self.clock(),
+                                   source=source_address(request))
         if isinstance(verdict, Authenticated):
             return verdict.username
         return self._refusal(request, verdict)
@@ -135,13 +171,14 @@ class AuthPolicy:
             if local_target:
                 return None  # a call from outside to one of ours
             return reject(request, config, 403, "relaying is for authenticated users only")
-        verdict = self.proxy.verify(request, self.users.get, self.clock(),
-                                    source=source_address(request))
+        _, proxy = self._digest(self.realm_for(sender.host))
+        verdict = proxy.verify(request, self.users.get, self.clock(),
+                               source=source_address(request))
         if not isinstance(verdict, Authenticated):
             return self._refusal(request, verdict)
         if verdict.username != sender.user:
             return reject(request, config, 403, f"{verdict.username} may not send as {sender}")
-        self.proxy.consume(preprocessed)
+        proxy.consume(preprocessed)
         return None
 
     def _refusal(self, request: Request, verdict: Verdict) -> Response | None:
@@ -164,5 +201,5 @@ class AuthPolicy:
         if self.users is None:
             return False
         _, _, rest = aor.partition(":")
-        user, at, _ = rest.rpartition("@")
-        return bool(at) and self.users.get(user, self.registrar.realm) is not None
+        user, at, host = rest.rpartition("@")
+        return bool(at) and self.users.get(user, self.realm_for(host)) is not None
