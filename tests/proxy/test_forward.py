@@ -104,7 +104,9 @@ def test_record_route_per_interface_rfc_5658() -> None:
     cases = [
         ("sip:bob@192.0.2.9;transport=tcp", ["sip:192.0.2.1:5060;transport=tcp;lr",
                                              "sip:192.0.2.1:5060;lr"]),
-        ("sip:bob@192.0.2.9;transport=tls", ["sips:192.0.2.1:5061;lr", "sip:192.0.2.1:5060;lr"]),
+        # not a SIPS request: not a SIPS Record-Route (§16.6 step 4)
+        ("sip:bob@192.0.2.9;transport=tls", ["sip:192.0.2.1:5061;transport=tls;lr",
+                                             "sip:192.0.2.1:5060;lr"]),
         ("sip:bob@192.0.2.9;transport=ws", ["sip:192.0.2.1:8080;transport=ws;lr",
                                             "sip:192.0.2.1:5060;lr"]),
         ("sip:bob@[2001:db8::9]", ["sip:[2001:db8::1]:5060;lr", "sip:192.0.2.1:5060;lr"]),

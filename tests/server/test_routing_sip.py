@@ -251,3 +251,20 @@ async def test_forged_route_does_not_make_an_open_relay(serve: Serve, phone: Ope
                            headers=[("Route", f"<sip:{host}:{port};lr>")], body=b"spam")
     assert status(await mallory.request(forged)) == 407
     assert await victim.silence(0.2) == []
+
+
+async def test_ack_to_the_callees_aor_without_route_is_looked_up(serve: Serve,
+                                                                 phone: OpenPhone) -> None:
+    # SIPp's built-in uac ignores Record-Route: its ACK and BYE go to the AOR
+    # it called, with a To tag and no Route.  Both reach the callee (§16.5).
+    server = await serve(domains=LOCAL)
+    alice = await phone("alice", server, domain="127.0.0.1")
+    bob = await phone("bob", server, domain="127.0.0.1")
+    await registered(bob)
+    invite, _, _ = await answered_call(alice, bob)
+    alice.send(in_dialog(alice, "ACK", invite, [], bob.aor, cseq=invite.cseq.seq))
+    assert str(request_of(await bob.expect("ACK")).uri) == bob.contact
+    alice.send(in_dialog(alice, "BYE", invite, [], bob.aor, cseq=invite.cseq.seq + 1))
+    got = await bob.expect("BYE")
+    bob.answer(got, 200)
+    assert status(await alice.expect(200)) == 200

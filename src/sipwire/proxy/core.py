@@ -129,7 +129,8 @@ class ProxyCore:
            handled locally; one of a user of a served domain (no port or
            ours) is looked up; anything else is relayed, which only routed
            requests, a relaying configuration or an authenticated user may.
-           An ACK that is not routed goes nowhere unless relaying is on.
+           An ACK that is not routed is looked up like other requests for a
+           user of ours, and goes nowhere else unless relaying is on.
         """
         config = self.config
         response = validate_request(request, config)
@@ -161,8 +162,9 @@ class ProxyCore:
             return HandleLocally(preprocessed)
         aor = lookup_aor(preprocessed, config)
         if aor is not None:
-            if ack:
-                return Drop("an ACK outside a dialog of ours")
+            # an ACK for a 2xx sent to an AOR of ours (SIPp's built-in uac
+            # ignores Record-Route) is looked up like any request for it
+            # (§16.5), and goes to one target: it is never forked
             return LookUp(preprocessed, aor, routed)
         return self._relay(preprocessed, routed, flow)
 

@@ -155,10 +155,9 @@ def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
     One value names the interface the request came in on (``inbound``,
     where known), and a second, above it, the interface it leaves on when
     that is another transport or address family (double record-routing,
-    RFC 5658 §5).  Each carries its transport (``sips:`` for TLS,
-    ``;transport=tcp``, ``;transport=ws``, RFC 5658 §6.2), IPv6 in
-    brackets, ``lr``, and in its user part the signed token (``RouteToken``)
-    with the flows of either side that need one.
+    RFC 5658 §5).  Each carries its transport (``record_route_uri``), IPv6
+    in brackets, ``lr``, and in its user part the signed token
+    (``RouteToken``) with the flows of either side that need one.
     """
     out_address = config.address_for(hop.transport, hop.host)
     in_address = _interface(config, inbound) if inbound is not None else None
@@ -185,23 +184,34 @@ def record_route_uri(config: ProxyConfig, *, secure: bool = False,
     """A URI this proxy records in Record-Route (§16.6 step 4) for one of its
     listening ``address``es (default: the UDP one, else the first).
 
-    A SIP or SIPS URI with ``lr`` that resolves to that address: SIPS for
-    TLS (and WSS, with ``transport=ws``), ``transport=tcp`` or
-    ``transport=ws`` for those (RFC 5658 §6.2: never ``transport=tls``), no
-    parameter for UDP, IPv6 in brackets.  ``secure`` (a SIPS Request-URI or
-    Route) asks for a SIPS URI: the TLS address then.  ``user`` is the
+    A SIP URI with ``lr`` that resolves to that address, its transport in a
+    parameter (``transport=tcp``, ``transport=tls``, ``transport=ws``; none
+    for UDP), IPv6 in brackets.  ``secure`` (a SIPS Request-URI or top Route)
+    asks for a SIPS URI (§16.6 step 4), of the TLS address.  ``user`` is the
     token of the user part.
+
+    A TLS interface of a request that is not SIPS is written
+    ``sip:...;transport=tls``: §16.6 step 4 says "a proxy that receives a
+    request over TLS, but generates a request without a SIPS URI ... MUST
+    insert a Record-Route header field that is not a SIPS URI", and with an
+    IP address no RFC 3263 lookup can lead to TLS otherwise.  RFC 5658 §6.2
+    would rather have ``sips:`` and no ``transport=tls``, but a ``sips:`` route
+    set forces TLS end to end, and phones in the field (baresip 1.0) cannot
+    send to one; Kamailio writes ``transport=tls`` too.
     """
     if address is None:
         address = config.address_for("UDP")
     if secure and address.transport not in ("TLS", "WSS"):
         address = config.address_for("TLS")
     transport = address.transport
-    scheme = "sips" if secure or transport in ("TLS", "WSS") else "sip"
+    scheme = "sips" if secure or transport == "WSS" else "sip"
     params: dict[str, str | None] = {}
-    if transport in ("TCP", "SCTP"):
-        params["transport"] = transport.lower()
+    if transport == "TLS":
+        if not secure:
+            params["transport"] = "tls"
     elif transport in ("WS", "WSS"):
         params["transport"] = "ws"
+    elif transport != "UDP":
+        params["transport"] = transport.lower()
     params["lr"] = None
     return URI(scheme, user, address.uri_host, address.port, params)

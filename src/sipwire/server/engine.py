@@ -59,7 +59,7 @@ from ..proxy.context import (
     ResponseContext,
     TryTarget,
 )
-from ..proxy.core import ForwardTo, HandleLocally, LookUp, ProxyCore, Respond
+from ..proxy.core import Decision, ForwardTo, HandleLocally, LookUp, ProxyCore, Respond
 from ..proxy.forward import forward
 from ..proxy.routing import NextHop
 from ..proxy.targets import Target, TargetSet
@@ -405,6 +405,22 @@ class Engine:
         """§16.12: an ACK routed here by a dialog we record-routed goes on to
         its next Route, flow or Request-URI; any other is dropped."""
         decision = self.core.receive(ack, received=_interface(flow) if flow else None)
+        if isinstance(decision, LookUp):
+            self._run_store(self._lookup_ack(decision))
+            return
+        self._ack_decided(ack, decision)
+
+    async def _lookup_ack(self, lookup: LookUp) -> None:
+        """An ACK sent to an AOR of ours: to its one target (§16.5, §16.12)."""
+        now = self.clock()
+        try:
+            bindings = await self.store.lookup(lookup.aor, now)
+        except Exception:
+            log.exception("location lookup of %s failed", lookup.aor)
+            return
+        self._ack_decided(lookup.request, self.core.resolve(lookup, bindings, now))
+
+    def _ack_decided(self, ack: Request, decision: Decision) -> None:
         if not isinstance(decision, ForwardTo):
             log.debug("dropping %r (%s)", ack, getattr(decision, "reason", type(decision).__name__))
             return
