@@ -105,3 +105,13 @@ def test_tls_verify_flag_takes_only_peer_or_none(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         parse_flags("--tls-verify", "off")
     assert "invalid choice: 'off'" in capsys.readouterr().err
+
+
+def test_aliases_from_flags_and_toml(tmp_path: Path) -> None:
+    config = load_config(parse_flags("--alias", "sip.example.com", "--alias", "[2001:db8::1]:5080"))
+    assert config.aliases == ("sip.example.com", "[2001:db8::1]:5080")
+    path = tmp_path / "sipwire.toml"
+    path.write_text('aliases = ["proxy.example.com:5070"]\n')
+    assert load_config(parse_flags("--config", str(path))).aliases == ("proxy.example.com:5070",)
+    with pytest.raises(ConfigError, match="--alias 'host:99999'"):
+        load_config(parse_flags("--alias", "host:99999"))

@@ -27,7 +27,11 @@ What it wires together:
   on when the user file ``config.users`` has a user when the server starts;
 - a ``ProxyCore`` whose addresses are the bound listening points, serving
   ``config.domains``, with ``record_route``, ``relay``, ``forking`` and
-  ``timer_c``.
+  ``timer_c``, and ``nat`` (requests for contacts behind a NAT go to the
+  source of their REGISTER);
+- with ``nat`` and a ``nat_ping_interval``, a ``NatPinger`` sending OPTIONS
+  keep-alives to those contacts over UDP and removing the ones that stop
+  answering.
 
 Stopping (``stop()``, or SIGTERM for the command): new requests outside a
 dialog are answered 503, in-flight transactions get ``grace`` seconds to end,
@@ -42,6 +46,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import os
 import signal
 import socket
 import ssl
@@ -58,6 +63,7 @@ from ..message.parser import DEFAULT_LIMITS, Limits
 from ..proxy.config import ProxyAddress, ProxyConfig
 from ..proxy.core import ProxyCore
 from ..registrar.registrar import Registrar
+from ..routing.myself import parse_alias
 from ..transaction.config import TimerConfig
 from ..transaction.layer import TransactionLayer
 from ..transport.base import ListeningPoint
@@ -67,7 +73,8 @@ from ..transport.tls import client_context
 from .config import ServerConfig
 from .engine import Engine
 from .logs import Tracer, configure_logging, log
-from .policy import AuthPolicy
+from .natping import NatPinger
+from .policy import AuthPolicy, nonce_secret
 
 __all__ = ["Server", "run"]
 
@@ -110,6 +117,7 @@ class Server:
         self._own_users: SQLiteUserStore | None = None
         self._engine: Engine | None = None
         self._purge: asyncio.Task[None] | None = None
+        self._nat_ping: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
         self.auth_enabled = False
 
@@ -166,7 +174,7 @@ class Server:
         proxy_config = self._proxy_config(transport.listening_points)
         policy = AuthPolicy(config, self._users, proxy_config, self.clock)
         aliases = {point.host for point in transport.listening_points} | set(
-            proxy_config.hostnames)
+            proxy_config.hostnames) | {parse_alias(alias)[0] for alias in config.aliases}
         registrar = Registrar(
             self._store, config.domains, aliases=aliases,
             authenticate=policy.authenticate_register if self.auth_enabled else None,
@@ -183,10 +191,15 @@ class Server:
         transport.on_message = self._engine.on_message
         self._purge = asyncio.get_running_loop().create_task(
             purge_periodically(self._store, self.purge_interval, self.clock))
+        if config.nat and config.nat_ping_interval > 0:
+            pinger = NatPinger(self._store, transport, interval=config.nat_ping_interval,
+                               sender=f"sip:nat-ping@{proxy_config.agent}", clock=self.clock)
+            transport.on_message = pinger.intercept(self._engine.on_message)
+            self._nat_ping = asyncio.get_running_loop().create_task(pinger.run())
         log.info("serving domains=%s store=%s auth=%s realm=%s record_route=%s relay=%s "
-                 "forking=%s", ",".join(config.domains), _safe_url(config.store),
+                 "forking=%s nat=%s", ",".join(config.domains), _safe_url(config.store),
                  "on" if self.auth_enabled else "off", config.auth_realm,
-                 config.record_route, config.relay, config.forking)
+                 config.record_route, config.relay, config.forking, config.nat)
 
     def _transport_config(self) -> TransportConfig:
         config = self.config
@@ -234,17 +247,21 @@ class Server:
         primary = _primary_address(wildcard[0].family) if wildcard else None
         addresses = tuple(ProxyAddress(p.transport.value, primary if p.wildcard and primary
                                        else p.host, p.port) for p in points)
-        # The host of Record-Route comes first (§16.6 step 4); the served domains
-        # are our names too, so a Route to sip:example.com;lr is recognized (§16.4).
-        udp = next((a for a in addresses if a.transport == "UDP"), addresses[0])
-        hostnames = (udp.host, *config.domains)
+        # Record-Route names the listening address of each interface (RFC 5658);
+        # the served domains are our names too (routing.Myself), so a Route to
+        # sip:example.com;lr is recognized (§16.4), and so are the aliases.
+        hostnames: tuple[str, ...] = ()
         if wildcard:
             hostnames += _local_addresses()
+        # the Record-Route token is signed with the configured secret, so that
+        # dialogs outlive a restart and span nodes; else a random one
+        secret = nonce_secret(config) or os.urandom(32)
         return ProxyConfig(
             addresses=addresses, hostnames=hostnames, domains=frozenset(config.domains),
-            relay=config.relay, record_route=config.record_route,
+            aliases=config.aliases, relay=config.relay, record_route=config.record_route,
             forking="sequential" if config.forking == "sequential" else "parallel",
-            timer_c=config.timer_c, cancel_grace=64 * config.t1)
+            timer_c=config.timer_c, cancel_grace=64 * config.t1, secret=secret,
+            nat=config.nat)
 
     # -- stopping -----------------------------------------------------------------------
 
@@ -276,6 +293,11 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purge
             self._purge = None
+        if self._nat_ping is not None:
+            self._nat_ping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._nat_ping
+            self._nat_ping = None
         if self._engine is not None:
             await self._engine.close()
         if self._transport is not None:

@@ -6,14 +6,19 @@ TOML layout (all keys optional)::
 
     listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
     domains = ["example.com"]
+    aliases = ["sip.example.com", "192.0.2.1:5080"]  # names that reach this server
     store = "sqlite:///sipwire.db"      # memory:, sqlite:///PATH, redis://HOST:PORT/DB
     users = "sipwire.db"                # SQLite file of digest users (HA1 only)
     log_level = "info"
     trace = false
+    nat = false                         # UAs behind NAT: requests for a contact that is not
+                                        # where its REGISTER came from go to that source
+    nat_ping_interval = 30              # with nat: OPTIONS to those contacts every 30 s; one
+                                        # leaving 3 unanswered is removed (0: no pings)
 
     [auth]
     mode = "auto"                       # on, off, or auto: on once a user exists
-    realm = ""                          # default: the first domain
+    realm = ""                          # default: the user's own domain (To/From host)
     nonce_lifetime = 300
     max_failures = 10
     failure_window = 60
@@ -59,6 +64,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..routing.myself import parse_alias
+
 __all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -77,11 +84,20 @@ class ServerConfig:
 
     listen: tuple[str, ...] = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
     domains: tuple[str, ...] = ("localhost", "127.0.0.1")
+    #: further names (``host``, any of our ports) or ``host:port`` that reach this
+    #: server: a Route or Request-URI naming one is "me" (routing.Myself)
+    aliases: tuple[str, ...] = ()
     store: str = "sqlite:///sipwire.db"
     users: str = "sipwire.db"
     log_level: str = "info"
     trace: bool = False
     uvloop: bool = True
+    #: route requests for a binding whose contact is not the source of its
+    #: REGISTER (a UA behind a NAT) to that source (``proxy.targets.behind_nat``)
+    nat: bool = False
+    #: with ``nat``: seconds between the OPTIONS sent to each UDP binding behind a
+    #: NAT, which keep its mapping open; 3 unanswered remove it (0: none sent)
+    nat_ping_interval: float = 30.0
     # [auth]
     auth: str = "auto"
     realm: str = ""
@@ -155,6 +171,13 @@ class ServerConfig:
             raise ConfigError(f"algorithms must be among {', '.join(_DIGEST_ALGORITHMS)}")
         if self.timer_c <= 180:
             raise ConfigError("timer_c must be larger than 3 minutes (RFC 3261 §16.6 step 11)")
+        if self.nat_ping_interval < 0:
+            raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
+        for alias in self.aliases:
+            try:
+                parse_alias(alias)
+            except ValueError as exc:
+                raise ConfigError(f"--alias {alias!r}: {exc}") from None
         if self.tls_verify not in TLS_VERIFY:
             raise ConfigError(f"--tls-verify must be {' or '.join(TLS_VERIFY)}, "
                               f"not {self.tls_verify!r}")
@@ -178,7 +201,8 @@ _TABLES = {
                "idle_timeout": "idle_timeout"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
-_TOP = {"listen", "domains", "store", "users", "log_level", "trace", "uvloop"}
+_TOP = {"listen", "domains", "aliases", "store", "users", "log_level", "trace", "uvloop",
+        "nat", "nat_ping_interval"}
 
 
 def _from_toml(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -232,6 +256,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="listen here (repeatable; default udp and tcp on 127.0.0.1:5060)")
     a("--domain", dest="domains", action="append", metavar="DOMAIN",
       help="a domain served by the registrar (repeatable; default localhost, 127.0.0.1)")
+    a("--alias", dest="aliases", action="append", metavar="HOST[:PORT]",
+      help="another name or address that reaches this server, e.g. its public name "
+           "(repeatable): a Route or Request-URI naming it is this server")
     a("--store", metavar="URL", help="location store: memory:, sqlite:///PATH (default "
                                      "sqlite:///sipwire.db), redis://HOST:PORT/DB")
     a("--users", metavar="FILE", help="SQLite file of digest users (default sipwire.db)")
@@ -240,9 +267,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="print every SIP message sent and received")
     a("--uvloop", action=argparse.BooleanOptionalAction, default=None,
       help="use uvloop when installed (default on)")
+    a("--nat", action=argparse.BooleanOptionalAction, default=None,
+      help="for UAs behind NAT: a request for a registered contact that is not where "
+           "its REGISTER came from (another address, or over UDP another port) goes to "
+           "that source address and port instead (default off)")
+    a("--nat-ping-interval", type=float, metavar="S",
+      help="with --nat: send an OPTIONS every S seconds to each UDP contact behind a NAT, "
+           "keeping its NAT mapping open; one that leaves 3 unanswered is removed "
+           "(default 30; 0 sends none)")
     a("--auth", choices=("on", "off", "auto"),
       help="digest authentication (default auto: on once a user exists)")
-    a("--realm", help="digest realm (default: the first domain)")
+    a("--realm", help="one digest realm for every user (default: the domain of the user "
+                      "challenged, the To host of a REGISTER and the From host of a call)")
     a("--digest-algorithm", dest="algorithms", action="append", metavar="NAME",
       help="digest algorithm to offer, preferred first (repeatable; default MD5 only; "
            "e.g. SHA-256 then MD5, RFC 8760)")
