@@ -102,7 +102,7 @@ class RouteToken:
     def _mac(self, call_id: str, tag: str, body: bytes) -> bytes:
         message = b"\x00".join((call_id.encode("utf-8", "surrogateescape"),
                                 tag.encode("utf-8", "surrogateescape"), body))
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_SIZE]
+        return hmac.digest(self._key, message, "sha256")[:_MAC_SIZE]
 
     @staticmethod
     def flowable(flow: Source) -> bool:
