@@ -6,11 +6,13 @@ store.
 For each new request (``ProxyCore.receive`` runs steps 1 to 3):
 
 1. ``validate_request`` (§16.3): 400, 416, 483, 482, 420, or None;
-2. ``preprocess_route`` (§16.4): strict-route fix, maddr, our top Route off;
+2. ``preprocess_route`` (§16.4): strict-route fix, maddr, our top Route
+   values off; the token in them (``routing.RouteToken``) says whether the
+   request belongs to a dialog this proxy record-routed;
 3. ``lookup_aor`` / ``determine_targets`` (§16.5): a ``TargetSet`` from the
-   location service's bindings, or 403 / 404 / 480;
+   location service's bindings, or 404 / 480; in a dialog, never a lookup;
 4. ``forward`` (§16.6): the request for one target with its ``branch_for``
-   branch, and its ``NextHop``;
+   branch, its ``NextHop`` and Record-Route per interface (RFC 5658);
 5. ``ResponseContext`` (§16.7, §16.8, §16.10): responses, Timer C and
    CANCELs in, ``ForwardResponse`` / ``CancelBranch`` / ``TryTarget`` /
    ``AbandonBranch`` out.

@@ -138,9 +138,12 @@ def _set_routes(request: Request, routes: list[NameAddr]) -> None:
 
 def routed_to_me(request: Request, own: Own) -> bool:
     """True when ``request`` (as received) was sent here by a Route value of
-    ours, or by a strict router with our Record-Route in the Request-URI: it
-    is on a path the proxy put itself on (a dialog it record-routed, or as
-    a UA's outbound proxy), so it is forwarded whatever the relay policy."""
+    ours, or by a strict router with our Record-Route in the Request-URI.
+
+    Anybody can write such a Route: this says nothing about whether the
+    request belongs to a dialog the proxy record-routed.  ``ProxyCore``
+    decides that from the token in the Route (``own_route_tokens``,
+    ``routing.RouteToken``)."""
     config = _config(own)
     routes = request.route
     if not routes:
