@@ -31,6 +31,7 @@ T0 = 1_700_000_000.0
 def users() -> MemoryUserStore:
     store = MemoryUserStore()
     store.add("alice", REALM, "wonderland")
+    store.add("bob", REALM, "builder")
     return store
 
 
@@ -341,15 +342,47 @@ def test_a_malformed_line_for_another_realm_does_not_hide_ours(
 # -- RFC 2069 clients ----------------------------------------------------------------------
 
 
-def test_rfc2069_credentials_without_qop(users: MemoryUserStore) -> None:
-    server = DigestServer(REALM, secret=SECRET, algorithms=("MD5",))
+def test_an_answer_without_qop_is_refused_when_qop_was_offered(
+    server: DigestServer, users: MemoryUserStore,
+) -> None:
+    # RFC 8760 §2.6 item 8: the UAC MUST send the qop; an answer without one
+    # has no nonce-count, so nothing would stop its replay.
+    request = forge(register(), nonce=fresh_nonce(server), qop=None, nc=None)
+    for call_id in ("first@attacker", "second@attacker", "third@attacker"):
+        replay = request.copy()
+        replay.headers.set("Call-ID", call_id)
+        verdict = server.verify(replay, users.get, T0, source="198.51.100.7")
+        assert isinstance(verdict, Challenged) and not verdict.stale
+        assert "qop" in verdict.reason
+    # the password was never looked at: not a guess, so not a failure
+    assert server.throttle.check("alice@example.com", "198.51.100.7", T0) is None
+
+
+def test_rfc2069_answers_when_no_qop_is_offered_use_a_nonce_once(
+    users: MemoryUserStore,
+) -> None:
+    server = DigestServer(REALM, secret=SECRET, algorithms=("MD5",), qop=())
+    challenge = server.challenges(T0)[0]
+    assert challenge.param("qop") is None  # an RFC 2069 challenge
     request = forge(register(), nonce=fresh_nonce(server), qop=None, nc=None)
     verdict = server.verify(request, users.get, T0)
     assert isinstance(verdict, Authenticated) and verdict.qop is None
-    strict = DigestServer(REALM, secret=SECRET, algorithms=("MD5",), accept_rfc2069=False)
-    request = forge(register(), nonce=fresh_nonce(strict), qop=None, nc=None)
-    verdict = strict.verify(request, users.get, T0)
-    assert isinstance(verdict, Challenged) and "RFC 2069" in verdict.reason
+    # the same header again, in a new request: the nonce is spent
+    replay = request.copy()
+    replay.headers.set("Call-ID", "replayed@attacker")
+    verdict = server.verify(replay, users.get, T0 + 1)
+    assert isinstance(verdict, Challenged) and verdict.stale and "used before" in verdict.reason
+    # an answer with a qop that was not offered
+    with_qop = forge(register(), nonce=fresh_nonce(server))
+    verdict = server.verify(with_qop, users.get, T0 + 2)
+    assert isinstance(verdict, Challenged) and "not offered" in verdict.reason
+
+
+def test_no_qop_needs_rfc2069_answers_and_no_sess_algorithm() -> None:
+    with pytest.raises(ValueError):
+        DigestServer(REALM, qop=(), accept_rfc2069=False)
+    with pytest.raises(ValueError):
+        DigestServer(REALM, qop=(), algorithms=("MD5-sess",))
 
 
 def test_sess_without_qop_is_malformed(users: MemoryUserStore) -> None:
@@ -380,12 +413,40 @@ def test_throttling_after_repeated_failures_and_recovery(users: MemoryUserStore)
     good = answered(server, register(), now=T0 + 10)
     verdict = server.verify(good, users.get, T0 + 10, source=source)
     assert isinstance(verdict, Rejected) and verdict.response.headers["Retry-After"] == "292"
-    # Other sources are not affected.
+    # Other sources are not affected, nor other users from this one.
     assert isinstance(server.verify(good, users.get, T0 + 10, source="198.51.100.1"),
                       Authenticated)
+    bob = answered(server, register("bob"), "builder", T0 + 10, username="bob")
+    assert isinstance(server.verify(bob, users.get, T0 + 10, source=source), Authenticated)
     # After the lockout the source is welcome again.
     later = answered(server, register(), now=T0 + 303)
     assert isinstance(server.verify(later, users.get, T0 + 303, source=source), Authenticated)
+
+
+def test_a_source_failing_as_many_users_is_banned_before_credentials_are_read(
+    users: MemoryUserStore,
+) -> None:
+    throttle = FailureThrottle(max_failures=10, ban_users=3, ban_window=60, ban_time=900)
+    server = DigestServer(REALM, secret=SECRET, throttle=throttle)
+    scanner = "203.0.113.66"
+    verdicts = [server.verify(answered(server, register(user), user, T0, username=user),
+                              users.get, T0, source=scanner)
+                for user in ("100", "101", "102")]
+    assert [type(v) for v in verdicts] == [Challenged, Challenged, Rejected]
+    banned = verdicts[-1]
+    assert isinstance(banned, Rejected) and banned.penalty is not None
+    assert banned.penalty.banned and "banned for 900 s" in banned.reason
+    assert banned.response.headers["Retry-After"] == "900"
+    # every request from it, even without credentials, the right password of a
+    # user it never tried included
+    for request in (register("bob"), answered(server, register(), now=T0 + 1)):
+        verdict = server.verify(request, users.get, T0 + 1, source=scanner)
+        assert isinstance(verdict, Rejected) and verdict.response.status == 403
+    good = answered(server, register(), now=T0 + 1)
+    assert isinstance(server.verify(good, users.get, T0 + 1, source="192.0.2.50"),
+                      Authenticated)
+    later = answered(server, register(), now=T0 + 901)
+    assert isinstance(server.verify(later, users.get, T0 + 901, source=scanner), Authenticated)
 
 
 def test_stale_nonces_and_missing_credentials_are_not_failures(

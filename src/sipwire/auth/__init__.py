@@ -42,7 +42,7 @@ from .server import (
 )
 from .sqlite import SQLiteUserStore
 from .store import MemoryUserStore, UserExists, UserRecord, UserStore, split_address
-from .throttle import FailureThrottle
+from .throttle import FailureThrottle, Penalty
 
 __all__ = [
     "ALGORITHMS",
@@ -58,6 +58,7 @@ __all__ = [
     "MemoryUserStore",
     "NonceCounter",
     "NonceSigner",
+    "Penalty",
     "Rejected",
     "SQLiteUserStore",
     "SignedNonce",

@@ -8,7 +8,10 @@ Checking one needs only the secret and the clock (RFC 7616 §3.3 "nonce",
 with the same secret keeps clients' nonces valid.
 
 Replay protection (RFC 7616 §5.5) is the one piece of state: the highest
-nonce-count accepted for each nonce, in a bounded LRU map.  A nonce that is
+nonce-count accepted for each nonce, in a bounded LRU map.  A count is
+accepted only above that mark, so no (nonce, nc) pair is accepted twice.  An
+answer without qop has no nonce-count; it is taken as count 1, so such a
+nonce serves one answer (RFC 7616 §5.5's one-time nonces).  A nonce that is
 not in the map was either never accepted here, or was dropped from it; to
 tell the two apart the map keeps a *floor*, the latest issue time of any nonce
 it has forgotten (and, initially, of any nonce from before it started).  A
@@ -132,6 +135,11 @@ class NonceCounter:
         self._seen.move_to_end(nonce.value)
         self._prune(_ms(now))
         return True
+
+    def use_once(self, nonce: SignedNonce, now: float) -> bool:
+        """Record the one use of ``nonce`` by an answer without nonce-count
+        (RFC 2069); False if it was used before."""
+        return self.advance(nonce, 1, now)
 
     def _prune(self, now_ms: int) -> None:
         seen = self._seen

@@ -16,16 +16,20 @@ What a verdict can be, in the order the checks run:
 
 =================  ==========================================================
 ``Exempt``         ACK or CANCEL, which are never challenged (§22.1)
-``Rejected`` 403   the source is locked out after repeated failures
-                   (``FailureThrottle``), with Retry-After
+``Rejected`` 403   the source is banned: it failed as many users
+                   (``FailureThrottle``), with Retry-After; no credentials read
 ``Rejected`` 400   the credentials are malformed, or their ``uri`` is not the
                    Request-URI (RFC 2617 §3.2.2.5; turn off with
                    ``check_uri=False``, RFC 3261 §22.4 item 6)
+``Rejected`` 403   the user is locked out from this source after repeated
+                   failures, with Retry-After; the response is not checked
 ``Challenged``     no credentials for this realm, an algorithm or qop not
-                   offered, an unknown user or a wrong response (these two
-                   count as failures of the source), or, with ``stale=true``
+                   offered, no qop when one was offered (RFC 8760 §2.6 item
+                   8), an unknown user or a wrong response (these two count
+                   as failures of the user from the source, and may lock
+                   it out or ban the source: 403), or, with ``stale=true``
                    because the response was right: a nonce expired, not ours,
-                   or replayed (nonce-count not above the last one accepted)
+                   or replayed (its (nonce, nc) pair was accepted before)
 ``Rejected`` 403   ``authorize(username, request)`` said no
 ``Authenticated``  the username, and the record it was checked against
 =================  ==========================================================
@@ -47,7 +51,7 @@ from ..message.uri import URI
 from .digest import QOPS, Algorithm, get_algorithm, request_digest
 from .nonce import NonceCounter, NonceSigner
 from .store import UserRecord
-from .throttle import FailureThrottle
+from .throttle import FailureThrottle, Penalty
 
 __all__ = [
     "Authenticated",
@@ -100,6 +104,8 @@ class Rejected:
 
     response: Response
     reason: str
+    #: the lockout or ban refused for, when that is why
+    penalty: Penalty | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +125,17 @@ class DigestServer:
     ``proxy`` selects 407/Proxy-Authenticate/Proxy-Authorization over
     401/WWW-Authenticate/Authorization.  ``algorithms`` are offered one
     challenge each, in order of preference (RFC 8760 §2.3); ``qop`` is offered
-    in every challenge (RFC 3261 §22.4 item 8: servers always send one).
+    in every challenge (RFC 8760 §2.6 item 8: a UAS always sends one).
     ``secret`` signs nonces (random if not given: nonces then die with the
     process); servers that must accept each other's nonces share it.
-    ``accept_rfc2069`` accepts credentials without qop from RFC 2543-era
-    clients (§22.4), which have no nonce-count and so no replay protection
-    within the nonce lifetime.
+
+    Replay: each (nonce, nc) pair is accepted once at most (RFC 7616 §5.5).
+    When a qop was offered, an answer without one is refused with a new
+    challenge: the client MUST send the qop (RFC 8760 §2.6 item 8, RFC 7616
+    §3.4), and an answer without a nonce-count could otherwise be replayed
+    for the nonce's whole lifetime.  ``qop=()`` offers none, for RFC
+    2543-era clients (RFC 3261 §22.4, RFC 2069); their answers are accepted
+    when ``accept_rfc2069`` is true, and each nonce then serves one answer.
     """
 
     __slots__ = ("_counter", "_signer", "accept_rfc2069", "algorithms", "check_uri",
@@ -146,13 +157,19 @@ class DigestServer:
     ) -> None:
         if not realm:
             raise ValueError("a realm is required")
-        if not algorithms or not qop:
-            raise ValueError("offer at least one algorithm and one qop")
+        if not algorithms:
+            raise ValueError("offer at least one algorithm")
         if any(q not in QOPS for q in qop):
             raise ValueError(f"qop must be among {QOPS}")
         self.realm = realm
         self.proxy = proxy
         self.algorithms: tuple[Algorithm, ...] = tuple(get_algorithm(a) for a in algorithms)
+        if not qop:
+            if not accept_rfc2069:
+                raise ValueError("with no qop offered only RFC 2069 answers can authenticate: "
+                                 "offer a qop or accept_rfc2069")
+            if any(alg.session for alg in self.algorithms):
+                raise ValueError("a -sess algorithm needs a qop (RFC 3261 §22.4 item 8)")
         self.qop = tuple(qop)
         self.nonce_lifetime = nonce_lifetime
         self.accept_rfc2069 = accept_rfc2069
@@ -182,7 +199,7 @@ class DigestServer:
         """One challenge per offered algorithm, most preferred first, sharing a new nonce."""
         self._counter.start(now)
         nonce = self._signer.issue(now)
-        return [Challenge.digest(self.realm, nonce, qop=self.qop, algorithm=alg.name,
+        return [Challenge.digest(self.realm, nonce, qop=self.qop or None, algorithm=alg.name,
                                  stale=True if stale else None)
                 for alg in self.algorithms]
 
@@ -204,15 +221,16 @@ class DigestServer:
     ) -> Verdict:
         """Check the credentials of ``request`` for this realm; see the module docs.
 
-        ``source`` (the peer address, say) enables failure throttling.
+        ``source`` (the peer address, say) enables failure throttling: per
+        (user, source) lockouts and per-source bans (``FailureThrottle``).
         """
         self._counter.start(now)
         if request.method in _NEVER_CHALLENGED:
             return Exempt(f"{request.method} is never challenged (RFC 3261 §22.1)")
         if source is not None:
-            wait = self.throttle.retry_after(source, now)
-            if wait is not None:
-                return self._locked_out(request, source, wait)
+            ban = self.throttle.banned(source, now)
+            if ban is not None:
+                return self._locked_out(request, ban, now)
         found: list[Credentials] = []
         error: ParseError | None = None
         for text in request.headers.getall(self.credentials_header):
@@ -246,14 +264,21 @@ class DigestServer:
         username, nonce_text, uri = creds.username, creds.nonce, creds.uri
         assert username is not None and nonce_text is not None and uri is not None
         qop = creds.qop
-        if qop is None and not self.accept_rfc2069:
-            return self._challenge(request, now, "credentials without qop (RFC 2069) refused")
+        if qop is None and self.qop:
+            # Before the password is looked at: no answer to learn from.
+            return self._challenge(request, now, "credentials without the qop the challenge "
+                                                 "offered (RFC 8760 §2.6 item 8)")
         if qop is not None and qop not in self.qop:
             return self._challenge(request, now, f"qop={qop} is not offered")
         if self.check_uri and not _same_uri(uri, request.uri):
             return self._reject(request, 400, f"digest-uri {uri!r} is not the Request-URI "
                                               f"{str(request.uri)!r} (RFC 2617 §3.2.2.5)")
 
+        who = f"{username}@{self.realm}"
+        if source is not None:
+            penalty = self.throttle.check(who, source, now)
+            if penalty is not None:  # refused without a look at the response
+                return self._locked_out(request, penalty, now)
         record = lookup(username, self.realm)
         ha1 = record.ha1(alg.name) if record is not None else _DUMMY_HA1
         if ha1 is None:
@@ -266,9 +291,9 @@ class DigestServer:
             why = f"unknown user {username!r}" if record is None else \
                 f"wrong response for {username!r}"
             if source is not None:
-                wait = self.throttle.failure(source, now)
-                if wait is not None:
-                    return self._locked_out(request, source, wait)
+                penalty = self.throttle.failure(who, source, now)
+                if penalty is not None:
+                    return self._locked_out(request, penalty, now)
             return self._challenge(request, now, why)
 
         # The response is right: whatever is wrong now is the nonce, so the
@@ -278,11 +303,15 @@ class DigestServer:
             return self._challenge(request, now, "nonce not issued by this server", stale=True)
         if now - nonce.issued > self.nonce_lifetime:
             return self._challenge(request, now, "nonce expired", stale=True)
-        if qop is not None and not self._counter.advance(nonce, int(creds.nc or "0", 16), now):
+        if qop is None:
+            if not self._counter.use_once(nonce, now):
+                return self._challenge(request, now, "nonce used before, and an answer without "
+                                                     "qop has no nonce-count", stale=True)
+        elif not self._counter.advance(nonce, int(creds.nc or "0", 16), now):
             return self._challenge(request, now, f"nonce-count {creds.nc} replayed", stale=True)
 
         if source is not None:
-            self.throttle.success(source)
+            self.throttle.success(who, source)
         if authorize is not None and not authorize(username, request):
             return self._reject(request, 403, f"{username!r} is not allowed to {request.method}")
         assert record is not None
@@ -324,9 +353,11 @@ class DigestServer:
         return Rejected(request.reply(status), reason)
 
     @staticmethod
-    def _locked_out(request: Request, source: str, wait: float) -> Rejected:
-        response = request.reply(403, headers=[("Retry-After", str(math.ceil(wait)))])
-        return Rejected(response, f"too many failed attempts from {source}")
+    def _locked_out(request: Request, penalty: Penalty, now: float) -> Rejected:
+        """403 with the seconds left in Retry-After (RFC 3261 §21.4.4, §20.33)."""
+        wait = max(math.ceil(penalty.retry_after(now)), 1)
+        response = request.reply(403, headers=[("Retry-After", str(wait))])
+        return Rejected(response, penalty.reason, penalty)
 
 
 def _malformed(creds: Credentials, alg: Algorithm) -> str | None:
