@@ -148,3 +148,21 @@ def test_refusals_that_belong_to_the_ua_still_validate() -> None:
     odd = odd.replace(b"Expires: 7200", b"Require: no-such-extension\r\n"
                                         b"Content-Type: application/x-unknown")
     sipwire.parse(odd).validate()
+
+
+def test_a_nul_set_in_code_is_a_finding_and_parse_refuses_it_from_the_wire() -> None:
+    msg = sipwire.parse(REGISTER)
+    msg.headers.add("X-Note", "a\x00b")
+    [finding] = sipwire.lint(msg)
+    assert (finding.header, finding.status_code) == ("X-Note", 400)
+    assert finding.rfc == "RFC 3261 §25.1 quoted-pair"
+    with pytest.raises(sipwire.ParseError, match="NUL byte outside a quoted-pair"):
+        msg.validate()
+    [finding] = sipwire.lint(bytes(msg))
+    assert finding.header == "X-Note" and "NUL" in finding.message
+
+
+def test_an_escaped_nul_in_a_display_name_is_clean() -> None:
+    """RFC 4475 §3.1.1.3 (``intmeth``) escapes a NUL in the To display name."""
+    data = REGISTER.replace(b"To: Bob", b'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f"')
+    assert sipwire.lint(data) == []

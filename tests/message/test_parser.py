@@ -327,3 +327,93 @@ def test_typed_values_cannot_inject_header_lines() -> None:
         msg.headers.add("To", sipwire.NameAddr("sip:a@b.com", "x\r\nVia: evil"))
     with pytest.raises(ValueError):
         msg.headers.set("X-Foo", "a\r\nVia: evil")
+
+
+# -- NUL and UTF-8 in the header section (RFC 3261 §25.1) -----------------------------------
+
+
+@pytest.mark.parametrize(("change", "header", "rule"), [
+    # header-value of an extension header has no quoted-pair: no NUL at all
+    ((b"Accept: application/sdp", b"X-Foo: a\x00b"), "X-Foo", "quoted-pair"),
+    ((b"Accept: application/sdp", b"X-Foo: a\\\x00b"), "X-Foo", "quoted-pair"),
+    ((b"Accept: application/sdp", b"Subject: a\x00b"), "Subject", "quoted-pair"),
+    # a NUL after an even run of backslashes is not the escaped character
+    ((b"From: Alice", b'From: "Al\\\\\x00ice"'), "From", "quoted-pair"),
+    # a quoted-pair outside a quoted-string: the typed grammar refuses it
+    ((b"Contact: <sip:alice", b"Contact: a\\\x00 <sip:alice"), "Contact", "§20.10"),
+    ((b"Accept: application/sdp", b"X-Foo: ok\r\n \x00folded"), "X-Foo", "quoted-pair"),
+    # bytes that are not UTF-8: Latin-1, a lone lead byte, overlong, a surrogate
+    ((b"From: Alice", b'From: "M\xfcller"'), "From", "UTF8-NONASCII"),
+    ((b"Accept: application/sdp", b"Subject: caf\xe9"), "Subject", "UTF8-NONASCII"),
+    ((b"Accept: application/sdp", b"X-Foo: \xc0\xaf"), "X-Foo", "UTF8-NONASCII"),
+    ((b"Accept: application/sdp", b"X-Foo: \xed\xa0\x80"), "X-Foo", "UTF8-NONASCII"),
+    ((b"Accept: application/sdp", b"X-Foo: \xff"), "X-Foo", "UTF8-NONASCII"),
+    ((b"Accept: application/sdp", b"X-Foo: ok\r\n \xfffolded"), "X-Foo", "UTF8-NONASCII"),
+])
+def test_nul_and_bytes_that_are_not_utf8_in_a_header_are_refused(
+        change: tuple[bytes, bytes], header: str, rule: str) -> None:
+    data = OPTIONS.replace(*change)
+    assert data != OPTIONS
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(data)
+    assert info.value.status_code == 400
+    assert info.value.header == header
+    assert info.value.rfc is not None and rule in info.value.rfc
+
+
+def test_the_offset_of_a_byte_that_is_not_utf8_is_given() -> None:
+    data = OPTIONS.replace(b"Accept: application/sdp", b"Subject: caf\xe9")
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(data)
+    offset = data.index(b"\xe9")
+    assert info.value.offset == offset and f"at byte {offset}" in str(info.value)
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"OPTIONS sip:a\x00b@c SIP/2.0\r\n\r\n", "NUL byte in the start line"),
+    (b"SIP/2.0 200 O\x00K\r\n\r\n", "NUL byte in the start line"),
+    (b"SIP/2.0 200 O\xffK\r\n\r\n", "not UTF-8 in the start line"),
+    (OPTIONS.replace(b"Accept:", b"Acc\xe9pt:"), "not UTF-8 in a header name"),
+])
+def test_nul_and_bytes_that_are_not_utf8_in_the_start_line_or_a_name(
+        data: bytes, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason) as info:
+        sipwire.parse(data)
+    assert info.value.status_code == 400
+
+
+@pytest.mark.parametrize("change", [
+    # RFC 4475 §3.1.1.3: an escaped NUL in a quoted-string is valid
+    (b"From: Alice", b'From: "Al\\\x00ice"'),
+    (b"From: Alice", b'From: "Al\\\\\\\x00ice"'),
+    # ... and in a comment (§25.1 comment = LPAREN *(ctext / quoted-pair / comment) RPAREN)
+    (b"Accept: application/sdp", b"User-Agent: phone/1 (\\\x00)"),
+    # UTF-8 of 2, 3 and 4 bytes
+    (b"From: Alice", "From: \"Zoë 会 🙂\"".encode()),
+    (b"Accept: application/sdp", "Subject: café 🙂".encode()),
+    (b"Accept: application/sdp", "X-Foo: ça".encode()),
+])
+def test_an_escaped_nul_and_utf8_are_accepted(change: tuple[bytes, bytes]) -> None:
+    data = OPTIONS.replace(*change)
+    msg = sipwire.parse(data)
+    assert bytes(msg) == data
+    msg.validate()
+
+
+def test_nul_and_any_bytes_in_the_body_are_left_alone() -> None:
+    body = b"\x00\xff\xfe\x00"
+    data = OPTIONS.replace(b"Content-Length: 0", b"Content-Type: application/octet-stream\r\n"
+                           b"Content-Length: 4") + body
+    msg = sipwire.parse(data)
+    assert msg.body == body and bytes(msg) == data
+
+
+def test_a_stream_answers_a_nul_and_goes_on() -> None:
+    """A framed message with a NUL is a BadMessage (answered 400), not the end
+    of the stream (§18.3)."""
+    bad = OPTIONS.replace(b"Accept: application/sdp", b"X-Foo: a\x00b")
+    events = sipwire.StreamParser().feed(bad + OPTIONS)
+    assert len(events) == 2
+    assert isinstance(events[0], sipwire.BadMessage)
+    assert events[0].error.status_code == 400 and events[0].error.header == "X-Foo"
+    assert isinstance(events[1], sipwire.Request)

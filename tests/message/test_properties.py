@@ -5,6 +5,7 @@ ParseError (or take more than linear time)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import sipwire
 from sipwire import ParseError, StreamParser
+from sipwire.message.fields.base import HEADER_TYPES
 
 from .conftest import CORPUS
 
@@ -232,3 +234,41 @@ def test_parse_time_grows_linearly() -> None:
 
     small, large = cost(2000), cost(16000)
     assert large < max(small, 0.002) * 30
+
+
+#: what a sender might slip into a header section: NULs bare and escaped, the
+#: quoting around them, and bytes that are or are not UTF-8
+_SLIPPED = st.one_of(
+    st.sampled_from([b"\x00", b"\\\x00", b"\\\\\x00", b'"\\\x00"', b"(\\\x00)", b"\xff",
+                     b"\xc3", b"\xc3\xa9", b"\xe9", b"\xc0\xaf", b"\xed\xa0\x80", b'"', b"\\",
+                     b"\r\n X-Z: \x00", b"\r\nX-N: \x00", b"\r\nSubject: \\\x00"]),
+    st.binary(min_size=1, max_size=4),
+)
+_BARE_NUL = re.compile(r"(?<!\\)(?:\\\\)*\x00")
+
+
+@given(requests(), st.lists(st.tuples(st.integers(0, 4096), _SLIPPED), min_size=1, max_size=4))
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+def test_no_accepted_message_has_a_bare_nul_or_bytes_that_are_not_utf8(
+        data: bytes, slips: list[tuple[int, bytes]]) -> None:
+    """§25.1: whatever parse() accepts has a header section in UTF-8, and a NUL
+    in it only as a quoted-pair's character in a known header whose typed
+    value (the §25 grammar of its quoted-strings and comments) parses."""
+    end = data.index(b"\r\n\r\n")
+    for position, slipped in slips:
+        at = position % (end + 1)
+        data = data[:at] + slipped + data[at:]
+        end += len(slipped)
+    try:
+        msg = sipwire.parse(data)
+    except ParseError as exc:
+        assert exc.status_code == 400 or exc.status_code == 505
+        return
+    head = bytes(msg).split(b"\r\n\r\n", 1)[0]
+    text = head.decode("utf-8")  # strict: raises for bytes that are not UTF-8
+    assert "\x00" not in text.split("\r\n", 1)[0]
+    for name, value in msg.headers:
+        if "\x00" in value:
+            assert name.lower() in HEADER_TYPES or name in HEADER_TYPES
+            assert _BARE_NUL.search(value) is None
+            msg.headers.typed(name)  # the grammar accepts it

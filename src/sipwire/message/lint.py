@@ -22,7 +22,7 @@ from .fields.text import WarningValue
 from .fields.via import Via
 from .headers import _parse_line, canonical_name
 from .message import Message, Request
-from .parser import DEFAULT_LIMITS, Limits, missing_branch, parse
+from .parser import DEFAULT_LIMITS, Limits, check_nul, missing_branch, parse
 from .uri import URI, three_colon_ipv6
 
 __all__ = ["Finding", "lint", "lint_message"]
@@ -62,7 +62,8 @@ _REPEATABLE = frozenset({"www-authenticate", "authorization", "proxy-authenticat
                          "proxy-authorization"})
 
 
-# an undecodable byte: decoded with surrogateescape, it shows as a lone surrogate
+# an undecodable byte, in a header set in code from bytes decoded with
+# surrogateescape: parse() refuses those (§25.1 UTF8-NONASCII)
 _UNDECODED_RE = re.compile("[\udc80-\udcff]")
 
 
@@ -97,6 +98,12 @@ def lint_message(msg: Message) -> list[Finding]:
             add(Finding("bytes that are not UTF-8", "RFC 3261 §25.1 TEXT-UTF8",
                         header=canonical_name(key)))
             continue
+        if "\x00" in text:  # a header set in code; parse() refuses these
+            try:
+                check_nul(line)
+            except ParseError as exc:
+                add(Finding.from_error(exc))
+                continue
         cls = HEADER_TYPES.get(key)
         if cls is None:
             continue

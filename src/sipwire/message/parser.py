@@ -11,6 +11,15 @@ What real peers get wrong but a receiver can live with is accepted, and
 passes it; §8.1.1.6), a top Via without a branch (an RFC 2543 element,
 matched by §17.2.3; §8.1.1.7), a body without Content-Type (§20.15) and an
 IPv6 reference with three colons before its IPv4 part (RFC 5118 §4.10).
+
+What nothing downstream can live with is refused with 400, whatever the
+header: a header section that is not UTF-8 (§25.1: TEXT-UTF8char and qdtext
+are ASCII or UTF8-NONASCII; a value that cannot be decoded cannot be stored
+or logged faithfully either), and a NUL byte anywhere but as the character
+of a quoted-pair (§25.1 ``quoted-pair = "\" (%x00-09 / ...)``, only inside
+the quoted-string or comment of a header whose grammar has one; RFC 4475
+§3.1.1.3 shows it).  A NUL elsewhere truncates the value for a peer or log
+that reads C strings, a way to make two elements see two different headers.
 """
 
 from __future__ import annotations
@@ -25,12 +34,19 @@ from .fields.cseq import CSeq
 from .fields.nameaddr import NameAddr
 from .fields.simple import CallID, ContentLength, MaxForwards
 from .fields.via import Via
-from .headers import COMPACT_FORMS, HeaderLine, Headers, canonical_name, split_list
+from .headers import (
+    COMPACT_FORMS,
+    HeaderLine,
+    Headers,
+    _parse_line,
+    canonical_name,
+    split_list,
+)
 from .message import Message, Request, Response
 from .uri import SIP_URI_FAST, URI, UriParts, check_fast
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
-           "parse"]
+           "check_nul", "parse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +99,10 @@ def parse(
             end = data.find(b"\r\n\r\n", start)
             if end < 0:
                 raise ParseError("no empty line ends the header section", rfc="RFC 3261 §7")
-    head = data[start:end].decode("utf-8", "surrogateescape")
+    try:
+        head = data[start:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(data, start, start + exc.start) from None
     lines = head.split("\r\n")
     nlines = len(lines)
     if head.count("\n") != nlines - 1 or head.count("\r") != nlines - 1:
@@ -97,8 +116,15 @@ def parse(
         if longest > limits.max_line_length:
             raise MessageTooLarge(f"a line of {longest} characters is over the limit of "
                                   f"{limits.max_line_length}", rfc="RFC 3261 §21.5.11")
+    nul = "\x00" in head
+    if nul and "\x00" in lines[0]:
+        raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
+                         offset=start + lines[0].encode("utf-8").index(b"\x00"))
     msg = _start_line(lines[0], limits)
     header_lines, index = _header_lines(lines, limits)
+    if nul:
+        for line in header_lines:
+            check_nul(line)
     msg.headers = Headers._from_lines(header_lines, index)
     _check_mandatory(msg, index)
     if limits.require_branch and missing_branch(msg):
@@ -125,6 +151,51 @@ def missing_branch(msg: Message) -> bool:
     """True for a request whose top Via lacks the branch §8.1.1.7 requires
     (a response copies the Via of its request, branch or none, §8.2.6.2)."""
     return isinstance(msg, Request) and msg.top_via.branch is None
+
+
+#: a NUL after an even run of backslashes (none included): not a quoted-pair's
+_BARE_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\x00")
+
+
+def check_nul(line: HeaderLine) -> None:
+    """Raise ``ParseError`` unless every NUL in a header line is the escaped
+    character of a quoted-pair in a value its header's grammar accepts (§25.1).
+
+    ``header-value`` of an extension header has no quoted-pair, so a NUL there
+    is never allowed; in a known header the typed value is parsed now, by the
+    grammar of its quoted-strings and comments, and kept.
+    """
+    value: str = line[2]
+    if "\x00" not in value:
+        return
+    key: str = line[1]
+    name = canonical_name(key)
+    cls = HEADER_TYPES.get(key)
+    if cls is None or _BARE_NUL_RE.search(value) is not None:
+        raise ParseError("NUL byte outside a quoted-pair", header=name,
+                         rfc="RFC 3261 §25.1 quoted-pair")
+    try:
+        line[4] = _parse_line(cls, key, line)
+    except ParseError as exc:
+        raise exc.with_header(name) from None
+
+
+def _not_utf8(data: bytes, start: int, offset: int) -> ParseError:
+    """The error for a byte at ``offset`` of the header section that does not
+    start or continue a UTF-8 character, naming the header it is in."""
+    line_start = data.rfind(b"\r\n", start, offset) + 2
+    while line_start > start + 1 and data[line_start:line_start + 1] in (b" ", b"\t"):
+        line_start = data.rfind(b"\r\n", start, line_start - 2) + 2  # folded (§7.3.1)
+    if line_start <= start + 1:
+        return ParseError("bytes that are not UTF-8 in the start line",
+                          rfc="RFC 3261 §25.1 UTF8-NONASCII", offset=offset)
+    colon = data.find(b":", line_start, offset)
+    if colon < 0:
+        return ParseError("bytes that are not UTF-8 in a header name",
+                          rfc="RFC 3261 §25.1 header-name", offset=offset)
+    header = canonical_name(data[line_start:colon].decode("ascii", "replace").strip(" \t"))
+    return ParseError("bytes that are not UTF-8", header=header,
+                      rfc="RFC 3261 §25.1 UTF8-NONASCII", offset=offset)
 
 
 def _start_line(line: str, limits: Limits) -> Request | Response:
@@ -390,12 +461,13 @@ class StreamParser:
     ping a server must answer (§5.4).
     """
 
-    __slots__ = ("_buffer", "_error", "_lone_crlf", "limits")
+    __slots__ = ("_buffer", "_error", "_lone_crlf", "_unframed", "limits")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self._buffer = bytearray()
         self._error: ParseError | None = None
+        self._unframed = b""
         #: the last bytes taken were a single CRLF that ended a chunk
         self._lone_crlf = False
 
@@ -403,6 +475,13 @@ class StreamParser:
     def buffered(self) -> int:
         """Bytes received that do not yet make a whole message."""
         return len(self._buffer)
+
+    @property
+    def unframed(self) -> bytes:
+        """Once ``feed`` has raised: the start of the message that could not be
+        framed (at most ``limits.max_message_size`` bytes), from which a server
+        can still answer a request 400 or 513 before closing (§18.3, §21.4.1)."""
+        return self._unframed
 
     def feed(self, data: bytes) -> list[StreamEvent]:
         if self._error is not None:
@@ -417,6 +496,7 @@ class StreamParser:
                 events.append(event)
         except ParseError as exc:
             self._error = exc
+            self._unframed = bytes(self._buffer[:self.limits.max_message_size])
             self._buffer.clear()
             raise
         return events
