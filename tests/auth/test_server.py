@@ -124,6 +124,7 @@ def test_configuration_is_checked() -> None:
 def test_no_credentials_get_a_challenge(server: DigestServer, users: MemoryUserStore) -> None:
     verdict = server.verify(register(), users.get, T0)
     assert isinstance(verdict, Challenged) and not verdict.stale
+    assert verdict.routine  # the first leg of every authentication: not a refusal
     assert verdict.response.status == 401
 
 
@@ -191,7 +192,7 @@ def test_expired_nonce_gets_a_stale_challenge_and_the_client_retries(
     later = register(cseq=3)
     assert client.authorize(later)
     verdict = server.verify(later, users.get, T0 + 61)
-    assert isinstance(verdict, Challenged) and verdict.stale
+    assert isinstance(verdict, Challenged) and verdict.stale and verdict.routine
     assert verdict.reason == "nonce expired"
     assert all(c.stale for c in challenges_of(verdict.response))
     retry = client.answer(verdict.response, later)  # stale: retried without asking the user
@@ -249,6 +250,7 @@ def test_wrong_password_gets_a_new_challenge(
 ) -> None:
     verdict = server.verify(answered(server, register(), "guess"), users.get, T0)
     assert isinstance(verdict, Challenged) and not verdict.stale
+    assert not verdict.routine
     assert verdict.reason == "wrong response for 'alice'"
     assert verdict.response.status == 401
     assert challenges_of(verdict.response)

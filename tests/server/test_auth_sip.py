@@ -3,10 +3,14 @@ RFC 7616, RFC 8760)."""
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
+import pytest
+
 from sipwire import Request, Response
-from sipwire.auth import DigestClient, MemoryUserStore, SQLiteUserStore
+from sipwire.auth import DigestClient, MemoryUserStore, SQLiteUserStore, ha1, request_digest
 from sipwire.message.fields.auth import Challenge, Credentials
 
 from .conftest import Clock, OpenPhone, Serve
@@ -267,3 +271,142 @@ async def test_a_configured_realm_is_used_for_every_user(serve: Serve, phone: Op
     retry, answer = await authenticated(alice, alice.register())
     assert answer.status == 200
     assert Credentials.parse(retry.headers["Authorization"]).realm == "corp"
+
+
+# -- attacks: replay, password guessing, scanning (RFC 7616 §5.5, §5.7) ----------------------
+
+
+def refusals(caplog: pytest.LogCaptureFixture, source: str = "127.0.0.1") -> list[str]:
+    """The log lines of refusals from ``source``, less the routine challenges
+    of requests without credentials."""
+    return [m for m in (r.getMessage() for r in caplog.records)
+            if m.startswith("refused ") and f" source={source} " in m
+            and "no Digest credentials" not in m]
+
+
+def resent(request: Request, phone: Phone, call_id: str) -> Request:
+    """``request`` with its Authorization as it was, in a new transaction and call."""
+    copy = request.copy()
+    copy.headers.set("Call-ID", call_id)
+    copy.headers.set("Via", f"SIP/2.0/UDP 127.0.0.1:{phone.port};branch=z9hG4bK{call_id}")
+    return copy
+
+
+async def test_an_answer_without_qop_is_401_and_its_replays_too(
+        serve: Serve, phone: OpenPhone, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sipwire.server")
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    request = alice.register()
+    challenge = response_of(await alice.request(request))
+    [offer] = challenges(challenge)
+    assert offer.qop == ["auth"] and offer.nonce is not None
+    # an RFC 2069 answer, right password and all, but no qop, nc or cnonce
+    uri = str(request.uri)
+    digest = request_digest(ha1("alice", "example.com", PASSWORD), algorithm="MD5",
+                            method="REGISTER", uri=uri, nonce=offer.nonce)
+    answer = request.copy()
+    answer.headers.set("Authorization", Credentials.digest(
+        "alice", "example.com", offer.nonce, uri, digest, algorithm="MD5"))
+    answer.headers.set("CSeq", f"{request.cseq.seq + 1} REGISTER")
+    refused = response_of(await alice.request(answer))
+    assert refused.status == 401  # RFC 8760 §2.6 item 8: qop was offered
+    assert all(not c.stale for c in challenges(refused))
+    for n in range(3):  # before: 200 three times, each with a new Call-ID
+        replay = resent(answer, alice, f"replay{n}")
+        assert status(await alice.request(replay)) == 401
+    assert await server.store.lookup(alice.aor, server.clock()) == []
+    [line] = refusals(caplog)  # one line, the other three held back
+    assert "status=401 method=REGISTER" in line and "qop" in line
+
+
+async def test_an_accepted_answer_replayed_with_a_new_call_id_is_refused(
+        serve: Serve, phone: OpenPhone) -> None:
+    server = await serve(auth="on", user_store=users())
+    alice = await phone("alice", server)
+    retry, answer = await authenticated(alice, alice.register())
+    assert answer.status == 200
+    for n in range(3):
+        replayed = response_of(await alice.request(resent(retry, alice, f"again{n}")))
+        assert replayed.status == 401 and all(c.stale for c in challenges(replayed))
+
+
+async def test_guessing_alices_password_locks_out_only_alice_from_that_address(
+        serve: Serve, phone: OpenPhone, clock: Clock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sipwire.server")
+    server = await serve(auth="on", user_store=users(), clock=clock, max_failures=3,
+                         lockout=60, max_lockout=240)
+    attacker = await phone("alice", server)  # 127.0.0.1, where alice's phone is too
+    at_home = await Phone.open("alice", server.address("udp"), host="127.0.0.2")
+    try:
+        for expected in (401, 401, 403):
+            _, answer = await authenticated(attacker, attacker.register(), "guess")
+            assert answer.status == expected
+        assert answer.headers.get("Retry-After") == "60"
+        # while the attack goes on, alice at the attacked address is refused too,
+        # the right password unchecked ...
+        _, answer = await authenticated(attacker, attacker.register())
+        assert answer.status == 403
+        # ... but alice from anywhere else registers at once ...
+        _, answer = await authenticated(at_home, at_home.register())
+        assert answer.status == 200
+        # ... and bob, behind the same address as the attacker, too
+        bob = await phone("bob", server)
+        _, answer = await authenticated(bob, bob.register(), "bobs secret")
+        assert answer.status == 200
+
+        # the attack goes on after the lockout: the next one lasts twice as long
+        clock.advance(60)
+        for expected in (401, 401, 403):
+            _, answer = await authenticated(attacker, attacker.register(), "guess")
+            assert answer.status == expected
+        assert answer.headers.get("Retry-After") == "120"
+        # the attack stops; alice at the attacked address waits out the lockout
+        clock.advance(119)
+        _, answer = await authenticated(attacker, attacker.register())
+        assert answer.status == 403 and answer.headers.get("Retry-After") == "1"
+        clock.advance(1)
+        _, answer = await authenticated(attacker, attacker.register())
+        assert answer.status == 200
+    finally:
+        at_home.close()
+    assert await server.store.lookup("sip:alice@example.com", clock()) != []
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("locked_out source=127.0.0.1") for m in messages) == 2
+    assert not any(m.startswith("banned ") for m in messages)
+    lines = refusals(caplog)
+    # one line per 10 s of the clock: at the start, after 60 s, after 119 s
+    assert len(lines) == 3
+    assert re.search(r"held_back=[1-9]", lines[1]) and "locked out" in lines[-1]
+    assert refusals(caplog, "127.0.0.2") == []  # alice at home was refused nothing
+
+
+async def test_a_source_failing_as_many_users_is_banned_and_dropped(
+        serve: Serve, phone: OpenPhone, clock: Clock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sipwire.server")
+    server = await serve(auth="on", user_store=users(), clock=clock, ban_users=3,
+                         ban_window=60, ban_time=300)
+    for user in ("100", "101", "102"):  # svwar's finds, tried with svcrack's guesses
+        scanner = await phone(user, server)
+        _, answer = await authenticated(scanner, scanner.register(), user)
+        assert answer.status == (401 if user != "102" else 403)
+    # banned: nothing from 127.0.0.1 is answered, whoever it claims to be
+    alice = await phone("alice", server)
+    alice.send(alice.register())
+    assert await alice.silence(0.5) == []
+    at_home = await Phone.open("alice", server.address("udp"), host="127.0.0.2")
+    try:
+        _, answer = await authenticated(at_home, at_home.register())
+        assert answer.status == 200
+    finally:
+        at_home.close()
+    messages = [r.getMessage() for r in caplog.records]
+    [ban] = [m for m in messages if m.startswith("banned ")]
+    assert "source=127.0.0.1" in ban and "3 users" in ban
+    assert any(m.startswith("dropped source=127.0.0.1") for m in messages)
+    clock.advance(300)  # the ban expires
+    _, answer = await authenticated(alice, alice.register())
+    assert answer.status == 200
+

@@ -115,3 +115,29 @@ def test_aliases_from_flags_and_toml(tmp_path: Path) -> None:
     assert load_config(parse_flags("--config", str(path))).aliases == ("proxy.example.com:5070",)
     with pytest.raises(ConfigError, match="--alias 'host:99999'"):
         load_config(parse_flags("--alias", "host:99999"))
+
+
+# -- failed-authentication lockouts and bans (RFC 7616 §5.7) --------------------------------
+
+
+def test_lockout_and_ban_settings_from_toml_and_flags(tmp_path: Path) -> None:
+    defaults = ServerConfig()
+    assert (defaults.max_failures, defaults.failure_window, defaults.lockout,
+            defaults.max_lockout) == (10, 60, 300, 3600)
+    assert (defaults.ban_users, defaults.ban_window, defaults.ban_time) == (5, 600, 3600)
+    path = tmp_path / "sipwire.toml"
+    path.write_text("[auth]\nmax_failures = 4\nlockout = 30\nmax_lockout = 240\n"
+                    "ban_users = 3\nban_window = 120\nban_time = 900\n")
+    config = load_config(parse_flags("--config", str(path), "--ban-time", "60",
+                                     "--max-lockout", "480"))
+    assert (config.max_failures, config.lockout, config.max_lockout) == (4, 30, 480)
+    assert (config.ban_users, config.ban_window, config.ban_time) == (3, 120, 60)
+
+
+@pytest.mark.parametrize("flags", [
+    ("--lockout", "600", "--max-lockout", "300"), ("--ban-users", "-1"),
+    ("--max-failures", "0"),
+])
+def test_bad_lockout_settings_are_refused(flags: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigError):
+        load_config(parse_flags(*flags))

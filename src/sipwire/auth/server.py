@@ -91,11 +91,17 @@ class Authenticated:
 
 @dataclass(frozen=True, slots=True)
 class Challenged:
-    """Send ``response`` (401/407 with fresh challenges); ``reason`` is for logs."""
+    """Send ``response`` (401/407 with fresh challenges); ``reason`` is for logs.
+
+    ``routine`` when nothing was refused: the request had no credentials for
+    the realm (the first leg of every authentication, §22.1), or its nonce
+    was stale while the response was right.
+    """
 
     response: Response
     reason: str
     stale: bool = False
+    routine: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +251,8 @@ class DigestServer:
         if not found and error is not None:
             return self._reject(request, 400, f"malformed {self.credentials_header}: {error}")
         if not found:
-            return self._challenge(request, now, f"no Digest credentials for realm {self.realm!r}")
+            return self._challenge(request, now, f"no Digest credentials for realm {self.realm!r}",
+                                   routine=True)
         offered = {alg.name.upper(): alg for alg in self.algorithms}
         chosen = next((c for c in found if (c.algorithm or "MD5").upper() in offered), None)
         if chosen is None:
@@ -345,8 +352,10 @@ class DigestServer:
 
     def _challenge(
         self, request: Request, now: float, reason: str, *, stale: bool = False,
+        routine: bool = False,
     ) -> Challenged:
-        return Challenged(self.challenge(request, now, stale=stale), reason, stale)
+        return Challenged(self.challenge(request, now, stale=stale), reason, stale,
+                          routine or stale)
 
     @staticmethod
     def _reject(request: Request, status: int, reason: str) -> Rejected:

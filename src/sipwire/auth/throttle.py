@@ -45,10 +45,11 @@ __all__ = ["FailureThrottle", "Penalty"]
 @dataclass(frozen=True, slots=True)
 class Penalty:
     """A refusal in force: of ``user`` from ``source``, or of the whole
-    source (``banned``), until ``until``; ``reason`` is for logs."""
+    source (``banned``), from ``since`` until ``until``; ``reason`` is for logs."""
 
     source: str
     user: str | None
+    since: float
     until: float
     reason: str
 
@@ -170,7 +171,7 @@ class FailureThrottle:
             pair.strikes += 1
             pair.released = now + length
             lockout = pair.locked = Penalty(
-                source, user, now + length,
+                source, user, now, now + length,
                 f"{user} locked out from {source} for {length:g} s: {pair.count} failures "
                 f"within {self.window:g} s (lockout {pair.strikes})")
         self._pairs[key] = pair
@@ -205,7 +206,7 @@ class FailureThrottle:
         if len(users) < self.ban_users:
             return None
         record.banned = Penalty(
-            source, None, now + self.ban_time,
+            source, None, now, now + self.ban_time,
             f"{source} banned for {self.ban_time:g} s: failed to authenticate as "
             f"{len(users)} users within {self.ban_window:g} s")
         users.clear()

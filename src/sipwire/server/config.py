@@ -20,9 +20,13 @@ TOML layout (all keys optional)::
     mode = "auto"                       # on, off, or auto: on once a user exists
     realm = ""                          # default: the user's own domain (To/From host)
     nonce_lifetime = 300
-    max_failures = 10
-    failure_window = 60
-    lockout = 300
+    max_failures = 10                   # wrong answers of one user from one address
+    failure_window = 60                 # ... within 60 s lock that user out from that
+    lockout = 300                       # address for 300 s, doubled for each repeated
+    max_lockout = 3600                  # lockout up to 3600 s (RFC 7616 §5.7)
+    ban_users = 5                       # an address failing as 5 different users
+    ban_window = 600                    # within 600 s is banned (its requests dropped)
+    ban_time = 3600                     # for 3600 s; ban_users = 0: no bans
     secret = ""                         # signs nonces; nodes sharing a store share it
     algorithms = ["MD5"]                # one challenge each, preferred first (RFC 8760);
                                         # ["SHA-256", "MD5"] for clients that take both
@@ -102,9 +106,19 @@ class ServerConfig:
     auth: str = "auto"
     realm: str = ""
     nonce_lifetime: float = 300.0
+    #: wrong digest answers of one user from one address within failure_window
+    #: that lock that user out from that address (auth.FailureThrottle)
     max_failures: int = 10
     failure_window: float = 60.0
+    #: the first lockout; each repeated one of the same user and address doubles,
+    #: up to max_lockout
     lockout: float = 300.0
+    max_lockout: float = 3600.0
+    #: an address failing as ban_users different users within ban_window is
+    #: banned for ban_time: its requests are dropped unanswered (0: no bans)
+    ban_users: int = 5
+    ban_window: float = 600.0
+    ban_time: float = 3600.0
     #: signs digest nonces (RFC 7616 §3.3); empty: $SIPWIRE_SECRET, else random per
     #: process.  Nodes sharing a Redis store must share it to accept each other's nonces.
     secret: str = field(default="", repr=False)
@@ -171,6 +185,10 @@ class ServerConfig:
             raise ConfigError(f"algorithms must be among {', '.join(_DIGEST_ALGORITHMS)}")
         if self.timer_c <= 180:
             raise ConfigError("timer_c must be larger than 3 minutes (RFC 3261 §16.6 step 11)")
+        if self.max_failures < 1 or self.ban_users < 0:
+            raise ConfigError("max_failures must be at least 1 and ban_users 0 (no bans) or more")
+        if not 0 <= self.lockout <= self.max_lockout:
+            raise ConfigError("need 0 <= lockout <= max_lockout")
         if self.nat_ping_interval < 0:
             raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
         for alias in self.aliases:
@@ -191,7 +209,9 @@ class ServerConfig:
 _TABLES = {
     "auth": {"mode": "auth", "realm": "realm", "nonce_lifetime": "nonce_lifetime",
              "max_failures": "max_failures", "failure_window": "failure_window",
-             "lockout": "lockout", "secret": "secret", "algorithms": "algorithms"},
+             "lockout": "lockout", "max_lockout": "max_lockout", "ban_users": "ban_users",
+             "ban_window": "ban_window", "ban_time": "ban_time", "secret": "secret",
+             "algorithms": "algorithms"},
     "registrar": {"min_expires": "min_expires", "max_expires": "max_expires",
                   "default_expires": "default_expires"},
     "proxy": {"record_route": "record_route", "relay": "relay", "forking": "forking",
@@ -284,9 +304,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "e.g. SHA-256 then MD5, RFC 8760)")
     a("--nonce-lifetime", type=float, metavar="S")
     a("--max-failures", type=int, metavar="N",
-      help="failed authentications from one source before it is locked out")
-    a("--failure-window", type=float, metavar="S")
-    a("--lockout", type=float, metavar="S")
+      help="failed authentications of one user from one address within --failure-window "
+           "that lock that user out from that address (default 10)")
+    a("--failure-window", type=float, metavar="S", help="(default 60)")
+    a("--lockout", type=float, metavar="S",
+      help="the first lockout; each repeated one doubles, up to --max-lockout (default 300)")
+    a("--max-lockout", type=float, metavar="S", help="(default 3600)")
+    a("--ban-users", type=int, metavar="N",
+      help="ban an address that fails to authenticate as N different users within "
+           "--ban-window: its requests are dropped for --ban-time (default 5; 0: no bans)")
+    a("--ban-window", type=float, metavar="S", help="(default 600)")
+    a("--ban-time", type=float, metavar="S", help="(default 3600)")
     a("--min-expires", type=int, metavar="S")
     a("--max-expires", type=int, metavar="S")
     a("--default-expires", type=int, metavar="S")

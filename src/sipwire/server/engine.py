@@ -227,6 +227,8 @@ class Engine:
             return
         if self.tracer is not None:
             self.tracer.received(message, flow)
+        if type(message) is Request and self.policy.banned(flow.remote.host):
+            return  # a banned address: no work, no answer (server/policy.py)
         now = self._loop.time()
         if type(message) is Request:
             actions = self.transactions.receive(message, now, reliable=flow.reliable)

@@ -9,6 +9,9 @@ info level, as ``key=value`` pairs that a shell or a log shipper can split::
 
 ``--trace`` writes every SIP message received and sent, with its direction,
 transport and addresses, to standard error, whatever the log level.
+
+Lines about what a stranger sent (a refused request, say) pass through a
+:class:`SourceLimiter`, so that the sender does not choose the log volume.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections import OrderedDict
 from typing import TextIO
 
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..transport.base import Flow
 
-__all__ = ["Tracer", "configure_logging", "kv", "log", "log_transaction"]
+__all__ = ["SourceLimiter", "Tracer", "configure_logging", "kv", "log", "log_transaction"]
 
 log = logging.getLogger("sipwire.server")
 
@@ -85,3 +89,55 @@ class Tracer:
         self.stream.write(f"--- {stamp} {direction} {transport} {path} ({len(data)} bytes)\n"
                           f"{text}{'' if text.endswith(chr(10)) else chr(10)}\n")
         self.stream.flush()
+
+
+class SourceLimiter:
+    """Lets through one log line per source per ``interval`` seconds, and at
+    most ``max_lines`` per interval over all sources.
+
+    :meth:`allow` says whether a line may be written now, and how many lines
+    of that source were held back since its last one, for the line to say
+    so.  A source is any key (an address, or ``"ban 192.0.2.7"``).  Memory is
+    bounded: the ``max_sources`` most recently seen sources are remembered, so
+    an attacker spraying addresses gets its lines cut by ``max_lines`` (and
+    the counts of forgotten sources are lost).  ``now`` is seconds on any
+    clock; nothing here reads one.
+    """
+
+    __slots__ = ("_lines", "_sources", "_start", "interval", "max_lines", "max_sources")
+
+    def __init__(self, interval: float = 10.0, *, max_lines: int = 100,
+                 max_sources: int = 4096) -> None:
+        if interval <= 0 or max_lines < 1 or max_sources < 1:
+            raise ValueError("need interval > 0, max_lines >= 1 and max_sources >= 1")
+        self.interval = interval
+        self.max_lines = max_lines
+        self.max_sources = max_sources
+        #: source -> [time of its last line, lines held back since]
+        self._sources: OrderedDict[str, list[float]] = OrderedDict()
+        self._start = float("-inf")  # of the current interval of the overall budget
+        self._lines = 0
+
+    def allow(self, source: str, now: float) -> int | None:
+        """None: hold this line back (it is counted).  Otherwise write it: the
+        number of lines of ``source`` held back since its previous one."""
+        entry = self._sources.get(source)
+        if entry is None:
+            entry = self._sources[source] = [float("-inf"), 0]
+            while len(self._sources) > self.max_sources:
+                self._sources.popitem(last=False)
+        else:
+            self._sources.move_to_end(source)
+        if now - self._start >= self.interval:
+            self._start, self._lines = now, 0
+        if now - entry[0] < self.interval or self._lines >= self.max_lines:
+            entry[1] += 1
+            return None
+        self._lines += 1
+        held = int(entry[1])
+        entry[0], entry[1] = now, 0
+        return held
+
+    def __len__(self) -> int:
+        """The sources remembered."""
+        return len(self._sources)

@@ -11,23 +11,42 @@ challenged.  A request from another domain may reach the users of the served
 domains unchallenged, as a call from outside does; with authentication on it
 is not relayed elsewhere (403), so the server is no open relay.
 
-Both challengers share one throttle (``FailureThrottle``: ``max_failures``
-wrong answers from an address within ``failure_window`` seconds lock it out
-for ``lockout`` seconds with 403) and one nonce secret, so a nonce of a 401
-is good in a Proxy-Authorization too.  The secret comes from the ``secret``
-setting, else ``$SIPWIRE_SECRET``, else is random per process (nonces then
-die with it; several nodes sharing a Redis store must share the secret).
+Both challengers share one throttle and one nonce secret, so a nonce of a
+401 is good in a Proxy-Authorization too.  The secret comes from the
+``secret`` setting, else ``$SIPWIRE_SECRET``, else is random per process
+(nonces then die with it; several nodes sharing a Redis store must share the
+secret).
+
+The throttle (``FailureThrottle``, RFC 7616 §5.7): ``max_failures`` wrong
+answers of one user from one address within ``failure_window`` seconds lock
+that user out from that address for ``lockout`` seconds (403 with
+Retry-After, the answer not checked), doubled for each repeated lockout up
+to ``max_lockout``; an address that fails as ``ban_users`` different users
+within ``ban_window`` seconds is banned for ``ban_time`` seconds.  A banned
+address's requests are dropped before any work (:meth:`AuthPolicy.banned`,
+asked by the engine before the transaction layer): no transaction, no
+response to send, no signal for the scanner, which stops when nothing
+answers (svcrack and svwar do after a few seconds), where each 403 would
+make it send the next request at once.
+
+Every 401, 407 and 403 decided here is logged at info level with its reason
+and the source address, and each lockout and ban at warning level, through
+``SourceLimiter``: one line per address per 10 s, each saying how many were
+held back before it (the routine challenges of requests without credentials
+apart), and at most 100 lines per 10 s in all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 from collections.abc import Callable
 
-from ..auth.server import Authenticated, DigestServer, Rejected, Verdict
+from ..auth.server import Authenticated, Challenged, DigestServer, Rejected, Verdict
 from ..auth.store import UserStore
-from ..auth.throttle import FailureThrottle
+from ..auth.throttle import FailureThrottle, Penalty
 from ..message.errors import ParseError
 from ..message.fields.text import WarningValue
 from ..message.message import Request, Response
@@ -36,7 +55,7 @@ from ..proxy.validate import reject
 from ..routing.myself import normalize_host
 from ..transport.base import normalize_ip
 from .config import ServerConfig
-from .logs import log
+from .logs import SourceLimiter, kv, log
 
 __all__ = ["AuthPolicy", "nonce_secret", "source_address"]
 
@@ -73,8 +92,8 @@ class AuthPolicy:
     both authenticate against the default domains.
     """
 
-    __slots__ = ("_config", "_key", "_servers", "_throttle", "clock", "enabled", "proxy_config",
-                 "users")
+    __slots__ = ("_config", "_key", "_penalty_log", "_refusal_log", "_servers", "_throttle",
+                 "clock", "enabled", "proxy_config", "users")
 
     def __init__(self, config: ServerConfig, users: UserStore | None, proxy_config: ProxyConfig,
                  clock: Callable[[], float], secret: bytes | None = None) -> None:
@@ -83,8 +102,13 @@ class AuthPolicy:
         self.clock = clock
         self.proxy_config = proxy_config
         self._config = config
-        self._throttle = FailureThrottle(max_failures=config.max_failures,
-                                         window=config.failure_window, lockout=config.lockout)
+        self._throttle = FailureThrottle(
+            max_failures=config.max_failures, window=config.failure_window,
+            lockout=config.lockout, max_lockout=config.max_lockout, ban_users=config.ban_users,
+            ban_window=config.ban_window, ban_time=config.ban_time)
+        #: the refusals' log lines, and apart from them the lockouts' and bans'
+        self._refusal_log = SourceLimiter()
+        self._penalty_log = SourceLimiter()
         self._key = secret if secret is not None else nonce_secret(config)
         #: realm -> (the registrar's DigestServer, the proxy's); one per served
         #: domain at most, made when first needed
@@ -132,18 +156,37 @@ class AuthPolicy:
         except ParseError as exc:
             return request.reply(exc.status_code)
         registrar, _ = self._digest(realm)
-        verdict = registrar.verify(request, self.users.get, self.clock(),
-                                   source=source_address(request))
+        now = self.clock()
+        verdict = registrar.verify(request, self.users.get, now, source=source_address(request))
         if isinstance(verdict, Authenticated):
             return verdict.username
-        return self._refusal(request, verdict)
+        return self._refusal(request, verdict, now)
 
-    @staticmethod
-    def authorize_register(user: str | None, aor: str, request: Request) -> bool:
-        """``Registrar``'s ``authorize``: a user registers its own AOR only."""
-        if user is None:
+    def authorize_register(self, user: str | None, aor: str, request: Request) -> bool:
+        """``Registrar``'s ``authorize``: a user registers its own AOR only
+        (§10.3 step 4; the registrar answers 403)."""
+        if user is None or request.to.uri.user == user:
             return True
-        return request.to.uri.user == user
+        self._log_refusal(request, 403, f"{user} may not register {aor}")
+        return False
+
+    # -- bans -------------------------------------------------------------------------------
+
+    def banned(self, source: str) -> bool:
+        """Whether requests from ``source`` (an address as ``Flow.remote.host``
+        writes it) are to be dropped unanswered: it is banned (see the module
+        docs).  Each drop is logged, rate-limited."""
+        if self.users is None:
+            return False
+        now = self.clock()
+        ban = self._throttle.banned(source, now)
+        if ban is None:
+            return False
+        held = self._refusal_log.allow(f"drop {source}", now)
+        if held is not None:
+            log.info("dropped source=%s reason=%s until=%s held_back=%d", source,
+                     kv(ban.reason), _stamp(ban.until), held)
+        return True
 
     # -- the proxy's check (§16.3 step 6, §22.3) -------------------------------------------
 
@@ -170,30 +213,70 @@ class AuthPolicy:
         if not (sender.is_sip and (config.serves(sender.host) or config.is_own_host(sender.host))):
             if local_target:
                 return None  # a call from outside to one of ours
-            return reject(request, config, 403, "relaying is for authenticated users only")
+            return self._rejected(request, "relaying is for authenticated users only")
         _, proxy = self._digest(self.realm_for(sender.host))
-        verdict = proxy.verify(request, self.users.get, self.clock(),
-                               source=source_address(request))
+        now = self.clock()
+        verdict = proxy.verify(request, self.users.get, now, source=source_address(request))
         if not isinstance(verdict, Authenticated):
-            return self._refusal(request, verdict)
+            return self._refusal(request, verdict, now)
         if verdict.username != sender.user:
-            return reject(request, config, 403, f"{verdict.username} may not send as {sender}")
+            return self._rejected(request, f"{verdict.username} may not send as {sender}")
         proxy.consume(preprocessed)
         return None
 
-    def _refusal(self, request: Request, verdict: Verdict) -> Response | None:
+    def _refusal(self, request: Request, verdict: Verdict, now: float) -> Response | None:
         """The response of a verdict that is not ``Authenticated``.  A 400 says
         why in a Warning (malformed credentials, a digest-uri that is not the
         Request-URI): the client's fault, which its operator must see."""
         response = verdict.response
         if response is None or isinstance(verdict, Authenticated):
             return None
-        log.debug("%s %s: %s", request.method, request.call_id, verdict.reason)
+        routine = isinstance(verdict, Challenged) and verdict.routine
+        self._log_refusal(request, response.status, verdict.reason, routine=routine)
+        if isinstance(verdict, Rejected) and verdict.penalty is not None:
+            self._log_penalty(verdict.penalty, now)
         if isinstance(verdict, Rejected) and response.status == 400:
             text = " ".join(verdict.reason.split())
             response.headers.add("Warning", WarningValue(399, self.proxy_config.agent, text),
                                  before="Content-Length")
         return response
+
+    def _rejected(self, request: Request, reason: str) -> Response:
+        """A 403 of the proxy, its reason in a Warning (§16.5) and in the log."""
+        self._log_refusal(request, 403, reason)
+        return reject(request, self.proxy_config, 403, reason)
+
+    def _log_refusal(self, request: Request, status: int, reason: str, *,
+                     routine: bool = False) -> None:
+        """One info line for a 401, 407 or 403: why, and from where.  Rate-limited
+        per source address, the routine challenges (no credentials yet, a stale
+        nonce) apart from the refusals, so that they do not hide them."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        source = source_address(request)
+        held = self._refusal_log.allow(f"{source} {'challenge' if routine else 'refusal'}",
+                                       self.clock())
+        if held is None:
+            return
+        try:
+            sender = str(request.from_.uri)
+        except ParseError:
+            sender = "-"
+        log.info("refused status=%d method=%s source=%s from=%s reason=%s held_back=%d",
+                 status, kv(request.method), source, kv(sender), kv(reason), held)
+
+    def _log_penalty(self, penalty: Penalty, now: float) -> None:
+        """A warning when a lockout or ban starts at ``now`` (rate-limited apart
+        from the refusals)."""
+        if penalty.since != now:
+            return  # in force before this request: logged when it started
+        key = f"ban {penalty.source}" if penalty.banned else \
+            f"lockout {penalty.user} {penalty.source}"
+        held = self._penalty_log.allow(key, now)
+        if held is not None:
+            log.warning("%s source=%s until=%s reason=%s held_back=%d",
+                        "banned" if penalty.banned else "locked_out", penalty.source,
+                        _stamp(penalty.until), kv(penalty.reason), held)
 
     def knows(self, aor: str) -> bool:
         """Whether the user of ``aor`` (``sip:user@domain``) has an account here:
@@ -203,3 +286,8 @@ class AuthPolicy:
         _, _, rest = aor.partition(":")
         user, at, host = rest.rpartition("@")
         return bool(at) and self.users.get(user, self.realm_for(host)) is not None
+
+
+def _stamp(when: float) -> str:
+    """A POSIX time as an ISO 8601 UTC timestamp, for log lines."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
