@@ -43,6 +43,7 @@ from .server import (
 from .sqlite import SQLiteUserStore
 from .store import MemoryUserStore, UserExists, UserRecord, UserStore, split_address
 from .throttle import FailureThrottle, Penalty
+from .userfile import UserFile, UsersFileError, UsersLocation, default_users_path, users_location
 
 __all__ = [
     "ALGORITHMS",
@@ -64,13 +65,18 @@ __all__ = [
     "SignedNonce",
     "UnsupportedAlgorithm",
     "UserExists",
+    "UserFile",
     "UserRecord",
     "UserStore",
+    "UsersFileError",
+    "UsersLocation",
     "Verdict",
     "answer_challenge",
+    "default_users_path",
     "get_algorithm",
     "ha1",
     "request_digest",
     "session_key",
     "split_address",
+    "users_location",
 ]

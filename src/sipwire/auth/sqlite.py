@@ -12,15 +12,17 @@ in free pages.
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 import sqlite3
 import time
+import urllib.parse
 from pathlib import Path
 from types import TracebackType
 
 from .store import UserExists, UserRecord
 
-__all__ = ["SQLiteUserStore"]
+__all__ = ["SQLiteUserStore", "read_users"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -113,6 +115,21 @@ class SQLiteUserStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def read_users(path: str | os.PathLike[str], *, timeout: float = 0.5) -> builtins.list[UserRecord]:
+    """Every record of the user file at ``path``, read-only: a missing file is
+    ``FileNotFoundError`` (never created), one that is not a user file
+    ``sqlite3.DatabaseError``.  ``timeout`` bounds the wait for a writer's lock."""
+    text = str(path)
+    if not Path(text).is_file():
+        raise FileNotFoundError(errno.ENOENT, "no such file", text)
+    uri = f"file:{urllib.parse.quote(os.path.abspath(text))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, timeout=timeout)
+    try:
+        return [_record(row) for row in db.execute(f"{_SELECT} ORDER BY realm, username")]
+    finally:
+        db.close()
 
 
 def _record(row: tuple[object, ...]) -> UserRecord:
