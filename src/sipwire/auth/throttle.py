@@ -5,9 +5,9 @@ Two limits, each on what an attacker cannot choose freely:
 *Lockout of a user from a source.*  Failures are counted per (user, source):
 ``max_failures`` within ``window`` seconds lock that user out *from that
 source* for ``lockout`` seconds, doubled for each repeated lockout of the
-pair and capped at ``max_lockout``.  A pair whose last lockout ended
-``max_lockout`` seconds ago without a failure since, or that authenticates,
-starts afresh.  So an attack on alice from 192.0.2.7 never refuses alice from
+pair and capped at ``max_lockout``.  A pair that authenticates, or whose
+next failure comes more than ``max_lockout`` seconds after its last lockout
+ended, starts afresh.  So an attack on alice from 192.0.2.7 never refuses alice from
 anywhere else, nor bob from 192.0.2.7; alice at 192.0.2.7 herself is refused
 while the attack goes on, and for the rest of its last lockout.
 
