@@ -35,7 +35,7 @@ async def test_a_file_without_certificates_stops_the_start(run_cli: RunCli,
                                                            tmp_path: Path) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")
-    result = await run_cli("serve", "--store", "memory:", "--users", str(tmp_path / "u.db"),
+    result = await run_cli("serve", "--store", "memory:", "--auth", "off",
                            "--listen", "udp:127.0.0.1:0", "--tls-ca", str(junk))
     assert result.status == 1
     assert f"sipwire serve: cannot start: {junk}: no CA certificate in PEM form" in result.err

@@ -124,13 +124,26 @@ class Serving:
             self.reader.cancel()
 
 
-async def start_serve(*args: str, cwd: Path) -> Serving:
-    """Start ``sipwire serve ARGS`` in ``cwd`` and wait until it serves."""
+def sipwire_environment(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``sipwire`` command in a test: this checkout's
+    sources, and ``home/data`` as ``$XDG_DATA_HOME``, so that the default user
+    file is ``home/data/sipwire/users.db`` and never the one of the account
+    running the tests (nor its ``$SIPWIRE_USERS``); ``extra`` is added."""
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("SIPWIRE_USERS", None)
+    env["XDG_DATA_HOME"] = str(home / "data")
+    env.update(extra)
+    return env
+
+
+async def start_serve(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Serving:
+    """Start ``sipwire serve ARGS`` in ``cwd`` and wait until it serves; ``env``
+    defaults to ``sipwire_environment(cwd)``."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sipwire.cli.main", "serve", *args, cwd=cwd, env=env,
+        sys.executable, "-m", "sipwire.cli.main", "serve", *args, cwd=cwd,
+        env=env if env is not None else sipwire_environment(cwd),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE)
     serving = Serving(process)
@@ -141,3 +154,19 @@ async def start_serve(*args: str, cwd: Path) -> Serving:
         await serving.kill()
         raise
     return serving
+
+
+async def sipwire_command(*args: str, env: dict[str, str], stdin: bytes = b"",
+                          cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``sipwire ARGS`` to its end (at most 30 s): exit status, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sipwire.cli.main", *args, cwd=cwd, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), 30)
+    except TimeoutError:
+        await kill_all([process])
+        raise
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -212,21 +212,31 @@ async def test_calls_from_outside_are_not_challenged(serve: Serve, phone: OpenPh
     assert status(await carol.request(relayed)) == 403
 
 
-async def test_auth_auto_follows_the_user_file(serve: Serve, phone: OpenPhone,
-                                               tmp_path: Path) -> None:
-    empty = await serve(auth="auto", users=str(tmp_path / "none.db"))
-    assert not empty.auth_enabled
-    alice = await phone("alice", empty)
-    assert status(await alice.request(alice.register())) == 200
-
+async def test_auth_is_on_with_no_user_and_follows_the_user_file(
+        serve: Serve, phone: OpenPhone, tmp_path: Path) -> None:
+    """``auth = "auto"``, once off until a user existed at start, is a deprecated
+    "on": with an empty user file every REGISTER is 403, and a user added to
+    the file counts without a restart (``reload_users``, as on SIGHUP)."""
     path = tmp_path / "users.db"
+    SQLiteUserStore(path).close()
+    server = await serve(auth="auto", users=str(path))
+    assert server.auth_enabled
+    alice = await phone("alice", server)
+    refused = response_of(await alice.request(alice.register()))
+    assert refused.status == 403
+    assert "no user is configured" in (refused.headers.get("Warning") or "")
+
     with SQLiteUserStore(path) as store:
         store.add("alice", "example.com", PASSWORD)
-    guarded = await serve(auth="auto", users=str(path))
-    assert guarded.auth_enabled
-    alice = await phone("alice", guarded)
+    server.reload_users()
     _, answer = await authenticated(alice, alice.register())
     assert answer.status == 200
+    _, answer = await authenticated(alice, alice.register(), "wrong")
+    assert answer.status in (401, 403)
+    mallory = await phone("mallory", server)
+    _, answer = await authenticated(mallory, mallory.register(), "anything")
+    assert answer.status in (401, 403)
+    assert await server.store.lookup(mallory.aor, server.clock()) == []
 
 
 async def test_auth_off_lets_everyone_register(serve: Serve, phone: OpenPhone) -> None:

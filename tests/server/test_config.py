@@ -21,7 +21,8 @@ def test_defaults_of_a_bare_start() -> None:
     assert config.listen == ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
     assert config.domains == ("localhost", "127.0.0.1")
     assert config.store == "sqlite:///sipwire.db"
-    assert config.auth == "auto" and config.auth_realm == "localhost"
+    assert config.auth == "on" and config.auth_realm == "localhost"
+    assert config.users == ""  # the default location: auth.userfile.users_location
     assert config == ServerConfig()
 
 

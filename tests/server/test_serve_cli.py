@@ -47,8 +47,10 @@ async def open_phone(phones: list[Phone], user: str, port: int, transport: str =
 
 
 def documented(port: int, store: str) -> list[str]:
+    """The flags of docs/serve.md, auth off: these phones have no digest user
+    (tests/server/test_serve_users_cli.py runs it with auth on)."""
     return ["--listen", f"udp:127.0.0.1:{port}", "--listen", f"tcp:127.0.0.1:{port}",
-            "--domain", "example.com", "--store", store]
+            "--domain", "example.com", "--auth", "off", "--store", store]
 
 
 async def test_documented_form(serve_process: Start, phones: list[Phone],

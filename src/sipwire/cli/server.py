@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..auth import SQLiteUserStore, UserExists, split_address
+from ..auth import SQLiteUserStore, UserExists, split_address, users_location
 from ..server.config import ConfigError, add_arguments, load_config
 
 __all__ = ["add_parsers"]
@@ -18,13 +19,19 @@ def add_parsers(sub: Any) -> None:
         "serve", help="run the registrar and proxy",
         description="Run a SIP registrar (RFC 3261 §10) and stateful proxy (§16). With no "
                     "flags it listens on UDP and TCP 127.0.0.1:5060, serves the domains "
-                    "localhost and 127.0.0.1 and keeps bindings in ./sipwire.db.")
+                    "localhost and 127.0.0.1, keeps bindings in ./sipwire.db and "
+                    "authenticates the users that `sipwire user add` wrote to "
+                    "$SIPWIRE_USERS, else ~/.local/share/sipwire/users.db "
+                    "($XDG_DATA_HOME/sipwire/users.db); SIGHUP rereads them.")
     add_arguments(p)
     p.set_defaults(func=run_serve)
 
     p = sub.add_parser("user", help="manage digest users (HA1 hashes, never passwords)",
                        description="Add, list and remove the users `sipwire serve` "
                                    "authenticates (RFC 3261 §22, RFC 8760).")
+    p.epilog = ("The user file is --users FILE, else $SIPWIRE_USERS, else "
+                "$XDG_DATA_HOME/sipwire/users.db (~/.local/share/sipwire/users.db): "
+                "where `sipwire serve` reads it.")
     users = p.add_subparsers(dest="user_command", metavar="ACTION")
     users.required = True
     add = users.add_parser("add", help="add a user (asks for the password)")
@@ -40,8 +47,9 @@ def add_parsers(sub: Any) -> None:
     rm.add_argument("address", help="user@realm")
     rm.set_defaults(func=run_user_remove)
     for parser in (add, lst, rm):
-        parser.add_argument("--users", default="sipwire.db", metavar="FILE",
-                            help="SQLite file of users (default sipwire.db)")
+        parser.add_argument("--users", metavar="FILE",
+                            help="SQLite file of users (default $SIPWIRE_USERS, else "
+                                 "~/.local/share/sipwire/users.db, as for `sipwire serve`)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -78,19 +86,34 @@ def run_user_add(args: argparse.Namespace) -> int:
     if not password:
         print("sipwire user add: empty password", file=sys.stderr)
         return 1
-    with SQLiteUserStore(args.users) as store:
+    path = users_location(args.users).path
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with SQLiteUserStore(path) as store:
         try:
             store.add(username, realm, password, replace=args.replace)
         except UserExists:
             print(f"sipwire user add: {username}@{realm} exists (use --replace)",
                   file=sys.stderr)
             return 1
-    print(f"added {username}@{realm}")
+    print(f"added {username}@{realm} to {path}")
     return 0
 
 
+def _existing(command: str, given: str | None) -> Path | None:
+    """The user file of ``list`` and ``remove``, which never create one."""
+    path = users_location(given).path
+    if not path.is_file():
+        print(f"sipwire user {command}: no user file {path} (`sipwire user add` creates it)",
+              file=sys.stderr)
+        return None
+    return path
+
+
 def run_user_list(args: argparse.Namespace) -> int:
-    with SQLiteUserStore(args.users) as store:
+    path = _existing("list", args.users)
+    if path is None:
+        return 1
+    with SQLiteUserStore(path) as store:
         for record in store.list(args.realm):
             algorithms = ",".join(sorted(record.ha1s))
             print(f"{record.username}@{record.realm}\t{algorithms}")
@@ -99,7 +122,10 @@ def run_user_list(args: argparse.Namespace) -> int:
 
 def run_user_remove(args: argparse.Namespace) -> int:
     username, realm = _address(args.address)
-    with SQLiteUserStore(args.users) as store:
+    path = _existing("remove", args.users)
+    if path is None:
+        return 1
+    with SQLiteUserStore(path) as store:
         if not store.remove(username, realm):
             print(f"sipwire user remove: no user {username}@{realm}", file=sys.stderr)
             return 1

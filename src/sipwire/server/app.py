@@ -23,8 +23,11 @@ What it wires together:
   background;
 - a ``Registrar`` for ``config.domains`` (and our own addresses as aliases),
   with the min/max/default expires;
-- digest authentication (``policy``): ``auth = "on"``, ``"off"`` or ``"auto"``,
-  on when the user file ``config.users`` has a user when the server starts;
+- digest authentication (``policy``), on unless ``auth = "off"``: the users
+  of the user file (``config.users``, else ``$SIPWIRE_USERS``, else
+  ``~/.local/share/sipwire/users.db``; ``auth.userfile``), reread when it
+  changes and on SIGHUP.  A file that was named must exist; with no user,
+  every request that would be challenged is answered 403, as logged at start;
 - a ``ProxyCore`` whose addresses are the bound listening points, serving
   ``config.domains``, with ``record_route``, ``relay``, ``forking`` and
   ``timer_c``, and ``nat`` (requests for contacts behind a NAT go to the
@@ -53,11 +56,10 @@ import ssl
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
-from ..auth.sqlite import SQLiteUserStore
 from ..auth.store import UserStore
+from ..auth.userfile import UserFile, UsersFileError, users_location
 from ..location import LocationStore, StoreError, open_store, purge_periodically
 from ..message.parser import DEFAULT_LIMITS, Limits
 from ..proxy.config import ProxyAddress, ProxyConfig
@@ -114,7 +116,7 @@ class Server:
         self._transport: TransportLayer | None = None
         self._store: LocationStore | None = None
         self._users: UserStore | None = None
-        self._own_users: SQLiteUserStore | None = None
+        self._user_file: UserFile | None = None
         self._engine: Engine | None = None
         self._purge: asyncio.Task[None] | None = None
         self._nat_ping: asyncio.Task[None] | None = None
@@ -163,14 +165,16 @@ class Server:
 
     async def _start(self) -> None:
         config = self.config
+        # first, so that a missing user file stops the start before any socket
+        self._users = self._open_users()
+        self.auth_enabled = self._users is not None
         transport = TransportLayer(self._transport_config())
         self._transport = transport
         for spec in config.listen:
             point = await transport.listen(spec)
             log.info("listening=%s", point)
         self._store = open_store(config.store)
-        self._users = self._open_users()
-        self.auth_enabled = self._users is not None
+        users_text = "-" if self._user_file is None else str(self._user_file.path)
         proxy_config = self._proxy_config(transport.listening_points)
         policy = AuthPolicy(config, self._users, proxy_config, self.clock)
         aliases = {point.host for point in transport.listening_points} | set(
@@ -196,10 +200,11 @@ class Server:
                                sender=f"sip:nat-ping@{proxy_config.agent}", clock=self.clock)
             transport.on_message = pinger.intercept(self._engine.on_message)
             self._nat_ping = asyncio.get_running_loop().create_task(pinger.run())
-        log.info("serving domains=%s store=%s auth=%s realm=%s record_route=%s relay=%s "
-                 "forking=%s nat=%s", ",".join(config.domains), _safe_url(config.store),
-                 "on" if self.auth_enabled else "off", config.auth_realm,
-                 config.record_route, config.relay, config.forking, config.nat)
+        log.info("serving domains=%s store=%s auth=%s users=%s realm=%s record_route=%s "
+                 "relay=%s forking=%s nat=%s", ",".join(config.domains),
+                 _safe_url(config.store), "on" if self.auth_enabled else "off", users_text,
+                 config.auth_realm, config.record_route, config.relay, config.forking,
+                 config.nat)
 
     def _transport_config(self) -> TransportConfig:
         config = self.config
@@ -224,22 +229,48 @@ class Server:
                                udp_coalesce_sends=True)
 
     def _open_users(self) -> UserStore | None:
-        """The users to authenticate, or None when authentication is off."""
+        """The users to authenticate, or None when authentication is off (only
+        ever by ``auth = "off"``).  Raises ``UsersFileError`` for a user file
+        that was named but is missing, or is not a user file."""
         mode = self.config.auth
         if mode == "off":
             return None
+        if mode == "auto":
+            log.warning("auth = auto is deprecated and now means on: users are "
+                        "authenticated whether or not any exists; say --auth on")
         users = self._users_given
+        where, flag = "the user store", ""
         if users is None:
-            path = self.config.users
-            if mode == "auto" and not Path(path).exists():
-                return None
-            users = self._own_users = SQLiteUserStore(path)
-        if mode == "auto" and not users.list():
-            return None
-        if mode == "on" and not users.list():
-            log.warning("auth is on but %s has no user: every request will be refused",
-                        self.config.users)
+            location = users_location(self.config.users)
+            flag = f" --users {self.config.users}" if self.config.users else ""
+            if location.given and not location.path.exists():
+                raise UsersFileError(f"no user file {location.path} (named by "
+                                     f"{location.origin}); `sipwire user add USER@DOMAIN"
+                                     f"{flag}` creates it")
+            users = self._user_file = UserFile(location.path, must_exist=location.given)
+            where = str(location.path) + ("" if self._user_file.exists else " (no such file)")
+        if not users.list():
+            log.warning("auth is on but %s has no user: every request that would be "
+                        "challenged is answered 403; add one with `sipwire user add "
+                        "USER@DOMAIN%s`", where, flag)
         return users
+
+    def reload_users(self) -> None:
+        """Reread the user file now (SIGHUP), logging one line."""
+        users = self._user_file
+        if users is None:
+            log.info("users not reloaded: %s", "auth is off" if not self.auth_enabled
+                     else "the users were not read from a file")
+            return
+        before = len(users)
+        try:
+            count = users.reload()
+        except ValueError as exc:
+            log.warning("users not reloaded: %s; keeping the %d users read before", exc,
+                        before)
+            return
+        log.info("users reloaded from %s: %d users (were %d)%s", users.path, count, before,
+                 "" if users.exists else "; no such file")
 
     def _proxy_config(self, points: tuple[ListeningPoint, ...]) -> ProxyConfig:
         config = self.config
@@ -307,9 +338,6 @@ class Server:
                 await self._store.close()
             except Exception:
                 log.exception("closing the location store failed")
-        if self._own_users is not None:
-            self._own_users.close()
-            self._own_users = None
 
     async def __aenter__(self) -> Server:
         return await self.start()
@@ -396,6 +424,7 @@ async def _serve(config: ServerConfig) -> int:
     except (OSError, StoreError, ValueError, ssl.SSLError) as exc:
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
+    loop.add_signal_handler(signal.SIGHUP, server.reload_users)  # was: the default, exit
     _tune_gc()
     try:
         await stop.wait()

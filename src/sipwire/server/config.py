@@ -8,7 +8,9 @@ TOML layout (all keys optional)::
     domains = ["example.com"]
     aliases = ["sip.example.com", "192.0.2.1:5080"]  # names that reach this server
     store = "sqlite:///sipwire.db"      # memory:, sqlite:///PATH, redis://HOST:PORT/DB
-    users = "sipwire.db"                # SQLite file of digest users (HA1 only)
+    users = "/var/lib/sipwire/users.db" # SQLite file of digest users (HA1 only); default
+                                        # $SIPWIRE_USERS, else $XDG_DATA_HOME/sipwire/users.db
+                                        # (~/.local/share/sipwire/users.db); must exist
     log_level = "info"
     trace = false
     nat = false                         # UAs behind NAT: requests for a contact that is not
@@ -17,7 +19,7 @@ TOML layout (all keys optional)::
                                         # leaving 3 unanswered is removed (0: no pings)
 
     [auth]
-    mode = "auto"                       # on, off, or auto: on once a user exists
+    mode = "on"                         # or "off"; "auto" is a deprecated "on"
     realm = ""                          # default: the user's own domain (To/From host)
     nonce_lifetime = 300
     max_failures = 10                   # wrong answers of one user from one address
@@ -92,7 +94,9 @@ class ServerConfig:
     #: server: a Route or Request-URI naming one is "me" (routing.Myself)
     aliases: tuple[str, ...] = ()
     store: str = "sqlite:///sipwire.db"
-    users: str = "sipwire.db"
+    #: the SQLite file of digest users; empty: ``$SIPWIRE_USERS``, else
+    #: ``$XDG_DATA_HOME/sipwire/users.db`` (``auth.userfile.users_location``)
+    users: str = ""
     log_level: str = "info"
     trace: bool = False
     uvloop: bool = True
@@ -103,7 +107,9 @@ class ServerConfig:
     #: NAT, which keep its mapping open; 3 unanswered remove it (0: none sent)
     nat_ping_interval: float = 30.0
     # [auth]
-    auth: str = "auto"
+    #: "on" (digest authentication, RFC 3261 §22) unless "off" is asked for;
+    #: "auto" is accepted as a deprecated spelling of "on"
+    auth: str = "on"
     realm: str = ""
     nonce_lifetime: float = 300.0
     #: wrong digest answers of one user from one address within failure_window
@@ -171,7 +177,7 @@ class ServerConfig:
             if transport.lower() in ("tls", "wss") and not (self.tls_cert and self.tls_key):
                 raise ConfigError(f"--listen {spec!r} needs --tls-cert and --tls-key")
         if self.auth not in ("on", "off", "auto"):
-            raise ConfigError(f"auth must be on, off or auto, not {self.auth!r}")
+            raise ConfigError(f"auth must be on or off, not {self.auth!r}")
         if self.forking not in ("parallel", "sequential"):
             raise ConfigError(f"forking must be parallel or sequential, not {self.forking!r}")
         if self.log_level not in LOG_LEVELS:
@@ -281,7 +287,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "(repeatable): a Route or Request-URI naming it is this server")
     a("--store", metavar="URL", help="location store: memory:, sqlite:///PATH (default "
                                      "sqlite:///sipwire.db), redis://HOST:PORT/DB")
-    a("--users", metavar="FILE", help="SQLite file of digest users (default sipwire.db)")
+    a("--users", metavar="FILE",
+      help="SQLite file of digest users, as written by `sipwire user add`; it must exist "
+           "(default $SIPWIRE_USERS, else $XDG_DATA_HOME/sipwire/users.db, i.e. "
+           "~/.local/share/sipwire/users.db)")
     a("--log-level", choices=LOG_LEVELS, help="log level (default info)")
     a("--trace", action=argparse.BooleanOptionalAction, default=None,
       help="print every SIP message sent and received")
@@ -296,7 +305,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "keeping its NAT mapping open; one that leaves 3 unanswered is removed "
            "(default 30; 0 sends none)")
     a("--auth", choices=("on", "off", "auto"),
-      help="digest authentication (default auto: on once a user exists)")
+      help="digest authentication (default on: with no user, every request that would be "
+           "challenged is refused 403; off: nobody is authenticated; auto: deprecated, "
+           "the same as on)")
     a("--realm", help="one digest realm for every user (default: the domain of the user "
                       "challenged, the To host of a REGISTER and the From host of a call)")
     a("--digest-algorithm", dest="algorithms", action="append", metavar="NAME",

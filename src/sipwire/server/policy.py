@@ -42,7 +42,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 
 from ..auth.server import Authenticated, Challenged, DigestServer, Rejected, Verdict
 from ..auth.store import UserStore
@@ -69,6 +69,16 @@ def nonce_secret(config: ServerConfig) -> bytes | None:
     if not text:
         return None
     return hashlib.sha256(b"sipwire nonce secret\x00" + text.encode("utf-8")).digest()
+
+
+#: the Warning text of the 403 to a request that would be challenged when the
+#: user store is empty: no answer could succeed, so none is asked for
+NO_USER = "no user is configured on this server"
+
+
+def _has_users(users: UserStore) -> bool:
+    """Whether any user exists (a ``UserFile`` first rereads its file if it changed)."""
+    return len(users) > 0 if isinstance(users, Sized) else bool(users.list())
 
 
 def source_address(request: Request) -> str:
@@ -155,6 +165,8 @@ class AuthPolicy:
             realm = self.realm_for(request.to.uri.host)
         except ParseError as exc:
             return request.reply(exc.status_code)
+        if not _has_users(self.users):
+            return self._rejected(request, NO_USER)
         registrar, _ = self._digest(realm)
         now = self.clock()
         verdict = registrar.verify(request, self.users.get, now, source=source_address(request))
@@ -214,6 +226,8 @@ class AuthPolicy:
             if local_target:
                 return None  # a call from outside to one of ours
             return self._rejected(request, "relaying is for authenticated users only")
+        if not _has_users(self.users):
+            return self._rejected(request, NO_USER)
         _, proxy = self._digest(self.realm_for(sender.host))
         now = self.clock()
         verdict = proxy.verify(request, self.users.get, now, source=source_address(request))

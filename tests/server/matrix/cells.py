@@ -130,7 +130,7 @@ class Context:
     @classmethod
     async def create(cls, base: Path) -> Context:
         passwords = {"alice": f"a-{secrets.token_hex(4)}", "bob": f"b-{secrets.token_hex(4)}"}
-        users = base / "users" / "sipwire.db"
+        users = base / "users" / "users.db"
         await add_users(users, passwords)
         context = cls(base, Ports(), users, passwords)
         with contextlib.suppress(FileNotFoundError):

@@ -1,9 +1,11 @@
 """``sipwire serve`` for one cell, as a user runs it: users added first with
-``sipwire user add NAME@127.0.0.1 --password-stdin`` (so digest is on), then
-``sipwire serve`` with only the ``--listen`` flags the cell's transports need
-(and ``--tls-cert``/``--tls-key`` for TLS and WSS); every other setting is the
-default.  The host trusts the test CA as a system would (``SSL_CERT_FILE``),
-for the TLS connections the server opens.  Its log is ``serve.log``.
+``sipwire user add NAME@127.0.0.1 --password-stdin`` (digest is on by default),
+then ``sipwire serve`` with only the ``--listen`` flags the cell's transports
+need (and ``--tls-cert``/``--tls-key`` for TLS and WSS); every other setting is
+the default, the user file included: ``$XDG_DATA_HOME/sipwire/users.db``, with
+``XDG_DATA_HOME`` the cell's ``data`` directory.  The host trusts the test CA
+as a system would (``SSL_CERT_FILE``), for the TLS connections the server
+opens.  Its log is ``serve.log``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ SRC = Path(__file__).resolve().parents[3] / "src"
 START_TIMEOUT = 20.0
 
 
-def _environment(ca: Path | None = None) -> dict[str, str]:
+def _environment(ca: Path | None = None, data: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("SIPWIRE_USERS", None)
     if ca is not None:
         env["SSL_CERT_FILE"] = str(ca)
+    if data is not None:
+        env["XDG_DATA_HOME"] = str(data)
     return env
 
 
@@ -47,7 +52,8 @@ async def add_users(users: Path, passwords: dict[str, str]) -> None:
 
 @dataclass
 class Serve:
-    """``sipwire serve --listen ...`` in ``directory`` (its sipwire.db: users and bindings)."""
+    """``sipwire serve --listen ...`` in ``directory`` (bindings in its sipwire.db,
+    users in its data/sipwire/users.db)."""
 
     directory: Path
     listen: list[str]
@@ -68,11 +74,13 @@ class Serve:
 
     async def start(self, users: Path) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(users, self.directory / "sipwire.db")
+        data = self.directory / "data"
+        (data / "sipwire").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(users, data / "sipwire" / "users.db")
         with self.log.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "sipwire.cli.main", "serve", *self.arguments(),
-                cwd=self.directory, env=_environment(self.ca),
+                cwd=self.directory, env=_environment(self.ca, data),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
