@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .binding import Binding, Source, sort_bindings
 from .memory_store import MemoryStore
+from .outage import StoreOutage
 from .sqlite_store import SQLiteStore
 from .store import Change, LocationStore, StoreError, purge_periodically
 
@@ -34,6 +35,7 @@ __all__ = [
     "SQLiteStore",
     "Source",
     "StoreError",
+    "StoreOutage",
     "open_store",
     "purge_periodically",
     "sort_bindings",

@@ -38,7 +38,9 @@ Change = Callable[[list[Binding]], list[Binding]]
 
 
 class StoreError(Exception):
-    """The location service failed (a registrar answers 500, §10.3 step 7)."""
+    """The location service failed: it is unreachable or cannot write.  The
+    registrar and the proxy answer 503 with Retry-After (RFC 3261 §21.5.4)
+    while it lasts (``StoreOutage``)."""
 
 
 class LocationStore(ABC):
@@ -150,12 +152,16 @@ async def purge_periodically(
 ) -> None:
     """Purge ``store`` every ``interval`` seconds until cancelled (run it as a task).
 
-    A failed purge is logged and tried again at the next interval.
+    A failed purge is logged and tried again at the next interval: in one
+    line when the store is unavailable (``StoreError``), with the traceback
+    otherwise.
     """
     while True:
         await asyncio.sleep(interval)
         try:
             removed = await store.purge(clock())
+        except StoreError as exc:
+            log.warning("purging the location store failed: %s", exc)
         except Exception:
             log.exception("purging the location store failed")
         else:
