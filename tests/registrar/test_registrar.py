@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 import sipwire
-from sipwire.location import Binding, MemoryStore, Source
+from sipwire.location import Binding, MemoryStore, Source, StoreError, StoreOutage
 from sipwire.message.fields.date import SIPDate
 from sipwire.message.fields.nameaddr import Contact
 from sipwire.message.message import Request, Response
 from sipwire.registrar import Registrar
-from sipwire.registrar.core import date_text
+from sipwire.registrar.core import UDP_MAX_PAYLOAD, count_list_values, date_text
 
 from .conftest import AOR, T0, register
 
@@ -508,18 +511,178 @@ async def test_source_and_user_agent_are_stored(registrar: Registrar,
     assert b.user_agent == "Softphone/1.0"
 
 
-async def test_a_failing_store_gives_500() -> None:
+async def test_a_store_fault_gives_500() -> None:
+    """Anything but StoreError is a fault of ours: 500, logged with its traceback."""
     class Broken(MemoryStore):
         async def update(self, *args: object, **kwargs: object) -> list[object]:  # type: ignore[override]
-            raise ConnectionError("down")
+            raise KeyError("a bug")
 
     registrar = Registrar(Broken(), ["example.com"])
     response = await registrar.handle(register(UA1), T0)
     assert response.status == 500
-    assert "ConnectionError" in warning(response)
+    assert "KeyError" in warning(response)
+    assert "Retry-After" not in response.headers
+
+
+class Unreachable(MemoryStore):
+    """A location service that is down until ``up`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+
+    async def update(self, *args: Any, **kwargs: Any) -> list[Binding]:
+        if not self.up:
+            raise StoreError("redis: Error 111 connecting to 127.0.0.1:6379")
+        return await super().update(*args, **kwargs)
+
+    async def lookup(self, aor: str, now: float) -> list[Binding]:
+        if not self.up:
+            raise StoreError("redis: Error 111 connecting to 127.0.0.1:6379")
+        return await super().lookup(aor, now)
+
+
+async def test_a_store_outage_is_503_with_retry_after_and_one_log_line_each_way(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = Unreachable()
+    registrar = Registrar(store, ["example.com"], outage=StoreOutage(retry_after=7))
+    with caplog.at_level(logging.INFO):
+        for n in range(20):
+            response = await registrar.handle(register(UA1, cseq=n + 1), T0)
+            assert response.status == 503  # §21.5.4
+            assert response.headers.get("Retry-After") == "7"
+        query = await registrar.handle(register(cseq=30), T0)
+        assert (query.status, query.headers.get("Retry-After")) == (503, "7")
+        assert registrar.outage.down and registrar.outage.failures == 21
+        store.up = True
+        assert (await registrar.handle(register(UA1, cseq=40), T0)).status == 200
+        assert (await registrar.handle(register(UA1, cseq=41), T0)).status == 200
+    lines = [r for r in caplog.records if r.name.startswith("sipwire")]
+    assert [r.levelno for r in lines] == [logging.WARNING, logging.WARNING]
+    assert "unavailable" in lines[0].getMessage() and "Error 111" in lines[0].getMessage()
+    assert "21 requests" in lines[1].getMessage()
+    assert all(r.exc_info is None for r in lines)  # no traceback
+    assert not registrar.outage.down and registrar.outage.outages == 1
+
+
+# -- limits per address-of-record ---------------------------------------------------------
+
+UDP = Source("UDP", "192.0.2.4", 5060, "udp:192.0.2.100:5060")
+TCP = Source("TCP", "192.0.2.4", 40000, "tcp:192.0.2.100:5060")
+
+
+def ua(i: int) -> str:
+    return f"<sip:alice@192.0.2.{i}:5060>"
+
+
+async def test_a_register_past_max_contacts_is_403_and_stores_nothing(store: MemoryStore) -> None:
+    registrar = Registrar(store, ["example.com"], max_contacts=3)
+    for i in range(3):
+        response = await registrar.handle(register(ua(i), call_id=f"ua{i}", cseq=1), T0)
+        assert response.status == 200
+    refused = await registrar.handle(register(ua(3), ua(4), call_id="ua3", cseq=1), T0)
+    assert (refused.status, refused.reason) == (403, "Too Many Registered Contacts")
+    assert "limit of 3" in warning(refused)
+    assert len(await store.lookup(AOR, T0)) == 3
+    # what does not add to the count still passes: a refresh, a swap, a removal
+    refresh = await registrar.handle(register(ua(0), call_id="ua0", cseq=2), T0 + 10)
+    assert refresh.status == 200 and len(refresh.contact) == 3
+    swap = await registrar.handle(
+        register(ua(1) + ";expires=0", ua(5), call_id="ua1", cseq=2), T0 + 10)
+    assert swap.status == 200 and len(swap.contact) == 3
+    gone = await registrar.handle(register(ua(2), expires=0, call_id="ua2", cseq=2), T0 + 10)
+    assert gone.status == 200 and len(gone.contact) == 2
+    assert (await registrar.handle(register(ua(6), call_id="ua6", cseq=1), T0)).status == 200
+
+
+async def test_max_contacts_is_10_by_default_and_0_is_no_limit(store: MemoryStore) -> None:
+    registrar = Registrar(store, ["example.com"])
+    statuses = [(await registrar.handle(register(ua(i), call_id=f"ua{i}", cseq=1), T0)).status
+                for i in range(11)]
+    assert statuses == [200] * 10 + [403]
+    unlimited = Registrar(MemoryStore(), ["example.com"], max_contacts=0,
+                          max_contacts_per_register=0)
+    many = await unlimited.handle(register(*(ua(i) for i in range(30))), T0)
+    assert many.status == 200 and len(many.contact) == 30
+
+
+async def test_too_many_contacts_in_one_register_are_refused_before_any_is_parsed(
+        store: MemoryStore) -> None:
+    registrar = Registrar(store, ["example.com"], max_contacts=50, max_contacts_per_register=4)
+    # one header line, four values, commas in quoted names and in URIs between <>
+    four = ('"Smith, Alice" <sip:alice@192.0.2.1>, <sip:a,b@192.0.2.2>, '
+            '"x\\", y" <sip:alice@192.0.2.3>, sip:alice@192.0.2.4')
+    assert (await registrar.handle(register(four), T0)).status == 200
+    # the fifth value is broken: counting, not parsing, refuses the REGISTER
+    refused = await registrar.handle(register(four, "<sip:broken", cseq=1900), T0)
+    assert (refused.status, refused.reason) == (403, "Too Many Registered Contacts")
+    assert "more than 4 Contacts in one REGISTER" in warning(refused)
+    assert len(await store.lookup(AOR, T0)) == 4
+
+
+async def test_a_thousand_contacts_cost_no_more_than_the_limit(store: MemoryStore) -> None:
+    registrar = Registrar(store, ["example.com"])
+    lines = [", ".join(f'"UA {i}" <sip:alice@192.0.2.{i % 250}:{5000 + i};transport=udp>;q=0.5'
+                       for i in range(start, start + 100)) for start in range(0, 1000, 100)]
+    request = register(*lines)
+    started = time.process_time()
+    response = await registrar.handle(request, T0)
+    spent = time.process_time() - started
+    assert response.status == 403 and await store.lookup(AOR, T0) == []
+    assert spent < 0.05, spent  # parsing them all took 0.6-1 s
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("", 0), ("sip:a@h", 1), ("sip:a@h, sip:b@h", 2), (" , sip:a@h,,", 1),
+    ('"a, b" <sip:a@h>, <sip:x,y@h>;q=1', 2), ('"a\\"," <sip:a@h>, sip:b@h', 2),
+    ('"unterminated, <sip:a@h>', 1), ("<sip:a@h, sip:b@h", 1),
+])
+def test_count_list_values(text: str, count: int) -> None:
+    assert count_list_values(text, 100) == count
+    assert count_list_values(text, 1) == min(count, 1)
+
+
+async def test_a_contact_longer_than_max_contact_length_is_400(store: MemoryStore) -> None:
+    registrar = Registrar(store, ["example.com"], max_contact_length=100)
+    fits = "<sip:alice@192.0.2.4:5060;x=" + "a" * 71 + ">"
+    assert len(fits) == 100
+    assert (await registrar.handle(register(fits), T0)).status == 200
+    long = "<sip:alice@192.0.2.5:5060;x=" + "a" * 72 + ">"
+    refused = await registrar.handle(register(long, cseq=1900), T0)
+    assert refused.status == 400 and "longer than 100" in warning(refused)
+    assert [b.contact_value for b in await store.lookup(AOR, T0)] == [fits]
+
+
+async def test_a_200_too_big_for_udp_is_500_and_nothing_is_stored(store: MemoryStore) -> None:
+    """§18.2.2: a response to a UDP request goes back in one datagram.  A 200
+    that cannot is refused 500 before the store is written; over TCP the
+    same REGISTER is accepted, and a UDP query of those bindings gets 500."""
+    registrar = Registrar(store, ["example.com"], max_contact_length=0)
+    big = [f"<sip:alice@192.0.2.{i}:5060;pad={'x' * 13000}>" for i in range(6)]
+    for i, contact in enumerate(big[:4]):
+        response = await registrar.handle(register(contact, call_id=f"ua{i}", cseq=1), T0, UDP)
+        assert response.status == 200
+    assert len(bytes(response)) < UDP_MAX_PAYLOAD
+    refused = await registrar.handle(register(big[4], call_id="ua4", cseq=1), T0, UDP)
+    assert refused.status == 500 and "would not fit in a UDP datagram" in warning(refused)
+    assert len(bytes(refused)) < 1300
+    assert len(await store.lookup(AOR, T0)) == 4
+    # over TCP the same REGISTER is accepted: its 200 is indeed too big for UDP
+    accepted = await registrar.handle(register(big[4], call_id="ua4", cseq=2), T0, TCP)
+    assert accepted.status == 200 and len(bytes(accepted)) > UDP_MAX_PAYLOAD
+    query = await registrar.handle(register(call_id="q", cseq=1), T0, UDP)
+    assert query.status == 500 and "over TCP or TLS" in warning(query)
+    assert (await registrar.handle(register(call_id="q", cseq=2), T0, TCP)).status == 200
+    # a small contact over UDP is refused too: its 200 would list the big ones
+    small = await registrar.handle(register(ua(9), call_id="ua9", cseq=1), T0, UDP)
+    assert small.status == 500
+    await registrar.handle(register("*", expires=0, call_id="ua9", cseq=2), T0, TCP)
+    assert (await registrar.handle(register(ua(9), call_id="ua9", cseq=3), T0, UDP)).status == 200
 
 
 def test_configuration_is_checked() -> None:
+    with pytest.raises(ValueError):
+        Registrar(MemoryStore(), ["example.com"], max_contacts=-1)
     with pytest.raises(ValueError):
         Registrar(MemoryStore(), [])
     with pytest.raises(ValueError):

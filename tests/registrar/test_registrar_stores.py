@@ -39,7 +39,7 @@ async def test_register_refresh_query_remove(any_store: LocationStore) -> None:
 
 
 async def test_fifty_concurrent_registers_lose_nothing(any_store: LocationStore) -> None:
-    registrar = Registrar(any_store, ["example.com"])
+    registrar = Registrar(any_store, ["example.com"], max_contacts=50)
     requests = [register(f"<sip:alice@192.0.2.{i}:5060>", call_id=f"ua{i}@host", cseq=1)
                 for i in range(50)]
     responses = await asyncio.gather(*(registrar.handle(r, T0) for r in requests))
@@ -47,6 +47,22 @@ async def test_fifty_concurrent_registers_lose_nothing(any_store: LocationStore)
     # each 200 lists at least its own binding; the last one written lists all
     assert max(len(r.contact) for r in responses) == 50
     assert len(await any_store.lookup(AOR, T0)) == 50
+
+
+async def test_concurrent_registers_never_pass_max_contacts(any_store: LocationStore) -> None:
+    """The limit is checked inside the store's transaction: twenty UAs
+    registering at once leave exactly max_contacts bindings, and the others
+    are refused 403 with nothing stored."""
+    registrar = Registrar(any_store, ["example.com"], max_contacts=7)
+    requests = [register(f"<sip:alice@192.0.2.{i}:5060>", call_id=f"ua{i}@host", cseq=1)
+                for i in range(20)]
+    responses = await asyncio.gather(*(registrar.handle(r, T0) for r in requests))
+    assert sorted(r.status for r in responses) == [200] * 7 + [403] * 13
+    assert {r.reason for r in responses if r.status == 403} == {"Too Many Registered Contacts"}
+    stored = {b.contact for b in await any_store.lookup(AOR, T0)}
+    assert len(stored) == 7
+    for request, response in zip(requests, responses, strict=True):
+        assert (str(request.contact[0].uri) in stored) == (response.status == 200)
 
 
 async def test_fifty_concurrent_refreshes_of_one_ua(any_store: LocationStore) -> None:

@@ -173,6 +173,11 @@ class Headers:
                 out.append(value)
         return out
 
+    def texts(self, name: str) -> list[str]:
+        """The value of every ``name`` line as text, a comma-separated list left
+        whole: for counting or scanning values without splitting them all."""
+        return [line[2].strip(" \t") for line in self._find(header_key(name))]
+
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False

@@ -5,7 +5,14 @@ against a ``sipwire.location`` store; ``RegistrarCore`` holds the same rules
 without I/O.
 """
 
-from .core import ContactUpdate, RegistrarCore, Registration, StaleRegistration
+from .core import (
+    ContactUpdate,
+    RegistrarCore,
+    Registration,
+    ReplyTooLarge,
+    StaleRegistration,
+    TooManyContacts,
+)
 from .registrar import Authenticate, Authorize, Registrar
 
 __all__ = [
@@ -15,5 +22,7 @@ __all__ = [
     "Registrar",
     "RegistrarCore",
     "Registration",
+    "ReplyTooLarge",
     "StaleRegistration",
+    "TooManyContacts",
 ]

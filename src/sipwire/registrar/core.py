@@ -38,6 +38,31 @@ How the text of §10.3 is read here, where it leaves room:
   (step 6); one contact given twice; a bad ``+sip.instance`` or ``reg-id``
   (RFC 5626 §10); a reg-id registration with another live contact (RFC 5626
   §6); a bad Expires header.
+
+Limits on what one address-of-record may cost (local policy; §10.3 sets none):
+
+- ``max_contacts`` bindings per AOR.  A REGISTER that would leave more is
+  refused whole, "403 Too Many Registered Contacts", and stores nothing
+  (step 7: the updates are committed "if and only if all binding updates and
+  additions succeed").  A REGISTER that does not add to the count (a
+  refresh, a removal) always passes.  403 rather than the 503 Kamailio
+  answers by default: §21.4.4 says repeating a 403 will not help, which is
+  true until a binding goes, whereas a 503 (§21.5.4) says the server is
+  overloaded and sends an RFC 3263 client on to the next server, which
+  shares the same location service and answers the same.
+- ``max_contacts_per_register`` Contacts in one REGISTER, counted on the raw
+  header text (quoted strings and ``<...>`` skipped, no further than the
+  limit) before any of them is parsed: 403 too.
+- ``max_contact_length`` characters of one Contact value: 400, as Kamailio
+  answers a contact longer than its ``contact_max_size``.  With
+  ``max_contacts`` it bounds the Contact values of the 200 (step 8), and so
+  what a REGISTER query without credentials can make the registrar send.
+- A 200 that cannot go back in one UDP datagram (§18.2.2 leaves a response
+  over UDP no other way back than a datagram to the Via address) is answered
+  500 with a Warning saying so, before anything is stored.  500 (§21.5.1,
+  the server cannot fulfil the request) rather than 513: §21.5.7 is about
+  the length of the request, which may be small (a query), so a UA would
+  shorten the wrong message.  The same REGISTER over TCP or TLS gets its 200.
 """
 
 from __future__ import annotations
@@ -53,11 +78,12 @@ from ..message.errors import ParseError
 from ..message.fields.date import SIPDate
 from ..message.fields.nameaddr import Contact, RouteAddr
 from ..message.fields.text import WarningValue
-from ..message.message import Request, Response
+from ..message.message import Request, Response, kept_bytes
 from ..message.uri import URI
 from ..routing.myself import local_aor, normalize_host
 
-__all__ = ["ContactUpdate", "RegistrarCore", "Registration", "StaleRegistration"]
+__all__ = ["UDP_MAX_PAYLOAD", "ContactUpdate", "RegistrarCore", "Registration", "ReplyTooLarge",
+           "StaleRegistration", "TooManyContacts"]
 
 #: §10.3 step 7: a brief interval may be refused only if it is "smaller than one hour"
 ONE_HOUR = 3600
@@ -66,6 +92,41 @@ _REG_ID_RE = re.compile(r"[0-9]{1,10}", re.ASCII)
 REG_ID_MAX = 2**31 - 1
 #: RFC 5626 §10: +sip.instance = DQUOTE "<" instance-val ">" DQUOTE, instance-val = 1*uric
 _INSTANCE_RE = re.compile(r'"<([^<>"]+)>"')
+#: the largest UDP payload over IPv4 (65,535 less the IP and UDP headers): §18.1.1's
+#: "maximum datagram packet size", and so the largest response a UDP request can get
+UDP_MAX_PAYLOAD = 65507
+#: what a 200 adds around each Contact value: "Contact: ", ";expires=NNNNNNNNNN", CRLF
+_CONTACT_OVERHEAD = 32
+#: what a 200 adds to the request's own headers: a To tag, Supported, Date, Require
+_REPLY_OVERHEAD = 512
+#: one element of a comma-separated header value (§7.3.1): a comma inside a
+#: quoted string or ``<...>`` does not end it.  Never fails, so never backtracks.
+_LIST_ELEMENT_RE = re.compile(r'(?:[^",<]+|"(?:[^"\\]|\\.)*"?|<[^>]*>?)*')
+
+REASON_TOO_MANY = "Too Many Registered Contacts"
+
+
+class TooManyContacts(Exception):
+    """The REGISTER would leave the AOR more bindings than ``max_contacts``:
+    refused (403), nothing is committed (§10.3 step 7)."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count = count
+        self.limit = limit
+        super().__init__(f"{count} bindings would exceed the limit of {limit} per "
+                         "address-of-record")
+
+
+class ReplyTooLarge(Exception):
+    """The 200 listing the AOR's bindings (§10.3 step 8) would not fit in the
+    one UDP datagram it must go back in (§18.2.2): refused (500), nothing is
+    committed."""
+
+    def __init__(self, bindings: int, limit: int) -> None:
+        self.bindings = bindings
+        self.limit = limit
+        super().__init__(f"a 200 listing {bindings} bindings would not fit in a UDP datagram "
+                         f"({limit} bytes): send the REGISTER over TCP or TLS")
 
 
 class StaleRegistration(Exception):
@@ -120,6 +181,10 @@ class Registration:
     now: float = 0.0
     #: whether the 200 carries ``Require: outbound`` (RFC 5626 §6)
     outbound: bool = False
+    #: a REGISTER that adds bindings may leave at most this many (0: no limit)
+    max_contacts: int = 0
+    #: bytes the Contact values of the 200 may take, when it goes back over UDP
+    reply_budget: int | None = None
 
     @property
     def is_query(self) -> bool:
@@ -130,7 +195,9 @@ class Registration:
         """Steps 6 and 7 on the AOR's current bindings: the new bindings.
 
         Raises ``StaleRegistration`` when the request is out of order for a
-        binding; then none of its changes may be committed.
+        binding, ``TooManyContacts`` when it adds bindings past
+        ``max_contacts``, ``ReplyTooLarge`` when the 200 would not fit in
+        ``reply_budget``: then none of its changes may be committed.
         """
         if self.star:
             for binding in current:
@@ -138,16 +205,22 @@ class Registration:
             return []
         contacts = self.contacts
         if not current and len(contacts) == 1:  # one contact of a new address-of-record
-            return [self._binding(contacts[0])] if contacts[0].expires > 0 else []
-        result = list(current)
-        uris = {b.key: _uri_or_none(b.contact) for b in current if b.reg_id is None}
-        for update in self.contacts:
-            match = next((b for b in result if update.matches(b, uris.get(b.key))), None)
-            if match is not None:
-                self._check_order(match)
-                result.remove(match)
-            if update.expires > 0:
-                result.append(self._binding(update))
+            result = [self._binding(contacts[0])] if contacts[0].expires > 0 else []
+        else:
+            result = list(current)
+            uris = {b.key: _uri_or_none(b.contact) for b in current if b.reg_id is None}
+            for update in self.contacts:
+                match = next((b for b in result if update.matches(b, uris.get(b.key))), None)
+                if match is not None:
+                    self._check_order(match)
+                    result.remove(match)
+                if update.expires > 0:
+                    result.append(self._binding(update))
+            limit = self.max_contacts
+            if limit and len(result) > limit and len(result) > len(current):
+                raise TooManyContacts(len(result), limit)
+        if self.reply_budget is not None:
+            check_reply_size(result, self.reply_budget)
         return result
 
     def _check_order(self, binding: Binding) -> None:
@@ -176,11 +249,12 @@ class Rejection(Exception):
     """A REGISTER refused before it reaches the store (internal)."""
 
     def __init__(self, status: int, text: str | None = None,
-                 headers: Iterable[tuple[str, str]] = ()) -> None:
+                 headers: Iterable[tuple[str, str]] = (), reason: str | None = None) -> None:
         super().__init__(text or str(status))
         self.status = status
         self.text = text
         self.headers = list(headers)
+        self.reason = reason
 
 
 class RegistrarCore:
@@ -207,6 +281,8 @@ class RegistrarCore:
         ``Require: outbound`` in the 200.
     ``contact_schemes``
         URI schemes accepted in Contact (None: any, §10.2.1).
+    ``max_contacts``, ``max_contacts_per_register``, ``max_contact_length``
+        the limits of the module docs (0: none).
     ``agent``
         the warn-agent of the Warning explaining a refusal (default: the first
         domain in sorted order).
@@ -224,6 +300,9 @@ class RegistrarCore:
         outbound: bool = True,
         path_requires_supported: bool = True,
         contact_schemes: Iterable[str] | None = None,
+        max_contacts: int = 10,
+        max_contacts_per_register: int = 10,
+        max_contact_length: int = 1024,
         agent: str | None = None,
     ) -> None:
         # hosts compared as the proxy compares them (``routing.myself``):
@@ -244,6 +323,11 @@ class RegistrarCore:
         self.path_requires_supported = path_requires_supported
         self.contact_schemes = (frozenset(s.lower() for s in contact_schemes)
                                 if contact_schemes is not None else None)
+        if min(max_contacts, max_contacts_per_register, max_contact_length) < 0:
+            raise ValueError("contact limits are 0 (none) or more")
+        self.max_contacts = max_contacts
+        self.max_contacts_per_register = max_contacts_per_register
+        self.max_contact_length = max_contact_length
         #: the warn-agent of the Warning header that explains a refusal
         self.agent = agent or min(self.domains)
         self._supported = tuple(
@@ -263,7 +347,7 @@ class RegistrarCore:
             self._check_request_uri(request)
             self._check_require(request)
         except Rejection as exc:
-            return self.reject(request, exc.status, exc.text, exc.headers)
+            return self.reject(request, exc.status, exc.text, exc.headers, exc.reason)
         except ParseError as exc:
             return self.reject(request, exc.status_code, str(exc))
         return None
@@ -297,7 +381,7 @@ class RegistrarCore:
             return self._registration(request, now, source,
                                       aor if aor is not None else self.address_of_record(request))
         except Rejection as exc:
-            return self.reject(request, exc.status, exc.text, exc.headers)
+            return self.reject(request, exc.status, exc.text, exc.headers, exc.reason)
         except ParseError as exc:
             return self.reject(request, exc.status_code, str(exc))
 
@@ -322,13 +406,14 @@ class RegistrarCore:
         return request.reply(200, headers=headers)
 
     def reject(self, request: Request, status: int, text: str | None = None,
-               headers: Iterable[tuple[str, str]] = ()) -> Response:
-        """A final non-2xx answer, with a Warning (399) saying why when ``text`` is given."""
+               headers: Iterable[tuple[str, str]] = (), reason: str | None = None) -> Response:
+        """A final non-2xx answer, with a Warning (399) saying why when ``text``
+        is given, and ``reason`` as its reason phrase if given."""
         extra: list[tuple[str, str | WarningValue]] = list(headers)
         if text:
             clean = " ".join(text.split())
             extra.append(("Warning", WarningValue(399, self.agent, clean)))
-        return request.reply(status, headers=extra)
+        return request.reply(status, reason, headers=extra)
 
     # -- step 1 and 2 ---------------------------------------------------------------
 
@@ -364,10 +449,17 @@ class RegistrarCore:
         call_id = request.call_id
         cseq = request.cseq.seq
         user_agent = request.headers.get("User-Agent")
+        texts = request.headers.texts("Contact")
+        limit = self.max_contacts_per_register
+        if limit:
+            _check_contact_count(texts, limit)
+        budget = None
+        if source is not None and source.transport == "UDP":
+            budget = reply_budget(request, texts)
         values: list[Contact] = request.headers.typed("contact")  # type: ignore[assignment]
         if not values or _has_star(values):
             base = Registration(aor=aor, call_id=call_id, cseq=cseq, path=path, source=source,
-                                user_agent=user_agent, now=now)
+                                user_agent=user_agent, now=now, reply_budget=budget)
             return self._star(request, values, base) if values else base
         header_expires = request.expires
         parsed = [self._contact(c, header_expires) for c in values]
@@ -385,6 +477,7 @@ class RegistrarCore:
             aor=aor, call_id=call_id, cseq=cseq, contacts=tuple(updates), path=path,
             source=source, user_agent=user_agent, now=now,
             outbound=bool(outbound) and "outbound" in ua_supports,
+            max_contacts=self.max_contacts, reply_budget=budget,
         )
 
     def _path(self, request: Request, ua_supports: set[str]) -> list[RouteAddr]:
@@ -416,6 +509,10 @@ class RegistrarCore:
         self, contact: Contact, header_expires: int | None
     ) -> tuple[URI, str, int, float, str | None, int | None]:
         contact.check()  # q and expires follow the grammar, or ParseError -> 400
+        value = str(contact)
+        if self.max_contact_length and len(value) > self.max_contact_length:
+            raise Rejection(400, f"a Contact of {len(value)} characters is longer than "
+                                 f"{self.max_contact_length}")
         uri = contact.uri
         if self.contact_schemes is not None and uri.scheme not in self.contact_schemes:
             raise Rejection(400, f"contact scheme {uri.scheme}: is not accepted here")
@@ -437,7 +534,7 @@ class RegistrarCore:
                 raise Rejection(400, f"bad reg-id {text!r} (RFC 5626 §10: 1 to 2^31-1)")
             reg_id = int(text)
         q = contact.q if contact.q is not None else 1.0
-        return uri, str(contact), expires, q, instance, reg_id
+        return uri, value, expires, q, instance, reg_id
 
     def _outbound(
         self,
@@ -488,6 +585,61 @@ class RegistrarCore:
                     update.reg_id is None and other.reg_id is None and other.uri == update.uri)
                 if same:
                     raise Rejection(400, f"contact {update.uri} appears twice")
+
+
+def count_list_values(text: str, stop: int) -> int:
+    """How many non-empty values the comma-separated header value ``text``
+    holds (§7.3.1: a comma in a quoted string or ``<...>`` separates
+    nothing), counting no further than ``stop``."""
+    count = 0
+    position = 0
+    end = len(text)
+    match = _LIST_ELEMENT_RE.match
+    while count < stop:
+        element = match(text, position)
+        assert element is not None  # the pattern matches the empty string
+        if element.group().strip(" \t"):
+            count += 1
+        position = element.end() + 1  # past the comma
+        if position > end:
+            break
+    return count
+
+
+def reply_budget(request: Request, contacts: list[str]) -> int:
+    """The bytes the Contact values of the 200 to ``request`` may take for it
+    to fit in one UDP datagram.  What the 200 copies of the request (§8.2.6.2:
+    Via, From, To, Call-ID, CSeq; Path) is bounded by the request's size less
+    its own Contact values, ``contacts``."""
+    copied = len(kept_bytes(request))
+    for text in contacts:
+        copied -= len(text)
+    return UDP_MAX_PAYLOAD - _REPLY_OVERHEAD - copied
+
+
+def _check_contact_count(contacts: list[str], limit: int) -> None:
+    """Refuse more than ``limit`` values in the Contact header texts
+    ``contacts``.  Counted on the text, before a single value is parsed: a
+    REGISTER with a thousand Contacts costs no more than one with the limit
+    plus one."""
+    count = 0
+    for text in contacts:
+        count += 1 if "," not in text else count_list_values(text, limit + 1 - count)
+        if count > limit:
+            raise Rejection(403, f"more than {limit} Contacts in one REGISTER",
+                            reason=REASON_TOO_MANY)
+
+
+def check_reply_size(bindings: Iterable[Binding], budget: int) -> None:
+    """Raise ``ReplyTooLarge`` when the Contact values listing ``bindings``
+    in a 200 (§10.3 step 8) would take more than ``budget`` bytes."""
+    size = 0
+    count = 0
+    for binding in bindings:
+        size += len(binding.contact_value) + _CONTACT_OVERHEAD
+        count += 1
+    if size > budget:
+        raise ReplyTooLarge(count, UDP_MAX_PAYLOAD)
 
 
 _date_cache: tuple[int, str] = (-1, "")

@@ -5,6 +5,11 @@ order of RFC 3261 §10.3: (1) the Request-URI's domain, (2) Require, (3)
 authentication and (4) authorization through optional hooks, (5) the
 address-of-record, (6, 7) the Contacts applied to the store in one
 transaction, (8) the 200 listing the bindings.
+
+A store that fails (``StoreError``: the location service is unreachable) is
+answered 503 with Retry-After (§21.5.4), and logged once per outage through
+``outage`` (``StoreOutage``), not once per request.  Anything else the store
+raises is a fault of ours: 500, logged with its traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +20,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from ..location.binding import Binding, Source
-from ..location.store import LocationStore
+from ..location.outage import StoreOutage
+from ..location.store import LocationStore, StoreError
 from ..message.errors import ParseError
 from ..message.message import Request, Response
-from .core import RegistrarCore, StaleRegistration
+from .core import (
+    REASON_TOO_MANY,
+    RegistrarCore,
+    ReplyTooLarge,
+    StaleRegistration,
+    TooManyContacts,
+    check_reply_size,
+)
 
 __all__ = ["Authenticate", "Authorize", "Registrar"]
 
@@ -46,6 +59,8 @@ class Registrar:
     """A §10.3 registrar keeping its bindings in ``store``.
 
     The options after the hooks are ``RegistrarCore``'s: see there.
+    ``outage`` tracks store failures (shared with whoever else reads the
+    store, such as a proxy's lookups); one is made if not given.
     """
 
     def __init__(
@@ -63,17 +78,24 @@ class Registrar:
         outbound: bool = True,
         path_requires_supported: bool = True,
         contact_schemes: Iterable[str] | None = None,
+        max_contacts: int = 10,
+        max_contacts_per_register: int = 10,
+        max_contact_length: int = 1024,
         agent: str | None = None,
+        outage: StoreOutage | None = None,
     ) -> None:
         self.store = store
         self.core = RegistrarCore(
             domains, aliases=aliases, min_expires=min_expires, max_expires=max_expires,
             default_expires=default_expires, path=path, outbound=outbound,
             path_requires_supported=path_requires_supported,
-            contact_schemes=contact_schemes, agent=agent,
+            contact_schemes=contact_schemes, max_contacts=max_contacts,
+            max_contacts_per_register=max_contacts_per_register,
+            max_contact_length=max_contact_length, agent=agent,
         )
         self.authenticate = authenticate
         self.authorize = authorize
+        self.outage = outage if outage is not None else StoreOutage()
 
     async def handle(self, request: Request, now: float,
                      source: Source | None = None) -> Response:
@@ -107,19 +129,31 @@ class Registrar:
                 return registration
         except ParseError as exc:
             return core.reject(request, exc.status_code, str(exc))
+        outage = self.outage
         try:
             bindings: list[Binding]
             if registration.is_query:
                 bindings = await self.store.lookup(registration.aor, now)
+                if registration.reply_budget is not None:
+                    check_reply_size(bindings, registration.reply_budget)
             else:
                 bindings = await self.store.update(registration.aor, registration.apply, now)
         except StaleRegistration as exc:
             # §10.3 step 7: "the update MUST be aborted and the request fails"; a
             # failed binding update fails the request "with a 500 (Server Error)".
             return core.reject(request, 500, str(exc))
+        except TooManyContacts as exc:
+            return core.reject(request, 403, str(exc), reason=REASON_TOO_MANY)
+        except ReplyTooLarge as exc:
+            return core.reject(request, 500, str(exc))
+        except StoreError as exc:
+            outage.failed(exc)
+            return core.reject(request, 503, "the location service is unavailable",
+                               [outage.retry_after_header])
         except Exception as exc:
             log.exception("location store failed for %s", registration.aor)
             return core.reject(request, 500, f"location service failed: {type(exc).__name__}")
+        outage.succeeded()
         return core.accept(request, registration, bindings, now)
 
     async def lookup(self, aor: str, now: float) -> list[Binding]:
