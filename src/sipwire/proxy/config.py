@@ -18,6 +18,7 @@ from ..message.fields.via import Via
 from ..message.uri import URI
 from ..routing.myself import DEFAULT_PORTS, Myself, default_port, normalize_host, uri_transport
 from ..routing.token import RouteToken
+from .breadth import DEFAULT_MAX_BREADTH
 
 __all__ = ["DEFAULT_PORTS", "TIMER_C_MIN", "ProxyAddress", "ProxyConfig", "default_port",
            "normalize_host", "uri_transport"]
@@ -120,6 +121,11 @@ class ProxyConfig:
         (``targets.behind_nat``: a UA behind a NAT) to that source, and the
         others to their contact, as Kamailio's ``fix_nated_register`` does
         (``serve --nat``).
+    ``max_breadth``
+        the Max-Breadth added to a request without one, and the most
+        accepted in one (RFC 5393 §5.3.3: "RECOMMENDED to be 60"): a request
+        is forked to at most that many targets at once, else 440
+        (``proxy.breadth``).
     """
 
     addresses: tuple[ProxyAddress, ...]
@@ -138,6 +144,7 @@ class ProxyConfig:
     answer_options: bool = True
     route_to_source: bool = False
     nat: bool = False
+    max_breadth: int = DEFAULT_MAX_BREADTH
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER",
                               "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PRACK",
                               "UPDATE")
@@ -155,6 +162,9 @@ class ProxyConfig:
                              "(RFC 3261 §16.6 step 11)")
         if self.forking not in ("parallel", "sequential"):
             raise ValueError(f"forking is 'parallel' or 'sequential', not {self.forking!r}")
+        if self.max_breadth < 1:
+            raise ValueError(f"max_breadth must be 1 or more, not {self.max_breadth} "
+                             "(RFC 5393 §5.3.3)")
         set_ = object.__setattr__
         set_(self, "domains", frozenset(normalize_host(d) for d in self.domains))
         set_(self, "supported", frozenset(t.lower() for t in self.supported))

@@ -14,6 +14,7 @@ from ..message.fields.nameaddr import RouteAddr
 from ..message.fields.via import Via
 from ..message.message import Request
 from ..message.uri import URI
+from .breadth import incoming_breadth
 from .config import ProxyAddress, ProxyConfig, normalize_host
 from .routing import NextHop, _request_uri, flow_hop, next_hop_for_uri, strict_route
 from .targets import Target
@@ -56,6 +57,9 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
     1. Copy: every header kept, in order; the body untouched.
     2. Request-URI: the target's (less a ``method`` parameter and headers).
     3. Max-Forwards: decremented, or 70 when absent.
+    -  Max-Breadth: one value, the target's share (``Target.breadth``), else
+       the request's Incoming Max-Breadth (RFC 5393 §5.3.3: "All proxied
+       requests MUST contain a single Max-Breadth header field value").
     -  Path: the binding's path vector pushed ahead of any Route values
        (RFC 3327 §5.4).
     6. Strict routing: a first Route value without ``lr`` is put in the
@@ -80,6 +84,8 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
     out: Request = request.copy()
     out.uri = _request_uri(target.uri)
     _decrement_max_forwards(out)
+    _set_max_breadth(out, target.breadth if target.breadth is not None
+                     else incoming_breadth(request, config.max_breadth))
     if target.path:
         path = [RouteAddr.parse(value) for value in target.path]
         out.headers.add("Route", path, top=True, before="Content-Length")
@@ -103,6 +109,18 @@ def _decrement_max_forwards(request: Request) -> None:
     if value <= 0:
         raise ValueError("a request with Max-Forwards 0 is not forwarded (RFC 3261 §16.3)")
     request.headers.set("Max-Forwards", str(value - 1))
+
+
+def _set_max_breadth(request: Request, value: int) -> None:
+    """One Max-Breadth of ``value``; a line that already says so is left as it was."""
+    text = str(value)
+    present = request.headers.texts("Max-Breadth")
+    if present == [text]:
+        return
+    if present:
+        request.headers.set("Max-Breadth", text)
+    else:
+        request.headers.add("Max-Breadth", text, before="Content-Length")
 
 
 def _secure(request: Request) -> bool:

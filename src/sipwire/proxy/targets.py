@@ -18,18 +18,23 @@ Reading of §16.5 where it leaves room:
   target set that "remains empty".
 - A Request-URI outside the served domains with relaying off, and not
   routed here by a Route value of ours: 403 (Forbidden), with a Warning.
+- More targets to try in parallel than the request's Incoming Max-Breadth
+  (RFC 5393 §5.3.3, ``proxy.breadth``): 440 (Max-Breadth Exceeded), with a
+  Warning.  Otherwise each target of a group gets its share of it, which
+  ``forward`` writes in the ``Max-Breadth`` of its branch.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..location.binding import Binding, Source, sort_bindings
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..message.uri import URI
+from .breadth import incoming_breadth, split_breadth
 from .config import ProxyConfig, default_port, normalize_host, uri_transport
 from .validate import reject
 
@@ -54,6 +59,8 @@ class Target:
     WebSocket clients, RFC 7118 §5.3); ``alternates`` other flows of the
     same UA instance, tried in turn when this one fails with 430 (RFC 5626
     §7).  ``binding`` is the location-service entry it came from, if any.
+    ``breadth`` is the Max-Breadth of its branch (RFC 5393 §5.3.3), or None
+    for all of the request's.
     """
 
     uri: URI
@@ -63,12 +70,15 @@ class Target:
     instance_id: str | None = None
     alternates: tuple[Target, ...] = ()
     binding: Binding | None = None
+    breadth: int | None = None
 
     def next_alternate(self) -> Target | None:
-        """The first alternate, carrying the rest as its own alternates."""
+        """The first alternate, carrying the rest as its own alternates and
+        this target's Max-Breadth (it takes the place of this branch)."""
         if not self.alternates:
             return None
-        return _with_alternates(self.alternates[0], list(self.alternates[1:]))
+        alternate = _with_alternates(self.alternates[0], list(self.alternates[1:]))
+        return replace(alternate, breadth=self.breadth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +215,24 @@ def determine_targets(
     if not targets:
         return request.reply(480)
     if config.forking == "parallel":
-        return TargetSet((tuple(targets),))
-    return TargetSet(tuple(_by_q(targets)))
+        groups: list[list[Target]] = [targets]
+    else:
+        groups = list(_by_q(targets))
+    breadth = incoming_breadth(request, config.max_breadth)
+    widest = max(len(group) for group in groups)
+    if widest > breadth:
+        return reject(request, config, 440, f"{widest} targets to try in parallel, more "
+                                            f"than the Max-Breadth of {breadth} (RFC 5393)")
+    return TargetSet(tuple(_with_breadth(group, breadth) for group in groups))
+
+
+def _with_breadth(group: list[Target], breadth: int) -> tuple[Target, ...]:
+    """The targets of a parallel group, each with its share of ``breadth``."""
+    if len(group) == 1:
+        return (replace(group[0], breadth=breadth),)
+    shares = split_breadth(breadth, len(group))
+    return tuple(replace(target, breadth=share)
+                 for target, share in zip(group, shares, strict=True))
 
 
 def _targets(bindings: Iterable[Binding], config: ProxyConfig,
@@ -254,15 +280,15 @@ def _target(binding: Binding, config: ProxyConfig,
 
 def _with_alternates(target: Target, spares: list[Target]) -> Target:
     return Target(target.uri, target.q, target.path, target.flow, target.instance_id,
-                  tuple(spares), target.binding)
+                  tuple(spares), target.binding, target.breadth)
 
 
-def _by_q(targets: list[Target]) -> Iterator[tuple[Target, ...]]:
+def _by_q(targets: list[Target]) -> Iterator[list[Target]]:
     group: list[Target] = []
     for target in targets:
         if group and group[-1].q != target.q:
-            yield tuple(group)
+            yield group
             group = []
         group.append(target)
     if group:
-        yield tuple(group)
+        yield group
