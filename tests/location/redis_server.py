@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["find_redis_server", "run_redis_server"]
+__all__ = ["RedisProcess", "find_redis_server", "run_redis_server"]
 
 
 def find_redis_server() -> str | None:
@@ -102,6 +102,47 @@ def run_redis_server(binary: str, attempts: int = 5, timeout: float = 10.0) -> I
             finally:
                 _stop(proc)
         raise RuntimeError(f"redis-server did not start: {last_error.strip()}")
+
+
+class RedisProcess:
+    """A redis-server of one test, which it stops and starts again on the same
+    port: a location service outage, and its end.  Persistence is off, so what
+    it held is gone after a stop (as after a crash without AOF)."""
+
+    def __init__(self, binary: str, workdir: str) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = _free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start it on ``self.port`` and wait until it answers PING."""
+        logfile = os.path.join(self.workdir, f"redis-{self.port}.log")
+        proc = self._proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.workdir,
+             "--daemonize", "no", "--loglevel", "warning", "--logfile", logfile],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _answers_ping(self.port):
+                return
+            time.sleep(0.02)
+        self.stop()
+        with contextlib.suppress(OSError), open(logfile) as log:
+            raise RuntimeError(f"redis-server did not start on {self.port}: {log.read()}")
+        raise RuntimeError(f"redis-server did not start on {self.port}")
+
+    def stop(self) -> None:
+        """Stop it (by its PID) and wait until the port refuses connections."""
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
 
 
 if __name__ == "__main__":

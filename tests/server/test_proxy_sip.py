@@ -61,12 +61,15 @@ async def test_unregistered_user_is_404(serve: Serve, phone: OpenPhone) -> None:
     assert [r for r in await alice.silence(0.3) if status(r) == 404] == []
 
 
-async def test_known_user_without_binding_is_480(serve: Serve, phone: OpenPhone) -> None:
+async def test_known_user_without_binding_is_404_to_a_stranger(serve: Serve,
+                                                               phone: OpenPhone) -> None:
+    # 480 only to our own users (test_enumeration_sip.py), or a stranger could
+    # tell bob, a user of ours, from dave, nobody
     users = MemoryUserStore()
     users.add("bob", "example.com", "secret")
     server = await serve(auth="on", user_store=users)
     carol = await phone("carol", server, domain="biloxi.example.org")  # no auth from outside
-    assert status(await carol.request(carol.build("MESSAGE", "sip:bob@example.com"))) == 480
+    assert status(await carol.request(carol.build("MESSAGE", "sip:bob@example.com"))) == 404
     assert status(await carol.request(carol.build("MESSAGE", "sip:dave@example.com"))) == 404
 
 

@@ -47,7 +47,7 @@ from typing import Any, Generic, TypeVar
 
 from ..location.binding import Source
 from ..location.memory_store import MemoryStore
-from ..location.store import LocationStore
+from ..location.store import LocationStore, StoreError
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..proxy.branch import branch_for
@@ -371,15 +371,33 @@ class Engine:
         else:
             if preprocessed is not decision.request:
                 decision = LookUp(preprocessed, decision.aor, decision.routed)
-            self._run_store(self._lookup(decision, tx, incoming))
+            # the policy let it through: a sender it challenged is a user of ours
+            user = self.policy.authenticates(request, routed=decision.routed)
+            self._run_store(self._lookup(decision, tx, incoming, user))
 
-    async def _lookup(self, lookup: LookUp, tx: ServerTransaction, incoming: Incoming) -> None:
-        """§16.5: the targets of an AOR of ours, from the location service."""
+    async def _lookup(self, lookup: LookUp, tx: ServerTransaction, incoming: Incoming,
+                      user: bool = False) -> None:
+        """§16.5: the targets of an AOR of ours, from the location service.
+
+        Only a ``user`` of ours (authenticated) learns that the AOR is a user
+        without a binding (480): to anyone else it is 404 like an AOR nobody
+        has, or a stranger could tell our users from other names (svwar).  A
+        location service that is down is 503 with Retry-After (§21.5.4),
+        logged once per outage."""
         now = self.clock()
+        outage = self.registrar.outage
+        decision: Decision
         try:
             bindings = await self.store.lookup(lookup.aor, now)
-            known = not bindings and self.policy.knows(lookup.aor)
+            outage.succeeded()
+            known = user and not bindings and self.policy.knows(lookup.aor)
             decision = self.core.resolve(lookup, bindings, now, known=known)
+        except StoreError as exc:
+            outage.failed(exc)
+            response = reject(lookup.request, self.proxy_config, 503,
+                              "the location service is unavailable")
+            response.headers.add(*outage.retry_after_header, before="Content-Length")
+            decision = Respond(response)
         except Exception:
             log.exception("location lookup of %s failed", lookup.aor)
             decision = Respond(lookup.request.reply(500))
@@ -417,6 +435,9 @@ class Engine:
         now = self.clock()
         try:
             bindings = await self.store.lookup(lookup.aor, now)
+        except StoreError as exc:
+            self.registrar.outage.failed(exc)  # an ACK gets no answer
+            return
         except Exception:
             log.exception("location lookup of %s failed", lookup.aor)
             return

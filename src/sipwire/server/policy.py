@@ -292,9 +292,22 @@ class AuthPolicy:
                         "banned" if penalty.banned else "locked_out", penalty.source,
                         _stamp(penalty.until), kv(penalty.reason), held)
 
+    def authenticates(self, request: Request, *, routed: bool = False) -> bool:
+        """Whether ``check_proxied`` makes the sender of ``request`` prove who it
+        is: auth is on, the request is neither ACK nor CANCEL nor ``routed``,
+        and its From is a user of a served domain.  When ``check_proxied``
+        then let it through, the sender is a user of ours."""
+        if self.users is None or request.method in _NEVER_CHALLENGED or routed:
+            return False
+        sender = request.from_.uri
+        config = self.proxy_config
+        return sender.is_sip and (config.serves(sender.host) or config.is_own_host(sender.host))
+
     def knows(self, aor: str) -> bool:
         """Whether the user of ``aor`` (``sip:user@domain``) has an account here:
-        a known user with no binding is 480, an unknown one 404 (§16.5)."""
+        to an authenticated user of ours, a known user with no binding is 480,
+        an unknown one 404 (§16.5).  Anyone else gets 404 for both, or they
+        could list our users (``Engine`` asks only for authenticated callers)."""
         if self.users is None:
             return False
         _, _, rest = aor.partition(":")
