@@ -85,6 +85,18 @@ def test_missing_content_length_breaks_the_stream() -> None:
         parser.feed(MESSAGES[1])  # the stream stays broken
 
 
+def test_the_unframed_message_is_kept_to_answer_it() -> None:
+    """§18.3: what could not be framed is still there to answer 400 from."""
+    parser = StreamParser()
+    assert parser.unframed == b""
+    bad = MESSAGES[1].replace(b"Content-Length: ", b"Content-Length: x", 1)
+    assert bad != MESSAGES[1]
+    with pytest.raises(ParseError) as info:
+        parser.feed(MESSAGES[0] + bad)
+    assert info.value.header == "Content-Length"
+    assert parser.unframed == bad and parser.buffered == 0
+
+
 def test_well_framed_bad_message_is_reported_and_stream_goes_on() -> None:
     bad = MESSAGES[0].replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: many\r\n")
     assert bad != MESSAGES[0]
