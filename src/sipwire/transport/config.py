@@ -31,6 +31,12 @@ class TransportConfig:
     idle_timeout: float = 120.0
     #: the most connections, accepted and opened together
     max_connections: int = 1024
+    #: log lines about what peers send (unparsable messages, refused or closed
+    #: connections, sources over their rate): at most this many of each kind
+    #: per ``log_interval`` seconds, the next one counting those held back (0:
+    #: every line)
+    log_limit: int = 10
+    log_interval: float = 60.0
     #: seconds to open a connection (TCP connect, TLS handshake, WebSocket upgrade)
     connect_timeout: float = 10.0
     #: seconds a send may wait for a peer that does not read

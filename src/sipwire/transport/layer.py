@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
@@ -36,6 +37,7 @@ from .base import (
     normalize_ip,
 )
 from .config import TransportConfig
+from .loglimit import LogLimiter
 from .malformed import error_response
 from .routing import (
     mark_received,
@@ -93,6 +95,7 @@ class TransportLayer:
         self._sent_by: dict[tuple[str, int], None] = {}
         self._routes: dict[str, str] = {}
         self._client_tls = self.config.tls_client_context
+        self._log = LogLimiter(logger, self.config.log_limit, self.config.log_interval)
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
 
@@ -401,8 +404,8 @@ class TransportLayer:
 
     def connection_opened(self, connection: Connection) -> bool:
         if self._at_capacity():
-            logger.warning("refusing %s: %d connections open", connection,
-                           len(self._connections))
+            self._log.log(logging.WARNING, "refused", "refusing %s: %d connections open",
+                          connection, len(self._connections))
             return False
         self._connections.add(connection)
         # §18: connections are indexed by the far end's transport, address and port.
@@ -438,8 +441,8 @@ class TransportLayer:
         elif not isinstance(message, Response):
             return
         elif self.config.check_sent_by and sent_by_key(via) not in self._sent_by:
-            logger.info("dropping a response whose top Via %s is not ours (RFC 3261 §18.1.2)",
-                        via)
+            self._log.log(logging.INFO, "not-ours", "dropping a response from %s whose top "
+                          "Via %s is not ours (RFC 3261 §18.1.2)", flow.remote, via)
             return
         handler = self.on_message
         if handler is None:
@@ -452,7 +455,8 @@ class TransportLayer:
 
     def _answer_malformed(self, data: bytes, error: ParseError, flow: Flow) -> None:
         """§18.3 / §8.2.2: answer a bad request when possible, drop anything else."""
-        logger.info("unparsable message from %s: %s", flow.remote, error)
+        self._log.log(logging.INFO, "malformed", "unparsable message from %s: %s",
+                      flow.remote, error)
         if not self.config.answer_malformed:
             return
         response = error_response(data, error, self.config.limits)
@@ -473,7 +477,7 @@ class TransportLayer:
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self._closed or len(self._tasks) >= self.config.max_pending_sends:
             coro.close()
-            logger.warning("too many pending sends: dropping one")
+            self._log.log(logging.WARNING, "pending", "too many pending sends: dropping one")
             return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -482,7 +486,8 @@ class TransportLayer:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.info("background send failed: %s", task.exception())
+            self._log.log(logging.INFO, "send-failed", "background send failed: %s",
+                          task.exception())
 
     def _remember_sent_by(self, host: str, port: int) -> None:
         key = (normalize_ip(host), port)
