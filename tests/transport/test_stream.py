@@ -190,11 +190,14 @@ async def test_crlf_ping_across_the_feed_slices_gets_a_pong(make_peer: MakePeer,
     assert await asyncio.wait_for(reader.readexactly(2), TIMEOUT) == b"\r\n"
 
 
-async def test_stream_without_content_length_is_closed(make_peer: MakePeer,
-                                                       raw_tcp: RawTcp) -> None:
+async def test_stream_without_content_length_gets_400_and_is_closed(make_peer: MakePeer,
+                                                                    raw_tcp: RawTcp) -> None:
     b = await make_peer("tcp:127.0.0.1:0")
     reader, writer = await raw_tcp(b.port("tcp"))
     writer.write(REQUEST.replace(b"Content-Length: 0\r\n", b""))
+    response = parse(await read_message(reader))
+    assert isinstance(response, Response) and response.status == 400
+    assert response.call_id == "stream-1"
     assert await closed_by_peer(reader)  # §18.3: Content-Length MUST be used on streams
     await eventually(lambda: b.layer.connections == ())
     await b.inbox.nothing(0.01)

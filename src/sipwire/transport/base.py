@@ -9,6 +9,7 @@ import asyncio
 import enum
 import functools
 import ipaddress
+import itertools
 import logging
 import re
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._frozen import quick_init
+from ..message.errors import ParseError
 from ..message.parser import BadMessage, KeepAlive, StreamEvent
 from ..message.uri import three_colon_ipv6
 
@@ -30,6 +32,7 @@ __all__ = [
     "TransportError",
     "is_ip",
     "normalize_ip",
+    "source_key",
 ]
 
 logger = logging.getLogger("sipwire.transport")
@@ -124,6 +127,28 @@ def normalize_ip(host: str) -> str:
         return host.lower()
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def source_key(host: str) -> str:
+    """The peer that per-source limits count ``host`` as: an IPv4 address is
+    itself, an IPv6 address its /64 (interface identifiers are 64 bits, RFC
+    4291 §2.5.1: one host picks among 2**64 addresses of its network, and
+    counting each apart would count nothing).  An IPv4-mapped IPv6 address is
+    its IPv4 address."""
+    return host if ":" not in host else _ipv6_source(host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ipv6_source(host: str) -> str:
+    try:
+        ip = ipaddress.ip_address(ip_text(host).partition("%")[0])
+    except ValueError:
+        return host.lower()
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
 
 
@@ -273,30 +298,56 @@ class ConnectionOwner(Protocol):
     def event_received(self, connection: Connection, event: StreamEvent) -> None:
         """A message or unparsable message arrived (keep-alives stay below)."""
 
+    def framing_failed(self, connection: Connection, error: ParseError,
+                       data: bytes) -> bytes | None:
+        """The stream cannot be framed any more (§18.3): ``data`` is the start
+        of the message that broke it.  Returns the response to write before
+        the connection closes, or None to close without one."""
+
+    def message_timed_out(self, connection: Connection) -> None:
+        """No whole message arrived within ``message_timeout`` of its first
+        byte: the connection is aborted once this returns."""
+
     def connection_closed(self, connection: Connection) -> None:
         """The connection is gone."""
+
+
+#: orders activity on every connection (the loop's clock may tick in milliseconds)
+_activity = itertools.count()
 
 
 class Connection(abc.ABC):
     """A reliable connection (TCP, TLS, WS, WSS), pooled by the transport layer.
 
-    It closes itself after ``idle_timeout`` seconds without traffic (§18: kept
-    open at least as long as a transaction lives, 64*T1) and answers CRLF
-    keep-alive pings itself (RFC 5626 §3.5.1).
+    It closes itself after ``idle_timeout`` seconds without a whole message,
+    a keep-alive, or a send (§18: kept open at least as long as a transaction
+    lives, 64*T1), and answers CRLF keep-alive pings itself (RFC 5626
+    §3.5.1).  Bytes that do not complete a message are no activity: a peer
+    that trickles them is aborted ``message_timeout`` seconds after the first
+    byte of the message (0: never), or it could hold the connection forever.
+    ``inbound`` is True for a connection a peer opened to us.
     """
 
     transport: Transport
     local: Address
     remote: Address
 
-    def __init__(self, transport: Transport, owner: ConnectionOwner, idle_timeout: float) -> None:
+    def __init__(self, transport: Transport, owner: ConnectionOwner, idle_timeout: float,
+                 *, message_timeout: float = 0.0, inbound: bool = False) -> None:
         self.transport = transport
         self.owner = owner
         self.idle_timeout = idle_timeout
+        self.message_timeout = message_timeout
+        self.inbound = inbound
         self.local = self.remote = Address("0.0.0.0", 0)
         self._loop = asyncio.get_running_loop()
         self._last_active = self._loop.time()
+        #: the order of the last activity among all connections (LRU eviction)
+        self.activity = next(_activity)
         self._idle_timer: asyncio.TimerHandle | None = None
+        #: when the first byte of the message being received arrived (None: none is)
+        self._message_since: float | None = None
+        self._message_timer: asyncio.TimerHandle | None = None
         self._closed = self._loop.create_future()
         self._flow: Flow | None = None
         #: True once the owner accepted it (and so will hear of its closing)
@@ -337,6 +388,11 @@ class Connection(abc.ABC):
     def closed(self) -> bool:
         return self._closed.done()
 
+    @property
+    def last_active(self) -> float:
+        """The event loop's time of the last whole message, keep-alive or send."""
+        return self._last_active
+
     def _register(self) -> bool:
         """Ask the owner to accept the connection; start the idle timer."""
         if not self.owner.connection_opened(self):
@@ -349,9 +405,14 @@ class Connection(abc.ABC):
 
     def _touch(self) -> None:
         self._last_active = self._loop.time()
+        self.activity = next(_activity)
 
     def _check_idle(self) -> None:
         due = self._last_active + self.idle_timeout
+        since = self._message_since
+        if since is not None and self.message_timeout > 0:
+            # a message on its way has its own deadline
+            due = max(due, since + self.message_timeout)
         if self._loop.time() >= due:
             logger.debug("closing idle connection %s", self)
             self._idle_timer = None
@@ -359,7 +420,32 @@ class Connection(abc.ABC):
         else:
             self._idle_timer = self._loop.call_at(due, self._check_idle)
 
+    def _received(self, completed: bool, pending: bool) -> None:
+        """After a read: ``completed`` when it ended a message or keep-alive,
+        ``pending`` when bytes of an unfinished message are held."""
+        if not pending:
+            self._message_since = None
+        elif completed or self._message_since is None:
+            # the unfinished message began in this read
+            self._message_since = now = self._loop.time()
+            if self._message_timer is None and self.message_timeout > 0:
+                self._message_timer = self._loop.call_at(now + self.message_timeout,
+                                                         self._check_message)
+
+    def _check_message(self) -> None:
+        self._message_timer = None
+        since = self._message_since
+        if since is None or self.closed:
+            return
+        due = since + self.message_timeout
+        if self._loop.time() >= due:
+            self.owner.message_timed_out(self)
+            self.abort()
+        else:
+            self._message_timer = self._loop.call_at(due, self._check_message)
+
     def _dispatch(self, event: StreamEvent) -> None:
+        self._touch()
         if isinstance(event, KeepAlive):
             if event.ping:
                 self._send_pong()
@@ -377,6 +463,9 @@ class Connection(abc.ABC):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._message_timer is not None:
+            self._message_timer.cancel()
+            self._message_timer = None
         self._closed.set_result(None)
         if self.registered:
             self.owner.connection_closed(self)

@@ -26,11 +26,22 @@ class TransportConfig:
     #: §8.2.2/§18.3: answer an unparsable request (400, 505, 513) when its
     #: Via, From, To, Call-ID and CSeq can be recovered
     answer_malformed: bool = True
-    #: §18: close a connection after this many seconds without traffic
-    #: (at least 64*T1 = 32 s so that transactions finish on it)
+    #: §18: close a connection after this many seconds without a whole message,
+    #: a keep-alive or a send (at least 64*T1 = 32 s so that transactions
+    #: finish on it); bytes that do not end a message do not count
     idle_timeout: float = 120.0
+    #: seconds from the first byte of a message on a connection to its last;
+    #: past it the connection is aborted, unanswered (RFC 3261 has no response
+    #: to a partial message): a peer trickling bytes cannot hold it (0: no limit)
+    message_timeout: float = 10.0
     #: the most connections, accepted and opened together
     max_connections: int = 1024
+    #: the most connections one source (an IPv4 address, an IPv6 /64) may open
+    #: to us (0: no cap).  When ``max_connections`` are open, a connection from
+    #: a source holding fewer than another closes that other's least recently
+    #: active connection instead of being refused: one source cannot lock
+    #: others out.
+    max_connections_per_source: int = 64
     #: log lines about what peers send (unparsable messages, refused or closed
     #: connections, sources over their rate): at most this many of each kind
     #: per ``log_interval`` seconds, the next one counting those held back (0:

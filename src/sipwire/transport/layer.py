@@ -35,6 +35,7 @@ from .base import (
     is_ip,
     logger,
     normalize_ip,
+    source_key,
 )
 from .config import TransportConfig
 from .loglimit import LogLimiter
@@ -78,6 +79,11 @@ class TransportLayer:
     response that passes the §18.1.2 / §18.2.1 checks; it must not block (it
     runs in the event loop's reading path) and its exceptions are logged.
     Use ``async with TransportLayer(...) as layer`` or ``await layer.close()``.
+
+    What a peer can make it hold is bounded by ``config``: connections in all
+    and per source (with fair admission when all are taken, see
+    ``connection_opened``), the time to receive one message on a stream,
+    and the log lines about them.
     """
 
     def __init__(self, config: TransportConfig | None = None, *,
@@ -89,6 +95,8 @@ class TransportLayer:
         self._stream_servers: list[asyncio.Server] = []
         self._ws_servers: list[WsServer] = []  # websockets is imported only for ws/wss
         self._connections: set[Connection] = set()
+        #: the open connections of each source (``source_key`` of the far end)
+        self._sources: dict[str, dict[Connection, None]] = {}
         self._pool: dict[_PoolKey, Connection] = {}
         self._connecting: dict[_PoolKey, asyncio.Task[Connection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -142,7 +150,7 @@ class TransportLayer:
                 transport, point.host, point.port, self, ssl_context=ssl_context,
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
                 write_timeout=cfg.write_timeout, write_buffer_limit=cfg.write_buffer_limit,
-                handshake_timeout=cfg.connect_timeout)
+                handshake_timeout=cfg.connect_timeout, message_timeout=cfg.message_timeout)
             self._stream_servers.append(server)
             port = server.sockets[0].getsockname()[1]
         else:
@@ -153,7 +161,8 @@ class TransportLayer:
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
                 write_timeout=cfg.write_timeout, open_timeout=cfg.connect_timeout,
                 close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
-                max_queue=cfg.ws_max_queue, at_capacity=self._at_capacity)
+                max_queue=cfg.ws_max_queue, refuses=self._refuses,
+                message_timeout=cfg.message_timeout)
             self._ws_servers.append(ws_server)
             port = ws_server.sockets[0].getsockname()[1]
         bound = ListeningPoint(transport, point.host, port, point.sent_by)
@@ -403,13 +412,23 @@ class TransportLayer:
     # -- receiving (ConnectionOwner and the UDP listeners call these) --------------------
 
     def connection_opened(self, connection: Connection) -> bool:
-        if self._at_capacity():
-            self._log.log(logging.WARNING, "refused", "refusing %s: %d connections open",
-                          connection, len(self._connections))
+        """Admit a connection, or refuse it (False: it is closed at once).
+
+        One a peer opened is refused when its source already holds
+        ``max_connections_per_source``.  When ``max_connections`` are open,
+        the least recently active connection of the source holding the most
+        is closed to make room, if that leaves it holding no fewer than the
+        newcomer's source then will; otherwise the newcomer is refused.  So a
+        source that takes every connection cannot keep others out.
+        """
+        refusal = self._refusal(connection.remote, inbound=connection.inbound, evict=True)
+        if refusal is not None:
+            self._log.log(logging.WARNING, "refused", "refusing %s: %s", connection, refusal)
             return False
         self._connections.add(connection)
         # §18: connections are indexed by the far end's transport, address and port.
         self._pool[(connection.transport, connection.remote)] = connection
+        self._sources.setdefault(source_key(connection.remote.host), {})[connection] = None
         return True
 
     def event_received(self, connection: Connection, event: StreamEvent) -> None:
@@ -418,11 +437,85 @@ class TransportLayer:
         elif isinstance(event, Message):
             self._deliver(event, connection.flow)
 
+    def framing_failed(self, connection: Connection, error: ParseError,
+                       data: bytes) -> bytes | None:
+        """§18.3: a stream that cannot be framed any more is closed, after the
+        response its request gets (``error.status_code``: 400, or 513 for one
+        over the size limit, §21.4.1).  Without a Via, From, To, Call-ID and
+        CSeq to copy (§8.2.6.2) no response could be matched to the request
+        by its client, and the connection closes without one."""
+        response = None
+        if self.config.answer_malformed:
+            response = error_response(data, error, self.config.limits)
+        if response is None:
+            self._log.log(logging.INFO, "framing", "closing %s: %s", connection, error)
+            return None
+        mark_received(response.top_via, connection.remote)
+        self._log.log(logging.INFO, "framing", "closing %s after answering %d: %s",
+                      connection, response.status, error)
+        return bytes(response)
+
+    def message_timed_out(self, connection: Connection) -> None:
+        self._log.log(logging.INFO, "slow", "closing %s: no whole message within %g s of "
+                      "its first byte", connection, connection.message_timeout)
+
     def connection_closed(self, connection: Connection) -> None:
+        self._forget(connection)
+
+    def _forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
         key = (connection.transport, connection.remote)
         if self._pool.get(key) is connection:
             del self._pool[key]
+        source = source_key(connection.remote.host)
+        held = self._sources.get(source)
+        if held is not None:
+            held.pop(connection, None)
+            if not held:
+                del self._sources[source]
+
+    def _refuses(self, remote: Address) -> bool:
+        """Whether a connection a peer at ``remote`` opens would be refused."""
+        return self._refusal(remote, inbound=True, evict=False) is not None
+
+    def _refusal(self, remote: Address, *, inbound: bool, evict: bool,
+                 pending: int = 0) -> str | None:
+        """Why a new connection with ``remote`` cannot be admitted, or None
+        (having closed another to make room, with ``evict``)."""
+        if self._closed:
+            return "the transport layer is closed"
+        cfg = self.config
+        source = source_key(remote.host)
+        held = len(self._sources.get(source, ()))
+        cap = cfg.max_connections_per_source
+        if inbound and 0 < cap <= held:
+            return f"{source} has {held} connections open, its limit"
+        if len(self._connections) + pending < cfg.max_connections:
+            return None
+        victim = self._eviction_victim(held)
+        if victim is None:
+            return (f"{len(self._connections)} connections open, none from a source "
+                    f"with two more than {source}'s {held}")
+        if evict:
+            self._log.log(logging.WARNING, "evicted", "closing %s, the least recently "
+                          "active of the source with the most connections, for one from %s "
+                          "(%d connections open)", victim, source, len(self._connections))
+            self._forget(victim)
+            victim.abort()
+        return None
+
+    def _eviction_victim(self, held: int) -> Connection | None:
+        """The least recently active connection of the source holding the most,
+        if that is at least two more than ``held`` (so that the two are no
+        further apart after the swap, and no two sources take turns)."""
+        most: dict[Connection, None] | None = None
+        count = held + 1
+        for connections in self._sources.values():
+            if len(connections) > count:
+                most, count = connections, len(connections)
+        if most is None:
+            return None
+        return min(most, key=lambda conn: conn.activity)
 
     def _datagram_received(self, listener: UdpListener, data: bytes, flow: Flow) -> None:
         if not data.strip(b"\r\n\0 \t"):
@@ -470,9 +563,6 @@ class TransportLayer:
     def _check_open(self) -> None:
         if self._closed:
             raise TransportError("the transport layer is closed")
-
-    def _at_capacity(self) -> bool:
-        return self._closed or len(self._connections) >= self.config.max_connections
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self._closed or len(self._tasks) >= self.config.max_pending_sends:
@@ -614,8 +704,10 @@ class TransportLayer:
             return conn
         task = self._connecting.get(key)
         if task is None:
-            if len(self._connections) + len(self._connecting) >= self.config.max_connections:
-                raise TransportError("too many connections", target=remote,
+            refusal = self._refusal(remote, inbound=False, evict=True,
+                                    pending=len(self._connecting))
+            if refusal is not None:
+                raise TransportError(f"too many connections: {refusal}", target=remote,
                                      nothing_sent=True)
             task = asyncio.get_running_loop().create_task(
                 self._open(transport, remote, server_name))
@@ -649,7 +741,8 @@ class TransportLayer:
                         server_hostname=server_name if ssl_context is not None else None,
                         local_host=local_host, limits=cfg.limits,
                         idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
-                        write_buffer_limit=cfg.write_buffer_limit)
+                        write_buffer_limit=cfg.write_buffer_limit,
+                        message_timeout=cfg.message_timeout)
                 from .ws import open_ws
 
                 return await open_ws(
@@ -657,7 +750,7 @@ class TransportLayer:
                     path=cfg.ws_path, local_host=local_host, limits=cfg.limits,
                     idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
                     close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
-                    max_queue=cfg.ws_max_queue)
+                    max_queue=cfg.ws_max_queue, message_timeout=cfg.message_timeout)
         except TransportError as exc:
             exc.nothing_sent = True
             raise

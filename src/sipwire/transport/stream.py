@@ -8,7 +8,7 @@ from typing import cast
 
 from ..message.errors import ParseError
 from ..message.parser import Limits, StreamParser
-from .base import Address, Connection, ConnectionOwner, Transport, TransportError, logger
+from .base import Address, Connection, ConnectionOwner, Transport, TransportError
 
 __all__ = ["StreamConnection", "open_stream", "serve_stream"]
 
@@ -20,14 +20,17 @@ class StreamConnection(Connection, asyncio.Protocol):
     """One TCP or TLS connection, accepted or opened.
 
     Bytes go through a ``StreamParser`` whose buffer is bounded by
-    ``Limits.max_message_size``; a framing error (no Content-Length, a header
-    section or message over the limit) closes the connection, because the
-    stream cannot be re-synchronised.
+    ``Limits.max_message_size``.  After a framing error (no Content-Length or
+    a bad one, a header section or message over the limit) the stream cannot
+    be re-synchronised (§18.3): the owner's answer to the message (400, 513)
+    is written, and the connection closed.
     """
 
     def __init__(self, transport: Transport, owner: ConnectionOwner, *, limits: Limits,
-                 idle_timeout: float, write_timeout: float, write_buffer_limit: int) -> None:
-        super().__init__(transport, owner, idle_timeout)
+                 idle_timeout: float, write_timeout: float, write_buffer_limit: int,
+                 message_timeout: float = 0.0, inbound: bool = False) -> None:
+        super().__init__(transport, owner, idle_timeout, message_timeout=message_timeout,
+                         inbound=inbound)
         self._parser = StreamParser(limits)
         self._write_timeout = write_timeout
         self._write_buffer_limit = write_buffer_limit
@@ -45,20 +48,37 @@ class StreamConnection(Connection, asyncio.Protocol):
             io.abort()
 
     def data_received(self, data: bytes) -> None:
-        self._touch()
         # Fed in slices, so that one large read of tiny messages cannot make
         # thousands of events at once (memory stays bounded per connection).
+        completed = False
+        parser = self._parser
         for start in range(0, len(data), _FEED_SLICE):
             try:
-                events = self._parser.feed(data[start:start + _FEED_SLICE])
+                events = parser.feed(data[start:start + _FEED_SLICE])
             except ParseError as exc:
-                logger.info("closing %s: %s", self, exc)
-                self.abort()
+                self._unframeable(exc)
                 return
             for event in events:
                 if self._io is None or self._io.is_closing():
                     return
                 self._dispatch(event)
+            completed = completed or bool(events)
+        self._received(completed, parser.buffered > 0)
+
+    def _unframeable(self, error: ParseError) -> None:
+        """§18.3: answer what broke the framing if the owner can, then close."""
+        io = self._io
+        if io is None or io.is_closing():
+            return
+        answer = self.owner.framing_failed(self, error, self._parser.unframed)
+        if answer is None:
+            io.abort()
+            return
+        io.write(answer)
+        io.close()  # once the answer is written
+        if io.get_write_buffer_size():
+            # a peer that does not read does not keep it open
+            self._loop.call_later(self._write_timeout, io.abort)
 
     def eof_received(self) -> bool:
         return False
@@ -119,6 +139,7 @@ async def serve_stream(
     transport: Transport, host: str, port: int, owner: ConnectionOwner, *,
     ssl_context: ssl.SSLContext | None, limits: Limits, idle_timeout: float,
     write_timeout: float, write_buffer_limit: int, handshake_timeout: float,
+    message_timeout: float = 0.0,
 ) -> asyncio.Server:
     """Listen for TCP (or TLS with ``ssl_context``) connections (§18.2.1)."""
     loop = asyncio.get_running_loop()
@@ -126,7 +147,8 @@ async def serve_stream(
     def factory() -> StreamConnection:
         return StreamConnection(transport, owner, limits=limits, idle_timeout=idle_timeout,
                                 write_timeout=write_timeout,
-                                write_buffer_limit=write_buffer_limit)
+                                write_buffer_limit=write_buffer_limit,
+                                message_timeout=message_timeout, inbound=True)
 
     if ssl_context is not None:
         return await loop.create_server(factory, host, port, ssl=ssl_context,
@@ -138,7 +160,7 @@ async def open_stream(
     transport: Transport, remote: Address, owner: ConnectionOwner, *,
     ssl_context: ssl.SSLContext | None, server_hostname: str | None,
     local_host: str | None, limits: Limits, idle_timeout: float, write_timeout: float,
-    write_buffer_limit: int,
+    write_buffer_limit: int, message_timeout: float = 0.0,
 ) -> StreamConnection:
     """Open a TCP (or TLS) connection to ``remote``; the caller bounds the time."""
     loop = asyncio.get_running_loop()
@@ -146,7 +168,8 @@ async def open_stream(
     def factory() -> StreamConnection:
         return StreamConnection(transport, owner, limits=limits, idle_timeout=idle_timeout,
                                 write_timeout=write_timeout,
-                                write_buffer_limit=write_buffer_limit)
+                                write_buffer_limit=write_buffer_limit,
+                                message_timeout=message_timeout)
 
     local_addr = (local_host, 0) if local_host is not None else None
     if ssl_context is not None:

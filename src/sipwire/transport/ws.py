@@ -18,9 +18,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import Connection as WebSocket
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.typing import Subprotocol
 
 from ..message.errors import ParseError
@@ -47,42 +48,61 @@ def frame_event(data: bytes, limits: Limits) -> StreamEvent:
 
 
 class _ServerConnection(ServerConnection):
-    """A server connection that reports every read, Ping and Pong frames
-    included: RFC 7118 §6 keep-alives are activity, though they carry no SIP."""
+    """A server connection that reports every read, and whether it completed a
+    frame that ends a message or is a control frame: Ping and Pong frames are
+    RFC 7118 §6 keep-alives, activity though they carry no SIP, while the
+    bytes of a frame that never ends are none."""
 
-    on_read: Callable[[], None] | None = None
+    on_read: Callable[[bool], None] | None = None
+    _completed = False
+
+    def process_event(self, event: Event) -> None:
+        super().process_event(event)
+        if isinstance(event, Frame) and event.fin:
+            self._completed = True
 
     def data_received(self, data: bytes) -> None:
+        self._completed = False
         super().data_received(data)
         if self.on_read is not None:
-            self.on_read()
+            self.on_read(self._completed)
 
 
 class _ClientConnection(ClientConnection):
     """``_ServerConnection``'s counterpart for the connections we open."""
 
-    on_read: Callable[[], None] | None = None
+    on_read: Callable[[bool], None] | None = None
+    _completed = False
+
+    def process_event(self, event: Event) -> None:
+        super().process_event(event)
+        if isinstance(event, Frame) and event.fin:
+            self._completed = True
 
     def data_received(self, data: bytes) -> None:
+        self._completed = False
         super().data_received(data)
         if self.on_read is not None:
-            self.on_read()
+            self.on_read(self._completed)
 
 
 class WsConnection(Connection):
     """One WS or WSS connection, accepted or opened.
 
     WebSocket Ping frames are answered with Pong frames by ``websockets``
-    (RFC 6455 §5.5.2); like any other read, they keep the connection from
-    being closed as idle (RFC 7118 §6).
+    (RFC 6455 §5.5.2); like a whole message, they keep the connection from
+    being closed as idle (RFC 7118 §6).  A read that ends no frame starts
+    the ``message_timeout`` of the message it begins.
     """
 
     def __init__(self, ws: WebSocket, transport: Transport, owner: ConnectionOwner, *,
-                 limits: Limits, idle_timeout: float, write_timeout: float) -> None:
-        super().__init__(transport, owner, idle_timeout)
+                 limits: Limits, idle_timeout: float, write_timeout: float,
+                 message_timeout: float = 0.0, inbound: bool = False) -> None:
+        super().__init__(transport, owner, idle_timeout, message_timeout=message_timeout,
+                         inbound=inbound)
         self._ws = ws
         if isinstance(ws, _ServerConnection | _ClientConnection):
-            ws.on_read = self._touch
+            ws.on_read = self._read
         self._limits = limits
         self._write_timeout = write_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -100,11 +120,15 @@ class WsConnection(Connection):
     def is_open(self) -> bool:
         return self._ws.state is State.OPEN
 
+    def _read(self, completed: bool) -> None:
+        if completed:
+            self._touch()
+        self._received(completed, not completed)
+
     async def run(self) -> None:
         """Read messages until the connection closes."""
         try:
             async for frame in self._ws:
-                self._touch()
                 data = frame.encode("utf-8") if isinstance(frame, str) else frame
                 self._dispatch(frame_event(data, self._limits))
         except ConnectionClosed:
@@ -160,25 +184,28 @@ async def serve_ws(
     transport: Transport, host: str, port: int, owner: ConnectionOwner, *,
     ssl_context: ssl.SSLContext | None, limits: Limits, idle_timeout: float,
     write_timeout: float, open_timeout: float, close_timeout: float,
-    ping_interval: float | None, max_queue: int, at_capacity: Callable[[], bool],
+    ping_interval: float | None, max_queue: int, refuses: Callable[[Address], bool],
+    message_timeout: float = 0.0,
 ) -> Server:
     """Listen for WS (or WSS with ``ssl_context``) connections.
 
     A client that does not offer the ``sip`` subprotocol is refused with an
-    HTTP 400 (RFC 7118 §4.1); one arriving when the layer is at its
-    connection limit gets an HTTP 503.
+    HTTP 400 (RFC 7118 §4.1); one that the layer would refuse (its source at
+    its connection cap, or every connection taken by sources that hold no
+    more than it) gets an HTTP 503.
     """
 
     async def handler(ws: ServerConnection) -> None:
         conn = WsConnection(ws, transport, owner, limits=limits, idle_timeout=idle_timeout,
-                            write_timeout=write_timeout)
+                            write_timeout=write_timeout, message_timeout=message_timeout,
+                            inbound=True)
         if not conn._register():
             await ws.close(1013, "too many connections")
             return
         await conn.run()
 
     def process_request(ws: ServerConnection, request: HttpRequest) -> HttpResponse | None:
-        if at_capacity():
+        if refuses(Address.from_sockname(ws.remote_address)):
             return ws.respond(503, "Too many connections\n")
         return None
 
@@ -196,7 +223,7 @@ async def open_ws(
     transport: Transport, remote: Address, host_name: str, owner: ConnectionOwner, *,
     ssl_context: ssl.SSLContext | None, path: str, local_host: str | None, limits: Limits,
     idle_timeout: float, write_timeout: float, close_timeout: float,
-    ping_interval: float | None, max_queue: int,
+    ping_interval: float | None, max_queue: int, message_timeout: float = 0.0,
 ) -> WsConnection:
     """Open a WS (or WSS) connection to ``remote``; the caller bounds the time.
 
@@ -224,7 +251,7 @@ async def open_ws(
         raise TransportError("the server did not select the sip subprotocol (RFC 7118 §4.1)",
                              target=uri)
     conn = WsConnection(ws, transport, owner, limits=limits, idle_timeout=idle_timeout,
-                        write_timeout=write_timeout)
+                        write_timeout=write_timeout, message_timeout=message_timeout)
     if not conn._register():
         ws.transport.abort()
         raise TransportError("too many connections", target=uri)
