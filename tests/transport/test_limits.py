@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from sipwire import Limits, Response, parse
+from sipwire import Limits, Request, Response, parse
 from sipwire.transport import TransportConfig
 from sipwire.transport.base import source_key
 from sipwire.transport.loglimit import LogLimiter
@@ -355,3 +355,38 @@ def test_an_ipv6_source_is_its_slash_64() -> None:
         == "2001:db8:1:2::/64"
     assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
     assert source_key("::ffff:192.0.2.1") == "192.0.2.1"
+
+
+# -- requests per source and second (pike) ---------------------------------------------------
+
+
+async def test_a_source_over_the_request_rate_is_dropped_while_another_is_served(
+        make_peer: MakePeer, raw_udp: MakeRaw) -> None:
+    b = await make_peer("udp:127.0.0.1:0", config=TransportConfig(max_requests_per_source=20))
+    port = b.port("udp")
+    flood, other = await raw_udp("127.0.0.1"), await raw_udp("127.0.0.2")
+
+    def options(n: int, host: str) -> bytes:
+        return raw_request(f"SIP/2.0/UDP {host}:9;branch=z9hG4bKr{n}")
+
+    for n in range(100):
+        flood.send(options(n, "127.0.0.1"), port)
+        if n % 20 == 0:
+            other.send(options(n, "127.0.0.2"), port)
+    # responses are not requests: they are not counted
+    for _ in range(10):
+        flood.send(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", port)
+    other.send(options(999, "127.0.0.2"), port)
+    sources: list[str] = []
+    while len(sources) < 26:
+        message, flow = await b.inbox.get()
+        assert isinstance(message, Request)
+        sources.append(flow.remote.host)
+    await b.inbox.nothing(0.1)
+    assert sources.count("127.0.0.1") == 20 and sources.count("127.0.0.2") == 6
+    assert b.layer.over_rate == 80
+    # the next second, the source is served again: dropped, not banned
+    await asyncio.sleep(1.0)
+    flood.send(options(1000, "127.0.0.1"), port)
+    _, flow = await b.inbox.get()
+    assert flow.remote.host == "127.0.0.1" and b.layer.over_rate == 80

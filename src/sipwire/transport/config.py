@@ -42,6 +42,11 @@ class TransportConfig:
     #: active connection instead of being refused: one source cannot lock
     #: others out.
     max_connections_per_source: int = 64
+    #: UDP datagrams other than responses one source may send per second; the
+    #: rest of the second's are dropped unread (Kamailio's pike).  0: no limit,
+    #: the default of the layer, which a UA uses too: all a UA receives comes
+    #: from its proxy.  ``sipwire serve``, which strangers reach, sets 200.
+    max_requests_per_source: int = 0
     #: log lines about what peers send (unparsable messages, refused or closed
     #: connections, sources over their rate): at most this many of each kind
     #: per ``log_interval`` seconds, the next one counting those held back (0:

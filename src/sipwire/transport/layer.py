@@ -83,7 +83,7 @@ class TransportLayer:
     What a peer can make it hold is bounded by ``config``: connections in all
     and per source (with fair admission when all are taken, see
     ``connection_opened``), the time to receive one message on a stream,
-    and the log lines about them.
+    UDP requests per source and second, and the log lines about them.
     """
 
     def __init__(self, config: TransportConfig | None = None, *,
@@ -119,6 +119,12 @@ class TransportLayer:
         """Every open connection, accepted or opened."""
         return tuple(self._connections)
 
+    @property
+    def over_rate(self) -> int:
+        """UDP datagrams dropped unread because their source sent more than
+        ``max_requests_per_source`` in a second."""
+        return sum(listener.over_rate for listener in self._udp)
+
     async def listen(self, spec: str | ListeningPoint, *, sent_by: str | None = None,
                      ) -> ListeningPoint:
         """Bind ``udp:127.0.0.1:5060``, ``tcp:[::1]:0``, ``tls:…``, ``ws:…``, ``wss:…``.
@@ -142,7 +148,9 @@ class TransportLayer:
         if transport is Transport.UDP:
             listener = await open_udp(point, self._datagram_received,
                                       cfg.udp_send_buffer_limit, cfg.udp_receive_buffer,
-                                      coalesce=cfg.udp_coalesce_sends)
+                                      coalesce=cfg.udp_coalesce_sends,
+                                      max_requests_per_source=cfg.max_requests_per_source,
+                                      log=self._log)
             self._udp.append(listener)
             port = listener.local.port
         elif transport is Transport.TCP or transport is Transport.TLS:

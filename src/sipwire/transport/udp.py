@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import socket
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
-from .base import Address, Flow, ListeningPoint, Transport, TransportError, logger
+from .base import Address, Flow, ListeningPoint, Transport, TransportError, logger, source_key
+from .loglimit import LogLimiter
 from .stun import answer_binding
 
 __all__ = ["UdpListener", "open_udp"]
@@ -19,6 +21,10 @@ _MAX_PAYLOAD = 65507
 
 #: errno of a send buffer that is full for now (sendto would block)
 _FULL = frozenset({errno.ENOBUFS, errno.EAGAIN, errno.EWOULDBLOCK})
+
+#: sources counted in one second of the request rate limit; past it the count
+#: starts again (UDP sources can be forged: memory stays bounded)
+_MAX_RATE_SOURCES = 65536
 
 #: (listener, datagram, its flow: the packet source and this listener's address)
 DatagramHandler = Callable[["UdpListener", bytes, Flow], None]
@@ -36,16 +42,28 @@ class UdpListener(asyncio.DatagramProtocol):
     between packets once per round instead of once per datagram: on Linux,
     a ``sendto`` that wakes the receiving process costs two to three times
     one that finds it running.  The datagrams wait no longer than the round.
+
+    ``max_requests_per_source``: past that many datagrams in a second from one
+    source (``source_key``), the rest of that second's are dropped unread, as
+    Kamailio's pike module does; responses (``SIP/`` first) are not counted.
+    0 counts nothing.
     """
 
     def __init__(self, point: ListeningPoint, on_datagram: DatagramHandler,
-                 send_buffer_limit: int, *, coalesce: bool = False) -> None:
+                 send_buffer_limit: int, *, coalesce: bool = False,
+                 max_requests_per_source: int = 0, log: LogLimiter | None = None) -> None:
         self.point = point
         self.local = point.address
         self._on_datagram = on_datagram
         self._send_buffer_limit = send_buffer_limit
         #: datagrams dropped because the socket's send buffer was full
         self.dropped = 0
+        self.max_requests_per_source = max_requests_per_source
+        #: datagrams dropped because their source was over its request rate
+        self.over_rate = 0
+        #: datagrams of each source this second
+        self._rate_counts: dict[str, int] = {}
+        self._log = log or LogLimiter(logger, 0, 1.0)
         self.coalesce = coalesce
         self._io: asyncio.DatagramTransport | None = None
         #: the transport's write buffer size, asked before each send
@@ -71,8 +89,22 @@ class UdpListener(asyncio.DatagramProtocol):
         self.point = ListeningPoint(Transport.UDP, self.local.host, self.local.port,
                                     self.point.sent_by)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         try:
+            if self.max_requests_per_source and not data.startswith(b"SIP/"):
+                # Kamailio's pike: a source over its rate is dropped before any
+                # parsing, since any answer (a 503 among them) would be work
+                # done for the flood.  A response is not counted.
+                host = addr[0]
+                key = host if ":" not in host else source_key(host)
+                counts = self._rate_counts
+                n = counts.get(key, 0) + 1
+                if n == 1:
+                    self._new_source()
+                counts[key] = n
+                if n > self.max_requests_per_source:
+                    self._over_rate(key, n)
+                    return
             if not data or data[0] < 2:
                 # a STUN Binding message starts with 0 or 1, and a SIP message
                 # never does (RFC 5626 §8): one byte tells them apart
@@ -88,6 +120,25 @@ class UdpListener(asyncio.DatagramProtocol):
         except Exception:
             # A bug above must not stop the socket from reading.
             logger.exception("error handling a datagram from %s", addr)
+
+    def _new_source(self) -> None:
+        """The first datagram of a source in this second of the request rate."""
+        counts = self._rate_counts
+        if not counts:
+            # The counts start again a second after the first of them: a timer,
+            # not a clock read per datagram.
+            self._loop.call_later(1.0, counts.clear)
+        elif len(counts) >= _MAX_RATE_SOURCES:
+            counts.clear()
+
+    def _over_rate(self, source: str, n: int) -> None:
+        """``source`` sent its ``n``th datagram this second, over the rate."""
+        self.over_rate += 1
+        if n == self.max_requests_per_source + 1:
+            self._log.log(logging.WARNING, "rate",
+                          "UDP %s: %s sent over %d requests in a second: dropping the "
+                          "rest of this second's unread (%d dropped so far)", self.local,
+                          source, self.max_requests_per_source, self.over_rate)
 
     def _answer_stun(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         """RFC 5626 §8: the SIP UDP port is also a limited STUN server; what
@@ -207,11 +258,13 @@ class UdpListener(asyncio.DatagramProtocol):
 
 async def open_udp(point: ListeningPoint, on_datagram: DatagramHandler,
                    send_buffer_limit: int, receive_buffer: int | None = None, *,
-                   coalesce: bool = False) -> UdpListener:
+                   coalesce: bool = False, max_requests_per_source: int = 0,
+                   log: LogLimiter | None = None) -> UdpListener:
     """Bind a UDP listening point (port 0 picks one; ``listener.point`` has it)."""
     loop = asyncio.get_running_loop()
     io, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpListener(point, on_datagram, send_buffer_limit, coalesce=coalesce),
+        lambda: UdpListener(point, on_datagram, send_buffer_limit, coalesce=coalesce,
+                            max_requests_per_source=max_requests_per_source, log=log),
         local_addr=(point.host, point.port),
     )
     if receive_buffer is not None:
