@@ -34,7 +34,7 @@ class StoreOutage:
     seconds (for the duration in the log only).
     """
 
-    __slots__ = ("_clock", "_since", "failures", "logger", "outages", "retry_after")
+    __slots__ = ("_clock", "failures", "logger", "outages", "retry_after", "since")
 
     def __init__(self, *, retry_after: int = DEFAULT_RETRY_AFTER,
                  clock: Callable[[], float] = time.monotonic,
@@ -44,8 +44,8 @@ class StoreOutage:
         self.retry_after = retry_after
         self.logger = logger
         self._clock = clock
-        #: when the current outage started (None: the store is up)
-        self._since: float | None = None
+        #: when the current outage started, on ``clock`` (None: the store is up)
+        self.since: float | None = None
         #: requests refused in the current outage
         self.failures = 0
         #: outages seen since start
@@ -54,25 +54,25 @@ class StoreOutage:
     @property
     def down(self) -> bool:
         """An outage is under way: the last store operation failed."""
-        return self._since is not None
+        return self.since is not None
 
     def failed(self, error: BaseException) -> None:
         """A store operation failed: the first failure of an outage is logged."""
         self.failures += 1
-        if self._since is None:
-            self._since = self._clock()
+        if self.since is None:
+            self.since = self._clock()
             self.outages += 1
             self.logger.warning("location store unavailable: %s (answering 503 with "
                                 "Retry-After %d until it is back)", error, self.retry_after)
 
     def succeeded(self) -> None:
         """A store operation worked: the end of an outage is logged."""
-        if self._since is None:
+        if self.since is None:
             return
-        lasted = self._clock() - self._since
+        lasted = self._clock() - self.since
         self.logger.warning("location store available again after %.1f s; %d requests were "
                             "answered 503 meanwhile", lasted, self.failures)
-        self._since = None
+        self.since = None
         self.failures = 0
 
     @property

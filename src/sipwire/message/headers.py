@@ -176,7 +176,10 @@ class Headers:
     def texts(self, name: str) -> list[str]:
         """The value of every ``name`` line as text, a comma-separated list left
         whole: for counting or scanning values without splitting them all."""
-        return [line[2].strip(" \t") for line in self._find(header_key(name))]
+        lines = self._find(header_key(name))
+        if len(lines) == 1:
+            return [lines[0][2].strip(" \t")]
+        return [line[2].strip(" \t") for line in lines]
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

@@ -99,6 +99,7 @@ UDP_MAX_PAYLOAD = 65507
 _CONTACT_OVERHEAD = 32
 #: what a 200 adds to the request's own headers: a To tag, Supported, Date, Require
 _REPLY_OVERHEAD = 512
+_UDP_BUDGET = UDP_MAX_PAYLOAD - _REPLY_OVERHEAD
 #: one element of a comma-separated header value (§7.3.1): a comma inside a
 #: quoted string or ``<...>`` does not end it.  Never fails, so never backtracks.
 _LIST_ELEMENT_RE = re.compile(r'(?:[^",<]+|"(?:[^"\\]|\\.)*"?|<[^>]*>?)*')
@@ -219,8 +220,12 @@ class Registration:
             limit = self.max_contacts
             if limit and len(result) > limit and len(result) > len(current):
                 raise TooManyContacts(len(result), limit)
-        if self.reply_budget is not None:
-            check_reply_size(result, self.reply_budget)
+        budget = self.reply_budget
+        if budget is not None:  # check_reply_size, inline on the hot path
+            for binding in result:
+                budget -= len(binding.contact_value) + _CONTACT_OVERHEAD
+            if budget < 0:
+                raise ReplyTooLarge(len(result), UDP_MAX_PAYLOAD)
         return result
 
     def _check_order(self, binding: Binding) -> None:
@@ -451,11 +456,14 @@ class RegistrarCore:
         user_agent = request.headers.get("User-Agent")
         texts = request.headers.texts("Contact")
         limit = self.max_contacts_per_register
-        if limit:
+        # one line without a comma is one Contact, within any limit
+        if limit and (len(texts) > 1 or (texts and "," in texts[0])):
             _check_contact_count(texts, limit)
         budget = None
-        if source is not None and source.transport == "UDP":
-            budget = reply_budget(request, texts)
+        if source is not None and source.transport == "UDP":  # reply_budget, inline
+            budget = _UDP_BUDGET - len(kept_bytes(request))
+            for text in texts:
+                budget += len(text)
         values: list[Contact] = request.headers.typed("contact")  # type: ignore[assignment]
         if not values or _has_star(values):
             base = Registration(aor=aor, call_id=call_id, cseq=cseq, path=path, source=source,
@@ -611,10 +619,10 @@ def reply_budget(request: Request, contacts: list[str]) -> int:
     to fit in one UDP datagram.  What the 200 copies of the request (§8.2.6.2:
     Via, From, To, Call-ID, CSeq; Path) is bounded by the request's size less
     its own Contact values, ``contacts``."""
-    copied = len(kept_bytes(request))
+    budget = _UDP_BUDGET - len(kept_bytes(request))
     for text in contacts:
-        copied -= len(text)
-    return UDP_MAX_PAYLOAD - _REPLY_OVERHEAD - copied
+        budget += len(text)
+    return budget
 
 
 def _check_contact_count(contacts: list[str], limit: int) -> None:

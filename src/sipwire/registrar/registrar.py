@@ -153,7 +153,8 @@ class Registrar:
         except Exception as exc:
             log.exception("location store failed for %s", registration.aor)
             return core.reject(request, 500, f"location service failed: {type(exc).__name__}")
-        outage.succeeded()
+        if outage.since is not None:
+            outage.succeeded()
         return core.accept(request, registration, bindings, now)
 
     async def lookup(self, aor: str, now: float) -> list[Binding]:
