@@ -4,6 +4,7 @@ sockets on 127.0.0.1, one round at a time (the test is the clock)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import pytest
 
 import sipwire
 from sipwire import Request, Response
-from sipwire.location import Binding, MemoryStore, Source
+from sipwire.location import Binding, MemoryStore, Source, StoreError
 from sipwire.server.natping import NatPinger
 from sipwire.transport import Flow, TransportLayer
 
@@ -166,3 +167,23 @@ async def test_only_udp_bindings_behind_a_nat_registered_here_are_pinged(
 def test_an_interval_is_needed() -> None:
     with pytest.raises(ValueError):
         NatPinger(MemoryStore(), TransportLayer(), interval=0, clock=time.time)
+
+
+async def test_a_round_failed_by_the_store_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    class Down(MemoryStore):
+        async def aors(self, now: float) -> list[str]:
+            raise StoreError("redis: Connection refused")
+
+    layer = TransportLayer()
+    pinger = NatPinger(Down(), layer, interval=0.01, clock=time.time)
+    with caplog.at_level(logging.INFO, logger="sipwire.server"):
+        task = asyncio.get_running_loop().create_task(pinger.run())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await layer.close()
+    assert caplog.records
+    assert {r.getMessage() for r in caplog.records} == {
+        "NAT keep-alive round failed: redis: Connection refused"}
+    assert all(r.exc_info is None for r in caplog.records)

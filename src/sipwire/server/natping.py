@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Callable
 
 from ..location.binding import Binding
-from ..location.store import LocationStore
+from ..location.store import LocationStore, StoreError
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..message.uri import URI
@@ -70,11 +70,14 @@ class NatPinger:
 
     async def run(self) -> None:
         """A round every ``interval`` seconds until cancelled; a failed round is
-        logged and the next one tried."""
+        logged (in one line when the location store is unavailable) and the
+        next one tried."""
         while True:
             await asyncio.sleep(self.interval)
             try:
                 await self.ping_round()
+            except StoreError as exc:
+                log.warning("NAT keep-alive round failed: %s", exc)
             except Exception:
                 log.exception("NAT keep-alive round failed")
 
