@@ -389,7 +389,8 @@ class Engine:
         decision: Decision
         try:
             bindings = await self.store.lookup(lookup.aor, now)
-            outage.succeeded()
+            if outage.since is not None:
+                outage.succeeded()
             known = user and not bindings and self.policy.knows(lookup.aor)
             decision = self.core.resolve(lookup, bindings, now, known=known)
         except StoreError as exc:
