@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sipwire
 from sipwire.location import Binding, MemoryStore, Source, StoreError, StoreOutage
 from sipwire.message.fields.date import SIPDate
 from sipwire.message.fields.nameaddr import Contact
+from sipwire.message.headers import split_list
 from sipwire.message.message import Request, Response
 from sipwire.registrar import Registrar
 from sipwire.registrar.core import UDP_MAX_PAYLOAD, count_list_values, date_text
@@ -640,6 +643,22 @@ async def test_a_thousand_contacts_cost_no_more_than_the_limit(store: MemoryStor
 def test_count_list_values(text: str, count: int) -> None:
     assert count_list_values(text, 100) == count
     assert count_list_values(text, 1) == min(count, 1)
+
+
+_NAME = st.text(alphabet=st.sampled_from('ab ,;<>=\\"'), max_size=8)
+_USER = st.text(alphabet=st.sampled_from("ab,;?=&"), min_size=1, max_size=6)
+
+
+@given(st.lists(st.tuples(_NAME, _USER), max_size=12), st.integers(min_value=1, max_value=15))
+def test_count_list_values_agrees_with_the_split_of_getall(
+        values: list[tuple[str, str]], stop: int) -> None:
+    """Quoted display names and <URIs> holding commas, as Contact carries them."""
+    line = ", ".join(
+        '"' + name.replace("\\", "\\\\").replace('"', '\\"') + f'" <sip:{user}@h>;q=0.5'
+        for name, user in values)
+    if values:
+        assert count_list_values(line, 100) == len(split_list(line)) == len(values)
+    assert count_list_values(line, stop) == min(len(values), stop)
 
 
 async def test_a_contact_longer_than_max_contact_length_is_400(store: MemoryStore) -> None:
