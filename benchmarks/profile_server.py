@@ -162,7 +162,8 @@ async def _serving(mode: str, port: int, work: float) -> AsyncIterator[None]:
             io.close()
         return
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
-                          store="memory:", auth="off", trace=False)
+                          store="memory:", auth="off", trace=False,
+                          max_requests_per_source=0)  # the load comes from one address
     async with Server(config):
         yield
 
@@ -261,7 +262,8 @@ async def _feed(listener: UdpListener, datagrams: list[bytes],
 async def run_in_process(count: int, port: int, profile: cProfile.Profile | None,
                          gc_off: bool = False) -> tuple[int, float, float]:
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
-                          store="memory:", auth="off", trace=False)
+                          store="memory:", auth="off", trace=False,
+                          max_requests_per_source=0)  # the load comes from one address
     source = ("127.0.0.1", port + 2)
     warm = min(1000, count)
     datagrams = [_REGISTER.format(domain=DOMAIN, port=source[1], n=n).encode()

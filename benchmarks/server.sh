@@ -34,7 +34,8 @@
 #
 # Servers:
 #   sipwire   python -m sipwire.cli.main serve, uvloop, --store memory:,
-#             --auth off, --no-trace, --log-level warning, UDP only
+#             --auth off, --no-trace, --log-level warning, UDP only,
+#             --max-requests-per-source 0 (SIPp's load comes from one address)
 #   sqlite    the same with the default SQLite store (REGISTER only)
 #   kamailio  benchmarks/kamailio/kamailio.cfg: usrloc in memory, registrar,
 #             tm, rr; children=1 (one SIP worker), TCP off
@@ -229,7 +230,7 @@ start_server() {  # KIND (sipwire | sqlite | kamailio)
         (cd "$TMP" && exec "${SERVER_PIN[@]}" "$PY" -m sipwire.cli.main serve \
             --listen "udp:127.0.0.1:$SERVER_PORT" --domain "$DOMAIN" \
             --store "$store" --users "$TMP/users.db" --auth off --no-trace \
-            --log-level warning --uvloop) >>"$SERVER_LOG" 2>&1 &
+            --log-level warning --uvloop --max-requests-per-source 0) >>"$SERVER_LOG" 2>&1 &
         ;;
     kamailio)
         mkdir -p "$TMP/kamailio"

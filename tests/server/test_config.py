@@ -142,3 +142,32 @@ def test_lockout_and_ban_settings_from_toml_and_flags(tmp_path: Path) -> None:
 def test_bad_lockout_settings_are_refused(flags: tuple[str, ...]) -> None:
     with pytest.raises(ConfigError):
         load_config(parse_flags(*flags))
+
+
+# -- what one source can spend at the transport ---------------------------------------------
+
+
+def test_per_source_limits_from_toml_and_flags(tmp_path: Path) -> None:
+    defaults = ServerConfig()
+    assert (defaults.max_connections_per_source, defaults.message_timeout,
+            defaults.max_requests_per_source) == (64, 10.0, 200)
+    path = tmp_path / "sipwire.toml"
+    path.write_text("[limits]\nmax_connections_per_source = 8\nmessage_timeout = 4\n"
+                    "max_requests_per_source = 50\n")
+    from_file = load_config(parse_flags("--config", str(path)))
+    assert (from_file.max_connections_per_source, from_file.message_timeout,
+            from_file.max_requests_per_source) == (8, 4.0, 50)
+    config = load_config(parse_flags("--config", str(path), "--max-connections-per-source",
+                                     "0", "--message-timeout", "2.5",
+                                     "--max-requests-per-source", "0"))
+    assert (config.max_connections_per_source, config.message_timeout,
+            config.max_requests_per_source) == (0, 2.5, 0)
+
+
+@pytest.mark.parametrize("flags", [
+    ("--max-connections-per-source", "-1"), ("--message-timeout", "-1"),
+    ("--max-requests-per-source", "-5"),
+])
+def test_negative_per_source_limits_are_refused(flags: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigError, match="must be 0 \\(no limit\\) or more"):
+        load_config(parse_flags(*flags))

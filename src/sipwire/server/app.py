@@ -14,9 +14,10 @@ What it wires together:
 
 - a ``TransportLayer`` listening on every ``config.listen`` (TLS and WSS with
   ``tls_cert``/``tls_key``), limits from ``max_message_size``,
-  ``max_connections`` and ``idle_timeout``; the TLS and WSS connections it
-  opens trust the system's CAs and ``tls_ca``, and verify the server unless
-  ``tls_verify = "none"`` (RFC 5922 §7.3);
+  ``max_connections``, ``max_connections_per_source``, ``idle_timeout``,
+  ``message_timeout`` and ``max_requests_per_source``; the TLS and WSS
+  connections it opens trust the system's CAs and ``tls_ca``, and verify the
+  server unless ``tls_verify = "none"`` (RFC 5922 §7.3);
 - a ``TransactionLayer`` with T1, T2, T4 from the configuration, and the
   ``Engine`` that drives it, the registrar and the proxy core (see there);
 - the location store ``config.store`` (``open_store``), purged in the
@@ -223,7 +224,11 @@ class Server:
         if config.max_message_size != limits.max_message_size:
             limits = Limits(max_message_size=config.max_message_size)
         return TransportConfig(limits=limits, max_connections=config.max_connections,
-                               idle_timeout=config.idle_timeout, tls_server_context=tls,
+                               max_connections_per_source=config.max_connections_per_source,
+                               idle_timeout=config.idle_timeout,
+                               message_timeout=config.message_timeout,
+                               max_requests_per_source=config.max_requests_per_source,
+                               tls_server_context=tls,
                                tls_client_context=client_tls,
                                udp_receive_buffer=UDP_RECEIVE_BUFFER,
                                udp_coalesce_sends=True)

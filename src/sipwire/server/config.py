@@ -52,7 +52,12 @@ TOML layout (all keys optional)::
     [limits]
     max_message_size = 65535
     max_connections = 1024
+    max_connections_per_source = 64     # from one IPv4 address or IPv6 /64 (0: no cap)
     idle_timeout = 120
+    message_timeout = 10                # seconds to receive one whole message on a
+                                        # connection, from its first byte (0: no limit)
+    max_requests_per_source = 200       # UDP requests per second from one source;
+                                        # the rest are dropped unread (0: no limit)
 
     [tls]
     cert = "server.pem"                 # certificate chain of tls: and wss: listening points
@@ -149,7 +154,15 @@ class ServerConfig:
     # [limits]
     max_message_size: int = 65535
     max_connections: int = 1024
+    #: connections one source (IPv4 address, IPv6 /64) may open; when all
+    #: ``max_connections`` are taken, a source holding fewer makes room
+    max_connections_per_source: int = 64
     idle_timeout: float = 120.0
+    #: seconds from the first byte of a message on a connection to its last (slowloris)
+    message_timeout: float = 10.0
+    #: UDP requests per second from one source before the rest are dropped unread
+    #: (Kamailio's pike); 200 is far above what phones send, 0 turns it off
+    max_requests_per_source: int = 200
     # [tls]
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -197,6 +210,10 @@ class ServerConfig:
             raise ConfigError("need 0 <= lockout <= max_lockout")
         if self.nat_ping_interval < 0:
             raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
+        for name in ("max_connections_per_source", "message_timeout",
+                     "max_requests_per_source"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (no limit) or more")
         for alias in self.aliases:
             try:
                 parse_alias(alias)
@@ -224,7 +241,9 @@ _TABLES = {
               "timer_c": "timer_c"},
     "timers": {"t1": "t1", "t2": "t2", "t4": "t4"},
     "limits": {"max_message_size": "max_message_size", "max_connections": "max_connections",
-               "idle_timeout": "idle_timeout"},
+               "max_connections_per_source": "max_connections_per_source",
+               "idle_timeout": "idle_timeout", "message_timeout": "message_timeout",
+               "max_requests_per_source": "max_requests_per_source"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
 _TOP = {"listen", "domains", "aliases", "store", "users", "log_level", "trace", "uvloop",
@@ -340,7 +359,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--t4", type=float, metavar="S")
     a("--max-message-size", type=int, metavar="BYTES")
     a("--max-connections", type=int, metavar="N")
+    a("--max-connections-per-source", type=int, metavar="N",
+      help="connections one IPv4 address or IPv6 /64 may open (default 64; 0: no cap); "
+           "when --max-connections are open, a source holding fewer closes the least "
+           "recently active connection of the one holding the most")
     a("--idle-timeout", type=float, metavar="S")
+    a("--message-timeout", type=float, metavar="S",
+      help="seconds to receive a whole message on a connection once its first byte came; "
+           "past it the connection is closed (default 10; 0: no limit)")
+    a("--max-requests-per-source", type=int, metavar="N",
+      help="UDP requests per second one source may send; the rest of the second's are "
+           "dropped unread, as Kamailio's pike does (default 200; 0: no limit)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")
     a("--tls-key", metavar="PEM", help="private key of --tls-cert")
     a("--tls-ca", action="append", metavar="PEM",
