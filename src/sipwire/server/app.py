@@ -23,16 +23,17 @@ What it wires together:
 - the location store ``config.store`` (``open_store``), purged in the
   background;
 - a ``Registrar`` for ``config.domains`` (and our own addresses as aliases),
-  with the min/max/default expires;
+  with the min/max/default expires and the limits per address-of-record
+  (``max_contacts``, ``max_contacts_per_register``, ``max_contact_length``);
 - digest authentication (``policy``), on unless ``auth = "off"``: the users
   of the user file (``config.users``, else ``$SIPWIRE_USERS``, else
   ``~/.local/share/sipwire/users.db``; ``auth.userfile``), reread when it
   changes and on SIGHUP.  A file that was named must exist; with no user,
   every request that would be challenged is answered 403, as logged at start;
 - a ``ProxyCore`` whose addresses are the bound listening points, serving
-  ``config.domains``, with ``record_route``, ``relay``, ``forking`` and
-  ``timer_c``, and ``nat`` (requests for contacts behind a NAT go to the
-  source of their REGISTER);
+  ``config.domains``, with ``record_route``, ``relay``, ``forking``,
+  ``timer_c`` and ``max_breadth`` (RFC 5393), and ``nat`` (requests for
+  contacts behind a NAT go to the source of their REGISTER);
 - with ``nat`` and a ``nat_ping_interval``, a ``NatPinger`` sending OPTIONS
   keep-alives to those contacts over UDP and removing the ones that stop
   answering.
@@ -185,7 +186,9 @@ class Server:
             authenticate=policy.authenticate_register if self.auth_enabled else None,
             authorize=policy.authorize_register if self.auth_enabled else None,
             min_expires=config.min_expires, max_expires=config.max_expires,
-            default_expires=config.default_expires, agent=proxy_config.agent)
+            default_expires=config.default_expires, max_contacts=config.max_contacts,
+            max_contacts_per_register=config.max_contacts_per_register,
+            max_contact_length=config.max_contact_length, agent=proxy_config.agent)
         transactions = TransactionLayer(
             TimerConfig(t1=config.t1, t2=config.t2, t4=config.t4, trying_delay=None),
             detect_merged_requests=False)  # §16: merged requests are a UAS matter
@@ -297,7 +300,7 @@ class Server:
             aliases=config.aliases, relay=config.relay, record_route=config.record_route,
             forking="sequential" if config.forking == "sequential" else "parallel",
             timer_c=config.timer_c, cancel_grace=64 * config.t1, secret=secret,
-            nat=config.nat)
+            nat=config.nat, max_breadth=config.max_breadth)
 
     # -- stopping -----------------------------------------------------------------------
 

@@ -37,12 +37,19 @@ TOML layout (all keys optional)::
     min_expires = 60
     max_expires = 3600
     default_expires = 3600
+    max_contacts = 10                   # bindings per address-of-record; a REGISTER adding
+                                        # more is 403 Too Many Registered Contacts (0: any)
+    max_contacts_per_register = 10      # Contacts in one REGISTER, counted before parsing
+                                        # them; more is 403 too (0: any)
+    max_contact_length = 1024           # characters of one Contact value; longer is 400
 
     [proxy]
     record_route = true
     relay = false                       # forward requests for domains not served
     forking = "parallel"                # or "sequential" (by q value)
     timer_c = 185                       # over 3 minutes (RFC 3261 §16.6 step 11)
+    max_breadth = 60                    # Max-Breadth added, and the most accepted: at most
+                                        # that many parallel branches, else 440 (RFC 5393)
 
     [timers]
     t1 = 0.5
@@ -142,11 +149,21 @@ class ServerConfig:
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600
+    #: bindings one address-of-record may hold: a REGISTER that would add more
+    #: is refused 403 and stores nothing (0: no limit)
+    max_contacts: int = 10
+    #: Contacts one REGISTER may carry, counted before any is parsed (0: no limit)
+    max_contacts_per_register: int = 10
+    #: characters of one Contact value; a longer one is 400 (0: no limit)
+    max_contact_length: int = 1024
     # [proxy]
     record_route: bool = True
     relay: bool = False
     forking: str = "parallel"
     timer_c: float = 185.0
+    #: RFC 5393 §5.3.3: the Max-Breadth a request gets when it has none, and the
+    #: most it may have; a parallel fork wider than a request's is answered 440
+    max_breadth: int = 60
     # [timers]
     t1: float = 0.5
     t2: float = 4.0
@@ -210,6 +227,11 @@ class ServerConfig:
             raise ConfigError("need 0 <= lockout <= max_lockout")
         if self.nat_ping_interval < 0:
             raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
+        for name in ("max_contacts", "max_contacts_per_register", "max_contact_length"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (no limit) or more")
+        if self.max_breadth < 1:
+            raise ConfigError("max_breadth must be 1 or more (RFC 5393 §5.3.3)")
         for name in ("max_connections_per_source", "message_timeout",
                      "max_requests_per_source"):
             if getattr(self, name) < 0:
@@ -236,9 +258,11 @@ _TABLES = {
              "ban_window": "ban_window", "ban_time": "ban_time", "secret": "secret",
              "algorithms": "algorithms"},
     "registrar": {"min_expires": "min_expires", "max_expires": "max_expires",
-                  "default_expires": "default_expires"},
+                  "default_expires": "default_expires", "max_contacts": "max_contacts",
+                  "max_contacts_per_register": "max_contacts_per_register",
+                  "max_contact_length": "max_contact_length"},
     "proxy": {"record_route": "record_route", "relay": "relay", "forking": "forking",
-              "timer_c": "timer_c"},
+              "timer_c": "timer_c", "max_breadth": "max_breadth"},
     "timers": {"t1": "t1", "t2": "t2", "t4": "t4"},
     "limits": {"max_message_size": "max_message_size", "max_connections": "max_connections",
                "max_connections_per_source": "max_connections_per_source",
@@ -348,12 +372,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--min-expires", type=int, metavar="S")
     a("--max-expires", type=int, metavar="S")
     a("--default-expires", type=int, metavar="S")
+    a("--max-contacts", type=int, metavar="N",
+      help="bindings one address-of-record may hold; a REGISTER that would add more is "
+           "answered 403 Too Many Registered Contacts and stores nothing (default 10; "
+           "0: no limit)")
+    a("--max-contacts-per-register", type=int, metavar="N",
+      help="Contacts one REGISTER may carry, counted before any is parsed; more is "
+           "answered 403 (default 10; 0: no limit)")
+    a("--max-contact-length", type=int, metavar="CHARS",
+      help="characters of one Contact value; a longer one is answered 400 "
+           "(default 1024; 0: no limit)")
     a("--record-route", action=argparse.BooleanOptionalAction, default=None,
       help="add Record-Route (default on)")
     a("--relay", action=argparse.BooleanOptionalAction, default=None,
       help="forward requests for domains not served (default off: 404)")
     a("--forking", choices=("parallel", "sequential"))
     a("--timer-c", type=float, metavar="S")
+    a("--max-breadth", type=int, metavar="N",
+      help="the Max-Breadth added to requests without one and the most accepted: a "
+           "request is forked to at most N targets at once, else answered 440 "
+           "(default 60, RFC 5393)")
     a("--t1", type=float, metavar="S")
     a("--t2", type=float, metavar="S")
     a("--t4", type=float, metavar="S")
