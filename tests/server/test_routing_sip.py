@@ -9,6 +9,7 @@ Request-URI and Route as the callee got them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
 import pytest
@@ -119,9 +120,11 @@ async def test_callee_hangs_up_back_through_the_proxy(serve: Serve, phone: OpenP
 
 
 async def test_a_request_to_a_served_host_at_another_port_is_not_an_aor(
-        serve: Serve, phone: OpenPhone) -> None:
+        serve: Serve, phone: OpenPhone, caplog: pytest.LogCaptureFixture) -> None:
     # out of dialog, sip:bob@127.0.0.1:<other port> is relaying, not a lookup
-    # of sip:bob@127.0.0.1: refused with relaying off (it was a 404)
+    # of sip:bob@127.0.0.1: refused with relaying off (it was a 404), and the
+    # refusal logged with its reason and source
+    caplog.set_level(logging.INFO, logger="sipwire.server")
     server = await serve(domains=LOCAL)
     alice = await phone("alice", server, domain="127.0.0.1")
     bob = await phone("bob", server, domain="127.0.0.1")
@@ -130,6 +133,8 @@ async def test_a_request_to_a_served_host_at_another_port_is_not_an_aor(
                                              body=b"hi"))
     assert status(answer) == 403
     assert await bob.silence(0.2) == []
+    assert any("refused status=403" in r.getMessage() and "relaying" in r.getMessage()
+               and "source=127.0.0.1" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback")

@@ -356,8 +356,7 @@ class Engine:
         lookup = isinstance(decision, LookUp)
         if isinstance(decision, ForwardTo) and decision.relay and self.policy.users is None:
             # no user can prove who it is: nobody relays (§16.5 local policy)
-            self.respond(tx, reject(request, self.proxy_config, 403,
-                                    "relaying is not allowed here"))
+            self.respond(tx, self.policy.refuse(request, "relaying is not allowed here"))
             return
         refusal = self.policy.check_proxied(request, preprocessed, local_target=lookup,
                                             routed=decision.routed)

@@ -166,7 +166,7 @@ class AuthPolicy:
         except ParseError as exc:
             return request.reply(exc.status_code)
         if not _has_users(self.users):
-            return self._rejected(request, NO_USER)
+            return self.refuse(request, NO_USER)
         registrar, _ = self._digest(realm)
         now = self.clock()
         verdict = registrar.verify(request, self.users.get, now, source=source_address(request))
@@ -225,16 +225,16 @@ class AuthPolicy:
         if not (sender.is_sip and (config.serves(sender.host) or config.is_own_host(sender.host))):
             if local_target:
                 return None  # a call from outside to one of ours
-            return self._rejected(request, "relaying is for authenticated users only")
+            return self.refuse(request, "relaying is for authenticated users only")
         if not _has_users(self.users):
-            return self._rejected(request, NO_USER)
+            return self.refuse(request, NO_USER)
         _, proxy = self._digest(self.realm_for(sender.host))
         now = self.clock()
         verdict = proxy.verify(request, self.users.get, now, source=source_address(request))
         if not isinstance(verdict, Authenticated):
             return self._refusal(request, verdict, now)
         if verdict.username != sender.user:
-            return self._rejected(request, f"{verdict.username} may not send as {sender}")
+            return self.refuse(request, f"{verdict.username} may not send as {sender}")
         proxy.consume(preprocessed)
         return None
 
@@ -255,7 +255,7 @@ class AuthPolicy:
                                  before="Content-Length")
         return response
 
-    def _rejected(self, request: Request, reason: str) -> Response:
+    def refuse(self, request: Request, reason: str) -> Response:
         """A 403 of the proxy, its reason in a Warning (§16.5) and in the log."""
         self._log_refusal(request, 403, reason)
         return reject(request, self.proxy_config, 403, reason)
