@@ -7,7 +7,7 @@ import re
 import pytest
 
 import sipwire
-from sipwire import BadMessage, KeepAlive, Limits, ParseError, StreamParser
+from sipwire import BadMessage, KeepAlive, Limits, ParseError, Request, StreamParser
 
 from .conftest import CORPUS
 
@@ -91,10 +91,17 @@ def test_the_unframed_message_is_kept_to_answer_it() -> None:
     assert parser.unframed == b""
     bad = MESSAGES[1].replace(b"Content-Length: ", b"Content-Length: x", 1)
     assert bad != MESSAGES[1]
-    with pytest.raises(ParseError) as info:
-        parser.feed(MESSAGES[0] + bad)
-    assert info.value.header == "Content-Length"
+    [first] = parser.feed(MESSAGES[0] + bad)  # what came before is still delivered
+    assert bytes(first) == MESSAGES[0]  # type: ignore[arg-type]
+    assert parser.error is not None and parser.error.header == "Content-Length"
     assert parser.unframed == bad and parser.buffered == 0
+    with pytest.raises(ParseError) as info:
+        parser.feed(b"")
+    assert info.value.header == "Content-Length"
+    fresh = StreamParser()
+    with pytest.raises(ParseError):  # nothing framed before it: raised at once
+        fresh.feed(bad)
+    assert fresh.unframed == bad
 
 
 def test_well_framed_bad_message_is_reported_and_stream_goes_on() -> None:
@@ -127,3 +134,17 @@ def test_oversized_content_length_is_a_framing_error() -> None:
     with pytest.raises(ParseError) as info:
         parser.feed(data)
     assert info.value.status_code == 513
+
+
+def test_messages_before_an_unframeable_one_are_returned_then_the_error() -> None:
+    good = (b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+            b"Max-Forwards: 70\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: x\r\n"
+            b"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    bad = good.replace(b"Content-Length: 0", b"Content-Length: abc")
+    parser = StreamParser()
+    [message] = parser.feed(good + bad)
+    assert isinstance(message, Request) and message.call_id == "x"
+    assert parser.error is not None and parser.error.status_code == 400
+    assert parser.unframed == bad
+    with pytest.raises(ParseError):
+        parser.feed(b"")

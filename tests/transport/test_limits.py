@@ -278,6 +278,22 @@ async def test_a_bad_content_length_gets_400_then_the_connection_closes(
     await b.inbox.nothing(0.01)
 
 
+async def test_messages_framed_before_the_broken_one_are_delivered_first(
+        make_peer: MakePeer, raw_tcp: RawTcp) -> None:
+    # a good request and an unframeable one in the same read: the good one is
+    # delivered, then the broken one answered 400 and the stream closed
+    b = await make_peer("tcp:127.0.0.1:0")
+    reader, writer = await raw_tcp(b.port("tcp"))
+    broken = REQUEST.replace(b"stream-1", b"stream-2").replace(b"Content-Length: 0",
+                                                                b"Content-Length: zero")
+    writer.write(REQUEST + broken)
+    response = await read_response(reader)
+    assert response.status == 400 and response.call_id == "stream-2"
+    assert await closed_by_peer(reader)
+    delivered, _ = await b.inbox.request()
+    assert delivered.call_id == "stream-1"
+
+
 @pytest.mark.parametrize("oversize", ["body", "header"])
 async def test_an_oversize_message_gets_513_then_the_connection_closes(
         make_peer: MakePeer, raw_tcp: RawTcp, oversize: str) -> None:

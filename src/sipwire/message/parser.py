@@ -483,6 +483,14 @@ class StreamParser:
         can still answer a request 400 or 513 before closing (§18.3, §21.4.1)."""
         return self._unframed
 
+    @property
+    def error(self) -> ParseError | None:
+        """The error that ended the stream (``feed`` raises it from then on),
+        or None.  When messages came before the error in the same ``feed``,
+        that call returns them and only sets this: check it after handling
+        them."""
+        return self._error
+
     def feed(self, data: bytes) -> list[StreamEvent]:
         if self._error is not None:
             raise self._error
@@ -498,7 +506,8 @@ class StreamParser:
             self._error = exc
             self._unframed = bytes(self._buffer[:self.limits.max_message_size])
             self._buffer.clear()
-            raise
+            if not events:
+                raise
         return events
 
     def _next(self) -> StreamEvent | None:

@@ -62,6 +62,10 @@ class StreamConnection(Connection, asyncio.Protocol):
                 if self._io is None or self._io.is_closing():
                     return
                 self._dispatch(event)
+            if parser.error is not None:
+                # the messages framed before the broken one are delivered first
+                self._unframeable(parser.error)
+                return
             completed = completed or bool(events)
         self._received(completed, parser.buffered > 0)
 
