@@ -125,6 +125,21 @@ def test_rfc5769_request_gets_420_for_priority() -> None:
     assert message.attributes[-1][0] == FINGERPRINT  # the request had one
 
 
+def test_unknown_attributes_are_listed_once_and_large_requests_not_answered() -> None:
+    # a Binding request full of unknown comprehension-required attributes,
+    # repeated: each is listed once, in order (§7.3.1)
+    repeated = tuple((0x0030 + i % 3, b"") for i in range(120))
+    request = StunMessage(BINDING, StunClass.REQUEST, TID, repeated).encode()
+    assert len(request) <= 548
+    answer = answer_binding(request, "192.0.2.1", 5060)
+    assert answer is not None
+    assert StunMessage.decode(answer).get(UNKNOWN_ATTRIBUTES) == b"\x00\x30\x00\x31\x00\x32"
+    # one over RFC 5389 §7.1's 548 bytes is no keep-alive: not even decoded
+    many = tuple((0x0100 + i, b"") for i in range(200))
+    big = StunMessage(BINDING, StunClass.REQUEST, TID, many).encode()
+    assert len(big) > 548 and answer_binding(big, "192.0.2.1", 5060) is None
+
+
 # -- the header ---------------------------------------------------------------------------------
 
 

@@ -226,6 +226,11 @@ def error_code(code: int, reason: str) -> bytes:
     return struct.pack("!HBB", 0, code // 100, code % 100) + reason.encode()
 
 
+#: the largest Binding request answered: 548 bytes, RFC 5389 §7.1's bound for
+#: a STUN message whose path MTU is unknown; a keep-alive is 20 to 28 bytes
+MAX_REQUEST_SIZE = 548
+
+
 def answer_binding(data: bytes, host: str, port: int) -> bytes | None:
     """What a SIP UDP port sends back to ``data`` received from ``host``:``port``
     (RFC 5626 §8), or None.
@@ -239,6 +244,8 @@ def answer_binding(data: bytes, host: str, port: int) -> bytes | None:
     requests this port never sends, other methods are not part of the usage,
     and bytes that are not STUN are discarded (§7.3).
     """
+    if len(data) > MAX_REQUEST_SIZE:
+        return None  # no keep-alive is that large: not worth decoding
     try:
         request = StunMessage.decode(data)
     except StunError:
@@ -246,13 +253,12 @@ def answer_binding(data: bytes, host: str, port: int) -> bytes | None:
     if request.method != BINDING or request.message_class is not StunClass.REQUEST:
         return None
     fingerprint = False
-    unknown: list[int] = []
+    unknown: dict[int, None] = {}  # in order, each once, found in constant time
     for attribute, _ in request.attributes:
         if attribute == FINGERPRINT:
             fingerprint = True
-        elif attribute < 0x8000 and attribute not in _KNOWN_REQUIRED \
-                and attribute not in unknown:
-            unknown.append(attribute)
+        elif attribute < 0x8000 and attribute not in _KNOWN_REQUIRED:
+            unknown[attribute] = None
     tid = request.transaction_id
     if unknown:
         listed = b"".join(a.to_bytes(2, "big") for a in unknown)
