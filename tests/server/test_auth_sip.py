@@ -420,3 +420,20 @@ async def test_a_source_failing_as_many_users_is_banned_and_dropped(
     _, answer = await authenticated(alice, alice.register())
     assert answer.status == 200
 
+
+
+async def test_a_forged_received_does_not_dodge_the_lockout(serve: Serve, phone: OpenPhone,
+                                                            clock: Clock) -> None:
+    # each guess claims another source in its Via's received: the server
+    # removes it (§18.2.1: only the receiver says where a packet came from),
+    # so the guesses count against 127.0.0.1 and alice is locked out there
+    server = await serve(auth="on", user_store=users(), clock=clock, max_failures=3,
+                         lockout=60)
+    attacker = await phone("alice", server)
+    statuses = []
+    for n in range(4):
+        request = attacker.register()
+        request.headers.set("Via", str(request.via[0]) + f";received=198.51.100.{n + 1}")
+        _, answer = await authenticated(attacker, request, "guess")
+        statuses.append(answer.status)
+    assert statuses == [401, 401, 403, 403]

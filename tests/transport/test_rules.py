@@ -95,6 +95,11 @@ def test_stamp_via_sets_transport_sent_by_and_rport() -> None:
     # rport without a value: filled in, and received added even though equal (RFC 3581 §4)
     ("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport",
      "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport=40000;received=192.0.2.1"),
+    # a received the sender wrote itself: removed (only we know the source)
+    ("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;received=198.51.100.77",
+     "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1"),
+    ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=198.51.100.77",
+     "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=192.0.2.1"),
 ])
 def test_mark_received(via: str, after: str) -> None:
     value = Via.parse(via)

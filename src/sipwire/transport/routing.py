@@ -29,13 +29,17 @@ def mark_received(via: Via, source: Address) -> None:
     §18.2.1: add ``received`` when sent-by's host is a name or an address
     other than the packet source.  RFC 3581 §4: a valueless ``rport`` gets
     the source port, and then ``received`` is added even when it equals the
-    sent-by address.
+    sent-by address.  A ``received`` the sender wrote itself is removed:
+    only the element that received the packet may say where it came from,
+    and the auth throttle and bans read it (``server.policy.source_address``).
     """
     if via.rport is True:
         via.rport = source.port
         via.received = source.host
     elif normalize_ip(via.host) != source.host:
         via.received = source.host
+    elif "received" in via.params:
+        via.received = None
 
 
 def response_target(via: Via) -> Target:
