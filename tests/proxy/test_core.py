@@ -107,10 +107,16 @@ def test_foreign_domain_is_relayed_when_allowed() -> None:
     assert isinstance(decision, ForwardTo) and decision.relay and not decision.routed
 
 
-def signed_route(cfg: ProxyConfig, invite: Request, **flows: Source) -> str:
+ALICE_HOP = Source("UDP", "192.0.2.20", 5060)  # where alice's INVITE came from
+BOB_HOP = Source("UDP", "192.0.2.31", 5060)  # where the proxy sent it
+
+
+def signed_route(cfg: ProxyConfig, invite: Request, *, caller_flow: Source = ALICE_HOP,
+                 callee_flow: Source = BOB_HOP) -> str:
     """The Route value a UA puts in its in-dialog requests after ``invite``
-    went through the proxy (its Record-Route)."""
-    token = cfg.token.sign(invite.call_id, invite.from_.tag, **flows)
+    went through the proxy (its Record-Route, with both hops pinned)."""
+    token = cfg.token.sign(invite.call_id, invite.from_.tag, caller_flow=caller_flow,
+                           callee_flow=callee_flow)
     return f"Route: <sip:{token}@192.0.2.1;lr>"
 
 
@@ -118,21 +124,47 @@ def test_in_dialog_request_with_our_token_is_routed_and_never_retargeted() -> No
     cfg = config()
     invite = request()
     route = signed_route(cfg, invite)
-    # caller to callee: From tag signed the token
-    bye = request("BYE", "sip:bob@example.com:5070", to="<sip:bob@example.com>;tag=b",
+    # caller to callee: From tag signed the token; to bob's hop, no lookup
+    bye = request("BYE", "sip:bob@192.0.2.31:5060", to="<sip:bob@example.com>;tag=b",
                   headers=[route])
     decision = ProxyCore(cfg).receive(bye)
     assert isinstance(decision, ForwardTo) and decision.routed and not decision.relay
-    assert str(decision.targets.first.uri) == "sip:bob@example.com:5070"  # no lookup
+    assert decision.targets.first.flow == BOB_HOP
+    assert str(decision.targets.first.uri) == "sip:bob@192.0.2.31:5060"  # as it came
     # callee to caller: the To tag carries the caller's tag
-    back = request("BYE", "sip:alice@198.51.100.7", from_="<sip:bob@example.com>;tag=b",
+    back = request("BYE", "sip:alice@192.0.2.20", from_="<sip:bob@example.com>;tag=b",
                    to="<sip:alice@example.com>;tag=1928301774", headers=[route])
     decision = ProxyCore(cfg).receive(back)
     assert isinstance(decision, ForwardTo) and decision.routed
-    ack = request("ACK", "sip:bob@192.0.2.31:5070", to="<sip:bob@example.com>;tag=b",
+    assert decision.targets.first.flow == ALICE_HOP
+    ack = request("ACK", "sip:bob@192.0.2.31:5060", to="<sip:bob@example.com>;tag=b",
                   headers=[route])
     decision = ProxyCore(cfg).receive(ack)
     assert isinstance(decision, ForwardTo) and decision.routed
+    assert decision.targets.first.flow == BOB_HOP
+
+
+def test_a_token_goes_only_to_the_hops_it_pins() -> None:
+    # The caller of a dialog knows its Call-ID and both tags, and may claim to
+    # be either side to relay elsewhere: a MESSAGE to a victim "from the
+    # callee" goes back to the caller's own hop, "from the caller" to the
+    # callee's; never to the Request-URI or a Route it appended.
+    cfg = config()
+    invite = request()
+    route = signed_route(cfg, invite)
+    as_callee = request("MESSAGE", "sip:victim@203.0.113.7", from_="<sip:x@example.org>;tag=m",
+                        to="<sip:y@example.org>;tag=1928301774",
+                        headers=[route, "Route: <sip:203.0.113.7;lr>"])
+    decision = ProxyCore(cfg).receive(as_callee)
+    assert isinstance(decision, ForwardTo) and decision.targets.first.flow == ALICE_HOP
+    as_caller = request("INVITE", "sip:victim@203.0.113.7", to="<sip:y@example.org>;tag=t",
+                        headers=[route])
+    decision = ProxyCore(cfg).receive(as_caller)
+    assert isinstance(decision, ForwardTo) and decision.targets.first.flow == BOB_HOP
+    # and a token is no ticket outside a dialog: no To tag, no routing by it
+    fresh = request("INVITE", "sip:victim@203.0.113.7", headers=[route])
+    decision = ProxyCore(cfg).receive(fresh)
+    assert isinstance(decision, ForwardTo) and decision.relay and not decision.routed
 
 
 def test_forged_route_is_not_routed() -> None:
@@ -165,22 +197,15 @@ def test_token_flow_is_the_next_hop_towards_the_other_side() -> None:
     assert isinstance(decision, ForwardTo) and decision.targets.first.flow == caller
 
 
-def test_in_dialog_request_for_the_proxy_itself_is_481() -> None:
-    cfg = config()
-    invite = request()
-    bye = request("BYE", "sip:192.0.2.1", to="<sip:bob@example.com>;tag=b",
-                  headers=[signed_route(cfg, invite)])
-    decision = ProxyCore(cfg).receive(bye)
-    assert isinstance(decision, Respond) and decision.response.status == 481
-
-
 def test_loose_routed_request_is_relayed_whatever_the_policy() -> None:
     cfg = config()
+    carol = Source("UDP", "198.51.100.9", 5060)
     bye = request("BYE", "sip:carol@198.51.100.9", to="<sip:carol@biloxi.example.org>;tag=c",
-                  headers=[signed_route(cfg, request())])
+                  headers=[signed_route(cfg, request(), callee_flow=carol)])
     decision = ProxyCore(cfg).receive(bye)
     assert isinstance(decision, ForwardTo) and decision.routed
     assert str(decision.targets.first.uri) == "sip:carol@198.51.100.9"
+    assert decision.targets.first.flow == carol
 
 
 def test_context_takes_the_configured_timers() -> None:

@@ -133,12 +133,18 @@ def test_record_route_token_carries_the_flows_that_need_one() -> None:
                                                                        40000)
     assert from_callee is not None and from_callee.next_flow == Source("TCP", "192.0.2.20",
                                                                        40000)
-    # a UDP caller whose source is its Via sent-by needs no flow
+    # a UDP caller is pinned to its source; a callee reached by its URI, to
+    # the next hop the request went to (an address, or a name)
     plain = Source("UDP", "192.0.2.20", 5060, "192.0.2.1:5060")
-    out = forward_request(invite, BOB, cfg, "z9hG4bK1", inbound=plain)
-    verified = cfg.token.verify(out.record_route[0].uri.user, invite.call_id, "b",
-                                invite.from_.tag)
-    assert verified is not None and verified.next_flow is None
+    for target, hop in ((BOB, Source("UDP", "192.0.2.9", 5060)),
+                        ("sip:bob@biloxi.example.com;transport=tcp",
+                         Source("TCP", "biloxi.example.com", 5060))):
+        out = forward_request(invite, target, cfg, "z9hG4bK1", inbound=plain)
+        token = out.record_route[0].uri.user
+        back = cfg.token.verify(token, invite.call_id, "b", invite.from_.tag)
+        assert back is not None and back.next_flow == Source("UDP", "192.0.2.20", 5060)
+        on = cfg.token.verify(token, invite.call_id, invite.from_.tag, "b")
+        assert on is not None and on.next_flow == hop
 
 
 def test_no_record_route_within_a_dialog() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import sipwire
 from sipwire import Message, Request, Response
-from sipwire.location import Binding
+from sipwire.location import Binding, Source
 from sipwire.proxy import (
     CancelBranch,
     ContextAction,
@@ -259,7 +259,9 @@ def test_in_dialog_ack_and_bye_follow_our_record_route() -> None:
     proxy = MiniProxy(config(relay=False), {})
     # the Record-Route value the INVITE got, with its token (RouteToken)
     invite = request()
-    token = proxy.config.token.sign(invite.call_id, invite.from_.tag)
+    token = proxy.config.token.sign(invite.call_id, invite.from_.tag,
+                                    caller_flow=Source("UDP", "192.0.2.20", 5060),
+                                    callee_flow=Source("UDP", "192.0.2.31", 5060))
     route = f"Route: <sip:{token}@proxy.example.com:5060;lr>"
     ack = request("ACK", "sip:bob@192.0.2.31", to="<sip:bob@example.com>;tag=b1",
                   vias=["SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bKack1"], headers=[route])

@@ -18,7 +18,7 @@ from websockets.typing import Subprotocol
 
 import sipwire
 from sipwire import URI, Request
-from sipwire.auth import MemoryUserStore
+from sipwire.auth import DigestClient, MemoryUserStore
 
 from .conftest import OpenPhone, Serve
 from .phone import Phone, request_of, response_of, status
@@ -273,3 +273,36 @@ async def test_ack_to_the_callees_aor_without_route_is_looked_up(serve: Serve,
     got = await bob.expect("BYE")
     bob.answer(got, 200)
     assert status(await alice.expect(200)) == 200
+
+
+async def test_a_dialog_of_ones_own_is_no_relay_ticket(serve: Serve, phone: OpenPhone) -> None:
+    # A stranger calls a user of ours, which anybody may, and so learns a
+    # valid token for that dialog.  Claiming to be the callee (its own tag in
+    # To) or the caller, it asks the proxy to carry a MESSAGE to a victim: the
+    # token pins each side's hop, so it goes back to the stranger or on to
+    # bob, never to the victim, whatever the Request-URI and Route say.
+    users = MemoryUserStore()
+    users.add("bob", "127.0.0.1", "secret")
+    server = await serve(domains=LOCAL, auth="on", user_store=users)
+    mallory = await phone("mallory", server, domain="evil.example")
+    bob = await phone("bob", server, domain="127.0.0.1")
+    victim = await phone("victim", server, domain="elsewhere.example")
+    challenge = response_of(await bob.request(bob.register()))  # bob registers with digest
+    retry = DigestClient("bob", "secret").answer(challenge, bob.register())
+    assert retry is not None and status(await bob.request(retry)) == 200
+    invite, _, routes = await answered_call(mallory, bob)
+    mallory_tag = invite.from_.tag
+    route_headers = [("Route", f"<{r}>") for r in routes]
+    as_callee = mallory.build("MESSAGE", victim.contact, call_id=invite.call_id, cseq=1,
+                              from_="<sip:bob@127.0.0.1>;tag=callee",
+                              to=f"<sip:mallory@evil.example>;tag={mallory_tag}",
+                              headers=[*route_headers, ("Route", f"<{victim.contact};lr>")],
+                              body=b"spam")
+    mallory.send(as_callee)
+    back = await mallory.expect("MESSAGE")  # to the caller's own hop: itself
+    assert request_of(back).body == b"spam"
+    as_caller = in_dialog(mallory, "MESSAGE", invite, routes, victim.contact, cseq=9)
+    mallory.send(as_caller)
+    got = await bob.expect("MESSAGE")  # to the callee's hop: bob, not the victim
+    assert str(request_of(got).uri) == victim.contact
+    assert await victim.silence(0.3) == []

@@ -32,14 +32,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..location.binding import Binding, Source
+from ..location.binding import Binding
 from ..message.message import Request, Response
 from ..routing.token import Verified
 from .config import ProxyAddress, ProxyConfig
 from .context import ResponseContext
 from .routing import is_for_me, own_route_tokens, preprocess_route
 from .targets import FlowCheck, Target, TargetSet, determine_targets, lookup_aor
-from .validate import reject, validate_request
+from .validate import validate_request
 
 __all__ = ["Decision", "Drop", "ForwardTo", "HandleLocally", "LookUp", "ProxyCore", "Respond"]
 
@@ -121,16 +121,16 @@ class ProxyCore:
            (``RouteToken``) says whether this is a dialog we record-routed
            ("routed"), from which side, and over which flow the other side
            is reached (RFC 5626 §5.3).
-        3. Routed and in a dialog (a To tag), or a routed ACK: §16.12, to the
-           next Route, else the flow, else the Request-URI; never retargeted.
-           A Request-URI naming this proxy itself matches no dialog: 481.
+        3. Routed (in a dialog, or an ACK, with a valid token): §16.12, with
+           its Request-URI and Route left as they are, to the hop of the other
+           side that the token pins; never retargeted, never challenged.
         4. Anything else is treated as out of a dialog (a To tag without a
            valid token proves nothing): a Request-URI naming the proxy is
            handled locally; one of a user of a served domain (no port or
-           ours) is looked up; anything else is relayed, which only routed
-           requests, a relaying configuration or an authenticated user may.
-           An ACK that is not routed is looked up like other requests for a
-           user of ours, and goes nowhere else unless relaying is on.
+           ours) is looked up; anything else is relayed, which only a
+           relaying configuration or an authenticated user may.  An ACK that
+           is not routed is looked up like other requests for a user of
+           ours, and goes nowhere else unless relaying is on.
         """
         config = self.config
         response = validate_request(request, config)
@@ -140,22 +140,16 @@ class ProxyCore:
             return Respond(response)
         if request.method == "CANCEL":
             return Respond(request.reply(481))
-        verified = self._verified(request)
-        preprocessed = preprocess_route(request, config, received=received)
-        routed = verified is not None
-        flow = verified.next_flow if verified is not None else None
         ack = request.method == "ACK"
-        if routed and (ack or request.to.tag is not None):
-            if preprocessed.headers.get("Route") is None and flow is None \
-                    and config.is_own_uri(preprocessed.uri):
-                if ack:
-                    return Drop("an in-dialog ACK for this proxy itself")
-                return Respond(reject(preprocessed, config, 481,
-                                      "this proxy is not a party to any dialog"))
-            return ForwardTo(preprocessed, TargetSet.single(Target(preprocessed.uri.copy(),
-                                                                   flow=flow)), routed=True)
+        # only a request within a dialog (a To tag), or an ACK, can be routed
+        verified = self._verified(request) if ack or request.to.tag is not None else None
+        preprocessed = preprocess_route(request, config, received=received)
+        if verified is not None and verified.next_flow is not None:
+            # to the other side's hop, the only place it may go
+            target = Target(preprocessed.uri.copy(), flow=verified.next_flow)
+            return ForwardTo(preprocessed, TargetSet.single(target), routed=True)
         if preprocessed.headers.get("Route") is not None:
-            return self._relay(preprocessed, routed, flow)
+            return self._relay(preprocessed)
         if is_for_me(preprocessed, config):
             if ack:
                 return Drop("an ACK for this proxy itself")
@@ -165,8 +159,8 @@ class ProxyCore:
             # an ACK for a 2xx sent to an AOR of ours (SIPp's built-in uac
             # ignores Record-Route) is looked up like any request for it
             # (§16.5), and goes to one target: it is never forked
-            return LookUp(preprocessed, aor, routed)
-        return self._relay(preprocessed, routed, flow)
+            return LookUp(preprocessed, aor)
+        return self._relay(preprocessed)
 
     def _verified(self, request: Request) -> Verified | None:
         """The first valid token among our Route values (§16.4), if any."""
@@ -182,13 +176,12 @@ class ProxyCore:
                 return verified
         return None
 
-    def _relay(self, request: Request, routed: bool, flow: Source | None) -> Decision:
+    def _relay(self, request: Request) -> Decision:
         """To the top Route or the Request-URI, for no user of ours (§16.6)."""
-        relay = not routed and not self.config.relay
+        relay = not self.config.relay
         if request.method == "ACK" and relay:
             return Drop("an ACK that is not routed here is not relayed")
-        return ForwardTo(request, TargetSet.single(Target(request.uri.copy(), flow=flow)),
-                         routed=routed, relay=relay)
+        return ForwardTo(request, TargetSet.single(Target(request.uri.copy())), relay=relay)
 
     def resolve(
         self,

@@ -15,7 +15,7 @@ from ..message.fields.via import Via
 from ..message.message import Request
 from ..message.uri import URI
 from .breadth import incoming_breadth
-from .config import ProxyAddress, ProxyConfig, normalize_host
+from .config import ProxyAddress, ProxyConfig
 from .routing import NextHop, _request_uri, flow_hop, next_hop_for_uri, strict_route
 from .targets import Target
 
@@ -154,17 +154,6 @@ def _interface(config: ProxyConfig, inbound: Source) -> ProxyAddress | None:
     return ProxyAddress(inbound.transport, host.strip("[]"), int(port))
 
 
-def _needs_flow_token(flow: Source, request: Request) -> bool:
-    """Requests back to the sender of ``request`` must use its flow: a
-    connection (TCP, TLS, WebSocket: RFC 5626 §5.3, RFC 7118 §5.3), or a UDP
-    source other than its Via sent-by (a NAT, RFC 3581)."""
-    if flow.transport.upper() != "UDP":
-        return True
-    via = request.top_via
-    port = via.port if via.port is not None else 5060
-    return normalize_host(via.host) != normalize_host(flow.host) or port != flow.port
-
-
 def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
                  inbound: Source | None = None, outbound: Source | None = None) -> None:
     """§16.6 step 4 with RFC 5658: Record-Route values that bring the
@@ -175,17 +164,21 @@ def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
     that is another transport or address family (double record-routing,
     RFC 5658 §5).  Each carries its transport (``record_route_uri``), IPv6
     in brackets, ``lr``, and in its user part the signed token
-    (``RouteToken``) with the flows of either side that need one.
+    (``RouteToken``) with the hop of either side: the flow the request came
+    on, and ``outbound`` (the registered flow used) or else ``hop``.
     """
     out_address = config.address_for(hop.transport, hop.host)
     in_address = _interface(config, inbound) if inbound is not None else None
     if in_address is None or not config.is_own_uri(
             URI("sip", None, in_address.host, in_address.port)):
         in_address = out_address
-    caller_flow = inbound if inbound is not None and config.token.flowable(inbound) \
-        and _needs_flow_token(inbound, request) else None
-    callee_flow = outbound if outbound is not None and config.token.flowable(outbound) \
-        else None
+    # both hops pinned (routing.token): requests of the dialog go to these
+    # and nowhere else, whatever their Request-URI and Route say
+    if outbound is None:
+        outbound = Source(hop.transport, hop.host, hop.port)
+    flowable = config.token.flowable
+    caller_flow = inbound if inbound is not None and flowable(inbound) else None
+    callee_flow = outbound if flowable(outbound) else None
     token = config.token.sign(request.call_id, request.from_.tag, caller_flow=caller_flow,
                               callee_flow=callee_flow)
     secure = _secure(request)

@@ -10,24 +10,34 @@ a valid token for the request's dialog makes the request "routed here":
 
 The token is base64url (no padding) of::
 
-    flags (1 byte) | caller's flow | callee's flow | MAC (10 bytes)
+    flags (1 byte) | caller's hop | callee's hop | MAC (10 bytes)
 
-- A flow (RFC 5626 §5.3, "the flow token") is where requests towards one
-  side of the dialog must go: the connection (TCP, TLS, WS) or the NATed UDP
-  source that side used.  Each is present when its flag bit is set, as a
-  transport code (1 byte: the transport in the low 4 bits, bit 4 set for
-  IPv6), the port (2 bytes) and the address (4 or 16 bytes).
+- A hop is where requests towards one side of the dialog go, and the only
+  place they go: the caller's is the flow its request came on (the
+  connection for TCP, TLS and WebSocket, RFC 5626 §5.3's flow token; the
+  source address for UDP, which is also where a NATed phone is reached);
+  the callee's is where the proxy sent the request (the registered flow,
+  or the next hop: an address, or a host name resolved again when used).
+  Each is present when its flag bit is set, as a code (1 byte: the
+  transport in the low 4 bits, bit 4 set for IPv6, bit 5 for a name), the
+  port (2 bytes) and the address (4 or 16 bytes) or the name (1 byte of
+  length, then its bytes).
 - The MAC is HMAC-SHA256 of the secret over the Call-ID, the From tag of
-  the dialog-creating request and the flags and flows, cut to 10 bytes.  A
+  the dialog-creating request and the flags and hops, cut to 10 bytes.  A
   request from the caller carries that tag in From, one from the callee in
-  To; which of the two verifies tells the direction, and so which flow is
-  the next hop.
+  To; which of the two verifies tells the direction, and so which hop is
+  next.
 
-No expiry is encoded: a dialog may last for days, and the MAC binds the
-token to one Call-ID and tag, so a token copied into another dialog is
-worthless.  A new secret (a restart without a configured one) invalidates
-the tokens of dialogs set up before; their in-dialog requests are then
-treated as requests from outside the dialog (challenged, or refused relay).
+Pinning both hops is what keeps the token from being a relay ticket: whoever
+set up the dialog knows the Call-ID and the tags, and could claim to be
+either side, but a request that claims to come from the callee only goes
+back to the caller's hop, and one from the caller only to the callee's,
+whatever its Request-URI and Route say.
+
+No expiry is encoded: a dialog may last for days.  A new secret (a restart
+without a configured one) invalidates the tokens of dialogs set up before;
+their in-dialog requests are then treated as requests from outside the
+dialog (challenged, or refused relay).
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from ..location.binding import Source
@@ -49,6 +60,7 @@ _CALLEE_FLOW = 0x02
 _VERSION = 0x10  # high nibble: token format 1
 _TRANSPORTS = ("UDP", "TCP", "TLS", "WS", "WSS")
 _IPV6 = 0x10
+_NAME = 0x20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +69,9 @@ class Verified:
 
     ``from_caller`` is True when the request comes from the side that sent
     the dialog-creating request (its From tag signed the token).
-    ``next_flow`` is the flow of the other side, where the request must go,
-    or None when that side is reached by its URI.
+    ``next_flow`` is the hop of the other side, where the request must go
+    (``host`` an IP address, or a name to resolve), or None when the token
+    holds none for that side.
     """
 
     from_caller: bool
@@ -67,10 +80,15 @@ class Verified:
 
 def _encode_flow(flow: Source) -> bytes:
     code = _TRANSPORTS.index(flow.transport.upper())
-    ip = ipaddress.ip_address(flow.host.strip("[]"))
+    port = flow.port.to_bytes(2, "big")
+    try:
+        ip = ipaddress.ip_address(flow.host.strip("[]"))
+    except ValueError:
+        name = flow.host.lower().encode("ascii")
+        return bytes((code | _NAME,)) + port + bytes((len(name),)) + name
     if ip.version == 6:
         code |= _IPV6
-    return bytes((code,)) + flow.port.to_bytes(2, "big") + ip.packed
+    return bytes((code,)) + port + ip.packed
 
 
 def _decode_flow(data: bytes, at: int) -> tuple[Source, int] | None:
@@ -78,15 +96,29 @@ def _decode_flow(data: bytes, at: int) -> tuple[Source, int] | None:
         return None
     code = data[at]
     kind = code & 0x0F
-    if kind >= len(_TRANSPORTS) or code & ~(_IPV6 | 0x0F):
+    if kind >= len(_TRANSPORTS) or code & ~(_IPV6 | _NAME | 0x0F) or \
+            (code & _IPV6 and code & _NAME):
         return None
+    port = int.from_bytes(data[at + 1:at + 3], "big")
+    if code & _NAME:
+        if at + 4 > len(data):
+            return None
+        end = at + 4 + data[at + 3]
+        if end > len(data):
+            return None
+        try:
+            host = data[at + 4:end].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return Source(_TRANSPORTS[kind], host, port), end
     size = 16 if code & _IPV6 else 4
     end = at + 3 + size
     if end > len(data):
         return None
-    port = int.from_bytes(data[at + 1:at + 3], "big")
-    host = str(ipaddress.ip_address(data[at + 3:end]))
-    return Source(_TRANSPORTS[kind], host, port), end
+    return Source(_TRANSPORTS[kind], str(ipaddress.ip_address(data[at + 3:end])), port), end
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?")
 
 
 class RouteToken:
@@ -106,20 +138,22 @@ class RouteToken:
 
     @staticmethod
     def flowable(flow: Source) -> bool:
-        """Whether ``flow`` can be written in a token (an IP address, a known transport)."""
-        if flow.transport.upper() not in _TRANSPORTS:
+        """Whether ``flow`` can be written in a token: a known transport, and an
+        IP address or a host name of at most 253 characters."""
+        if flow.transport.upper() not in _TRANSPORTS or not 0 <= flow.port < 65536:
             return False
+        host = flow.host.strip("[]")
         try:
-            ipaddress.ip_address(flow.host.strip("[]"))
+            ipaddress.ip_address(host)
         except ValueError:
-            return False
+            return _HOSTNAME.fullmatch(host) is not None
         return True
 
     def sign(self, call_id: str, from_tag: str | None, *, caller_flow: Source | None = None,
              callee_flow: Source | None = None) -> str:
         """The token for a dialog-creating request with ``call_id`` and
-        ``from_tag``; ``caller_flow`` and ``callee_flow`` are the flows that
-        requests towards each side must use (None: its URI will do)."""
+        ``from_tag``; ``caller_flow`` and ``callee_flow`` are the hops that
+        requests towards each side must take (see the module docs)."""
         flags = _VERSION
         body = b""
         if caller_flow is not None:
@@ -137,7 +171,7 @@ class RouteToken:
         """The verdict on ``token`` for a request of the dialog (``call_id``,
         ``from_tag``, ``to_tag`` as the request carries them), or None when
         it is missing, malformed or signed for another dialog."""
-        if not token or len(token) > 64:
+        if not token or len(token) > 400:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -78,7 +78,7 @@ from ..transaction.client import ClientTransaction
 from ..transaction.layer import TransactionLayer
 from ..transaction.server import InviteServerTransaction, ServerTransaction
 from ..transaction.table import State
-from ..transport.base import Flow, Transport, TransportError
+from ..transport.base import Flow, Transport, TransportError, normalize_ip
 from ..transport.base import Target as Destination
 from ..transport.layer import TransportLayer
 from . import eager
@@ -457,12 +457,19 @@ class Engine:
 
     def _live(self, target: Target, request: Request) -> Target:
         """``target`` without its flow when that flow is a connection that has
-        closed: its URI is the way left (RFC 5626 §5.3 lets a proxy fall back)."""
+        closed and the request's next Route or Request-URI names the same
+        host (a phone that listens at its Contact, RFC 5626 §5.3 lets a proxy
+        fall back): anywhere else, the flow stays and the send fails, so that
+        a pinned hop (``routing.token``) never turns into another address."""
         flow = target.flow
         if flow is None or flow.transport.upper() == "UDP" or self.transport.has_connection(
                 flow.transport, flow.host, flow.port):
             return target
-        return Target(request.uri.copy(), target.q, target.path)
+        routes = request.route
+        uri = routes[0].uri if routes else request.uri
+        if uri.is_sip and normalize_ip(uri.maddr or uri.host) == normalize_ip(flow.host):
+            return Target(request.uri.copy(), target.q, target.path)
+        return target
 
     # -- response contexts (§16.6 - §16.10) ----------------------------------------------------
 
