@@ -93,15 +93,17 @@ def _pop_own_routes(request: Request, config: ProxyConfig, routes: list[NameAddr
 
 
 def own_route_tokens(request: Request, own: Own) -> list[str]:
-    """The user parts of the Route values of ours that ``preprocess_route``
-    removes (and of a Request-URI a strict router put our Record-Route value
-    in): where this proxy's Record-Route token comes back (``RouteToken``)."""
+    """The user parts of the first two Route values of ours that
+    ``preprocess_route`` removes (and of a Request-URI a strict router put our
+    Record-Route value in): where this proxy's Record-Route token comes back
+    (``RouteToken``).  No more than two: that is what a double Record-Route
+    leaves, and a stranger's list of forged ones costs no more MACs."""
     config = _config(own)
     tokens: list[str] = []
     uri = request.uri
     if _strict(request, config) and uri.user:
         tokens.append(uri.user)
-    for route in request.route:
+    for route in request.route[:2]:  # a double Record-Route is two (RFC 5658 §5)
         if not config.is_own_uri(route.uri):
             break
         if route.uri.user:
