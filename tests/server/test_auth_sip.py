@@ -437,3 +437,17 @@ async def test_a_forged_received_does_not_dodge_the_lockout(serve: Serve, phone:
         _, answer = await authenticated(attacker, request, "guess")
         statuses.append(answer.status)
     assert statuses == [401, 401, 403, 403]
+
+
+def test_lockouts_and_bans_count_an_ipv6_network_not_each_address() -> None:
+    # one host may rotate through the 2**64 addresses of its /64
+    from sipwire.server.policy import source_address
+    for host in ("2001:db8::1", "2001:db8::ffff:1234"):
+        request = Request.build("REGISTER", "sip:example.com", from_="sip:a@example.com",
+                                sent_by=(f"[{host}]", 5060))
+        assert source_address(request) == source_address(Request.build(
+            "REGISTER", "sip:example.com", from_="sip:a@example.com",
+            sent_by=("[2001:db8::2]", 5060)))
+    ipv4 = Request.build("REGISTER", "sip:example.com", from_="sip:a@example.com",
+                         sent_by=("192.0.2.7", 5060))
+    assert source_address(ipv4) == "192.0.2.7"

@@ -53,7 +53,7 @@ from ..message.message import Request, Response
 from ..proxy.config import ProxyConfig
 from ..proxy.validate import reject
 from ..routing.myself import normalize_host
-from ..transport.base import normalize_ip
+from ..transport.base import normalize_ip, source_key
 from .config import ServerConfig
 from .logs import SourceLimiter, kv, log
 
@@ -82,10 +82,12 @@ def _has_users(users: UserStore) -> bool:
 
 
 def source_address(request: Request) -> str:
-    """The address a request came from, as the transport wrote it in its top Via
-    (``received``, §18.2.1, RFC 3581 §4), else the Via host."""
+    """The source a request came from, as the transport wrote it in its top Via
+    (``received``, §18.2.1, RFC 3581 §4), else the Via host; an IPv6 address
+    as its /64 (``transport.base.source_key``: one host has 2**64 addresses
+    to rotate through, so lockouts and bans count the network)."""
     via = request.top_via
-    return via.received or normalize_ip(via.host)
+    return source_key(via.received or normalize_ip(via.host))
 
 
 class AuthPolicy:
@@ -190,6 +192,7 @@ class AuthPolicy:
         docs).  Each drop is logged, rate-limited."""
         if self.users is None:
             return False
+        source = source_key(source)
         now = self.clock()
         ban = self._throttle.banned(source, now)
         if ban is None:
