@@ -460,7 +460,11 @@ class RegistrarCore:
         if limit and (len(texts) > 1 or (texts and "," in texts[0])):
             _check_contact_count(texts, limit)
         budget = None
-        if source is not None and source.transport == "UDP":  # reply_budget, inline
+        if source is not None and source.transport == "UDP":
+            # what the Contact values of the 200 may take for it to fit in one
+            # datagram: the 200 copies the rest of the request (§8.2.6.2: Via,
+            # From, To, Call-ID, CSeq; Path), bounded by the request less its
+            # own Contact values
             budget = _UDP_BUDGET - len(kept_bytes(request))
             for text in texts:
                 budget += len(text)
@@ -612,17 +616,6 @@ def count_list_values(text: str, stop: int) -> int:
         if position > end:
             break
     return count
-
-
-def reply_budget(request: Request, contacts: list[str]) -> int:
-    """The bytes the Contact values of the 200 to ``request`` may take for it
-    to fit in one UDP datagram.  What the 200 copies of the request (§8.2.6.2:
-    Via, From, To, Call-ID, CSeq; Path) is bounded by the request's size less
-    its own Contact values, ``contacts``."""
-    budget = _UDP_BUDGET - len(kept_bytes(request))
-    for text in contacts:
-        budget += len(text)
-    return budget
 
 
 def _check_contact_count(contacts: list[str], limit: int) -> None:

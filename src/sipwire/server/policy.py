@@ -6,8 +6,10 @@ address-of-record (§10.3 step 4).  A request to be proxied is challenged
 with 407 and Proxy-Authenticate (§22.3) when it starts a dialog or stands
 alone (no To tag) and comes from a user of a served domain; the user must
 then be the one in From, and our credentials are taken off before the
-request goes on.  Requests within a dialog, ACK and CANCEL (§22.1) are never
-challenged.  A request from another domain may reach the users of the served
+request goes on.  Requests within a dialog this proxy record-routed (a valid
+Record-Route token, ``routing.token``), ACK and CANCEL (§22.1) are never
+challenged; a To tag without such a token is checked as any request outside
+a dialog.  A request from another domain may reach the users of the served
 domains unchallenged, as a call from outside does; with authentication on it
 is not relayed elsewhere (403), so the server is no open relay.
 
