@@ -187,8 +187,8 @@ def determine_targets(
 
     ``bindings`` are what the location service returned for
     ``lookup_aor(request, config)``; they are required when that is not
-    None.  ``relay`` overrides ``config.relay`` (pass True for a request
-    a request the caller knows may be relayed).  ``now`` drops
+    None.  ``relay`` overrides ``config.relay`` (pass True for a
+    request the caller knows may be relayed).  ``now`` drops
     bindings expired meanwhile; ``flow_alive`` tells which registered flows
     are still up; ``known`` says the AOR exists though it has no binding.
 
