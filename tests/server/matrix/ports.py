@@ -5,6 +5,7 @@ takes nothing from the program)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from pathlib import Path
 
@@ -13,15 +14,35 @@ from ..processes import free_port
 _LOOPBACK = {"127.0.0.1": "0100007F", "::1": "00000000000000000000000001000000"}
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out as a connection's source port."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 class Ports:
     """Free ports, never the same twice in a run; ``pair()`` gives P and P+1
-    (baresip listens on P for UDP and TCP, P+1 for TLS)."""
+    (baresip listens on P for UDP and TCP, P+1 for TLS).
+
+    They are taken below the kernel's ephemeral range: a port that was free
+    when probed could otherwise become the source port of some connection the
+    cells open (a phone's TCP client, the server's) before the program that
+    is to listen on it binds it."""
 
     def __init__(self) -> None:
         self._given: set[int] = set()
+        high = _ephemeral_low()
+        self._range = (max(1024, high - 12000), high - 2)
 
     def one(self) -> int:
-        for _ in range(100):
+        for _ in range(200):
+            port = random.randrange(*self._range)
+            if port not in self._given and _free(port):
+                self._given.add(port)
+                return port
+        for _ in range(100):  # a crowded range: any free port will do
             port = free_port()
             if port not in self._given:
                 self._given.add(port)
