@@ -56,11 +56,25 @@ class Capture:
                 raise RuntimeError(f"tshark did not start capturing: "
                                    f"{self.log.read_text(errors='replace')[-1000:]}")
             await asyncio.sleep(0.05)
+        # "Capturing on" is printed a moment before the capturer's socket
+        # takes packets: the first REGISTER was missing from some captures
+        await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
         process = self.process
         if process is None or process.returncode is not None:
             return
+        # the capturer reads the kernel's buffer in batches: let it take in the
+        # last packets (the file stops growing) before it is told to stop
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.0
+        size = -1
+        while loop.time() < deadline:
+            await asyncio.sleep(0.5)
+            now = self.file.stat().st_size if self.file.exists() else 0
+            if now == size:
+                break
+            size = now
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGINT)
         try:
