@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -118,6 +119,31 @@ def _decode_flow(data: bytes, at: int) -> tuple[Source, int] | None:
     return Source(_TRANSPORTS[kind], str(ipaddress.ip_address(data[at + 3:end])), port), end
 
 
+# The same few peers' hops come back in every dialog between them: decoding
+# them (ipaddress is slow) is done once per distinct body.  Bounded; only
+# bodies under a valid MAC get here, so strangers cannot fill it.
+@functools.lru_cache(maxsize=1024)
+def _decode_hops(body: bytes) -> tuple[Source | None, Source | None] | None:
+    """The (caller's, callee's) hops of a token body, or None if malformed."""
+    flags = body[0]
+    hops: list[Source | None] = [None, None]
+    at = 1
+    for index, bit in enumerate((_CALLER_FLOW, _CALLEE_FLOW)):
+        if flags & bit:
+            decoded = _decode_flow(body, at)
+            if decoded is None:
+                return None
+            hops[index], at = decoded
+    if at != len(body):
+        return None
+    return hops[0], hops[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded(flow: Source) -> bytes:
+    return _encode_flow(flow)
+
+
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?")
 
 
@@ -137,6 +163,7 @@ class RouteToken:
         return hmac.digest(self._key, message, "sha256")[:_MAC_SIZE]
 
     @staticmethod
+    @functools.lru_cache(maxsize=1024)
     def flowable(flow: Source) -> bool:
         """Whether ``flow`` can be written in a token: a known transport, and an
         IP address or a host name of at most 253 characters."""
@@ -158,10 +185,10 @@ class RouteToken:
         body = b""
         if caller_flow is not None:
             flags |= _CALLER_FLOW
-            body += _encode_flow(caller_flow)
+            body += _encoded(caller_flow)
         if callee_flow is not None:
             flags |= _CALLEE_FLOW
-            body += _encode_flow(callee_flow)
+            body += _encoded(callee_flow)
         body = bytes((flags,)) + body
         raw = body + self._mac(call_id, from_tag or "", body)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -189,14 +216,7 @@ class RouteToken:
             from_caller = False
         else:
             return None
-        flows: dict[int, Source] = {}
-        at = 1
-        for bit in (_CALLER_FLOW, _CALLEE_FLOW):
-            if flags & bit:
-                decoded = _decode_flow(body, at)
-                if decoded is None:
-                    return None
-                flows[bit], at = decoded
-        if at != len(body):
+        hops = _decode_hops(body)
+        if hops is None:
             return None
-        return Verified(from_caller, flows.get(_CALLEE_FLOW if from_caller else _CALLER_FLOW))
+        return Verified(from_caller, hops[1] if from_caller else hops[0])
