@@ -7,6 +7,7 @@ and to ``ResponseContext``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..location.binding import Source
@@ -169,8 +170,7 @@ def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
     """
     out_address = config.address_for(hop.transport, hop.host)
     in_address = _interface(config, inbound) if inbound is not None else None
-    if in_address is None or not config.is_own_uri(
-            URI("sip", None, in_address.host, in_address.port)):
+    if in_address is None or not config.myself.is_me(in_address.host, in_address.port):
         in_address = out_address
     # both hops pinned (routing.token): requests of the dialog go to these
     # and nowhere else, whatever their Request-URI and Route say
@@ -182,12 +182,29 @@ def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,
     token = config.token.sign(request.call_id, request.from_.tag, caller_flow=caller_flow,
                               callee_flow=callee_flow)
     secure = _secure(request)
-    values = [record_route_uri(config, secure=secure, address=in_address, user=token)]
+    prefix, suffix = _record_route_text(config, secure, in_address)
+    text = f"{prefix}{token}{suffix}"
     if out_address != in_address:
-        values.insert(0, record_route_uri(config, secure=secure, address=out_address,
-                                          user=token))
-    request.headers.add("Record-Route", [RouteAddr(uri) for uri in values], top=True,
-                        before="Content-Length")
+        prefix, suffix = _record_route_text(config, secure, out_address)
+        text = f"{prefix}{token}{suffix}, {text}"
+    request.headers.add("Record-Route", text, top=True, before="Content-Length")
+
+
+def _record_route_text(config: ProxyConfig, secure: bool, address: ProxyAddress
+                       ) -> tuple[str, str]:
+    """The text of a Record-Route value of ``address`` around its token:
+    ``("<sip:", "@192.0.2.1:5060;transport=tcp;lr>")``, made once per
+    address (``record_route_uri`` is the rule)."""
+    if secure and address.transport not in ("TLS", "WSS"):
+        address = config.address_for("TLS")
+    return _text_around_user(address, secure)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_around_user(address: ProxyAddress, secure: bool) -> tuple[str, str]:
+    uri = _uri_of(address, secure, "u")
+    scheme, _, rest = str(uri).partition(":u@")
+    return f"<{scheme}:", f"@{rest}>"
 
 
 def record_route_uri(config: ProxyConfig, *, secure: bool = False,
@@ -214,6 +231,10 @@ def record_route_uri(config: ProxyConfig, *, secure: bool = False,
         address = config.address_for("UDP")
     if secure and address.transport not in ("TLS", "WSS"):
         address = config.address_for("TLS")
+    return _uri_of(address, secure, user)
+
+
+def _uri_of(address: ProxyAddress, secure: bool, user: str | None) -> URI:
     transport = address.transport
     scheme = "sips" if secure or transport == "WSS" else "sip"
     params: dict[str, str | None] = {}
