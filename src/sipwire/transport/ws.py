@@ -47,43 +47,33 @@ def frame_event(data: bytes, limits: Limits) -> StreamEvent:
         return BadMessage(exc.with_traceback(None), data)
 
 
-class _ServerConnection(ServerConnection):
-    """A server connection that reports every read, and whether it completed a
-    frame that ends a message or is a control frame: Ping and Pong frames are
-    RFC 7118 §6 keep-alives, activity though they carry no SIP, while the
-    bytes of a frame that never ends are none."""
+class _ReportsReads:
+    """Mixed into a ``websockets`` connection: it reports every read, and
+    whether it completed a frame that ends a message or is a control frame:
+    Ping and Pong frames are RFC 7118 §6 keep-alives, activity though they
+    carry no SIP, while the bytes of a frame that never ends are none."""
 
     on_read: Callable[[bool], None] | None = None
     _completed = False
 
     def process_event(self, event: Event) -> None:
-        super().process_event(event)
+        super().process_event(event)  # type: ignore[misc]
         if isinstance(event, Frame) and event.fin:
             self._completed = True
 
     def data_received(self, data: bytes) -> None:
         self._completed = False
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         if self.on_read is not None:
             self.on_read(self._completed)
 
 
-class _ClientConnection(ClientConnection):
-    """``_ServerConnection``'s counterpart for the connections we open."""
+class _ServerConnection(_ReportsReads, ServerConnection):
+    """A server connection that reports its reads (``_ReportsReads``)."""
 
-    on_read: Callable[[bool], None] | None = None
-    _completed = False
 
-    def process_event(self, event: Event) -> None:
-        super().process_event(event)
-        if isinstance(event, Frame) and event.fin:
-            self._completed = True
-
-    def data_received(self, data: bytes) -> None:
-        self._completed = False
-        super().data_received(data)
-        if self.on_read is not None:
-            self.on_read(self._completed)
+class _ClientConnection(_ReportsReads, ClientConnection):
+    """A client connection that reports its reads (``_ReportsReads``)."""
 
 
 class WsConnection(Connection):
