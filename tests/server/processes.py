@@ -49,6 +49,26 @@ async def wait_listening(port: int, transport: str = "udp", timeout: float = 5.0
             await asyncio.sleep(0.01)
 
 
+async def terminate(process: asyncio.subprocess.Process | None, *, group: bool = False,
+                    grace: float = 5.0) -> None:
+    """SIGTERM to ``process`` (by its PID); SIGKILL (to its process group when
+    ``group``, one it was started in) if it has not stopped within ``grace``."""
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                os.kill(process.pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 5)
+
+
 async def kill_all(processes: list[asyncio.subprocess.Process]) -> None:
     """SIGKILL each process still running (by its PID) and reap it, waiting
     at most 5 s each."""

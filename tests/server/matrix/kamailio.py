@@ -13,12 +13,10 @@ and loose-routes as in front.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..processes import terminate
 from .ports import wait_listening
 from .programs import find
 
@@ -150,15 +148,4 @@ class Kamailio:
     async def stop(self) -> None:
         """SIGTERM to our Kamailio (it stops its children); SIGKILL to its
         process group (ours, made at start) if it lingers."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)
+        await terminate(self.process, group=True)

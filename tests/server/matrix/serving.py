@@ -11,14 +11,13 @@ opens.  Its log is ``serve.log``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..processes import terminate
 from .certs import Issued
 
 SRC = Path(__file__).resolve().parents[3] / "src"
@@ -93,15 +92,4 @@ class Serve:
 
     async def stop(self) -> None:
         """SIGTERM to our PID; SIGKILL if it has not stopped in 5 s."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 5)
+        await terminate(self.process)
