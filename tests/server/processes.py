@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -47,6 +48,22 @@ async def wait_listening(port: int, transport: str = "udp", timeout: float = 5.0
                 if fields[1] == wanted and (transport == "udp" or fields[3] == "0A"):
                     return
             await asyncio.sleep(0.01)
+
+
+def sipvicious(tool: str) -> str:
+    """The path of a SIPVicious tool (``svwar``, ``svcrack``; Debian names them
+    ``sipvicious_svwar`` ...); a skip when missing, a failure under CI=true or
+    SIPWIRE_REQUIRE_SIPVICIOUS=1."""
+    import pytest
+
+    for name in (tool, f"sipvicious_{tool}"):
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    reason = f"{tool} is not installed (apt-get install sipvicious)"
+    if os.environ.get("SIPWIRE_REQUIRE_SIPVICIOUS") == "1" or os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; SIPWIRE_REQUIRE_SIPVICIOUS=1 or CI=true require it")
+    pytest.skip(reason)
 
 
 async def terminate(process: asyncio.subprocess.Process | None, *, group: bool = False,

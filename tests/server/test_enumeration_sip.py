@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +34,7 @@ from sipwire.auth import DigestClient, MemoryUserStore
 
 from .conftest import OpenPhone, Serve
 from .phone import Phone, response_of
-from .processes import Serving, free_port, start_serve
+from .processes import Serving, free_port, sipvicious, start_serve
 
 SDP = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 RUN_TIMEOUT = 45.0
@@ -120,14 +119,7 @@ async def test_a_registered_user_is_reached_from_outside(serve: Serve,
 
 @pytest.fixture(scope="module")
 def svwar() -> str:
-    for name in ("svwar", "sipvicious_svwar"):
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    reason = "svwar is not installed (apt-get install sipvicious)"
-    if os.environ.get("SIPWIRE_REQUIRE_SIPVICIOUS") == "1" or os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; SIPWIRE_REQUIRE_SIPVICIOUS=1 or CI=true require it")
-    pytest.skip(reason)
+    return sipvicious("svwar")
 
 
 class ForeignRelay(asyncio.DatagramProtocol):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -25,7 +24,7 @@ import pytest
 from sipwire.auth import DigestClient
 
 from .phone import Phone, response_of
-from .processes import Serving, free_port, start_serve
+from .processes import Serving, free_port, sipvicious, start_serve
 
 PASSWORD = "7391"
 RUN_TIMEOUT = 45.0
@@ -33,14 +32,7 @@ RUN_TIMEOUT = 45.0
 
 @pytest.fixture(scope="module")
 def svcrack() -> str:
-    for name in ("svcrack", "sipvicious_svcrack"):
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    reason = "svcrack is not installed (apt-get install sipvicious)"
-    if os.environ.get("SIPWIRE_REQUIRE_SIPVICIOUS") == "1" or os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; SIPWIRE_REQUIRE_SIPVICIOUS=1 or CI=true require it")
-    pytest.skip(reason)
+    return sipvicious("svcrack")
 
 
 @pytest.fixture
