@@ -423,7 +423,8 @@ class Engine:
 
     def _forward_ack(self, ack: Request, flow: Flow | None) -> None:
         """§16.12: an ACK routed here by a dialog we record-routed goes on to
-        its next Route, flow or Request-URI; any other is dropped."""
+        the hop its token pins; one sent to a user of ours is looked up and
+        goes to one binding (§16.5); any other is dropped (it gets no answer)."""
         decision = self.core.receive(ack, received=_interface(flow) if flow else None)
         if isinstance(decision, LookUp):
             self._run_store(self._lookup_ack(decision))
