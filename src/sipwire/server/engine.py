@@ -12,8 +12,9 @@ transaction layer and of the response contexts (Timer C, §16.8).
 
 A new request is handled in this order:
 
+- a request from a banned address: dropped, unanswered (``AuthPolicy.banned``);
 - ``ACK`` without a transaction (for a 2xx, §13.2.2.4): forwarded statelessly
-  by its Route or Request-URI (§16.12.1.1); anything else gets a server
+  as ``ProxyCore`` decides (§16.12.1.1); anything else gets a server
   transaction;
 - ``REGISTER`` for this registrar (no Route, and a served domain, one of our
   addresses, or relaying off): the ``Registrar`` answers (§10.3), with digest
@@ -26,8 +27,10 @@ A new request is handled in this order:
   Request-URI is looked up in the location store (§16.5: 404 when nobody is
   registered), and a ``ResponseContext`` forwards to every target (§16.6),
   in parallel or by q, and chooses the response to send back (§16.7).
-  Requests within a dialog and requests with Route values left go to their
-  Request-URI or Route as they are, with no lookup (§16.12).
+  Requests within a dialog this proxy record-routed (a valid token in its
+  Route value, ``routing.token``) go to the hop the token pins, with no
+  lookup and no challenge (§16.12); anything else that is not for a user of
+  ours is relaying, for an authenticated user or a relaying configuration.
 
 Work that may wait (the store, a TCP connection) runs in a task.  With the
 memory store, whose coroutines never wait, registrations and lookups are
