@@ -385,7 +385,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--record-route", action=argparse.BooleanOptionalAction, default=None,
       help="add Record-Route (default on)")
     a("--relay", action=argparse.BooleanOptionalAction, default=None,
-      help="forward requests for domains not served (default off: 404)")
+      help="forward anyone's requests for domains not served (default off: only an "
+           "authenticated user of ours may; others get 403)")
     a("--forking", choices=("parallel", "sequential"))
     a("--timer-c", type=float, metavar="S")
     a("--max-breadth", type=int, metavar="N",
