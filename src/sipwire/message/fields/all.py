@@ -4,6 +4,8 @@ not in via.py, nameaddr.py, cseq.py and simple.py, so that their classes registe
 
 from __future__ import annotations
 
-from . import accept, auth, date, info, mediatype, text, tokens
+# events: RFC 6665; refer: RFC 3515, 3891, 3892; session: RFC 3262, 4028
+from . import accept, auth, date, events, info, mediatype, refer, session, text, tokens
 
-__all__ = ["accept", "auth", "date", "info", "mediatype", "text", "tokens"]
+__all__ = ["accept", "auth", "date", "events", "info", "mediatype", "refer", "session", "text",
+           "tokens"]
