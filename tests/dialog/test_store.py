@@ -44,7 +44,8 @@ def test_a_response_matches_by_from_tag_as_local_tag() -> None:
     other = reply(bye, 200)
     other.headers.set("To", "<sip:bob@biloxi.example.com>;tag=dave")
     assert store.match_response(wire(other)) is None
-    assert store.match_response(reply(bye, 100, to_tag=None)) is None
+    # a 100 to an INVITE has no To tag
+    assert store.match_response(reply(invite(call_id="call-2@biloxi"), 100, to_tag=None)) is None
 
 
 def test_unmatched_in_dialog_request_gets_481() -> None:
