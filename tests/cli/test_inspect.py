@@ -76,3 +76,20 @@ def test_parse_error_and_missing_file() -> None:
     assert proc.returncode == 1 and b"505" in proc.stderr
     proc = run("parse", "/nonexistent.sip")
     assert proc.returncode == 2 and b"no such file" in proc.stderr
+
+
+def test_lint_lists_every_finding_of_an_invite_without_tag_contact_and_call_id(
+        tmp_path: Path) -> None:
+    data = INVITE.read_bytes()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n")
+             if not line.startswith((b"Contact:", b"Call-ID:"))]
+    head = b"\r\n".join(lines).replace(b";tag=1928301774", b"")
+    path = tmp_path / "bad.sip"
+    path.write_bytes(head + b"\r\n\r\n" + body)
+    proc = run("lint", str(path))
+    assert proc.returncode == 1
+    out = proc.stdout.decode().splitlines()
+    assert [line.split(": ", 2)[1] for line in out] == ["400 Call-ID", "400 From", "400 Contact"]
+    assert "(RFC 3261 §8.1.1)" in out[0] and "(RFC 3261 §8.1.1.3)" in out[1]
+    assert "(RFC 3261 §8.1.1.8)" in out[2]

@@ -166,3 +166,90 @@ def test_an_escaped_nul_in_a_display_name_is_clean() -> None:
     """RFC 4475 §3.1.1.3 (``intmeth``) escapes a NUL in the To display name."""
     data = REGISTER.replace(b"To: Bob", b'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f"')
     assert sipwire.lint(data) == []
+
+
+INVITE = sip("""INVITE sip:bob@biloxi.com SIP/2.0
+Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds
+Max-Forwards: 70
+To: Bob <sip:bob@biloxi.com>
+From: Alice <sip:alice@atlanta.com>;tag=1928301774
+Call-ID: a84b4c76e66710@pc33.atlanta.com
+CSeq: 314159 INVITE
+Contact: <sip:alice@pc33.atlanta.com>
+Content-Length: 0
+
+""")
+
+
+def _rules(data: bytes) -> list[tuple[str | None, str | None]]:
+    return [(f.header, f.rfc) for f in sipwire.lint(data)]
+
+
+def test_every_missing_mandatory_header_is_listed_not_only_the_first() -> None:
+    data = INVITE.replace(b"Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n", b"") \
+                 .replace(b"CSeq: 314159 INVITE\r\n", b"")
+    data = data.replace(b"Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n", b"")
+    findings = sipwire.lint(data)
+    assert [(f.header, f.message) for f in findings[:3]] == [
+        ("Via", "missing mandatory header"), ("Call-ID", "missing mandatory header"),
+        ("CSeq", "missing mandatory header")]
+    assert all(f.rfc == "RFC 3261 §8.1.1" and not f.tolerated for f in findings[:3])
+
+
+def test_a_malformed_and_a_missing_mandatory_header_are_both_listed() -> None:
+    data = INVITE.replace(b"CSeq: 314159 INVITE", b"CSeq: many INVITE") \
+                 .replace(b"Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n", b"")
+    assert {f.header for f in sipwire.lint(data)} >= {"CSeq", "Call-ID"}
+
+
+def test_invite_without_from_tag_and_contact_gets_both_findings() -> None:
+    data = INVITE.replace(b";tag=1928301774", b"") \
+                 .replace(b"Contact: <sip:alice@pc33.atlanta.com>\r\n", b"")
+    assert _rules(data) == [("From", "RFC 3261 §8.1.1.3"), ("Contact", "RFC 3261 §8.1.1.8")]
+    assert all(f.tolerated for f in sipwire.lint(data))
+    sipwire.parse(data).validate()  # tolerated: elements still take it
+
+
+@pytest.mark.parametrize("method", [b"SUBSCRIBE", b"REFER"])
+def test_other_dialog_creating_requests_need_a_contact(method: bytes) -> None:
+    data = INVITE.replace(b"INVITE", method) \
+                 .replace(b"Contact: <sip:alice@pc33.atlanta.com>\r\n", b"")
+    assert _rules(data) == [("Contact", "RFC 3261 §8.1.1.8")]
+
+
+def test_in_dialog_request_and_options_need_no_contact() -> None:
+    no_contact = INVITE.replace(b"Contact: <sip:alice@pc33.atlanta.com>\r\n", b"")
+    assert sipwire.lint(no_contact.replace(b"INVITE", b"OPTIONS")) == []
+    assert sipwire.lint(no_contact.replace(b"To: Bob <sip:bob@biloxi.com>",
+                                           b"To: Bob <sip:bob@biloxi.com>;tag=a6c85cf")) == []
+
+
+def test_dialog_contact_must_be_a_sip_uri() -> None:
+    data = INVITE.replace(b"<sip:alice@pc33.atlanta.com>", b"<tel:+15551234>")
+    assert _rules(data) == [("Contact", "RFC 3261 §8.1.1.8")]
+
+
+def _response(status: bytes, *, to_tag: bool, contact: bool) -> bytes:
+    request = sipwire.parse(INVITE)
+    assert isinstance(request, sipwire.Request)
+    data = bytes(request.reply(int(status), to_tag="a6c85cf"))
+    if not to_tag:
+        data = data.replace(b";tag=a6c85cf", b"")
+    if contact:
+        data = data.replace(b"Content-Length", b"Contact: <sip:bob@192.0.2.4>\r\nContent-Length")
+    return data
+
+
+def test_responses_need_a_to_tag_except_100() -> None:
+    assert sipwire.lint(_response(b"100", to_tag=False, contact=False)) == []
+    assert _rules(_response(b"486", to_tag=False, contact=False)) == [("To", "RFC 3261 §8.2.6.2")]
+    assert sipwire.lint(_response(b"486", to_tag=True, contact=False)) == []
+
+
+def test_responses_that_establish_a_dialog_need_a_contact() -> None:
+    assert _rules(_response(b"200", to_tag=True, contact=False)) == [
+        ("Contact", "RFC 3261 §12.1.1")]
+    assert _rules(_response(b"180", to_tag=True, contact=False)) == [
+        ("Contact", "RFC 3261 §12.1.1")]
+    assert sipwire.lint(_response(b"200", to_tag=True, contact=True)) == []
+    assert sipwire.lint(_response(b"180", to_tag=True, contact=True)) == []

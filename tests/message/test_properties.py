@@ -93,6 +93,7 @@ def three_colon_ipv6(draw: st.DrawFn) -> str:
 
 #: what a deviant request leaves out or writes oddly, and the RFC rule lint cites
 DEVIATIONS = {
+    "from-tag": "RFC 3261 §8.1.1.3",
     "max-forwards": "RFC 3261 §8.1.1.6",
     "branch": "RFC 3261 §8.1.1.7",
     "content-type": "RFC 3261 §20.15",
@@ -120,14 +121,18 @@ def deviant_requests(draw: st.DrawFn) -> tuple[bytes, list[str]]:
         f"Via:{sp}SIP/2.0/{draw(st.sampled_from(['UDP', 'TCP', 'TLS']))} "
         f"{via_host}{via_port}{branch}",
         *([] if "max-forwards" in chosen else [f"Max-Forwards: {draw(st.integers(0, 255))}"]),
-        f"From: <sip:{draw(user_part)}@{h}>" + draw(st.sampled_from(["", ";tag=1a"])),
+        f"From: <sip:{draw(user_part)}@{h}>" + ("" if "from-tag" in chosen else ";tag=1a"),
         f"To:{sp}<sip:{draw(user_part)}@{h}>",
+        f"Contact: <sip:{draw(user_part)}@{h}>",
         f"Call-ID: {draw(token)}",
         f"CSeq: {draw(st.integers(0, 2**31 - 1))} {m}",
         f"Content-Length: {len(body)}",
     ]
     data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-    order = ["content-type", "max-forwards", "branch", "ipv6-request-uri", "ipv6-via"]
+    order = ["content-type", "from-tag", "max-forwards", "branch", "ipv6-request-uri",
+             "ipv6-via"]
+    if "branch" in chosen:  # an RFC 2543 request: no From tag is part of that one finding
+        chosen.discard("from-tag")
     return data, [DEVIATIONS[name] for name in order if name in chosen]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from ..message.errors import ParseError
 from ..message.fields.base import HEADER_TYPES, Field
 from ..message.headers import canonical_name
-from ..message.lint import lint_message
+from ..message.lint import lint
 from ..message.message import Message, Request, Response
 from ..message.parser import parse
 from .source import read_message
@@ -49,17 +49,7 @@ def run_parse(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    data = read_message(args.file)
-    try:
-        findings = lint_message(parse(data))
-    except ParseError as exc:
-        findings_json = [{"message": exc.reason, "header": exc.header, "rfc": exc.rfc,
-                          "status_code": exc.status_code}]
-        if args.json:
-            print(json.dumps(findings_json, indent=2, ensure_ascii=False))
-        else:
-            print(f"{args.file}: {exc.status_code} {exc}")
-        return 1
+    findings = lint(read_message(args.file))
     if args.json:
         print(json.dumps([{"message": f.message, "header": f.header, "rfc": f.rfc,
                            "status_code": f.status_code, "tolerated": f.tolerated}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ParseError
 from .fields.base import HEADER_TYPES, LIST_HEADERS, Field
@@ -74,7 +75,14 @@ def lint(data: bytes | Message, limits: Limits = DEFAULT_LIMITS) -> list[Finding
     try:
         msg = parse(data, limits)
     except ParseError as exc:
-        return [Finding.from_error(exc)]
+        problems: list[ParseError] = []
+        try:
+            msg = parse(data, limits, collect=problems)
+        except ParseError:
+            return [Finding.from_error(exc)]  # framing: nothing more can be read
+        first = [Finding.from_error(problem) for problem in problems]
+        seen = {(f.header, f.message) for f in first}
+        return first + [f for f in lint_message(msg) if (f.header, f.message) not in seen]
     return lint_message(msg)
 
 
@@ -143,8 +151,6 @@ def _between_headers(msg: Message, add: Callable[[Finding], None]) -> None:
         elif msg.expires != 0:
             add(Finding("Contact: * needs Expires: 0", "RFC 3261 §10.2.2", header="Contact"))
     if isinstance(msg, Request) and msg.method == "INVITE" and len(contacts) > 1:
-        # §8.1.1.8 asks for exactly one; a missing one is left to the UAS,
-        # as RFC 3261's own §17.1.1.3 example has none.
         add(Finding("a dialog-creating request needs exactly one Contact",
                     "RFC 3261 §8.1.1.8", header="Contact"))
 
@@ -157,17 +163,83 @@ def _tolerated(msg: Message, add: Callable[[Finding], None]) -> None:
         # answer is 415 (§8.2.3), not a parse error
         add(Finding("a message with a body needs Content-Type", "RFC 3261 §20.15",
                     header="Content-Type", tolerated=True))
+    _tags_and_contact(msg, add)
     if isinstance(msg, Request):
         if "max-forwards" not in msg.headers:
             # §16.3 step 3: "If the request does not contain a Max-Forwards
             # header field, this check is passed"; §16.6 step 3 adds one
             add(Finding("missing Max-Forwards, which a UAC MUST insert", "RFC 3261 §8.1.1.6",
                         header="Max-Forwards", tolerated=True))
-        if missing_branch(msg):
+        if "via" in msg.headers and _top_via_parses(msg) and missing_branch(msg):
             # an RFC 2543 element's request, matched by §17.2.3's rule for it
             add(Finding("missing branch parameter", "RFC 3261 §8.1.1.7", header="Via",
                         tolerated=True))
     _three_colon_ipv6(msg, add)
+
+
+#: requests that can establish a dialog (RFC 3261 §12.1, RFC 6665 §4.1, RFC 3515 §2.4.4)
+_DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
+
+
+def _tags_and_contact(msg: Message, add: Callable[[Finding], None]) -> None:
+    """The tags and Contact a dialog needs.  Each is a MUST that elements live
+    without (RFC 3261's own §17.1.1.3 example INVITE has no Contact), so each
+    is listed but tolerated.  An RFC 2543 element's request (no branch) is
+    reported once, by §8.1.1.7: RFC 2543 had no From tag and made Contact
+    optional."""
+    from_ = _typed_or_none(msg, "from")
+    to = _typed_or_none(msg, "to")
+    via = _typed_or_none(msg, "via")
+    rfc2543 = via is not None and via.branch is None  # §8.1.1.7's finding says it
+    if from_ is not None and from_.params.get("tag") is None and not rfc2543:
+        add(Finding("From has no tag", "RFC 3261 §8.1.1.3", header="From", tolerated=True))
+    contacts = _contacts_or_none(msg)
+    if isinstance(msg, Request):
+        if msg.method.upper() in _DIALOG_CREATING and to is not None and not rfc2543 and \
+                to.params.get("tag") is None and contacts is not None:
+            if not contacts:
+                add(Finding(f"a dialog-creating request ({msg.method}) needs a Contact",
+                            "RFC 3261 §8.1.1.8", header="Contact", tolerated=True))
+            elif not any(c.star for c in contacts) and not all(
+                    c.uri.scheme in ("sip", "sips") for c in contacts):
+                add(Finding("the Contact of a dialog-creating request must be a SIP or "
+                            "SIPS URI", "RFC 3261 §8.1.1.8", header="Contact",
+                            tolerated=True))
+        return
+    status: int = msg.status  # type: ignore[attr-defined]
+    if to is not None and status > 100 and to.params.get("tag") is None:
+        add(Finding(f"a {status} response needs a To tag", "RFC 3261 §8.2.6.2",
+                    header="To", tolerated=True))
+    cseq = _typed_or_none(msg, "cseq")
+    method = getattr(cseq, "method", "").upper()
+    # 199 (RFC 6228) ends an early dialog rather than making one
+    creates = (method in ("INVITE", "SUBSCRIBE") and 200 <= status < 300) or (
+        method == "INVITE" and 100 < status < 199 and to is not None
+        and to.params.get("tag") is not None)
+    if creates and contacts is not None and not contacts:
+        add(Finding(f"a {status} response that establishes a dialog needs a Contact",
+                    "RFC 3261 §12.1.1", header="Contact", tolerated=True))
+
+
+def _typed_or_none(msg: Message, key: str) -> Any:
+    """The typed first value of a header, or None when absent or malformed (a
+    malformed one is a finding already)."""
+    try:
+        values = msg.headers.typed(key)
+    except ParseError:
+        return None
+    return values[0] if values else None
+
+
+def _contacts_or_none(msg: Message) -> list[Contact] | None:
+    try:
+        return msg.headers.typed("contact")  # type: ignore[return-value]
+    except ParseError:
+        return None
+
+
+def _top_via_parses(msg: Message) -> bool:
+    return _typed_or_none(msg, "via") is not None
 
 
 def _three_colon_ipv6(msg: Message, add: Callable[[Finding], None]) -> None:

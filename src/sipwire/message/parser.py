@@ -72,12 +72,17 @@ _KNOWN_KEYS = frozenset(HEADER_TYPES) | frozenset(COMPACT_FORMS)
 
 
 def parse(
-    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS
+    data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS, *,
+    collect: list[ParseError] | None = None,
 ) -> Request | Response:
     """Parse one SIP message from a datagram (or a complete framed message).
 
     Returns a ``Request`` or ``Response``; raises ``ParseError`` whose
     ``status_code`` is the response a server should answer with.
+
+    With ``collect`` (a list, as ``lint`` passes), problems in the mandatory
+    headers (§8.1.1, §8.2.6.2) are appended to it instead of raised, so every
+    one of them can be reported; framing errors are still raised.
     """
     if not isinstance(data, bytes):
         data = bytes(data)
@@ -126,13 +131,16 @@ def parse(
         for line in header_lines:
             check_nul(line)
     msg.headers = Headers._from_lines(header_lines, index)
-    _check_mandatory(msg, index)
-    if limits.require_branch and missing_branch(msg):
+    if collect is None:
+        _check_mandatory(msg, index)
+    else:
+        _collect_mandatory(msg, index, collect)
+    if limits.require_branch and collect is None and missing_branch(msg):
         raise ParseError("missing branch parameter", header="Via", rfc="RFC 3261 §8.1.1.7")
 
     body_start = end + 4
     length_lines = index.get("content-length")
-    if length_lines:
+    if length_lines and length_lines[0][4] is not None:
         length: int = length_lines[0][4][0].value
         available = len(data) - body_start
         if length > available:
@@ -386,6 +394,39 @@ def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
                                  f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")  # type: ignore[attr-defined]
     except ParseError as exc:
         raise exc.with_header(canonical_name(key)) from None
+
+
+def _collect_mandatory(msg: Message, index: dict[str, list[HeaderLine]],
+                       problems: list[ParseError]) -> None:
+    """``_check_mandatory`` that appends every problem to ``problems`` instead of
+    raising the first: each missing, repeated or malformed mandatory header."""
+    is_request = isinstance(msg, Request)
+    for line in index.get("via", ()):
+        try:
+            line[4] = [Via.parse(part) for part in split_list(line[2].strip(" \t"))]
+        except ParseError as exc:
+            problems.append(exc.with_header("Via"))
+    if "via" not in index:
+        problems.append(_missing("via", msg))
+    for key, cls, in_request, in_response in _HOT_SINGLE:
+        lines = index.get(key)
+        if lines is None:
+            if in_request if is_request else in_response:
+                problems.append(_missing(key, msg))
+            continue
+        if len(lines) > 1:
+            problems.append(_duplicate(key))
+        try:
+            lines[0][4] = [cls.parse(lines[0][2])]
+        except ParseError as exc:
+            problems.append(exc.with_header(canonical_name(key)))
+    cseq_lines = index.get("cseq")
+    if is_request and cseq_lines and cseq_lines[0][4] is not None:
+        cseq = cseq_lines[0][4][0]
+        if cseq.method != msg.method:  # type: ignore[attr-defined]
+            problems.append(ParseError(
+                f"CSeq method {cseq.method!r} differs from the request method "
+                f"{msg.method!r}", header="CSeq", rfc="RFC 3261 §8.1.1.5"))  # type: ignore[attr-defined]
 
 
 #: single-valued headers parse() checks: (key, class, needed in requests, in responses)
