@@ -135,6 +135,10 @@ class Endpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._closed = False
+        # what handlers added to the capabilities OPTIONS describes (§11.2), in order
+        self._accept: dict[str, None] = dict.fromkeys(self.config.accept)
+        self._supported: dict[str, None] = dict.fromkeys(self.config.supported)
+        self._events: dict[str, None] = {}
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -285,17 +289,42 @@ class Endpoint:
         first = [m for m in _ALLOW_ORDER if m in methods]
         return first + sorted(methods.difference(_ALLOW_ORDER))
 
+    def announce(self, *, accept: Iterable[str] = (), supported: Iterable[str] = (),
+                 events: Iterable[str] = ()) -> None:
+        """Add to what OPTIONS describes (§11.2): body types a handler takes
+        (Accept), option tags it implements (Supported; a request requiring
+        one is then not answered 420, §8.2.2.3), event packages it serves
+        (Allow-Events, RFC 6665 §8.2.2)."""
+        for kind, values in ((self._accept, accept), (self._supported, supported),
+                             (self._events, events)):
+            for value in values:
+                kind.setdefault(value, None)
+
+    @property
+    def accepted_types(self) -> list[str]:
+        """The Accept of our OPTIONS answer: the configured types and those announced."""
+        return list(self._accept)
+
+    @property
+    def supported_options(self) -> list[str]:
+        """The Supported of our OPTIONS answer: configured and announced option tags."""
+        return list(self._supported)
+
     def options_response(self, handle: ServerTransactionHandle) -> Response:
         """The default 200 to OPTIONS (§11.2): Allow, Accept, Accept-Encoding,
-        Accept-Language and Supported describe what we can do."""
-        cfg = self.config
-        return handle.reply(200, headers=[
+        Accept-Language and Supported describe what we can do, from the
+        handlers registered and what they announced; Allow-Events the event
+        packages served (RFC 6665 §8.2.2)."""
+        headers = [
             ("Allow", ", ".join(self.allowed_methods)),
-            ("Accept", ", ".join(cfg.accept)),
+            ("Accept", ", ".join(self._accept)),
             ("Accept-Encoding", "identity"),
             ("Accept-Language", "en"),
-            ("Supported", ", ".join(cfg.supported)),
-        ])
+            ("Supported", ", ".join(self._supported)),
+        ]
+        if self._events:
+            headers.append(("Allow-Events", ", ".join(self._events)))
+        return handle.reply(200, headers=headers)
 
     # -- the transport's entry point ---------------------------------------------------------
 
@@ -602,7 +631,7 @@ class Endpoint:
         if request.method != "CANCEL":
             required = request.headers.getall("Require")
             if required:
-                missing = [tag for tag in required if tag not in self.config.supported]
+                missing = [tag for tag in required if tag not in self._supported]
                 if missing:
                     return handle.reply(420, headers=[("Unsupported", ", ".join(missing))])
         return None
