@@ -62,21 +62,23 @@ from types import TracebackType
 
 from ..auth.store import UserStore
 from ..auth.userfile import UserFile, UsersFileError, users_location
-from ..location import LocationStore, StoreError, open_store, purge_periodically
+from ..location import LocationStore, MemoryStore, StoreError, open_store, purge_periodically
 from ..message.parser import DEFAULT_LIMITS, Limits
 from ..proxy.config import ProxyAddress, ProxyConfig
 from ..proxy.core import ProxyCore
 from ..registrar.registrar import Registrar
 from ..routing.myself import parse_alias
+from ..trace import CaptureHub, open_capture
 from ..transaction.config import TimerConfig
 from ..transaction.layer import TransactionLayer
-from ..transport.base import ListeningPoint
+from ..transport.base import ListeningPoint, Transport
 from ..transport.config import TransportConfig
 from ..transport.layer import TransportLayer
 from ..transport.tls import client_context
 from .config import ServerConfig
 from .engine import Engine
 from .logs import Tracer, configure_logging, log
+from .metrics import Metrics, TimedStore
 from .natping import NatPinger
 from .policy import AuthPolicy, nonce_secret
 
@@ -95,8 +97,9 @@ class Server:
     may drive its own to expire bindings without sleeping).  ``users`` replaces
     the user file ``config.users`` (a ``MemoryUserStore`` in tests).
     ``purge_interval`` is how often expired bindings are purged, ``grace`` how
-    long ``stop()`` lets in-flight transactions finish.  ``trace`` (default:
-    ``config.trace``) writes every message to standard error.
+    long ``stop()`` lets in-flight transactions finish.  ``tracer`` is told of
+    every message the engine handles; ``config.trace``, ``pcap`` and ``hep``
+    capture their exact bytes at the transport's edge (``sipwire.trace``).
     """
 
     def __init__(
@@ -114,7 +117,13 @@ class Server:
         self.purge_interval = purge_interval
         self.grace = grace
         self._users_given = users
-        self._tracer = tracer if tracer is not None else (Tracer() if config.trace else None)
+        #: the engine's view of messages (given by code); ``config.trace``, ``pcap``
+        #: and ``hep`` capture the exact bytes at the transport's edge instead
+        self._tracer = tracer
+        self._capture: CaptureHub | None = None
+        #: the counters of /metrics and ``sipwire stats`` (``server.control``)
+        self.metrics = Metrics(self._tracer)
+        self._probe: asyncio.Task[None] | None = None
         self._transport: TransportLayer | None = None
         self._store: LocationStore | None = None
         self._users: UserStore | None = None
@@ -170,12 +179,24 @@ class Server:
         # first, so that a missing user file stops the start before any socket
         self._users = self._open_users()
         self.auth_enabled = self._users is not None
+        self._capture = open_capture(
+            text=sys.stderr.buffer if config.trace else None, pcap=config.pcap or None,
+            hep=config.hep or None, hep_id=config.hep_id)
         transport = TransportLayer(self._transport_config())
         self._transport = transport
         for spec in config.listen:
-            point = await transport.listen(spec)
+            try:
+                point = await transport.listen(spec)
+            except OSError as exc:
+                reason = exc.strerror or _bind_reason(spec) or str(exc)
+                error = OSError(f"cannot listen on {spec}: {reason.lower()}")
+                error.errno = exc.errno
+                raise error from None
             log.info("listening=%s", point)
-        self._store = open_store(config.store)
+        store = open_store(config.store)
+        self._store = TimedStore(store, self.metrics.store_latency)
+        if config.store_check:
+            await self._check_store(self._store)
         users_text = "-" if self._user_file is None else str(self._user_file.path)
         proxy_config = self._proxy_config(transport.listening_points)
         policy = AuthPolicy(config, self._users, proxy_config, self.clock)
@@ -195,7 +216,9 @@ class Server:
         self._engine = Engine(
             transport=transport, transactions=transactions, core=ProxyCore(proxy_config),
             registrar=registrar, store=self._store, policy=policy, clock=self.clock,
-            tracer=self._tracer)
+            tracer=self.metrics.tap)
+        self._engine.eager = isinstance(store, MemoryStore)  # TimedStore never waits on it
+        self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
         transport.on_message = self._engine.on_message
         self._purge = asyncio.get_running_loop().create_task(
             purge_periodically(self._store, self.purge_interval, self.clock))
@@ -209,6 +232,18 @@ class Server:
                  _safe_url(config.store), "on" if self.auth_enabled else "off", users_text,
                  config.auth_realm, config.record_route, config.relay, config.forking,
                  config.nat)
+
+    async def _check_store(self, store: LocationStore) -> None:
+        """Fail fast on a store that does not answer (``store_check``)."""
+        where = _safe_url(self.config.store)
+        try:
+            await asyncio.wait_for(store.ping(), STORE_CHECK_TIMEOUT)
+        except TimeoutError:
+            raise StoreError(f"store {where}: no answer within {STORE_CHECK_TIMEOUT:g} s "
+                             "(--no-store-check starts anyway)") from None
+        except (StoreError, OSError) as exc:
+            raise StoreError(f"store {where}: {exc} (--no-store-check starts "
+                             "anyway)") from None
 
     def _transport_config(self) -> TransportConfig:
         config = self.config
@@ -234,7 +269,8 @@ class Server:
                                tls_server_context=tls,
                                tls_client_context=client_tls,
                                udp_receive_buffer=UDP_RECEIVE_BUFFER,
-                               udp_coalesce_sends=True)
+                               udp_coalesce_sends=True,
+                               capture=self._capture)
 
     def _open_users(self) -> UserStore | None:
         """The users to authenticate, or None when authentication is off (only
@@ -263,22 +299,25 @@ class Server:
                         "USER@DOMAIN%s`", where, flag)
         return users
 
-    def reload_users(self) -> None:
-        """Reread the user file now (SIGHUP), logging one line."""
+    def reload_users(self) -> str:
+        """Reread the user file now (SIGHUP), logging one line; that line."""
         users = self._user_file
         if users is None:
-            log.info("users not reloaded: %s", "auth is off" if not self.auth_enabled
-                     else "the users were not read from a file")
-            return
+            text = "users not reloaded: " + ("auth is off" if not self.auth_enabled
+                                             else "the users were not read from a file")
+            log.info("%s", text)
+            return text
         before = len(users)
         try:
             count = users.reload()
         except ValueError as exc:
-            log.warning("users not reloaded: %s; keeping the %d users read before", exc,
-                        before)
-            return
-        log.info("users reloaded from %s: %d users (were %d)%s", users.path, count, before,
-                 "" if users.exists else "; no such file")
+            text = f"users not reloaded: {exc}; keeping the {before} users read before"
+            log.warning("%s", text)
+            return text
+        text = (f"users reloaded from {users.path}: {count} users (were {before})"
+                + ("" if users.exists else "; no such file"))
+        log.info("%s", text)
+        return text
 
     def _proxy_config(self, points: tuple[ListeningPoint, ...]) -> ProxyConfig:
         config = self.config
@@ -327,6 +366,11 @@ class Server:
         log.info("stopped")
 
     async def _close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._purge is not None:
             self._purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -341,6 +385,9 @@ class Server:
             await self._engine.close()
         if self._transport is not None:
             await self._transport.close()
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
         if self._store is not None:
             try:
                 await self._store.close()
@@ -405,6 +452,25 @@ def run(config: ServerConfig) -> int:
         except KeyboardInterrupt:
             return 130
 
+
+def _bind_reason(spec: str) -> str | None:
+    """Why ``spec`` cannot be bound ("Address already in use"), found by binding
+    a plain socket: uvloop's error for a datagram endpoint does not say."""
+    try:
+        point = ListeningPoint.parse(spec)
+        family = socket.AF_INET6 if ":" in point.host else socket.AF_INET
+        kind = socket.SOCK_DGRAM if point.transport is Transport.UDP else socket.SOCK_STREAM
+        with socket.socket(family, kind) as probe:
+            probe.bind((point.host, point.port))
+    except OSError as exc:
+        return exc.strerror
+    except ValueError:
+        return None
+    return None
+
+
+#: seconds the store has to answer its first round trip at start
+STORE_CHECK_TIMEOUT = 5.0
 
 #: gen0 threshold of the cyclic garbage collector while serving (Python's is 700)
 GC_THRESHOLDS = (100_000, 50, 100)

@@ -8,11 +8,23 @@ TOML layout (all keys optional)::
     domains = ["example.com"]
     aliases = ["sip.example.com", "192.0.2.1:5080"]  # names that reach this server
     store = "sqlite:///sipwire.db"      # memory:, sqlite:///PATH, redis://HOST:PORT/DB
+    store_check = true                  # no start when the store does not answer
     users = "/var/lib/sipwire/users.db" # SQLite file of digest users (HA1 only); default
                                         # $SIPWIRE_USERS, else $XDG_DATA_HOME/sipwire/users.db
                                         # (~/.local/share/sipwire/users.db); must exist
     log_level = "info"
-    trace = false
+    log_format = "text"                 # or "json": one object per line
+    log_file = ""                       # default standard error; a path, or "syslog:"
+                                        # (/dev/log) or "syslog:/path/of/socket"
+    trace = false                       # every message's bytes to standard error
+    pcap = ""                           # a pcap file of every message (docs/traces.md)
+    hep = ""                            # HOST:PORT of a HEPv3 collector (Homer)
+    hep_id = 0                          # the capture agent id sent in HEP
+    http = ""                           # "127.0.0.1:9090": GET /metrics and /health
+    control = "/run/sipwire/control.sock"  # control socket of `sipwire registrations|stats|
+                                        # reload` (default $XDG_RUNTIME_DIR/sipwire/
+                                        # control.sock, else ./sipwire-control.sock; "": none)
+    drain_timeout = 2                   # on SIGTERM: seconds in-flight transactions get
     nat = false                         # UAs behind NAT: requests for a contact that is not
                                         # where its REGISTER came from go to that source
     nat_ping_interval = 30              # with nat: OPTIONS to those contacts every 30 s; one
@@ -77,6 +89,8 @@ TOML layout (all keys optional)::
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -87,6 +101,7 @@ from ..routing.myself import parse_alias
 __all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 TLS_VERIFY = ("peer", "none")
 _DIGEST_ALGORITHMS = ("MD5", "MD5-SESS", "SHA-256", "SHA-256-SESS", "SHA-512-256",
                       "SHA-512-256-SESS")
@@ -106,11 +121,30 @@ class ServerConfig:
     #: server: a Route or Request-URI naming one is "me" (routing.Myself)
     aliases: tuple[str, ...] = ()
     store: str = "sqlite:///sipwire.db"
+    #: ask the store for a round trip at start and refuse to start when it
+    #: does not answer; False starts anyway (``/health`` then says 503)
+    store_check: bool = True
     #: the SQLite file of digest users; empty: ``$SIPWIRE_USERS``, else
     #: ``$XDG_DATA_HOME/sipwire/users.db`` (``auth.userfile.users_location``)
     users: str = ""
     log_level: str = "info"
+    #: "text" (key=value lines) or "json" (one object per line)
+    log_format: str = "text"
+    #: where log lines go: "" standard error, a file path, "syslog:" (/dev/log)
+    #: or "syslog:PATH" (that Unix datagram socket)
+    log_file: str = ""
     trace: bool = False
+    #: a pcap file written with every message sent and received ("": none)
+    pcap: str = ""
+    #: ``HOST:PORT`` of a HEPv3 collector sent every message ("": none)
+    hep: str = ""
+    hep_id: int = 0
+    #: HOST:PORT of the HTTP endpoint (/metrics, /health); "" none
+    http: str = ""
+    #: the control socket; None: ``control.default_control_path()``; "": none
+    control: str | None = None
+    #: seconds in-flight transactions get to end after SIGTERM
+    drain_timeout: float = 2.0
     uvloop: bool = True
     #: route requests for a binding whose contact is not the source of its
     #: REGISTER (a UA behind a NAT) to that source (``proxy.targets.behind_nat``)
@@ -212,6 +246,17 @@ class ServerConfig:
             raise ConfigError(f"forking must be parallel or sequential, not {self.forking!r}")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+        if self.http:
+            from .http import parse_http_address
+
+            try:
+                parse_http_address(self.http)
+            except ValueError as exc:
+                raise ConfigError(f"--http: {exc}") from None
+        if self.drain_timeout < 0:
+            raise ConfigError("drain_timeout must be 0 or more")
         if not 0 < self.min_expires <= self.max_expires:
             raise ConfigError("need 0 < min_expires <= max_expires")
         if not 0 < self.t1 <= self.t2:
@@ -227,6 +272,8 @@ class ServerConfig:
             raise ConfigError("need 0 <= lockout <= max_lockout")
         if self.nat_ping_interval < 0:
             raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
+        if self.hep and not self.hep.rpartition(":")[2].isdigit():
+            raise ConfigError(f"--hep {self.hep!r}: expected HOST:PORT")
         for name in ("max_contacts", "max_contacts_per_register", "max_contact_length"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (no limit) or more")
@@ -247,7 +294,53 @@ class ServerConfig:
         for ca in self.tls_ca:
             if not Path(ca).exists():
                 raise ConfigError(f"--tls-ca {ca!r}: no such file or directory")
+        self._check_values()
         return self
+
+    def _check_values(self) -> None:
+        """Values no server can work with: each named with its flag."""
+        for spec in self.listen:
+            host, _, port = spec.partition(":")[2].rpartition(":")
+            if not port.isdigit() or int(port) > 65535:
+                raise ConfigError(f"--listen {spec!r}: port must be 0-65535")
+            if not _valid_host(host.strip("[]") if host.startswith("[") else host):
+                raise ConfigError(f"--listen {spec!r}: {host!r} is not a host name or "
+                                  "IP address (RFC 3261 §25.1 host)")
+        for domain in self.domains:
+            if not _valid_host(domain):
+                raise ConfigError(f"--domain {domain!r}: not a host name or IP address "
+                                  "(RFC 3261 §25.1 host)")
+        if not MIN_MESSAGE_SIZE <= self.max_message_size <= MAX_MESSAGE_SIZE:
+            raise ConfigError(
+                f"--max-message-size {self.max_message_size}: must be {MIN_MESSAGE_SIZE}-"
+                f"{MAX_MESSAGE_SIZE} bytes (RFC 3261 §18.1.1: a UDP message may take "
+                "1300 bytes; smaller refuses ordinary requests)")
+        if not self.min_expires <= self.default_expires <= self.max_expires:
+            raise ConfigError("need min_expires <= default_expires <= max_expires")
+        for name in ("max_connections", "idle_timeout", "t4", "nonce_lifetime",
+                     "failure_window", "ban_window", "ban_time"):
+            if getattr(self, name) <= 0:
+                flag = name.replace("_", "-")
+                raise ConfigError(f"--{flag} {getattr(self, name)}: must be more than 0")
+
+
+#: bounds of ``max_message_size``: one full UDP datagram at most 64 KiB is the
+#: default; the floor is RFC 3261 §18.1.1's 1300 bytes, rounded up
+MIN_MESSAGE_SIZE = 1500
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+
+_HOSTNAME_RE = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?")
+
+
+def _valid_host(host: str) -> bool:
+    """``host`` of RFC 3261 §25.1: a hostname, an IPv4 address or an IPv6
+    address (brackets optional here)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOSTNAME_RE.fullmatch(host) is not None
+    return True
 
 
 # TOML table -> the settings it holds
@@ -270,8 +363,10 @@ _TABLES = {
                "max_requests_per_source": "max_requests_per_source"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
-_TOP = {"listen", "domains", "aliases", "store", "users", "log_level", "trace", "uvloop",
-        "nat", "nat_ping_interval"}
+_TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_level", "trace", "uvloop",
+        "pcap", "hep", "hep_id",
+        "nat", "nat_ping_interval", "log_format", "log_file", "http", "control",
+        "drain_timeout"}
 
 
 def _from_toml(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -330,13 +425,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "(repeatable): a Route or Request-URI naming it is this server")
     a("--store", metavar="URL", help="location store: memory:, sqlite:///PATH (default "
                                      "sqlite:///sipwire.db), redis://HOST:PORT/DB")
+    a("--store-check", action=argparse.BooleanOptionalAction, default=None,
+      help="ask the store for a round trip at start, and do not start when it does not "
+           "answer (default on); --no-store-check starts anyway, and /health answers 503 "
+           "until the store does")
     a("--users", metavar="FILE",
       help="SQLite file of digest users, as written by `sipwire user add`; it must exist "
            "(default $SIPWIRE_USERS, else $XDG_DATA_HOME/sipwire/users.db, i.e. "
            "~/.local/share/sipwire/users.db)")
     a("--log-level", choices=LOG_LEVELS, help="log level (default info)")
+    a("--log-format", choices=LOG_FORMATS,
+      help="text: key=value lines (default); json: one JSON object per line")
+    a("--log-file", metavar="PATH",
+      help="write the log to PATH (appended; reopened on SIGHUP) instead of standard "
+           "error; syslog: sends it to the local syslog (/dev/log), syslog:SOCKET to "
+           "that Unix socket")
+    a("--http", metavar="HOST:PORT",
+      help="serve GET /metrics (Prometheus text format) and GET /health here "
+           "(default: none)")
+    a("--control", metavar="PATH",
+      help="the control socket of `sipwire registrations|stats|reload` (default "
+           "$XDG_RUNTIME_DIR/sipwire/control.sock, else ./sipwire-control.sock; "
+           "\"\": none)")
+    a("--drain-timeout", type=float, metavar="S",
+      help="on SIGTERM, seconds in-flight transactions get to end while new ones are "
+           "answered 503 (default 2)")
     a("--trace", action=argparse.BooleanOptionalAction, default=None,
-      help="print every SIP message sent and received")
+      help="print every SIP message sent and received to standard error, its bytes "
+           "exactly as on the wire")
+    a("--pcap", metavar="FILE", help="write every SIP message sent and received to a pcap "
+                                     "file (tshark, Wireshark, sngrep, `sipwire ladder`)")
+    a("--hep", metavar="HOST:PORT", help="send every SIP message to a HEPv3 collector "
+                                         "(Homer) over UDP")
+    a("--hep-id", dest="hep_id", type=int, metavar="N",
+      help="the capture agent id sent with --hep (default 0)")
     a("--uvloop", action=argparse.BooleanOptionalAction, default=None,
       help="use uvloop when installed (default on)")
     a("--nat", action=argparse.BooleanOptionalAction, default=None,
@@ -430,6 +552,9 @@ def load_config(args: argparse.Namespace | None = None, path: str | None = None)
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"{path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a TOML file (not UTF-8 text at byte "
+                              f"{exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         values.update(_from_toml(data, path))

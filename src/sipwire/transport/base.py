@@ -14,12 +14,16 @@ import logging
 import re
 import socket
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._frozen import quick_init
 from ..message.errors import ParseError
+from ..message.message import kept_bytes
 from ..message.parser import BadMessage, KeepAlive, StreamEvent
 from ..message.uri import three_colon_ipv6
+
+if TYPE_CHECKING:
+    from .config import Capture
 
 __all__ = [
     "Address",
@@ -331,6 +335,8 @@ class Connection(abc.ABC):
     transport: Transport
     local: Address
     remote: Address
+    #: told of each message's bytes (``TransportConfig.capture``), set by the owner
+    capture: Capture | None = None
 
     def __init__(self, transport: Transport, owner: ConnectionOwner, idle_timeout: float,
                  *, message_timeout: float = 0.0, inbound: bool = False) -> None:
@@ -454,6 +460,10 @@ class Connection(abc.ABC):
             # The traceback's frames reach back to the list holding this event:
             # a cycle that would keep every bad message until a full GC.
             event.error.__traceback__ = None
+        if self.capture is not None:
+            # the framed bytes, before the layer above marks the Via (§18.2.1)
+            self.capture.received(self.flow, event.data if isinstance(event, BadMessage)
+                                  else kept_bytes(event))
         self.owner.event_received(self, event)
 
     def _finished(self) -> None:

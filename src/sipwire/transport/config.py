@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..message.parser import DEFAULT_LIMITS, Limits
+from .base import Flow
 
-__all__ = ["TransportConfig"]
+__all__ = ["Capture", "TransportConfig"]
+
+
+class Capture(Protocol):
+    """Told of the exact bytes of every SIP message at the transport's edge
+    (``sipwire.trace``): a datagram as received or sent, each framed message
+    of a stream as received and each message as written, the SIP payload of a
+    WebSocket message.  Called in the event loop: it must not block."""
+
+    def received(self, flow: Flow, data: bytes) -> None:
+        """``data`` arrived on ``flow`` (``flow.remote`` sent it)."""
+
+    def sent(self, flow: Flow, data: bytes) -> None:
+        """``data`` left on ``flow`` (to ``flow.remote``)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,9 @@ class TransportConfig:
     #: makes one); None: the system's CA store, the peer's certificate and name
     #: verified (RFC 5922 §7.3)
     tls_client_context: ssl.SSLContext | None = None
+    #: told of every message's bytes as received and sent (None: no capture,
+    #: which costs one None check per message)
+    capture: Capture | None = None
     #: the resource of WebSocket connections we open (RFC 7118 §4.1)
     ws_path: str = "/"
     #: WebSocket Ping frames every so many seconds (RFC 7118 §6); None sends none

@@ -151,6 +151,7 @@ class TransportLayer:
                                       coalesce=cfg.udp_coalesce_sends,
                                       max_requests_per_source=cfg.max_requests_per_source,
                                       log=self._log)
+            listener.capture = cfg.capture
             self._udp.append(listener)
             port = listener.local.port
         elif transport is Transport.TCP or transport is Transport.TLS:
@@ -433,6 +434,7 @@ class TransportLayer:
         if refusal is not None:
             self._log.log(logging.WARNING, "refused", "refusing %s: %s", connection, refusal)
             return False
+        connection.capture = self.config.capture
         self._connections.add(connection)
         # §18: connections are indexed by the far end's transport, address and port.
         self._pool[(connection.transport, connection.remote)] = connection

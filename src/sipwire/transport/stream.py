@@ -74,11 +74,16 @@ class StreamConnection(Connection, asyncio.Protocol):
         io = self._io
         if io is None or io.is_closing():
             return
-        answer = self.owner.framing_failed(self, error, self._parser.unframed)
+        unframed = self._parser.unframed
+        if self.capture is not None and unframed:
+            self.capture.received(self.flow, unframed)
+        answer = self.owner.framing_failed(self, error, unframed)
         if answer is None:
             io.abort()
             return
         io.write(answer)
+        if self.capture is not None:
+            self.capture.sent(self.flow, answer)
         io.close()  # once the answer is written
         if io.get_write_buffer_size():
             # a peer that does not read does not keep it open
@@ -113,6 +118,8 @@ class StreamConnection(Connection, asyncio.Protocol):
         if io is None or io.is_closing():
             raise TransportError("connection is closed", target=self.remote)
         io.write(data)
+        if self.capture is not None:
+            self.capture.sent(self.flow, data)
         self._touch()
         drain = self._drain
         if drain is not None and not drain.done():

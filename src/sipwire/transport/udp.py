@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from .base import Address, Flow, ListeningPoint, Transport, TransportError, logger, source_key
+from .config import Capture
 from .loglimit import LogLimiter
 from .stun import answer_binding
 
@@ -79,6 +80,8 @@ class UdpListener(asyncio.DatagramProtocol):
         self._flows: dict[tuple[str | int, ...], Flow] = {}
         #: what send_soon holds until the end of the loop's round
         self._held: list[tuple[bytes, Address, SendErrorHandler | None]] = []
+        #: told of each SIP datagram received and sent (``TransportConfig.capture``)
+        self.capture: Capture | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._io = cast(asyncio.DatagramTransport, transport)
@@ -116,6 +119,8 @@ class UdpListener(asyncio.DatagramProtocol):
                 if len(self._flows) >= 4096:  # peers come and go: start again
                     self._flows.clear()
                 self._flows[addr] = flow
+            if self.capture is not None:
+                self.capture.received(flow, data)
             self._on_datagram(self, data, flow)
         except Exception:
             # A bug above must not stop the socket from reading.
@@ -186,6 +191,8 @@ class UdpListener(asyncio.DatagramProtocol):
             if failed is not None:
                 self._send_error = None
                 raise failed
+            if self.capture is not None and data[0] >= 2:  # not a STUN answer
+                self.capture.sent(Flow(Transport.UDP, address, self.local), data)
         except OSError as exc:
             if isinstance(exc, BlockingIOError) or exc.errno in _FULL:
                 # The kernel's send buffer is full: the datagram is lost, as UDP

@@ -146,6 +146,8 @@ class WsConnection(Connection):
             raise TransportError("peer does not read", target=self.remote) from None
         except (ConnectionClosed, OSError) as exc:
             raise TransportError(f"send failed: {exc}", target=self.remote) from exc
+        if self.capture is not None:
+            self.capture.sent(self.flow, data)
         self._touch()
 
     def _spawn(self, coro: Any) -> None:
