@@ -84,8 +84,9 @@ class FailureThrottle:
     """Locks out a user from a source after repeated failures (with backoff),
     and bans a source that fails as many users; see the module docs."""
 
-    __slots__ = ("_pairs", "_sources", "ban_time", "ban_users", "ban_window", "lockout",
-                 "max_entries", "max_failures", "max_lockout", "max_sources", "window")
+    __slots__ = ("_pairs", "_sources", "ban_time", "ban_users", "ban_window", "failures",
+                 "lockout", "max_entries", "max_failures", "max_lockout", "max_sources",
+                 "window")
 
     def __init__(
         self,
@@ -118,6 +119,8 @@ class FailureThrottle:
         self.max_sources = max_sources
         self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
         self._sources: OrderedDict[str, _Source] = OrderedDict()
+        #: failures counted since start (``/metrics``)
+        self.failures = 0
 
     # -- asking -------------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class FailureThrottle:
     def failure(self, user: str, source: str, now: float) -> Penalty | None:
         """Count one failure of ``user`` from ``source``; the penalty it started
         (a ban of the source, else a lockout of the pair), or None."""
+        self.failures += 1
         ban = self._count_for_ban(user, source, now)
         key = (user, source)
         pair = self._pairs.get(key)
@@ -217,6 +221,11 @@ class FailureThrottle:
     def __len__(self) -> int:
         """The (user, source) pairs tracked."""
         return len(self._pairs)
+
+    def bans(self, now: float) -> int:
+        """The sources banned at ``now``."""
+        return sum(1 for record in self._sources.values()
+                   if record.banned is not None and now < record.banned.until)
 
     @property
     def sources(self) -> int:

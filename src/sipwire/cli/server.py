@@ -60,7 +60,8 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     from ..server.app import run
 
-    return run(config)
+    # a reload (SIGHUP, `sipwire reload`) reads the file again, flags on top
+    return run(config, reload_config=lambda: load_config(args))
 
 
 def _address(text: str) -> tuple[str, str]:

@@ -61,5 +61,19 @@ class MemoryStore(LocationStore):
             if any(not b.expired(now) for b in bindings.values())
         )
 
+    async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
+        aors = self._open()
+        names = sorted(aors) if aor is None else [aor]
+        return [b for name in names
+                for b in sort_bindings([b for b in aors.get(name, {}).values()
+                                        if not b.expired(now)])]
+
+    async def count(self, now: float) -> int:
+        return sum(not b.expired(now) for bindings in self._open().values()
+                   for b in bindings.values())
+
+    async def ping(self) -> None:
+        self._open()
+
     async def close(self) -> None:
         self._closed = True

@@ -115,6 +115,13 @@ class RedisStore(LocationStore):
             raise StoreError(f"redis: {exc}") from exc
         return sorted(_text(aor) for aor in found)
 
+    async def ping(self) -> None:
+        self._check_open()
+        try:
+            await self.client.ping()
+        except RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+
     async def close(self) -> None:
         if self._closed:
             return

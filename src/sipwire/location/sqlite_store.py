@@ -142,6 +142,25 @@ class SQLiteStore(LocationStore):
             (now,)).fetchall())
         return [str(row[0]) for row in rows]
 
+    async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
+        where, args = ("expires_at > ?", (now,)) if aor is None else \
+            ("aor = ? AND expires_at > ?", (aor, now))
+        rows = await self._run(lambda: self._conn.execute(
+            f"{_SELECT} WHERE {where} ORDER BY aor", args).fetchall())
+        by_aor: dict[str, list[Binding]] = {}
+        for row in rows:
+            binding = _binding(row)
+            by_aor.setdefault(binding.aor, []).append(binding)
+        return [b for name in sorted(by_aor) for b in sort_bindings(by_aor[name])]
+
+    async def count(self, now: float) -> int:
+        row = await self._run(lambda: self._conn.execute(
+            "SELECT COUNT(*) FROM binding WHERE expires_at > ?", (now,)).fetchone())
+        return int(row[0])
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._conn.execute("SELECT 1").fetchone())
+
     async def close(self) -> None:
         if self._closed:
             return

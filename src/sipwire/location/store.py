@@ -80,6 +80,25 @@ class LocationStore(ABC):
         """Release connections and threads; the store is unusable afterwards."""
         return None
 
+    # -- for the operator (``sipwire registrations``, ``/metrics``, ``/health``) --------
+
+    async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
+        """Every unexpired binding, by AOR then as ``lookup`` orders them; only
+        ``aor``'s when given."""
+        aors = [aor] if aor is not None else await self.aors(now)
+        found: list[Binding] = []
+        for name in aors:
+            found += await self.lookup(name, now)
+        return found
+
+    async def count(self, now: float) -> int:
+        """How many unexpired bindings there are."""
+        return len(await self.bindings(now))
+
+    async def ping(self) -> None:
+        """A round trip to the backing service; ``StoreError`` when it does not answer."""
+        await self.lookup("", time.time())
+
     # -- conveniences built on the above ---------------------------------------------
 
     async def put(self, binding: Binding, now: float) -> list[Binding]:

@@ -434,10 +434,17 @@ def _local_addresses() -> tuple[str, ...]:
 # -- the command --------------------------------------------------------------------------
 
 
-def run(config: ServerConfig) -> int:
+def run(config: ServerConfig,
+        reload_config: Callable[[], ServerConfig] | None = None) -> int:
     """``sipwire serve``: serve until SIGINT or SIGTERM; 0 after a clean stop, 1
-    when the server cannot start (an address in use, a bad store)."""
-    configure_logging(config.log_level)
+    when the server cannot start (an address in use, a bad store).  SIGHUP
+    and ``sipwire reload`` reload (``server.control``), rereading the
+    configuration with ``reload_config``."""
+    try:
+        configure_logging(config.log_level, format=config.log_format, file=config.log_file)
+    except OSError as exc:
+        print(f"sipwire serve: cannot start: log {config.log_file}: {exc}", file=sys.stderr)
+        return 1
     loop_factory = None
     if config.uvloop:
         try:
@@ -448,7 +455,7 @@ def run(config: ServerConfig) -> int:
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         try:
-            return runner.run(_serve(config))
+            return runner.run(_serve(config, reload_config))
         except KeyboardInterrupt:
             return 130
 
@@ -487,22 +494,29 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def _serve(config: ServerConfig) -> int:
+async def _serve(config: ServerConfig,
+                 reload_config: Callable[[], ServerConfig] | None = None) -> int:
+    from .control import Operations
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = Server(config)
+    server = Server(config, grace=config.drain_timeout)
+    operations = Operations(server, reload_config)
     try:
         await server.start()
+        await operations.start()
     except (OSError, StoreError, ValueError, ssl.SSLError) as exc:
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
+        await server.stop(grace=0)
         return 1
-    loop.add_signal_handler(signal.SIGHUP, server.reload_users)  # was: the default, exit
+    loop.add_signal_handler(signal.SIGHUP, operations.sighup)  # was: the default, exit
     _tune_gc()
     try:
         await stop.wait()
         log.info("signal received: stopping")
     finally:
-        await server.stop()
+        await server.stop()  # /health answers 503 "draining" meanwhile
+        await operations.close()
     return 0

@@ -196,6 +196,8 @@ class Engine:
         self.tracer = tracer
         #: new requests outside a dialog are refused (503) while stopping
         self.draining = False
+        #: messages resent by a transaction's timer (A, E, G; ``/metrics``)
+        self.retransmissions = 0
         self._loop = asyncio.get_running_loop()
         self._incoming: dict[ServerTransaction, Incoming] = {}
         self._client_flows: dict[ClientTransaction, Flow] = {}
@@ -804,7 +806,11 @@ class Engine:
         self._timer = None
         # the loop may run a callback up to a clock tick early: it is due
         now = max(self._loop.time(), self._timer_when)
-        self._perform(self.transactions.handle_timer(now))
+        actions = self.transactions.handle_timer(now)
+        for action in actions:
+            if type(action) is Send:  # a timer's only sends are retransmissions
+                self.retransmissions += 1
+        self._perform(actions)
         heap = self._deadlines
         while heap and heap[0][0] <= now:
             when, _, proxied = heapq.heappop(heap)

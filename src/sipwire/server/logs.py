@@ -4,8 +4,17 @@ Log lines go to standard error through ``logging``, one per transaction at
 info level, as ``key=value`` pairs that a shell or a log shipper can split::
 
     2024-05-01 12:00:00,123 INFO sipwire.server: method=INVITE status=200
-    call_id=a84b4c76e6@pc33 from=sip:alice@example.com to=sip:bob@example.com
-    source=udp:192.0.2.20:5060 duration_ms=812.4
+    call_id=a84b4c76e6@pc33 branch=z9hG4bK776asdhds from=sip:alice@example.com
+    to=sip:bob@example.com source=udp:192.0.2.20:5060 duration_ms=812.4
+
+A line about a message carries its ``call_id``, ``branch`` (the transaction,
+§17), ``source`` and ``method`` (``message_fields``, passed as the record's
+``sip`` attribute); a text line that does not already say them gets them
+appended.  ``--log-format json`` writes one JSON object per line instead:
+``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, those fields,
+and ``exception`` when there is a traceback.  ``--log-file PATH`` appends to
+a file (reopened when moved, as by logrotate), ``--log-file syslog:`` sends to
+the local syslog (``/dev/log``; ``syslog:SOCKET`` to another Unix socket).
 
 ``--trace`` writes every SIP message received and sent, with its direction,
 transport and addresses, to standard error, whatever the log level.
@@ -16,17 +25,22 @@ Lines about what a stranger sent (a refused request, say) pass through a
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.handlers
+import os
+import socket
 import sys
 import time
 from collections import OrderedDict
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..message.errors import ParseError
 from ..message.message import Request, Response
 from ..transport.base import Flow
 
-__all__ = ["SourceLimiter", "Tracer", "configure_logging", "kv", "log", "log_transaction"]
+__all__ = ["JsonFormatter", "SourceLimiter", "TextFormatter", "Tracer", "configure_logging",
+           "kv", "log", "log_transaction", "message_fields"]
 
 log = logging.getLogger("sipwire.server")
 
@@ -34,11 +48,34 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
            "error": logging.ERROR}
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Log ``level`` and above of every sipwire logger to standard error."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def configure_logging(level: str, stream: TextIO | None = None, *, format: str = "text",
+                      file: str = "") -> None:
+    """Log ``level`` and above of every sipwire logger to standard error (or
+    ``stream``), or to ``file`` (a path, ``syslog:`` or ``syslog:SOCKET``), as
+    ``format`` (``text`` or ``json``).  ``OSError`` when the file or syslog
+    socket cannot be opened."""
+    handler: logging.Handler
+    syslog = file.startswith("syslog:")
+    if syslog:
+        handler = logging.handlers.SysLogHandler(
+            address=file[len("syslog:"):] or "/dev/log", socktype=socket.SOCK_DGRAM,
+            facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+        handler.ident = f"sipwire[{os.getpid()}]: "
+    elif file:
+        handler = logging.handlers.WatchedFileHandler(file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    formatter: logging.Formatter
+    if format == "json":
+        formatter = JsonFormatter()
+    elif syslog:  # syslog stamps the time itself
+        formatter = TextFormatter("%(levelname)s %(name)s: %(message)s")
+    else:
+        formatter = TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)
     root = logging.getLogger("sipwire")
+    for old in root.handlers:
+        old.close()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
     root.propagate = False
@@ -59,13 +96,84 @@ def _uri(request: Request, name: str) -> str:
         return "-"
 
 
+def message_fields(message: Request | Response, flow: Flow | None = None) -> dict[str, str]:
+    """What identifies a message in a log line: ``call_id``, ``branch`` (of the
+    top Via: the transaction, §17.2.3), ``source`` (``transport:host:port`` of
+    ``flow``'s far end, else the top Via's sent-by) and ``method`` (the CSeq's
+    for a response).  A header that does not parse is ``-``."""
+    fields: dict[str, str] = {}
+    try:
+        fields["call_id"] = message.call_id
+    except (ParseError, AttributeError):
+        fields["call_id"] = "-"
+    try:
+        via = message.top_via
+        fields["branch"] = via.branch or "-"
+    except ParseError:
+        via = None
+        fields["branch"] = "-"
+    if flow is not None:
+        fields["source"] = f"{flow.transport.lower()}:{flow.remote}"
+    elif via is not None:
+        fields["source"] = f"{str(via.transport).lower()}:{via.received or via.host}"
+    else:
+        fields["source"] = "-"
+    if isinstance(message, Request):
+        fields["method"] = message.method
+    else:
+        try:
+            fields["method"] = message.cseq.method
+        except ParseError:
+            fields["method"] = "-"
+    return fields
+
+
 def log_transaction(request: Request, response: Response, duration: float,
                     flow: Flow | None) -> None:
     """One line for a server transaction that got its final response (§17.2)."""
-    source = f"{flow.transport.lower()}:{flow.remote}" if flow is not None else "-"
-    log.info("method=%s status=%d call_id=%s from=%s to=%s source=%s duration_ms=%.1f",
-             kv(request.method), response.status, kv(request.call_id),
-             kv(_uri(request, "from")), kv(_uri(request, "to")), source, duration * 1000)
+    fields = message_fields(request, flow)
+    log.info("method=%s status=%d call_id=%s branch=%s from=%s to=%s source=%s "
+             "duration_ms=%.1f", kv(request.method), response.status, kv(fields["call_id"]),
+             kv(fields["branch"]), kv(_uri(request, "from")), kv(_uri(request, "to")),
+             fields["source"], duration * 1000,
+             extra={"sip": {**fields, "status": response.status,
+                            "duration_ms": round(duration * 1000, 1)}})
+
+
+class TextFormatter(logging.Formatter):
+    """``logging.Formatter``, with the ``sip`` fields of a record that its
+    message does not already say appended as ``key=value``."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        text = super().formatMessage(record)
+        sip: dict[str, Any] | None = getattr(record, "sip", None)
+        if not sip:
+            return text
+        message = record.message
+        extra = [f"{key}={kv(value)}" for key, value in sip.items()
+                 if f"{key}=" not in message]
+        return f"{text} {' '.join(extra)}" if extra else text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line (see the module docs)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        sip: dict[str, Any] | None = getattr(record, "sip", None)
+        if sip:
+            entry.update(sip)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class Tracer:

@@ -129,6 +129,11 @@ class AuthPolicy:
         self._servers: dict[str, tuple[DigestServer, DigestServer]] = {}
         self._digest(config.auth_realm)
 
+    @property
+    def throttle(self) -> FailureThrottle:
+        """The lockouts and bans (read by ``/metrics``, retuned by a reload)."""
+        return self._throttle
+
     def realm_for(self, host: str) -> str:
         """The realm of a user of domain ``host`` (see the class docs)."""
         config = self._config

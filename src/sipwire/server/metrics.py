@@ -1,0 +1,404 @@
+"""Counters of ``sipwire serve``, written in the Prometheus text exposition
+format (version 0.0.4) for ``GET /metrics`` and as a dict for ``sipwire stats``.
+
+Two kinds of figures:
+
+- **counted on the way**, where the work happens: messages received and sent
+  (``MetricsTap``, which the engine calls as it calls a ``Tracer``), store
+  latency (``TimedStore`` around the location store) and event-loop lag
+  (``LoopLagProbe``).  Each costs a dict lookup and an integer add per
+  message: no lock (one event loop), no label text built per message, and
+  the method of a request is kept only when it is one of ``KNOWN_METHODS``
+  (anything else counts as ``other``, so a peer inventing methods cannot
+  grow the label set);
+- **read when asked** (``Metrics.collect``): transactions by kind and state,
+  open connections by transport, bindings, bans, auth failures and
+  retransmissions, each read from the object that already holds it, so
+  that nothing on the hot path keeps them.
+
+The text is written here, against the format's specification (``# HELP``,
+``# TYPE``, one ``name{label="value"} number`` line per sample, ``_bucket``
+with ``le``, ``_sum`` and ``_count`` for a histogram), rather than with
+``prometheus-client``: its registry and label objects cost a lock and a
+lookup per increment, which is the hot path's budget, and the default
+install then needs no further dependency.  The tests parse the output with
+``prometheus_client.parser``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..location.binding import Binding
+from ..location.store import Change, LocationStore
+from ..message.errors import ParseError
+from ..message.message import Request, Response
+from ..transport.base import Flow
+from .logs import Tracer
+
+__all__ = ["KNOWN_METHODS", "Histogram", "LoopLagProbe", "Metrics", "MetricsTap", "Sample",
+           "TimedStore", "render"]
+
+#: request methods counted by name; others are counted as ``other``
+KNOWN_METHODS = frozenset({
+    "ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK",
+    "PUBLISH", "REFER", "REGISTER", "SUBSCRIBE", "UPDATE"})
+
+#: seconds; store operations and loop lag are both measured against these
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                   2.5, 5.0)
+
+
+class Histogram:
+    """Observations counted into fixed buckets (upper bounds, seconds), with
+    their sum: a Prometheus histogram."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: Iterable[float] = LATENCY_BUCKETS) -> None:
+        self.bounds = tuple(sorted(bounds))
+        #: one count per bound, then the observations above the last (+Inf)
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(le, observations at or below it) per bucket, the last ``+Inf``."""
+        out: list[tuple[float, int]] = []
+        running = 0
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            running += count
+            out.append((bound, running))
+        return out
+
+
+class MetricsTap(Tracer):
+    """Counts every message the engine receives and sends, by request method or
+    by response status and method (the CSeq's), and passes it on to
+    ``tracer`` (``--trace``) when there is one."""
+
+    __slots__ = ("inner", "requests_received", "requests_sent", "responses_received",
+                 "responses_sent")
+
+    def __init__(self, tracer: Tracer | None = None) -> None:
+        self.inner = tracer
+        self.requests_received: dict[str, int] = {}
+        self.requests_sent: dict[str, int] = {}
+        self.responses_received: dict[tuple[str, int], int] = {}
+        self.responses_sent: dict[tuple[str, int], int] = {}
+
+    def received(self, message: Request | Response, flow: Flow) -> None:
+        if type(message) is Request:
+            _count_request(self.requests_received, message)
+        else:
+            _count_response(self.responses_received, message)  # type: ignore[arg-type]
+        if self.inner is not None:
+            self.inner.received(message, flow)
+
+    def sent(self, message: Request | Response | bytes, flow: Flow) -> None:
+        if type(message) is Request:
+            _count_request(self.requests_sent, message)
+        elif type(message) is Response:
+            _count_response(self.responses_sent, message)
+        if self.inner is not None:
+            self.inner.sent(message, flow)
+
+
+def _count_request(counts: dict[str, int], request: Request) -> None:
+    method = request.method
+    if method not in KNOWN_METHODS:
+        method = "other"
+    counts[method] = counts.get(method, 0) + 1
+
+
+def _count_response(counts: dict[tuple[str, int], int], response: Response) -> None:
+    try:
+        method = response.cseq.method
+    except ParseError:
+        method = "other"
+    if method not in KNOWN_METHODS:
+        method = "other"
+    key = (method, response.status)
+    counts[key] = counts.get(key, 0) + 1
+
+
+class TimedStore(LocationStore):
+    """A location store that times each operation of ``inner`` into ``latency``
+    (by operation name).  A store whose coroutines never wait (the memory
+    store) still never waits through this one."""
+
+    __slots__ = ("clock", "inner", "latency")
+
+    def __init__(self, inner: LocationStore, latency: dict[str, Histogram] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.inner = inner
+        self.latency = latency if latency is not None else {}
+        self.clock = clock
+
+    def _histogram(self, operation: str) -> Histogram:
+        histogram = self.latency.get(operation)
+        if histogram is None:
+            histogram = self.latency[operation] = Histogram()
+        return histogram
+
+    async def _timed(self, operation: str, work: Awaitable[Any]) -> Any:
+        started = self.clock()
+        try:
+            return await work
+        finally:
+            self._histogram(operation).observe(self.clock() - started)
+
+    async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
+        result: list[Binding] = await self._timed("update", self.inner.update(aor, change, now))
+        return result
+
+    async def lookup(self, aor: str, now: float) -> list[Binding]:
+        result: list[Binding] = await self._timed("lookup", self.inner.lookup(aor, now))
+        return result
+
+    async def remove(self, aor: str) -> int:
+        result: int = await self._timed("remove", self.inner.remove(aor))
+        return result
+
+    async def purge(self, now: float) -> int:
+        result: int = await self._timed("purge", self.inner.purge(now))
+        return result
+
+    async def aors(self, now: float) -> list[str]:
+        result: list[str] = await self._timed("aors", self.inner.aors(now))
+        return result
+
+    async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
+        result: list[Binding] = await self._timed("bindings", self.inner.bindings(now, aor))
+        return result
+
+    async def count(self, now: float) -> int:
+        result: int = await self._timed("count", self.inner.count(now))
+        return result
+
+    async def ping(self) -> None:
+        await self._timed("ping", self.inner.ping())
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"TimedStore({self.inner!r})"
+
+
+class LoopLagProbe:
+    """How late the event loop runs a callback: every ``interval`` seconds it
+    asks to wake after ``interval`` and measures how much later it woke.  A
+    lag of a second means every message waited up to a second.  ``clock`` and
+    ``sleep`` are the loop's (a test drives its own)."""
+
+    __slots__ = ("clock", "histogram", "interval", "last", "sleep")
+
+    def __init__(self, interval: float = 1.0, *, clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self.histogram = Histogram()
+        #: the lag of the latest probe, seconds
+        self.last = 0.0
+
+    async def run(self, rounds: int | None = None) -> None:
+        """Probe until cancelled (or ``rounds`` times)."""
+        clock = self.clock or asyncio.get_running_loop().time
+        done = 0
+        while rounds is None or done < rounds:
+            started = clock()
+            await self.sleep(self.interval)
+            self.last = max(0.0, clock() - started - self.interval)
+            self.histogram.observe(self.last)
+            done += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One metric family: name (without ``sipwire_``), type, help, and its
+    samples as (suffix, labels, value)."""
+
+    name: str
+    kind: str  # counter, gauge, histogram
+    help: str
+    samples: tuple[tuple[str, tuple[tuple[str, str], ...], float], ...] = field(default=())
+
+
+class Metrics:
+    """Everything ``/metrics`` and ``sipwire stats`` report for one server.
+
+    ``tap`` counts messages, ``store_latency`` holds the ``TimedStore``'s
+    histograms and ``loop_lag`` the probe.  The rest is read from the
+    server's parts by ``collect``, which the server calls with them.
+    """
+
+    __slots__ = ("loop_lag", "started", "store_latency", "tap")
+
+    def __init__(self, tracer: Tracer | None = None) -> None:
+        self.tap = MetricsTap(tracer)
+        self.store_latency: dict[str, Histogram] = {}
+        self.loop_lag = LoopLagProbe()
+        self.started = time.time()
+
+    def collect(self, *, transactions: Iterable[Any], connections: Iterable[Any],
+                bindings: int | None, bans: int, auth_failures: int,
+                retransmissions: int, store_up: bool | None,
+                draining: bool) -> list[Sample]:
+        """The metric families, from the counters and the figures given.
+        ``bindings`` is None when the store did not answer."""
+        tap = self.tap
+        families = [
+            Sample("sip_requests_received", "counter", "SIP requests received, by method",
+                   _by_method(tap.requests_received)),
+            Sample("sip_requests_sent", "counter",
+                   "SIP requests sent (forwarded, and retransmitted), by method",
+                   _by_method(tap.requests_sent)),
+            Sample("sip_responses_received", "counter",
+                   "SIP responses received, by CSeq method and status",
+                   _by_status(tap.responses_received)),
+            Sample("sip_responses_sent", "counter",
+                   "SIP responses sent (and retransmitted), by CSeq method and status",
+                   _by_status(tap.responses_sent)),
+            Sample("sip_retransmissions", "counter",
+                   "requests and responses retransmitted by a transaction's timer "
+                   "(Timers A, E, G; RFC 3261 §17)",
+                   (("_total", (), float(retransmissions)),)),
+        ]
+        states: dict[tuple[str, str], int] = {}
+        for tx in transactions:
+            key = (_kind(tx), tx.state.name.lower())
+            states[key] = states.get(key, 0) + 1
+        families.append(Sample(
+            "transactions", "gauge", "live transactions, by kind and state (RFC 3261 §17)",
+            tuple(("", (("kind", kind), ("state", state)), float(n))
+                  for (kind, state), n in sorted(states.items()))))
+        open_by_transport: dict[str, int] = {"tcp": 0, "tls": 0, "ws": 0, "wss": 0}
+        for connection in connections:
+            name = str(connection.transport.value).lower()
+            open_by_transport[name] = open_by_transport.get(name, 0) + 1
+        families.append(Sample(
+            "connections_open", "gauge", "open connections, by transport",
+            tuple(("", (("transport", name),), float(n))
+                  for name, n in sorted(open_by_transport.items()))))
+        if bindings is not None:
+            families.append(Sample("bindings", "gauge", "unexpired bindings in the location "
+                                   "store (RFC 3261 §10)", (("", (), float(bindings)),)))
+        if store_up is not None:
+            families.append(Sample("store_up", "gauge", "1 when the location store answered "
+                                   "the last check", (("", (), 1.0 if store_up else 0.0),)))
+        families += [
+            Sample("auth_failures", "counter", "wrong digest answers (RFC 7616 §5.7)",
+                   (("_total", (), float(auth_failures)),)),
+            Sample("bans", "gauge", "source addresses banned now for failing to authenticate",
+                   (("", (), float(bans)),)),
+            _histogram_family("store_latency_seconds",
+                              "time of location store operations, by operation",
+                              "operation", self.store_latency),
+            _histogram_family("event_loop_lag_seconds",
+                              "how late the event loop woke a periodic probe", None,
+                              {"": self.loop_lag.histogram}),
+            Sample("event_loop_lag_last_seconds", "gauge",
+                   "the lag of the latest event-loop probe", (("", (), self.loop_lag.last),)),
+            Sample("draining", "gauge", "1 while stopping: new requests are answered 503",
+                   (("", (), 1.0 if draining else 0.0),)),
+            Sample("start_time_seconds", "gauge", "when the server started, POSIX seconds",
+                   (("", (), self.started),)),
+        ]
+        return families
+
+
+def _kind(tx: Any) -> str:
+    name = type(tx).__name__  # InviteClientTransaction ...
+    return {"InviteClientTransaction": "invite_client",
+            "NonInviteClientTransaction": "non_invite_client",
+            "InviteServerTransaction": "invite_server",
+            "NonInviteServerTransaction": "non_invite_server"}.get(name, name)
+
+
+def _by_method(counts: dict[str, int]) -> tuple[tuple[str, tuple[tuple[str, str], ...], float],
+                                                 ...]:
+    return tuple(("_total", (("method", method),), float(n))
+                 for method, n in sorted(counts.items()))
+
+
+def _by_status(counts: dict[tuple[str, int], int],
+               ) -> tuple[tuple[str, tuple[tuple[str, str], ...], float], ...]:
+    return tuple(("_total", (("method", method), ("status", str(status))), float(n))
+                 for (method, status), n in sorted(counts.items()))
+
+
+def _histogram_family(name: str, text: str, label: str | None,
+                      histograms: dict[str, Histogram]) -> Sample:
+    samples: list[tuple[str, tuple[tuple[str, str], ...], float]] = []
+    for key in sorted(histograms):
+        histogram = histograms[key]
+        base: tuple[tuple[str, str], ...] = ((label, key),) if label else ()
+        for bound, count in histogram.cumulative():
+            samples.append(("_bucket", (*base, ("le", _number(bound))), float(count)))
+        samples.append(("_sum", base, histogram.sum))
+        samples.append(("_count", base, float(histogram.count)))
+    return Sample(name, "histogram", text, tuple(samples))
+
+
+def _number(value: float) -> str:
+    if value == math.inf:
+        return "+Inf"
+    if value == -math.inf:
+        return "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def render(families: Iterable[Sample], prefix: str = "sipwire_") -> str:
+    """The text exposition format: ``# HELP`` and ``# TYPE`` per family, then
+    its samples, each line ending in a line feed."""
+    lines: list[str] = []
+    for family in families:
+        name = prefix + family.name
+        lines.append(f"# HELP {name} {_escape_help(family.help)}")
+        lines.append(f"# TYPE {name} {family.kind}")
+        for suffix, labels, value in family.samples:
+            label_text = ",".join(f'{key}="{_escape_label(val)}"' for key, val in labels)
+            braces = f"{{{label_text}}}" if label_text else ""
+            lines.append(f"{name}{suffix}{braces} {_number(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def as_dict(families: Iterable[Sample], prefix: str = "sipwire_") -> dict[str, Any]:
+    """The same figures for ``sipwire stats --json``: name -> value, or a list of
+    {labels..., "value": v} for a family with labels."""
+    out: dict[str, Any] = {}
+    for family in families:
+        for suffix, labels, value in family.samples:
+            name = prefix + family.name + suffix
+            if labels:
+                out.setdefault(name, []).append({**dict(labels), "value": value})
+            else:
+                out[name] = value
+    return out
