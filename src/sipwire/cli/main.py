@@ -18,10 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sipwire", description="A SIP (RFC 3261) stack and server: tools and server."
     )
     parser.add_argument("--version", action="version", version=f"sipwire {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure (also accepted after "
+                             "the command, and as SIPWIRE_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     inspect.add_parsers(sub)
-    for name in ("transport", "server", "admin"):
+    for name in ("transport", "server", "admin", "ua_tools"):
         module = _optional(name)
         if module is not None:
             module.add_parsers(sub)
