@@ -8,11 +8,14 @@
     ...     response = await ep.request(some_request)
 """
 
+from .agent import UserAgent, UserAgentConfig
+from .call import Call, CallError, CallEvent, CallFailed, CallState, Ended, Media, ReferResult
 from .client import ClientTransactionHandle
 from .config import EndpointConfig
 from .endpoint import (
     KNOWN_METHODS,
     AckHandler,
+    DialogRouter,
     Endpoint,
     ReceiveFilter,
     RequestHandler,
@@ -25,13 +28,24 @@ from .uac import build_2xx_ack, build_in_dialog_request
 __all__ = [
     "KNOWN_METHODS",
     "AckHandler",
+    "Call",
+    "CallError",
+    "CallEvent",
+    "CallFailed",
+    "CallState",
     "ClientTransactionHandle",
+    "DialogRouter",
+    "Ended",
     "Endpoint",
     "EndpointConfig",
+    "Media",
     "ReceiveFilter",
+    "ReferResult",
     "RequestHandler",
     "ServerTransactionHandle",
     "StrayHandler",
+    "UserAgent",
+    "UserAgentConfig",
     "build_2xx_ack",
     "build_in_dialog_request",
     "request_target",

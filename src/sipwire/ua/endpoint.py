@@ -13,6 +13,13 @@ leaves to the TU: the ACK for a 2xx and its retransmission (§13.2.2.4), the
 2xx retransmissions of a UAS until the ACK (§13.3.1.4), CANCEL (§9), Digest
 challenges (§22.2), OPTIONS (§11.2), and the 405/501/416/420 answers of
 §8.2.1-§8.2.2.
+
+With a ``resolver`` (``sipwire.dns.DnsResolver``), a request whose next hop
+is a name goes where RFC 3263 says, and fails over (§4.3): a 503, a
+transport failure, or Timer B/F with nothing heard sends the same request
+with a new branch, in a new transaction, to the next target, and the failed
+one is blacklisted for a while.  An explicit ``Target`` and an IP address
+never go to the DNS.
 """
 
 from __future__ import annotations
@@ -22,10 +29,13 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..auth.client import DigestClient
-from ..message.message import Message, Request, Response
+from ..dns.failover import TargetList, is_failure, retry_after
+from ..dns.procedure import needs_dns
+from ..message.fields.via import Via
+from ..message.message import Message, Request, Response, new_branch
 from ..message.uri import URI
 from ..transaction.actions import (
     Action,
@@ -46,12 +56,16 @@ from ..transport.layer import TransportLayer
 from .client import ClientTransactionHandle
 from .config import EndpointConfig
 from .server import ServerTransactionHandle
-from .target import request_target
+from .target import request_target, uri_target
 from .uac import build_2xx_ack, build_in_dialog_request
+
+if TYPE_CHECKING:
+    from ..dns.resolver import DnsResolver
 
 __all__ = [
     "KNOWN_METHODS",
     "AckHandler",
+    "DialogRouter",
     "Endpoint",
     "ReceiveFilter",
     "RequestHandler",
@@ -69,6 +83,9 @@ ReceiveFilter = Callable[[Request | Response, Flow], bool]
 StrayHandler = Callable[[Response, Flow], None]
 #: called with an ACK that matched no 2xx awaiting one (§13.3.1.4)
 AckHandler = Callable[[Request, Flow], None]
+#: ``router(request) -> handler | None``: a dialog layer's pick for a request
+#: with a To tag (§12.2.2), before the method handlers; None passes it on
+DialogRouter = Callable[[Request], "RequestHandler | None"]
 
 H = TypeVar("H", bound=RequestHandler)
 
@@ -103,21 +120,28 @@ class Endpoint:
     ...                                               from_="sip:alice@example.com"))
 
     ``credentials`` (a ``DigestClient``) answers 401/407 challenges of every
-    request sent (§22.2).  ``receive_filter``, ``on_stray`` and ``on_ack`` are
-    hooks that may be set at any time.
+    request sent (§22.2).  ``receive_filter``, ``on_stray``, ``on_ack`` and
+    ``dialog_router`` are hooks that may be set at any time.  ``resolver``
+    finds the next hop of a name by RFC 3263 (NAPTR, SRV, A/AAAA) with
+    failover; without one, a name is looked up with ``getaddrinfo``.
     """
 
     def __init__(self, listen: Iterable[str | ListeningPoint] = (), *,
                  config: EndpointConfig | None = None,
-                 credentials: DigestClient | None = None) -> None:
+                 credentials: DigestClient | None = None,
+                 resolver: DnsResolver | None = None) -> None:
         self.config = config if config is not None else EndpointConfig()
         self.credentials = credentials
+        self.resolver = resolver
+        #: the RFC 3263 targets of requests sent to a name (§4.3 failover)
+        self._attempts: dict[ClientTransactionHandle, TargetList] = {}
         self.transport = TransportLayer(self.config.transport, on_message=self._on_message)
         self.transactions = TransactionLayer(
             self.config.timers, detect_merged_requests=self.config.detect_merged_requests)
         self.receive_filter: ReceiveFilter | None = None
         self.on_stray: StrayHandler | None = None
         self.on_ack: AckHandler | None = None
+        self.dialog_router: DialogRouter | None = None
         self._listen = list(listen)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[ClientTransaction, ClientTransactionHandle] = {}
@@ -213,39 +237,47 @@ class Endpoint:
 
     # -- UAC ------------------------------------------------------------------------------------
 
-    def send(self, request: Request, target: Target | str | None = None, *,
+    def send(self, request: Request, target: Target | URI | str | None = None, *,
              credentials: DigestClient | None = None) -> ClientTransactionHandle:
         """Send ``request`` in a new client transaction; returns at once.
 
-        ``target`` defaults to the top Route or the Request-URI (§8.1.2);
-        ``credentials`` to the endpoint's.  ``async for response in handle``
-        sees the responses as they come; ``await handle.final()`` the final one.
+        ``target`` defaults to the top Route or the Request-URI (§8.1.2); a
+        ``URI`` is resolved as that hop would be (RFC 3263 with a resolver);
+        ``credentials`` default to the endpoint's.  ``async for response in
+        handle`` sees the responses as they come; ``await handle.final()`` the
+        final one.
         """
         handle = self._client_handle(request, target, credentials)
-        handle._start_task = self._spawn(handle._start())
+        uri = self._dns_uri(request, target)
+        handle._start_task = self._spawn(
+            handle._start() if uri is None else self._start_resolved(handle, uri))
         return handle
 
-    async def request(self, request: Request, target: Target | str | None = None, *,
+    async def request(self, request: Request, target: Target | URI | str | None = None, *,
                       credentials: DigestClient | None = None) -> Response:
         """Send ``request`` and return its final response (408 and 503 included, §8.1.3.1)."""
         handle = self._client_handle(request, target, credentials)
-        await handle._start()
+        uri = self._dns_uri(request, target)
+        await (handle._start() if uri is None else self._start_resolved(handle, uri))
         return await handle.final()
 
     async def ack(self, invite: Request, response: Response, *, body: bytes = b"",
-                  content_type: str | None = None) -> Request:
+                  content_type: str | None = None, request: Request | None = None,
+                  ) -> Request:
         """Build the ACK for a 2xx to ``invite`` (§13.2.2.4) and send it; return it.
 
         It goes straight to the transport (no transaction), to the remote
         target or the first hop of the route set; every retransmission of
         that 2xx that reaches the INVITE's transaction is answered with it
         again.  ``invite`` may be the request before a Digest retry: the
-        INVITE the 2xx answers is found by the response.
+        INVITE the 2xx answers is found by the response.  ``request`` is an
+        ACK a dialog layer built (with the dialog's route set, which the 2xx
+        to a re-INVITE does not carry), sent instead of one built here.
         """
         tx = self.transactions.find_client(response)
         if tx is not None:
             invite = tx.request
-        ack = build_2xx_ack(invite, response)
+        ack = build_2xx_ack(invite, response) if request is None else request
         if body:
             ack.body = body
             ack.headers.set("Content-Length", str(len(body)))
@@ -256,9 +288,21 @@ class Endpoint:
             self._acks_sent.setdefault(tx, {})[response.to.tag] = (ack, flow)
         return ack
 
-    async def send_direct(self, request: Request, target: Target | str | None = None) -> Flow:
-        """Send a request with no transaction (an ACK for a 2xx, §17.1); the flow used."""
+    async def send_direct(self, request: Request,
+                          target: Target | URI | str | None = None) -> Flow:
+        """Send a request with no transaction (an ACK for a 2xx, §17.1); the flow used.
+
+        A name goes to the first RFC 3263 target (an ACK gets no response that
+        could tell a failure)."""
         self._check_open()
+        uri = self._dns_uri(request, target)
+        if uri is not None:
+            assert self.resolver is not None
+            targets = await self.resolver.resolve(uri)
+            if not targets:
+                raise TransportError(f"no server for {uri} in the DNS (RFC 3263)",
+                                     target=uri, nothing_sent=True)
+            return await self.transport.send_request(request, targets[0])
         return await self.transport.send_request(request, self._target(request, target))
 
     # -- UAS ------------------------------------------------------------------------------------
@@ -385,6 +429,8 @@ class Endpoint:
                 if tx.method == "INVITE" and 200 <= message.status < 300:
                     self._another_2xx(tx, handle, message)
                 return
+            if self._attempts and self._fail_over(handle, message, synthetic=False):
+                return
             handle._on_response(message)
         elif message.method == "ACK":
             self._on_ack(message, flow)
@@ -397,6 +443,8 @@ class Endpoint:
         if response is not None and isinstance(tx, ClientTransaction):
             handle = self._clients.get(tx)
             if handle is not None and handle.transaction is tx:
+                if self._attempts and self._fail_over(handle, response, synthetic=True):
+                    return
                 handle._on_response(response, synthetic=True)  # 408 or 503 (§8.1.3.1)
         elif isinstance(action, Timeout):
             logger.info("no ACK for the final response to %r (%s)", tx, action.timer)
@@ -409,6 +457,8 @@ class Endpoint:
             self._client_flows.pop(tx, None)
             self._first_sends.discard(tx)
             self._acks_sent.pop(tx, None)
+            if handle is not None and handle.done:
+                self._attempts.pop(handle, None)
             if handle is not None and handle.transaction is tx and not handle.done:
                 # cannot happen (Timeout or TransportFailure come first): a safety net
                 handle._on_response(tx.request.reply(408), synthetic=True)
@@ -545,7 +595,7 @@ class Endpoint:
 
     # -- UAC core -------------------------------------------------------------------------------
 
-    def _client_handle(self, request: Request, target: Target | str | None,
+    def _client_handle(self, request: Request, target: Target | URI | str | None,
                        credentials: DigestClient | None) -> ClientTransactionHandle:
         self._check_open()
         if request.method == "ACK":
@@ -558,10 +608,88 @@ class Endpoint:
             credentials=credentials if credentials is not None else self.credentials)
 
     @staticmethod
-    def _target(request: Request, target: Target | str | None) -> Target:
+    def _target(request: Request, target: Target | URI | str | None) -> Target:
         if target is None:
             return request_target(request)
+        if isinstance(target, URI):
+            return uri_target(target)
         return Target.parse(target) if isinstance(target, str) else target
+
+    # -- RFC 3263 ------------------------------------------------------------------------------
+
+    def _dns_uri(self, request: Request, target: Target | URI | str | None) -> URI | None:
+        """The URI to resolve by RFC 3263: the next hop's, when there is a
+        resolver, no explicit ``Target``, and a name rather than an IP address."""
+        if self.resolver is None or isinstance(target, Target | str):
+            return None
+        if target is None:
+            routes = request.route
+            target = routes[0].uri if routes else request.uri
+        return target if needs_dns(target) else None
+
+    async def _start_resolved(self, handle: ClientTransactionHandle, uri: URI) -> None:
+        """RFC 3263: the targets of ``uri``, then the first of them."""
+        assert self.resolver is not None
+        try:
+            targets = await self.resolver.resolve(uri)
+        except asyncio.CancelledError:
+            handle._on_response(handle.request.reply(503), synthetic=True)
+            raise
+        if not targets:
+            handle._on_response(handle.request.reply(503), synthetic=True)
+            return
+        attempts = TargetList(targets)
+        self._attempts[handle] = attempts
+        await self._attempt(handle, attempts)
+
+    async def _attempt(self, handle: ClientTransactionHandle, attempts: TargetList) -> None:
+        """Send to the current target; one we cannot even send to (no socket of
+        its address family) is skipped at once."""
+        while attempts.remaining:
+            try:
+                await self.transport.choose_transport(handle.request, attempts.current)
+                break
+            except TransportError as exc:
+                logger.info("cannot send %r to %s: %s; trying the next target",
+                            handle.request, attempts.current, exc)
+                attempts.advance()
+        handle.target = attempts.current
+        await handle._start()
+
+    def _fail_over(self, handle: ClientTransactionHandle, response: Response, *,
+                   synthetic: bool) -> bool:
+        """RFC 3263 §4.3: after a failure of the current target, the same
+        request with a new branch to the next one; True when it went."""
+        attempts = self._attempts.get(handle)
+        if attempts is None:
+            return False
+        if response.status < 200:
+            attempts.heard = True
+            return False
+        if response.status in (401, 407) or self._closed:
+            return False  # a challenge is answered to the same server
+        if not is_failure(response, synthetic=synthetic, heard=attempts.heard):
+            del self._attempts[handle]
+            return False
+        failed = attempts.current
+        assert self.resolver is not None
+        self.resolver.failed(failed, retry_after=None if synthetic else retry_after(response))
+        following = attempts.advance()
+        if following is None:
+            del self._attempts[handle]
+            return False
+        logger.info("%s %s from %s: trying %s (RFC 3263 §4.3)", response.status,
+                    response.reason, failed, following)
+        retry: Request = handle.request.copy()
+        via = retry.top_via
+        retry.headers.pop("Via")
+        retry.headers.add("Via", Via(via.transport, via.host, via.port, branch=new_branch()),
+                          top=True)
+        handle.request = retry
+        handle.transaction = None
+        handle.flow = None
+        handle._start_task = self._spawn(self._attempt(handle, attempts))
+        return True
 
     async def _start_client(self, handle: ClientTransactionHandle,
                             tx: ClientTransaction) -> None:
@@ -616,7 +744,12 @@ class Endpoint:
         if rejection is not None:
             handle.respond_nowait(rejection)
             return
-        handler = self._handlers.get(method, self._fallback)
+        handler = None
+        router = self.dialog_router
+        if router is not None and request.to.tag is not None:
+            handler = router(request)
+        if handler is None:
+            handler = self._handlers.get(method, self._fallback)
         if handler is None:
             handle.respond_nowait(self._default_response(handle))
             return

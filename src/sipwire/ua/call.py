@@ -1,0 +1,921 @@
+"""A call: one INVITE dialog of a ``UserAgent`` and the session it carries.
+
+RFC 3261 §13-15 (the INVITE, re-INVITE and BYE), RFC 3264 (offer/answer, and
+hold as a direction attribute, §8.4), RFC 3515 (REFER, its implicit
+subscription and the ``message/sipfrag`` NOTIFYs) and RFC 3891 (Replaces).
+The dialog itself (§12: its id, CSeq numbers, route set and remote target) is
+a ``sipwire.dialog.Dialog``; a ``Call`` drives it over the agent's
+``Endpoint`` and keeps what the application sees: a state, typed events, the
+negotiated media, and the ``ended`` future.
+
+There is no media engine.  The SDP a call offers or answers names an address
+and a port that nothing listens on unless the application makes it; ``media``
+says what was agreed (addresses, ports, codecs, direction), which is what an
+RTP stack needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..dialog.dialog import Dialog, DialogError
+from ..message.fields.base import Field
+from ..message.fields.nameaddr import NameAddr
+from ..message.message import Request, Response
+from ..message.status import Status
+from ..message.uri import URI, escape, unescape
+from ..transport.base import TransportError
+from .server import ServerTransactionHandle
+
+if TYPE_CHECKING:
+    from .agent import UserAgent
+
+__all__ = [
+    "Answered",
+    "Call",
+    "CallError",
+    "CallEvent",
+    "CallFailed",
+    "CallState",
+    "Ended",
+    "Held",
+    "Media",
+    "MessageReceived",
+    "ReferNotified",
+    "ReferResult",
+    "Resumed",
+    "Ringing",
+    "Transferred",
+]
+
+logger = logging.getLogger("sipwire.ua.call")
+
+Side = Literal["local", "remote"]
+SDP = "application/sdp"
+SIPFRAG = "message/sipfrag;version=2.0"
+
+
+class CallState(enum.Enum):
+    """Where a call is: the INVITE is out or in (``CALLING``/``INCOMING``), a
+    provisional response made an early dialog (``EARLY``, §12.1), the 2xx
+    confirmed it (``CONFIRMED``), and then it ended (``TERMINATED``)."""
+
+    CALLING = "calling"
+    INCOMING = "incoming"
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+class CallError(RuntimeError):
+    """An operation the call's state does not allow (hold before the answer ...)."""
+
+
+class CallFailed(Exception):
+    """A request of the call got a final response other than 2xx: ``status``,
+    ``reason`` and the ``response`` (None when it was made here: 408 or 503
+    of §8.1.3.1, or an ACK that never came)."""
+
+    def __init__(self, status: int, reason: str, response: Response | None = None) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.response = response
+
+    @classmethod
+    def of(cls, response: Response) -> CallFailed:
+        return cls(response.status, response.reason, response)
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    """A provisional response to our INVITE (180 Ringing, 183 Session Progress ...)."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The INVITE got its 2xx and the ACK went (UAC), or came (UAS): the call is up."""
+
+    media: Media | None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The media went on hold (RFC 3264 §8.4); ``by`` says which side asked."""
+
+    by: Side
+    media: Media | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The media came off hold (``sendrecv`` again)."""
+
+    by: Side
+    media: Media | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A MESSAGE (RFC 3428) or INFO within the call; it was answered 200."""
+
+    request: Request
+
+    @property
+    def text(self) -> str:
+        return self.request.body.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class ReferNotified:
+    """A NOTIFY of the REFER we sent (RFC 3515 §2.4.5): the progress of the
+    transferee's call, as the status line of its ``message/sipfrag`` body."""
+
+    status: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """A REFER we received was carried out: ``call`` is the new call (to the
+    Refer-To target), or ``failed`` holds why it could not be made."""
+
+    target: str
+    call: Call | None
+    failed: CallFailed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The call is over: ``reason`` (``bye``, ``cancelled``, ``rejected``,
+    ``replaced``, ``failed``, ``no ACK``, ``closed``), ``by`` which side ended
+    it, and the final ``status`` when a response ended it."""
+
+    reason: str
+    by: Side
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferResult:
+    """How a transfer ended: the REFER's own final response when it was not
+    accepted, else the status line of the final NOTIFY (RFC 3515 §2.4.5)."""
+
+    status: int
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+CallEvent = Ringing | Answered | Held | Resumed | MessageReceived | ReferNotified | \
+    Transferred | Ended
+
+
+# -- media ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """The audio stream offer and answer agreed on (RFC 3264 §6): where we
+    receive (``local_address``/``local_port``), where we send
+    (``remote_address``/``remote_port``), the codecs both sides have
+    (``"PCMU/8000"`` ...; the first is the one to send) and our ``direction``
+    (``sendrecv``, ``sendonly`` when we hold, ``recvonly`` when held,
+    ``inactive``)."""
+
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
+    codecs: tuple[str, ...]
+    direction: str
+
+    @property
+    def on_hold(self) -> bool:
+        return self.direction != "sendrecv"
+
+
+#: RFC 3551 static payload types we offer: PCMU and PCMA
+_CODECS = ((0, "PCMU/8000"), (8, "PCMA/8000"))
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
+            "inactive": "inactive"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Audio:
+    """What we read of an SDP body (RFC 4566): the first audio stream."""
+
+    address: str
+    port: int
+    payloads: tuple[tuple[int, str], ...]
+    direction: str
+
+
+def _read_sdp(body: bytes) -> _Audio | None:
+    """The first ``m=audio`` of ``body``; None when there is none."""
+    address = ""
+    media_address: str | None = None
+    port = -1
+    formats: list[int] = []
+    names: dict[int, str] = {}
+    direction = "sendrecv"
+    session_direction = "sendrecv"
+    in_audio = False
+    seen_audio = False
+    for raw in body.decode("utf-8", "replace").splitlines():
+        line = raw.strip()
+        if len(line) < 2 or line[1] != "=":
+            continue
+        kind, value = line[0], line[2:]
+        if kind == "m":
+            if seen_audio:
+                break
+            parts = value.split()
+            in_audio = len(parts) >= 3 and parts[0] == "audio"
+            if in_audio:
+                seen_audio = True
+                port = int(parts[1]) if parts[1].isdigit() else -1
+                formats = [int(p) for p in parts[3:] if p.isdigit()]
+                direction = session_direction
+            continue
+        if kind == "c":
+            parts = value.split()
+            if len(parts) >= 3:
+                if in_audio:
+                    media_address = parts[2].split("/")[0]
+                elif not seen_audio:
+                    address = parts[2].split("/")[0]
+        elif kind == "a":
+            name, _, rest = value.partition(":")
+            if name in _DIRECTIONS:
+                if in_audio:
+                    direction = name
+                elif not seen_audio:
+                    session_direction = name
+            elif name == "rtpmap" and in_audio:
+                pt, _, encoding = rest.partition(" ")
+                if pt.isdigit():
+                    names[int(pt)] = encoding.strip()
+    if not seen_audio or port < 0:
+        return None
+    static = dict(_CODECS)
+    payloads = tuple((pt, names.get(pt, static.get(pt, str(pt)))) for pt in formats)
+    return _Audio(media_address or address, port, payloads, direction)
+
+
+def _write_sdp(session_id: int, version: int, address: str, port: int,
+               payloads: tuple[tuple[int, str], ...], direction: str) -> bytes:
+    family = "IP6" if ":" in address else "IP4"
+    lines = [
+        "v=0",
+        f"o=sipwire {session_id} {version} IN {family} {address}",
+        "s=sipwire",
+        f"c=IN {family} {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt, _ in payloads)}",
+        *(f"a=rtpmap:{pt} {name}" for pt, name in payloads),
+        f"a={direction}",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _effective(ours: str, theirs: str) -> str:
+    """What a stream does for us, given both sides' direction attributes:
+    we send when we may send and they may receive, and the other way round."""
+    send = ours in ("sendrecv", "sendonly") and theirs in ("sendrecv", "recvonly")
+    receive = ours in ("sendrecv", "recvonly") and theirs in ("sendrecv", "sendonly")
+    return {(True, True): "sendrecv", (True, False): "sendonly",
+            (False, True): "recvonly", (False, False): "inactive"}[send, receive]
+
+
+def _hold_direction(offered: str, holding: bool) -> str:
+    """Our direction in an answer (RFC 3264 §6.1), or in an offer (offered =
+    ``sendrecv``), when we ourselves hold (§8.4) or not."""
+    direction = _REVERSE[offered]
+    if holding:
+        direction = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    return direction
+
+
+# -- the call -------------------------------------------------------------------------------
+
+#: which requests within the call are answered how (§12.2.2 and the RFCs of each method)
+_IN_DIALOG = frozenset({"INVITE", "BYE", "UPDATE", "REFER", "NOTIFY", "MESSAGE", "INFO",
+                        "OPTIONS"})
+
+
+class Call:
+    """One call of a ``UserAgent``, outgoing (``ua.call(...)``) or incoming
+    (``async for call in ua.incoming()``).
+
+    ``state`` (``CallState``), ``dialog`` (the ``sipwire.dialog.Dialog`` once
+    there is one), ``media`` (``Media`` once offer and answer are done),
+    ``ended`` (a future of ``Ended``: ``await call.ended``) and ``events()``
+    (every ``CallEvent`` in order, ending with ``Ended``).  ``on_event`` adds
+    a callback called with each event as it happens.
+    """
+
+    def __init__(self, agent: UserAgent, *, direction: Literal["outgoing", "incoming"],
+                 invite: Request, proxy: URI | None = None) -> None:
+        self.agent = agent
+        self.direction = direction
+        #: the INVITE that made the call (the last one sent, after a challenge or a redirect)
+        self.invite = invite
+        self.proxy = proxy
+        self.state = CallState.CALLING if direction == "outgoing" else CallState.INCOMING
+        self.dialog: Dialog | None = None
+        self.media: Media | None = None
+        self.local_sdp: bytes | None = None
+        self.remote_sdp: bytes | None = None
+        #: the call this one replaces (an INVITE with Replaces, RFC 3891)
+        self.replaces: Call | None = None
+        loop = asyncio.get_running_loop()
+        self.ended: asyncio.Future[Ended] = loop.create_future()
+        self._events: list[CallEvent] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._callbacks: list[Callable[[CallEvent], None]] = []
+        self._holding = False
+        self._session_id = random.randrange(1, 2 ** 31)
+        self._sdp_version = 0
+        self._rtp_port = agent._next_rtp_port()
+        self._reinviting = False      # our re-INVITE is out: theirs is glare (§14.2)
+        self._reinvite_lock = asyncio.Lock()
+        self._tx: ServerTransactionHandle | None = None   # the INVITE we answer
+        self._decided: asyncio.Future[None] = loop.create_future()  # its final response went
+        self._refers: list[asyncio.Future[ReferResult]] = []
+        self._acks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
+
+    # -- what the application reads --------------------------------------------------------
+
+    @property
+    def call_id(self) -> str:
+        return self.invite.call_id
+
+    @property
+    def local_uri(self) -> URI:
+        if self.dialog is not None:
+            return self.dialog.local_uri
+        return self.invite.from_.uri if self.direction == "outgoing" else self.invite.to.uri
+
+    @property
+    def remote_uri(self) -> URI:
+        if self.dialog is not None:
+            return self.dialog.remote_uri
+        return self.invite.to.uri if self.direction == "outgoing" else self.invite.from_.uri
+
+    @property
+    def on_hold(self) -> bool:
+        """True while we hold the call (``hold()``), whatever the other side does."""
+        return self._holding
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        """Every event of the call from its start, in order; ends after ``Ended``."""
+        seen = 0
+        while True:
+            while seen < len(self._events):
+                event = self._events[seen]
+                seen += 1
+                yield event
+                if isinstance(event, Ended):
+                    return
+            if self._waiter is None:
+                self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._waiter)
+
+    def on_event(self, callback: Callable[[CallEvent], None]) -> None:
+        """Call ``callback(event)`` for each event from now on."""
+        self._callbacks.append(callback)
+
+    # -- the UAS side --------------------------------------------------------------------
+
+    async def ringing(self, status: int = 180) -> None:
+        """Send a provisional response (180 Ringing; 183 ...) to the INVITE."""
+        tx = self._incoming_tx()
+        await tx.respond(tx.reply(status, contact=self._contact()))
+        if self.state is CallState.INCOMING:
+            self.state = CallState.EARLY
+
+    async def answer(self, sdp: bytes | None = None) -> None:
+        """Answer 200 and wait for the ACK (§13.3.1.4).
+
+        The body is ``sdp``, else an SDP answer made here to the INVITE's
+        offer (or an offer when the INVITE had none, answered in the ACK).
+        Raises ``CallFailed`` (408) when no ACK came within 64*T1: the call
+        was then ended with a BYE, as §13.3.1.4 says it SHOULD be.
+        """
+        tx = self._incoming_tx()
+        body = sdp if sdp is not None else self._sdp_for(self.remote_sdp)
+        self.local_sdp = body
+        response = tx.reply(200, contact=self._contact(), body=body,
+                            content_type=SDP if body else None,
+                            headers=self.agent._answer_headers())
+        self.dialog = Dialog.uas(self.invite, response)
+        self.agent._adopt(self)
+        await tx.respond(response)
+        self.state = CallState.CONFIRMED
+        self._tx = None
+        _resolve(self._decided)
+        if self.replaces is not None:
+            self.agent._spawn(self.replaces._end("replaced"))
+        ack = await tx.wait_ack()
+        if ack is None:
+            await self._end("no ACK")
+            raise CallFailed(408, "No ACK (RFC 3261 §13.3.1.4)")
+        if ack.body and self.remote_sdp is None:
+            self.remote_sdp = ack.body
+        self._negotiated()
+        self._emit(Answered(self.media))
+
+    async def reject(self, status: int = 486, reason: str | None = None) -> None:
+        """Answer the INVITE with a final non-2xx response (486 Busy Here ...)."""
+        if not 300 <= status <= 699:
+            raise ValueError(f"a rejection is a 3xx-6xx, not {status}")
+        tx = self._incoming_tx()
+        await tx.respond(tx.reply(status, reason))
+        self._tx = None
+        _resolve(self._decided)
+        self._finish(Ended("rejected", "local", status))
+
+    def _incoming_tx(self) -> ServerTransactionHandle:
+        tx = self._tx
+        if tx is None or tx.final_response is not None:
+            raise CallError(f"{self!r}: no INVITE waiting for an answer")
+        return tx
+
+    # -- the UAC side --------------------------------------------------------------------
+
+    async def _place(self, target: URI, sdp: bytes | None,
+                     headers: list[tuple[str, str | Field]]) -> None:
+        """Send the INVITE and follow it to its final response (§13.2)."""
+        body = sdp if sdp is not None else self._sdp_for(None)
+        self.local_sdp = body
+        redirects = 0
+        cseq = 1
+        tried: set[str] = set()
+        while True:
+            invite = self.agent._build_invite(target, self, body, headers, cseq)
+            self.invite = invite
+            final = await self._invite(invite)
+            if 300 <= final.status < 400 and redirects < self.agent.config.max_redirects:
+                nxt = self._redirect_target(final, tried)
+                if nxt is not None:
+                    redirects += 1
+                    tried.add(str(target))
+                    target = nxt
+                    # §8.1.3.4: the same Call-ID, From tag and a higher CSeq
+                    cseq = self.invite.cseq.seq + 1
+                    continue
+            if final.status >= 300:
+                self._finish(Ended("failed", "remote", final.status))
+                raise CallFailed.of(final)
+            return
+
+    @staticmethod
+    def _redirect_target(response: Response, tried: set[str]) -> URI | None:
+        """The first Contact of a 3xx, highest q first, not tried yet (§8.1.3.4)."""
+        def q(contact: NameAddr) -> float:
+            try:
+                return float(contact.params.get("q") or 1.0)
+            except ValueError:
+                return 0.0
+        for contact in sorted(response.contact, key=q, reverse=True):
+            if contact.uri.is_sip and str(contact.uri) not in tried:
+                return contact.uri.copy()
+        return None
+
+    async def _invite(self, invite: Request) -> Response:
+        agent = self.agent
+        handle = agent.endpoint.send(invite)
+        try:
+            async for response in handle:
+                if response.status >= 200:
+                    break
+                if response.status > 100:
+                    if response.body and self.remote_sdp is None:
+                        self.remote_sdp = response.body  # early media (RFC 3261 §13.2.1)
+                    self.state = CallState.EARLY
+                    self._emit(Ringing(response.status, response.reason))
+        except asyncio.CancelledError:
+            # the application gave up: CANCEL (§9.1); a 2xx that crosses it is
+            # acknowledged and ended by the endpoint
+            await asyncio.shield(self._cancel(handle))
+            raise
+        final = await handle.final()
+        self.invite = handle.request
+        if final.status >= 300 or final.status < 200:
+            return final
+        dialog = Dialog.uac(handle.request, final)
+        self.dialog = dialog
+        agent._adopt(self)
+        await agent.endpoint.ack(handle.request, final,
+                                 request=dialog.ack(handle.request, final))
+        if final.body:
+            self.remote_sdp = final.body
+        self.state = CallState.CONFIRMED
+        self._negotiated()
+        self._emit(Answered(self.media))
+        return final
+
+    async def _cancel(self, handle: object) -> None:
+        from .client import ClientTransactionHandle
+
+        assert isinstance(handle, ClientTransactionHandle)
+        try:
+            await asyncio.wait_for(handle.cancel(), self.agent.config.cancel_timeout)
+        except (TimeoutError, TransportError) as exc:
+            logger.info("CANCEL of %r: %s", handle.request, exc)
+        self._finish(Ended("cancelled", "local", 487))
+
+    # -- what both sides do --------------------------------------------------------------
+
+    async def hangup(self) -> None:
+        """End the call: BYE when it is up (§15.1.1); an unanswered incoming
+        call is declined (603); a call already over is left alone."""
+        if self.state is CallState.TERMINATED:
+            return
+        if self._tx is not None and self._tx.final_response is None:
+            await self.reject(603)
+            return
+        if self.dialog is None or self.state is not CallState.CONFIRMED:
+            raise CallError(f"{self!r}: an outgoing call is ended before its answer by "
+                            "cancelling the task that awaits ua.call()")
+        await self._end("bye")
+
+    async def _end(self, reason: str) -> None:
+        """Send BYE and end the call with ``reason``, as the local side."""
+        dialog = self.dialog
+        if self.state is CallState.TERMINATED or dialog is None:
+            return
+        try:
+            bye = dialog.create_request("BYE")
+        except DialogError:
+            bye = None
+        self._finish(Ended(reason, "local"))
+        if bye is None:
+            return
+        try:
+            await self.agent.endpoint.request(bye)
+        except TransportError as exc:
+            logger.info("BYE of %r: %s", self, exc)
+
+    async def hold(self) -> None:
+        """Put the call on hold: a re-INVITE whose offer is ``sendonly`` (RFC 3264 §8.4)."""
+        await self.reinvite(hold=True)
+
+    async def unhold(self) -> None:
+        """Take the call off hold: a re-INVITE offering ``sendrecv`` again."""
+        await self.reinvite(hold=False)
+
+    async def reinvite(self, *, hold: bool | None = None, sdp: bytes | None = None) -> None:
+        """Send a re-INVITE with a new offer (§14.1): ``sdp``, else ours with
+        the hold state ``hold`` (unchanged when None).
+
+        A 491 (glare, §14.2) is retried after the random wait of §14.1; any
+        other failure raises ``CallFailed``, and a 481 or 408 ends the call
+        with a BYE, as §14.1 says.
+        """
+        dialog = self._confirmed()
+        async with self._reinvite_lock:
+            previous = self._holding
+            if hold is not None:
+                self._holding = hold
+            while True:
+                self._sdp_version += 1
+                body = sdp if sdp is not None else self._sdp_for(None)
+                invite = dialog.create_request("INVITE", body=body, content_type=SDP,
+                                               headers=self.agent._answer_headers())
+                self._reinviting = True
+                try:
+                    handle = self.agent.endpoint.send(invite)
+                    final = await handle.final()
+                finally:
+                    self._reinviting = False
+                sent = handle.request
+                dialog.local_seq = max(dialog.local_seq or 0, sent.cseq.seq)
+                if final.status == Status.REQUEST_PENDING:
+                    await asyncio.sleep(self._glare_wait())
+                    continue
+                break
+            dialog.receive_response(sent, final)
+            if 200 <= final.status < 300:
+                await self.agent.endpoint.ack(sent, final, request=dialog.ack(sent, final))
+                self.local_sdp = body
+                if final.body:
+                    self.remote_sdp = final.body
+                self._negotiated()
+                if hold is not None and hold != previous:
+                    self._emit(Held("local", self.media) if hold else
+                               Resumed("local", self.media))
+                return
+            self._holding = previous
+            if final.status in (Status.CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                                Status.REQUEST_TIMEOUT):
+                await self._end("failed")
+            raise CallFailed.of(final)
+
+    def _glare_wait(self) -> float:
+        """§14.1: 2.1-4 s for the owner of the Call-ID (the UAC of the call),
+        0-2 s for the other side, in units of 10 ms."""
+        low, high = self.agent.config.glare_owner if self.direction == "outgoing" else \
+            self.agent.config.glare_other
+        return random.uniform(low, high)
+
+    async def message(self, text: str | bytes, content_type: str = "text/plain") -> Response:
+        """Send a MESSAGE within the call (RFC 3428 §4); its final response."""
+        dialog = self._confirmed()
+        body = text.encode() if isinstance(text, str) else text
+        request = dialog.create_request("MESSAGE", body=body, content_type=content_type)
+        return await self._request(request)
+
+    async def refer(self, target: str | URI | Call, *, timeout: float | None = None,
+                    ) -> ReferResult:
+        """Transfer the other side to ``target`` (RFC 3515) and wait for the
+        outcome: the final NOTIFY's status, or the REFER's own rejection.
+
+        A ``Call`` as ``target`` makes an attended transfer (RFC 5589 §7): the
+        Refer-To is that call's remote URI with a Replaces header naming its
+        dialog (RFC 3891 §3), so that the transferee's INVITE replaces it.
+        The call is not hung up here: the transferor usually does so once the
+        result is a 2xx.
+        """
+        dialog = self._confirmed()
+        refer_to = self._refer_to(target)
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[ReferResult] = loop.create_future()
+        self._refers.append(outcome)
+        request = dialog.create_request("REFER", headers=[
+            ("Refer-To", f"<{refer_to}>"),
+            ("Referred-By", f"<{dialog.local_uri}>"),
+            ("Contact", self._contact_text()),
+        ])
+        try:
+            response = await self._request(request)
+            if response.status >= 300:
+                return ReferResult(response.status, response.reason)
+            wait = timeout if timeout is not None else self.agent.config.refer_timeout
+            return await asyncio.wait_for(asyncio.shield(outcome), wait)
+        finally:
+            if outcome in self._refers:
+                self._refers.remove(outcome)
+
+    def _refer_to(self, target: str | URI | Call) -> URI:
+        if not isinstance(target, Call):
+            return URI.parse(target) if isinstance(target, str) else target
+        other = target.dialog
+        if other is None:
+            raise CallError(f"{target!r} has no dialog to replace")
+        # §3 of RFC 3891: the recipient compares to-tag with its local tag,
+        # that is our remote tag, and from-tag with ours
+        replaces = (f"{other.id.call_id};to-tag={other.id.remote_tag};"
+                    f"from-tag={other.id.local_tag}")
+        return other.remote_uri.copy(params={}, headers={"Replaces": escape(replaces)})
+
+    async def _request(self, request: Request) -> Response:
+        dialog = self.dialog
+        assert dialog is not None
+        handle = self.agent.endpoint.send(request)
+        final = await handle.final()
+        dialog.local_seq = max(dialog.local_seq or 0, handle.request.cseq.seq)
+        dialog.receive_response(handle.request, final)
+        if dialog.terminated and self.state is not CallState.TERMINATED:
+            self._finish(Ended("failed", "remote", final.status))
+        return final
+
+    def _confirmed(self) -> Dialog:
+        dialog = self.dialog
+        if dialog is None or self.state is not CallState.CONFIRMED:
+            raise CallError(f"{self!r} is not up")
+        return dialog
+
+    # -- requests received within the call ------------------------------------------------
+
+    async def _on_request(self, request: Request, tx: ServerTransactionHandle,
+                          ) -> Response | None:
+        """A request within the call's dialog (§12.2.2)."""
+        dialog = self.dialog
+        assert dialog is not None
+        method = request.method
+        if method == "INVITE" and self._reinviting:
+            return tx.reply(491)  # glare: our own re-INVITE is out (§14.2)
+        refused = dialog.receive_request(request)
+        if refused is not None:
+            return tx.reply(refused.status, refused.reason)
+        if method == "BYE":
+            dialog.terminate("bye")
+            self._finish(Ended("bye", "remote"))
+            return tx.reply(200)
+        if method == "INVITE" or method == "UPDATE":
+            return await self._on_offer(request, tx)
+        if method == "REFER":
+            return self._on_refer(request, tx)
+        if method == "NOTIFY":
+            return self._on_notify(request, tx)
+        if method == "MESSAGE" or method == "INFO":
+            self._emit(MessageReceived(request))
+            return tx.reply(200)
+        if method == "OPTIONS":
+            return self.agent.endpoint.options_response(tx)
+        return tx.reply(405, headers=[("Allow", ", ".join(self.agent.allowed_methods))])
+
+    async def _on_offer(self, request: Request, tx: ServerTransactionHandle) -> Response:
+        """A re-INVITE or UPDATE (RFC 3311): answer its offer, or, without one,
+        offer in the 2xx (§14.2)."""
+        offer = request.body if request.body else None
+        body = self._sdp_for(offer)
+        was_held = self.media is not None and self._remote_holds()
+        if offer is not None:
+            self.remote_sdp = offer
+        self.local_sdp = body
+        response = tx.reply(200, contact=self._contact(), body=body, content_type=SDP,
+                            headers=self.agent._answer_headers())
+        if self.dialog is not None:
+            self.dialog.send_response(request, response)
+        self._negotiated()
+        holds = self._remote_holds()
+        if offer is not None and holds != was_held:
+            self._emit(Held("remote", self.media) if holds else Resumed("remote", self.media))
+        if request.method == "INVITE":
+            self.agent._spawn(self._await_ack(tx))
+        return response
+
+    async def _await_ack(self, tx: ServerTransactionHandle) -> None:
+        # the endpoint passes the 2xx on until the ACK (§13.3.1.4)
+        if tx.final_response is None or tx.final_response.status >= 300:
+            return
+        if await tx.wait_ack() is None and self.state is CallState.CONFIRMED:
+            await self._end("no ACK")
+
+    def _remote_holds(self) -> bool:
+        remote = _read_sdp(self.remote_sdp) if self.remote_sdp else None
+        if remote is None:
+            return False
+        return remote.direction in ("sendonly", "inactive") or remote.address in (
+            "0.0.0.0", "::")
+
+    def _on_refer(self, request: Request, tx: ServerTransactionHandle) -> Response:
+        """RFC 3515 §2.4.2: 202, then the call to Refer-To and its NOTIFYs."""
+        values = request.headers.getall("Refer-To")
+        if len(values) != 1:
+            return tx.reply(400, "Exactly One Refer-To (RFC 3515 §2.4.1)")
+        try:
+            target = NameAddr.parse(values[0]).uri
+        except ValueError:
+            return tx.reply(400, "Bad Refer-To")
+        if not self.agent.config.accept_transfers or not target.is_sip:
+            return tx.reply(603)
+        self.agent._spawn(self._transfer(target))
+        return tx.reply(202)
+
+    async def _transfer(self, target: URI) -> None:
+        """Make the call Refer-To asks for, with its Replaces, and NOTIFY each
+        step (RFC 3515 §2.4.4-§2.4.5): 100 Trying at once, the final status last."""
+        await self._notify(100, "Trying", final=False)
+        headers: list[tuple[str, str | Field]] = []
+        replaces = target.headers.get("Replaces")
+        if replaces is not None:
+            headers.append(("Replaces", unescape(replaces)))
+        if self.dialog is not None:
+            headers.append(("Referred-By", f"<{self.dialog.remote_uri}>"))
+        plain = target.copy(headers={})
+        try:
+            call = await self.agent.call(plain, proxy=self.proxy, headers=headers)
+        except CallFailed as exc:
+            self._emit(Transferred(str(plain), None, exc))
+            await self._notify(exc.status, exc.reason, final=True)
+            return
+        self._emit(Transferred(str(plain), call))
+        await self._notify(200, "OK", final=True)
+
+    async def _notify(self, status: int, reason: str, *, final: bool) -> None:
+        dialog = self.dialog
+        if dialog is None or dialog.terminated:
+            return
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        notify = dialog.create_request(
+            "NOTIFY", body=f"SIP/2.0 {status} {reason}\r\n".encode(), content_type=SIPFRAG,
+            headers=[("Event", "refer"), ("Subscription-State", state)])
+        try:
+            await self._request(notify)
+        except TransportError as exc:
+            logger.info("NOTIFY of %r: %s", self, exc)
+
+    def _on_notify(self, request: Request, tx: ServerTransactionHandle) -> Response:
+        """A NOTIFY of the REFER we sent (RFC 3515 §2.4.5)."""
+        event = (request.headers.get("Event") or "").split(";")[0].strip().lower()
+        if event != "refer":
+            return tx.reply(489)
+        first = request.body.decode("utf-8", "replace").split("\r\n")[0].split("\n")[0]
+        parts = first.split(" ", 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            return tx.reply(400, "Bad sipfrag (RFC 3515 §2.4.5)")
+        reason = parts[2] if len(parts) > 2 else ""
+        state = (request.headers.get("Subscription-State") or "").lower()
+        final = state.startswith("terminated") or status >= 200
+        self._emit(ReferNotified(status, reason, final))
+        if final:
+            for outcome in self._refers:
+                if not outcome.done():
+                    outcome.set_result(ReferResult(status, reason))
+        return tx.reply(200)
+
+    def _remote_cancelled(self) -> None:
+        self._tx = None
+        _resolve(self._decided)
+        self._finish(Ended("cancelled", "remote", 487))
+
+    # -- offer and answer (RFC 3264) -------------------------------------------------------
+
+    def _sdp_for(self, offer: bytes | None) -> bytes:
+        """Our SDP: an answer to ``offer``, or an offer when it is None."""
+        address = self.agent.media_address
+        self._sdp_version += 1
+        if offer is None:
+            direction = "sendonly" if self._holding else "sendrecv"
+            return _write_sdp(self._session_id, self._sdp_version, address, self._rtp_port,
+                              _CODECS, direction)
+        theirs = _read_sdp(offer)
+        if theirs is None:
+            return _write_sdp(self._session_id, self._sdp_version, address, 0, _CODECS,
+                              "inactive")
+        ours = dict(_CODECS)
+        common = tuple((pt, name) for pt, name in theirs.payloads
+                       if name.upper() in {n.upper() for n in ours.values()})
+        if not common or theirs.port == 0:
+            # RFC 3264 §6: a stream we reject has port zero
+            return _write_sdp(self._session_id, self._sdp_version, address, 0,
+                              theirs.payloads[:1] or _CODECS[:1], "inactive")
+        return _write_sdp(self._session_id, self._sdp_version, address, self._rtp_port,
+                          common, _hold_direction(theirs.direction, self._holding))
+
+    def _negotiated(self) -> None:
+        if self.local_sdp is None or self.remote_sdp is None:
+            return
+        ours, theirs = _read_sdp(self.local_sdp), _read_sdp(self.remote_sdp)
+        if ours is None or theirs is None:
+            return
+        names = {name.upper() for _, name in ours.payloads}
+        codecs = tuple(name for _, name in theirs.payloads if name.upper() in names)
+        self.media = Media(ours.address, ours.port, theirs.address, theirs.port, codecs,
+                           _effective(ours.direction, theirs.direction))
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _contact(self) -> URI:
+        return self.agent.contact_uri
+
+    def _contact_text(self) -> str:
+        return f"<{self.agent.contact_uri}>"
+
+    def _emit(self, event: CallEvent) -> None:
+        self._events.append(event)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                logger.exception("a callback of %r failed on %r", self, event)
+
+    def _finish(self, ended: Ended) -> None:
+        if self.state is CallState.TERMINATED:
+            return
+        self.state = CallState.TERMINATED
+        if self.dialog is not None:
+            self.dialog.terminate(ended.reason)
+        for outcome in self._refers:
+            if not outcome.done():
+                outcome.set_result(ReferResult(ended.status or 487, "Call Ended"))
+        self.agent._forget(self)
+        if not self.ended.done():
+            self.ended.set_result(ended)
+        self._emit(ended)
+
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
