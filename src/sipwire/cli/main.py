@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     inspect.add_parsers(sub)
-    for name in ("transport", "server", "admin", "ua_tools"):
+    for name in ("transport", "server", "admin", "ua_tools", "ladder"):
         module = _optional(name)
         if module is not None:
             module.add_parsers(sub)
@@ -44,18 +45,45 @@ def _optional(name: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command.  A failure is one line on standard error naming what
+    failed (a file, an address, a setting) and a non-zero exit; the Python
+    traceback is shown only with ``--debug``."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list or os.environ.get("SIPWIRE_DEBUG", "") not in ("", "0")
+    if "--debug" in args_list[1:]:  # after the command too, where users type it
+        args_list = [args_list[0]] + [a for a in args_list[1:] if a != "--debug"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     try:
         result: int = args.func(args)
-    except FileNotFoundError as exc:
-        print(f"sipwire: {exc.filename}: no such file", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"sipwire {args.command}: {describe_failure(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, (OSError, EOFError, UnicodeError)) else 1
     return result
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failure: the file or address and what is wrong with it."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        reason = (exc.strerror or str(exc)).lower()
+        if isinstance(exc, FileNotFoundError):
+            reason = "no such file"
+        return f"{exc.filename}: {reason}"
+    if isinstance(exc, EOFError):
+        return "end of input where input was needed"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (OSError, ValueError, LookupError)):
+        return text.splitlines()[0]
+    return f"internal error: {type(exc).__name__}: {text.splitlines()[0]} (--debug shows " \
+           "the traceback)"
 
 
 if __name__ == "__main__":

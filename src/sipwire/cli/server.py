@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,13 @@ def run_user_add(args: argparse.Namespace) -> int:
             print("sipwire user add: no terminal to ask for the password; "
                   "use --password-stdin", file=sys.stderr)
             return 2
-        password = getpass.getpass(f"Password for {username}@{realm}: ")
-        if getpass.getpass("Again: ") != password:
+        try:
+            password = getpass.getpass(f"Password for {username}@{realm}: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:  # Ctrl-D at the prompt
+            print("\nsipwire user add: no password given", file=sys.stderr)
+            return 1
+        if again != password:
             print("sipwire user add: passwords differ", file=sys.stderr)
             return 1
     if not password:
@@ -89,7 +95,7 @@ def run_user_add(args: argparse.Namespace) -> int:
         return 1
     path = users_location(args.users).path
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with SQLiteUserStore(path) as store:
+    with _user_store("add", path) as store:
         try:
             store.add(username, realm, password, replace=args.replace)
         except UserExists:
@@ -98,6 +104,15 @@ def run_user_add(args: argparse.Namespace) -> int:
             return 1
     print(f"added {username}@{realm} to {path}")
     return 0
+
+
+def _user_store(command: str, path: Path) -> SQLiteUserStore:
+    """The user file opened, or ``SystemExit`` with one line naming it when it
+    is not an SQLite database of users."""
+    try:
+        return SQLiteUserStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise SystemExit(f"sipwire user {command}: {path}: not a user file ({exc})") from None
 
 
 def _existing(command: str, given: str | None) -> Path | None:
@@ -114,7 +129,7 @@ def run_user_list(args: argparse.Namespace) -> int:
     path = _existing("list", args.users)
     if path is None:
         return 1
-    with SQLiteUserStore(path) as store:
+    with _user_store("list", path) as store:
         for record in store.list(args.realm):
             algorithms = ",".join(sorted(record.ha1s))
             print(f"{record.username}@{record.realm}\t{algorithms}")
@@ -126,7 +141,7 @@ def run_user_remove(args: argparse.Namespace) -> int:
     path = _existing("remove", args.users)
     if path is None:
         return 1
-    with SQLiteUserStore(path) as store:
+    with _user_store("remove", path) as store:
         if not store.remove(username, realm):
             print(f"sipwire user remove: no user {username}@{realm}", file=sys.stderr)
             return 1

@@ -68,8 +68,13 @@ def open_store(url: str, **options: Any) -> LocationStore:
             raise ValueError(f"expected sqlite:///PATH, got {url!r}")
         return SQLiteStore(rest[3:], **options)
     if scheme in ("redis", "rediss", "unix"):
-        from .redis_store import RedisStore
-
+        try:
+            from .redis_store import RedisStore
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("redis"):
+                raise
+            raise ValueError(f"{url}: the Redis store needs the redis package, which "
+                             "`pip install sipwire` installs") from None
         return RedisStore.from_url(url, **options)
     raise ValueError(f"unknown location store {scheme!r} in {url!r} "
                      "(memory:, sqlite:///PATH, redis://HOST:PORT/DB)")
