@@ -163,8 +163,7 @@ class TransportLayer:
             self._stream_servers.append(server)
             port = server.sockets[0].getsockname()[1]
         else:
-            from .ws import serve_ws
-
+            serve_ws = _ws_module(point).serve_ws
             ws_server = await serve_ws(
                 transport, point.host, point.port, self, ssl_context=ssl_context,
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
@@ -753,8 +752,7 @@ class TransportLayer:
                         idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
                         write_buffer_limit=cfg.write_buffer_limit,
                         message_timeout=cfg.message_timeout)
-                from .ws import open_ws
-
+                open_ws = _ws_module(transport).open_ws
                 return await open_ws(
                     transport, remote, server_name, self, ssl_context=ssl_context,
                     path=cfg.ws_path, local_host=local_host, limits=cfg.limits,
@@ -789,3 +787,16 @@ class TransportLayer:
             # Loading the system CA store reads files: keep it out of the loop.
             self._client_tls = await asyncio.to_thread(client_context)
         return self._client_tls
+
+
+def _ws_module(what: object) -> Any:
+    """``transport.ws``, or one line naming the missing package: websockets
+    comes with the default install, but a pared-down one may lack it."""
+    try:
+        from . import ws
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("websockets"):
+            raise
+        raise ValueError(f"{what}: WebSocket (RFC 7118) needs the websockets package, "
+                         "which `pip install sipwire` installs") from None
+    return ws
