@@ -470,6 +470,12 @@ class SessionDescription(_Attributes):
         out.extend(str(o) for o in self.other)
         return out
 
+    def canonical(self) -> SessionDescription:
+        """This description without its received text: written in canonical form, with CRLF."""
+        return dataclasses.replace(
+            self, source=None,
+            media=tuple(dataclasses.replace(m, source=None) for m in self.media))
+
     def __str__(self) -> str:
         eol = self.eol
         out: list[str] = []
@@ -539,7 +545,6 @@ class _Parser:
         sections: list[tuple[_Section, tuple[str, int, int | None, str, tuple[str, ...]]]] = []
         current = session
         seen_version = False
-        timing_open = False
         for number, content, raw in _lines_of(self.text):
             if not seen_version and raw.endswith("\n"):
                 eol = "\r\n" if raw.endswith("\r\n") else "\n"
@@ -570,7 +575,7 @@ class _Parser:
                 current.source.append((None, raw))  # replaced once the section is built
                 continue
             if current is session:
-                timing_open = self._session_line(session, kind, value, raw, number, timing_open)
+                self._session_line(session, kind, value, raw, number)
             else:
                 self._media_attribute_line(current, kind, value, raw, number)
         if not seen_version:
@@ -578,13 +583,12 @@ class _Parser:
         return self._build(session, sections, eol)
 
     # ---- one line --------------------------------------------------------
-    def _session_line(self, s: _Section, kind: str, value: str, raw: str, number: int,
-                      timing_open: bool) -> bool:
+    def _session_line(self, s: _Section, kind: str, value: str, raw: str, number: int) -> None:
         if kind in _SESSION_SINGLE and s.first(kind) is not None:
             if kind in ("o", "s"):
                 raise SdpError(f"a second {kind}= line", line=number, rfc="RFC 4566 §5")
             self._other(s, kind, value, raw)
-            return timing_open
+            return
         if kind == "o":
             origin = Origin.parse(value, number)
             s.add("o", origin, f"o={origin}", raw)
@@ -597,8 +601,11 @@ class _Parser:
             self._bandwidth(s, value, raw)
         elif kind == "t":
             s.add("t", [self._timing(value, number), []], "", raw)
-            return True
-        elif kind == "r" and timing_open:
+        elif kind == "r":
+            # a repeat belongs to the t= line before it, wherever it was written
+            if not s.all("t"):
+                raise SdpError("r= before any t= line", line=number,
+                               rfc="RFC 4566 §5.10 repeat-fields")
             repeat = self._repeat(value)
             if repeat is None:
                 self._other(s, kind, value, raw)
@@ -607,7 +614,6 @@ class _Parser:
                 assert isinstance(timing, list)
                 timing[1].append(repeat)
                 s.add("r", repeat, f"r={repeat}", raw)
-            return True
         elif kind == "z":
             zones = self._zones(value)
             if zones is None:
@@ -618,7 +624,6 @@ class _Parser:
             self._attribute(s, value, raw)
         else:
             self._other(s, kind, value, raw)
-        return False
 
     def _media_attribute_line(self, s: _Section, kind: str, value: str, raw: str,
                               number: int) -> None:

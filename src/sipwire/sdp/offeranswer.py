@@ -176,12 +176,11 @@ class OfferAnswer:
         stream again when none of ours is active.  The offer counts as sent.
         """
         self._check(_Event.MAKE_OFFER)
-        self._hold_before = self.hold
-        if hold is not None:
-            self.hold = hold
-        offer = make_offer(self.capabilities, origin=self._origin,
-                           previous=self._negotiated, hold=self.hold, remove=remove, add=add)
-        offer = self._stamp(offer)
+        holding = self.hold if hold is None else hold
+        offer = self._stamp(make_offer(self.capabilities, origin=self._origin,
+                                       previous=self._negotiated, hold=holding,
+                                       remove=remove, add=add))
+        self._hold_before, self.hold = self.hold, holding
         self._pending = offer
         self._last_sent = offer
         self._state = S.LOCAL_OFFER
