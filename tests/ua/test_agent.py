@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from sipwire import Request, Response
+from sipwire.sdp import Direction, Negotiated
 from sipwire.transaction import TimerConfig
 from sipwire.ua import (
     Call,
@@ -79,12 +80,21 @@ async def connected(alice: UserAgent, bob: UserAgent) -> tuple[Call, Call]:
     return caller, await asyncio.wait_for(callee, TIMEOUT)
 
 
+def stream(call: Call) -> Negotiated:
+    assert call.media is not None
+    return call.media
+
+
+def direction(call: Call) -> Direction:
+    return stream(call).streams[0].direction
+
+
 async def ended(call: Call) -> Ended:
     return await asyncio.wait_for(asyncio.shield(call.ended), TIMEOUT)
 
 
 async def test_a_call_answered_and_hung_up_by_the_caller(make_ua: MakeUA) -> None:
-    alice, bob = await make_ua("alice"), await make_ua("bob")
+    alice, bob = await make_ua("alice"), await make_ua("bob", rtp_ports=(20000, 20098))
     caller, callee = await connected(alice, bob)
 
     assert caller.state is callee.state is CallState.CONFIRMED
@@ -96,11 +106,13 @@ async def test_a_call_answered_and_hung_up_by_the_caller(make_ua: MakeUA) -> Non
     assert str(caller.remote_uri).startswith("sip:bob@127.0.0.1")
     assert str(callee.remote_uri) == "sip:alice@127.0.0.1"
     # offer and answer (RFC 3264): each sends where the other receives
-    assert caller.media is not None and callee.media is not None
-    assert caller.media.remote_port == callee.media.local_port
-    assert callee.media.remote_port == caller.media.local_port
-    assert caller.media.codecs == ("PCMU/8000", "PCMA/8000")
-    assert caller.media.direction == callee.media.direction == "sendrecv"
+    [ours] = stream(caller).streams if caller.media else ()
+    [theirs] = stream(callee).streams if callee.media else ()
+    assert (ours.local_port, ours.remote_port) == (16384, 20000)
+    assert (theirs.local_port, theirs.remote_port) == (20000, 16384)
+    assert ours.remote_address == theirs.local_address == "127.0.0.1"
+    assert ours.codec is not None and ours.codec.name == "opus"  # the first of DEFAULT_CODECS
+    assert ours.direction is theirs.direction is Direction.SENDRECV
     assert alice.calls == (caller,) and bob.calls == (callee,)
 
     await asyncio.wait_for(caller.hangup(), TIMEOUT)
@@ -157,17 +169,17 @@ async def test_hold_and_unhold_by_re_invite(make_ua: MakeUA) -> None:
     # RFC 3264 §8.4: the offer is sendonly, the answer recvonly
     assert b"a=sendonly" in invites[-1].body
     assert invites[-1].to.tag == callee.dialog.id.local_tag  # type: ignore[union-attr]
-    assert caller.on_hold and caller.media is not None and caller.media.direction == "sendonly"
-    assert callee.media is not None and callee.media.direction == "recvonly"
+    assert caller.on_hold and not caller.held and direction(caller) is Direction.SENDONLY
+    assert callee.held and not callee.on_hold and direction(callee) is Direction.RECVONLY
     await asyncio.wait_for(caller.unhold(), TIMEOUT)
     assert b"a=sendrecv" in invites[-1].body
     assert invites[-1].cseq.seq > invites[-2].cseq.seq
-    assert not caller.on_hold and caller.media.direction == "sendrecv"
-    assert callee.media.direction == "sendrecv"
+    assert not caller.on_hold and direction(caller) is Direction.SENDRECV
+    assert not callee.held and direction(callee) is Direction.SENDRECV
 
     # the callee holds too, then hangs up
     await asyncio.wait_for(callee.hold(), TIMEOUT)
-    assert caller.media.direction == "recvonly"
+    assert caller.held and direction(caller) is Direction.RECVONLY
     await asyncio.wait_for(callee.hangup(), TIMEOUT)
     await ended(caller)
     caller_events = [type(e) async for e in caller.events()]
@@ -193,8 +205,7 @@ async def test_glare_is_resolved_by_491_and_a_retry(make_ua: MakeUA) -> None:
     bob.endpoint.receive_filter = spy
     await asyncio.wait_for(asyncio.gather(caller.hold(), callee.hold()), TIMEOUT)
     assert caller.on_hold and callee.on_hold
-    assert caller.media is not None and caller.media.direction == "inactive"
-    assert callee.media is not None and callee.media.direction == "inactive"
+    assert direction(caller) is direction(callee) is Direction.INACTIVE
     assert 491 in statuses
 
 

@@ -9,7 +9,7 @@
 """
 
 from .agent import UserAgent, UserAgentConfig
-from .call import Call, CallError, CallEvent, CallFailed, CallState, Ended, Media, ReferResult
+from .call import Call, CallError, CallEvent, CallFailed, CallState, Ended, ReferResult
 from .client import ClientTransactionHandle
 from .config import EndpointConfig
 from .endpoint import (
@@ -38,7 +38,6 @@ __all__ = [
     "Ended",
     "Endpoint",
     "EndpointConfig",
-    "Media",
     "ReceiveFilter",
     "ReferResult",
     "RequestHandler",

@@ -30,6 +30,7 @@ from ..message.fields.base import Field
 from ..message.fields.nameaddr import NameAddr
 from ..message.message import Request, Response
 from ..message.uri import URI
+from ..sdp import DEFAULT_CODECS, Codec, MediaCapabilities, SdpError
 from ..transport.base import ListeningPoint, TransportError
 from .call import Call, CallFailed, Ended
 from .config import EndpointConfig
@@ -54,7 +55,8 @@ class UserAgentConfig:
     ``glare_owner`` and ``glare_other`` are the ranges (seconds) of the
     random wait before a re-INVITE answered 491 is sent again (§14.1);
     ``media_address`` the address our SDP names (default: the first
-    listening point's); ``rtp_ports`` the even ports handed to calls in turn.
+    listening point's), ``rtp_ports`` the even ports handed to calls in turn
+    and ``codecs`` the codecs offered and accepted, in order of preference.
     """
 
     endpoint: EndpointConfig = field(
@@ -75,6 +77,7 @@ class UserAgentConfig:
     auto_answer_replaces: bool = True
     media_address: str | None = None
     rtp_ports: tuple[int, int] = (16384, 32766)
+    codecs: tuple[Codec, ...] = DEFAULT_CODECS
 
 
 class UserAgent:
@@ -176,6 +179,12 @@ class UserAgent:
             return self.config.media_address
         return self.endpoint.listening_points[0].address.host
 
+    def capabilities(self) -> MediaCapabilities:
+        """What a new call offers and accepts (``sipwire.sdp``): our media
+        address, the next RTP port, ``config.codecs``."""
+        return MediaCapabilities(self.media_address, self._next_rtp_port(),
+                                 codecs=self.config.codecs)
+
     @property
     def allowed_methods(self) -> list[str]:
         return list(ALLOW)
@@ -212,15 +221,16 @@ class UserAgent:
     # -- calls we make ---------------------------------------------------------------------
 
     async def call(self, target: str | URI, *, proxy: str | URI | None = None,
-                   from_: str | URI | None = None, sdp: bytes | None = None,
+                   from_: str | URI | None = None, sdp: MediaCapabilities | None = None,
                    headers: Iterable[tuple[str, str | Field]] = (),
                    timeout: float | None = None) -> Call:
         """Call ``target`` and return the ``Call`` once it is answered (§13.2).
 
-        ``sdp`` is our offer (default: one made here, PCMU and PCMA); ``from_``
-        our URI (default: the AOR).  3xx responses are followed; 401/407 are
-        answered with the credentials.  Raises ``CallFailed`` for any other
-        final response (408 and 503 included, §8.1.3.1); after ``timeout``
+        ``sdp`` is what we offer (``sipwire.sdp.MediaCapabilities``; default
+        ``capabilities()``); ``from_`` our URI (default: the AOR).  3xx
+        responses are followed; 401/407 are answered with the credentials.
+        Raises ``CallFailed`` for any other final response (408 and 503
+        included, §8.1.3.1); after ``timeout``
         seconds, or when the awaiting task is cancelled, the INVITE is
         cancelled (§9.1) and TimeoutError (or CancelledError) raised.
         """
@@ -234,11 +244,12 @@ class UserAgent:
                 "sip", "sipwire", self.endpoint.listening_points[0].address.uri_host)
         template = Request.build("INVITE", uri, from_=sender.copy(),
                                  to=uri.copy(params={}, headers={}))
-        call = Call(self, direction="outgoing", invite=template, proxy=route)
+        call = Call(self, direction="outgoing", invite=template, proxy=route,
+                    capabilities=sdp if sdp is not None else self.capabilities())
         self._calls[call] = None
         try:
             async with asyncio.timeout(timeout):
-                await call._place(uri, sdp, list(headers))
+                await call._place(uri, list(headers))
         except BaseException:
             if call.dialog is None:
                 call._finish(Ended("failed", "local"))
@@ -297,9 +308,15 @@ class UserAgent:
                 return tx.reply(481)
         if not request.contact:
             return tx.reply(400, "Missing Contact (RFC 3261 §8.1.1.8)")
-        call = Call(self, direction="incoming", invite=request, proxy=self.proxy)
+        call = Call(self, direction="incoming", invite=request, proxy=self.proxy,
+                    capabilities=self.capabilities())
+        if request.body:
+            try:
+                call.offer_answer.receive_offer(request.body)
+            except SdpError as exc:  # 488 Not Acceptable Here, 400 for bad SDP
+                logger.info("the offer of %r: %s", request, exc)
+                return tx.reply(exc.status_code)
         call._tx = tx
-        call.remote_sdp = request.body or None
         call.replaces = replaced
         self._calls[call] = None
         self._incoming.put_nowait(call)

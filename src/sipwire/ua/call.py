@@ -8,10 +8,11 @@ a ``sipwire.dialog.Dialog``; a ``Call`` drives it over the agent's
 ``Endpoint`` and keeps what the application sees: a state, typed events, the
 negotiated media, and the ``ended`` future.
 
-There is no media engine.  The SDP a call offers or answers names an address
-and a port that nothing listens on unless the application makes it; ``media``
-says what was agreed (addresses, ports, codecs, direction), which is what an
-RTP stack needs.
+There is no media engine.  Offers and answers are made by ``sipwire.sdp``
+(an ``OfferAnswer`` per call, from the ``MediaCapabilities`` given: address,
+port, codecs) and name an address and a port that nothing listens on unless
+the application makes it; ``media`` is the ``sipwire.sdp.Negotiated`` result
+(per stream: addresses, ports, codecs, direction), what an RTP stack needs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..message.fields.nameaddr import NameAddr
 from ..message.message import Request, Response
 from ..message.status import Status
 from ..message.uri import URI, escape, unescape
+from ..sdp import MediaCapabilities, Negotiated, OfferAnswer, OfferAnswerState, SdpError
 from ..transport.base import TransportError
 from .server import ServerTransactionHandle
 
@@ -45,7 +47,6 @@ __all__ = [
     "CallState",
     "Ended",
     "Held",
-    "Media",
     "MessageReceived",
     "ReferNotified",
     "ReferResult",
@@ -108,7 +109,7 @@ class Ringing:
 class Answered:
     """The INVITE got its 2xx and the ACK went (UAC), or came (UAS): the call is up."""
 
-    media: Media | None
+    media: Negotiated | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Held:
     """The media went on hold (RFC 3264 §8.4); ``by`` says which side asked."""
 
     by: Side
-    media: Media | None
+    media: Negotiated | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class Resumed:
     """The media came off hold (``sendrecv`` again)."""
 
     by: Side
-    media: Media | None
+    media: Negotiated | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,133 +187,6 @@ CallEvent = Ringing | Answered | Held | Resumed | MessageReceived | ReferNotifie
     Transferred | Ended
 
 
-# -- media ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Media:
-    """The audio stream offer and answer agreed on (RFC 3264 §6): where we
-    receive (``local_address``/``local_port``), where we send
-    (``remote_address``/``remote_port``), the codecs both sides have
-    (``"PCMU/8000"`` ...; the first is the one to send) and our ``direction``
-    (``sendrecv``, ``sendonly`` when we hold, ``recvonly`` when held,
-    ``inactive``)."""
-
-    local_address: str
-    local_port: int
-    remote_address: str
-    remote_port: int
-    codecs: tuple[str, ...]
-    direction: str
-
-    @property
-    def on_hold(self) -> bool:
-        return self.direction != "sendrecv"
-
-
-#: RFC 3551 static payload types we offer: PCMU and PCMA
-_CODECS = ((0, "PCMU/8000"), (8, "PCMA/8000"))
-_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
-_REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
-            "inactive": "inactive"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Audio:
-    """What we read of an SDP body (RFC 4566): the first audio stream."""
-
-    address: str
-    port: int
-    payloads: tuple[tuple[int, str], ...]
-    direction: str
-
-
-def _read_sdp(body: bytes) -> _Audio | None:
-    """The first ``m=audio`` of ``body``; None when there is none."""
-    address = ""
-    media_address: str | None = None
-    port = -1
-    formats: list[int] = []
-    names: dict[int, str] = {}
-    direction = "sendrecv"
-    session_direction = "sendrecv"
-    in_audio = False
-    seen_audio = False
-    for raw in body.decode("utf-8", "replace").splitlines():
-        line = raw.strip()
-        if len(line) < 2 or line[1] != "=":
-            continue
-        kind, value = line[0], line[2:]
-        if kind == "m":
-            if seen_audio:
-                break
-            parts = value.split()
-            in_audio = len(parts) >= 3 and parts[0] == "audio"
-            if in_audio:
-                seen_audio = True
-                port = int(parts[1]) if parts[1].isdigit() else -1
-                formats = [int(p) for p in parts[3:] if p.isdigit()]
-                direction = session_direction
-            continue
-        if kind == "c":
-            parts = value.split()
-            if len(parts) >= 3:
-                if in_audio:
-                    media_address = parts[2].split("/")[0]
-                elif not seen_audio:
-                    address = parts[2].split("/")[0]
-        elif kind == "a":
-            name, _, rest = value.partition(":")
-            if name in _DIRECTIONS:
-                if in_audio:
-                    direction = name
-                elif not seen_audio:
-                    session_direction = name
-            elif name == "rtpmap" and in_audio:
-                pt, _, encoding = rest.partition(" ")
-                if pt.isdigit():
-                    names[int(pt)] = encoding.strip()
-    if not seen_audio or port < 0:
-        return None
-    static = dict(_CODECS)
-    payloads = tuple((pt, names.get(pt, static.get(pt, str(pt)))) for pt in formats)
-    return _Audio(media_address or address, port, payloads, direction)
-
-
-def _write_sdp(session_id: int, version: int, address: str, port: int,
-               payloads: tuple[tuple[int, str], ...], direction: str) -> bytes:
-    family = "IP6" if ":" in address else "IP4"
-    lines = [
-        "v=0",
-        f"o=sipwire {session_id} {version} IN {family} {address}",
-        "s=sipwire",
-        f"c=IN {family} {address}",
-        "t=0 0",
-        f"m=audio {port} RTP/AVP {' '.join(str(pt) for pt, _ in payloads)}",
-        *(f"a=rtpmap:{pt} {name}" for pt, name in payloads),
-        f"a={direction}",
-    ]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
-def _effective(ours: str, theirs: str) -> str:
-    """What a stream does for us, given both sides' direction attributes:
-    we send when we may send and they may receive, and the other way round."""
-    send = ours in ("sendrecv", "sendonly") and theirs in ("sendrecv", "recvonly")
-    receive = ours in ("sendrecv", "recvonly") and theirs in ("sendrecv", "sendonly")
-    return {(True, True): "sendrecv", (True, False): "sendonly",
-            (False, True): "recvonly", (False, False): "inactive"}[send, receive]
-
-
-def _hold_direction(offered: str, holding: bool) -> str:
-    """Our direction in an answer (RFC 3264 §6.1), or in an offer (offered =
-    ``sendrecv``), when we ourselves hold (§8.4) or not."""
-    direction = _REVERSE[offered]
-    if holding:
-        direction = {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
-    return direction
-
-
 # -- the call -------------------------------------------------------------------------------
 
 #: which requests within the call are answered how (§12.2.2 and the RFCs of each method)
@@ -325,14 +199,16 @@ class Call:
     (``async for call in ua.incoming()``).
 
     ``state`` (``CallState``), ``dialog`` (the ``sipwire.dialog.Dialog`` once
-    there is one), ``media`` (``Media`` once offer and answer are done),
+    there is one), ``offer_answer`` (its ``sipwire.sdp.OfferAnswer``), ``media``
+    (the ``sipwire.sdp.Negotiated`` of the last offer and answer, or None),
     ``ended`` (a future of ``Ended``: ``await call.ended``) and ``events()``
     (every ``CallEvent`` in order, ending with ``Ended``).  ``on_event`` adds
     a callback called with each event as it happens.
     """
 
     def __init__(self, agent: UserAgent, *, direction: Literal["outgoing", "incoming"],
-                 invite: Request, proxy: URI | None = None) -> None:
+                 invite: Request, capabilities: MediaCapabilities,
+                 proxy: URI | None = None) -> None:
         self.agent = agent
         self.direction = direction
         #: the INVITE that made the call (the last one sent, after a challenge or a redirect)
@@ -340,9 +216,7 @@ class Call:
         self.proxy = proxy
         self.state = CallState.CALLING if direction == "outgoing" else CallState.INCOMING
         self.dialog: Dialog | None = None
-        self.media: Media | None = None
-        self.local_sdp: bytes | None = None
-        self.remote_sdp: bytes | None = None
+        self.offer_answer = OfferAnswer(capabilities)
         #: the call this one replaces (an INVITE with Replaces, RFC 3891)
         self.replaces: Call | None = None
         loop = asyncio.get_running_loop()
@@ -350,16 +224,11 @@ class Call:
         self._events: list[CallEvent] = []
         self._waiter: asyncio.Future[None] | None = None
         self._callbacks: list[Callable[[CallEvent], None]] = []
-        self._holding = False
-        self._session_id = random.randrange(1, 2 ** 31)
-        self._sdp_version = 0
-        self._rtp_port = agent._next_rtp_port()
         self._reinviting = False      # our re-INVITE is out: theirs is glare (§14.2)
         self._reinvite_lock = asyncio.Lock()
         self._tx: ServerTransactionHandle | None = None   # the INVITE we answer
         self._decided: asyncio.Future[None] = loop.create_future()  # its final response went
         self._refers: list[asyncio.Future[ReferResult]] = []
-        self._acks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
@@ -383,9 +252,26 @@ class Call:
         return self.invite.to.uri if self.direction == "outgoing" else self.invite.from_.uri
 
     @property
+    def media(self) -> Negotiated | None:
+        """What the last completed offer/answer exchange agreed on (RFC 3264)."""
+        return self.offer_answer.negotiated
+
+    @property
     def on_hold(self) -> bool:
         """True while we hold the call (``hold()``), whatever the other side does."""
-        return self._holding
+        return self.offer_answer.hold
+
+    @property
+    def held(self) -> bool:
+        """True while the other side holds us: its SDP does not receive, or names
+        no address (RFC 3264 §8.4; the RFC 2543 way, ``c=0.0.0.0``)."""
+        media = self.media
+        if media is None or not media.remote.media:
+            return False
+        remote = media.remote
+        connection = remote.connection_of(0)
+        return not remote.direction_of(0).receives or (
+            connection is not None and connection.is_null)
 
     async def events(self) -> AsyncIterator[CallEvent]:
         """Every event of the call from its start, in order; ends after ``Ended``."""
@@ -414,23 +300,36 @@ class Call:
         if self.state is CallState.INCOMING:
             self.state = CallState.EARLY
 
-    async def answer(self, sdp: bytes | None = None) -> None:
+    async def answer(self, sdp: MediaCapabilities | None = None) -> None:
         """Answer 200 and wait for the ACK (§13.3.1.4).
 
-        The body is ``sdp``, else an SDP answer made here to the INVITE's
-        offer (or an offer when the INVITE had none, answered in the ACK).
-        Raises ``CallFailed`` (408) when no ACK came within 64*T1: the call
-        was then ended with a BYE, as §13.3.1.4 says it SHOULD be.
+        The body is the SDP answer to the INVITE's offer (RFC 3264 §6), made
+        from ``sdp`` (else the agent's capabilities); when the INVITE had no
+        offer, the 200 carries ours and the ACK the answer (§13.2.1).  Raises
+        ``CallFailed`` (408) when no ACK came within 64*T1: the call was then
+        ended with a BYE, as §13.3.1.4 says it SHOULD be.
         """
         tx = self._incoming_tx()
-        body = sdp if sdp is not None else self._sdp_for(self.remote_sdp)
-        self.local_sdp = body
+        oa = self.offer_answer
+        if sdp is not None:
+            oa.capabilities = sdp
+            if oa.state is OfferAnswerState.REMOTE_OFFER:
+                offer = oa.remote_offer
+                assert offer is not None
+                oa.rollback()
+                oa.receive_offer(offer)
+        answering = oa.state is OfferAnswerState.REMOTE_OFFER
+        local = oa.pending_answer if answering else oa.make_offer()
+        assert local is not None
+        body = bytes(local)
         response = tx.reply(200, contact=self._contact(), body=body,
                             content_type=SDP if body else None,
                             headers=self.agent._answer_headers())
         self.dialog = Dialog.uas(self.invite, response)
         self.agent._adopt(self)
         await tx.respond(response)
+        if answering:
+            oa.answer_sent()
         self.state = CallState.CONFIRMED
         self._tx = None
         _resolve(self._decided)
@@ -440,9 +339,8 @@ class Call:
         if ack is None:
             await self._end("no ACK")
             raise CallFailed(408, "No ACK (RFC 3261 §13.3.1.4)")
-        if ack.body and self.remote_sdp is None:
-            self.remote_sdp = ack.body
-        self._negotiated()
+        if not answering:
+            self._take_answer(ack.body)
         self._emit(Answered(self.media))
 
     async def reject(self, status: int = 486, reason: str | None = None) -> None:
@@ -463,11 +361,9 @@ class Call:
 
     # -- the UAC side --------------------------------------------------------------------
 
-    async def _place(self, target: URI, sdp: bytes | None,
-                     headers: list[tuple[str, str | Field]]) -> None:
+    async def _place(self, target: URI, headers: list[tuple[str, str | Field]]) -> None:
         """Send the INVITE and follow it to its final response (§13.2)."""
-        body = sdp if sdp is not None else self._sdp_for(None)
-        self.local_sdp = body
+        body = bytes(self.offer_answer.make_offer())
         redirects = 0
         cseq = 1
         tried: set[str] = set()
@@ -510,8 +406,8 @@ class Call:
                 if response.status >= 200:
                     break
                 if response.status > 100:
-                    if response.body and self.remote_sdp is None:
-                        self.remote_sdp = response.body  # early media (RFC 3261 §13.2.1)
+                    if response.body:  # early media: the answer (RFC 3261 §13.2.1)
+                        self._take_answer(response.body)
                     self.state = CallState.EARLY
                     self._emit(Ringing(response.status, response.reason))
         except asyncio.CancelledError:
@@ -528,10 +424,8 @@ class Call:
         agent._adopt(self)
         await agent.endpoint.ack(handle.request, final,
                                  request=dialog.ack(handle.request, final))
-        if final.body:
-            self.remote_sdp = final.body
+        self._take_answer(final.body)
         self.state = CallState.CONFIRMED
-        self._negotiated()
         self._emit(Answered(self.media))
         return final
 
@@ -585,23 +479,30 @@ class Call:
         """Take the call off hold: a re-INVITE offering ``sendrecv`` again."""
         await self.reinvite(hold=False)
 
-    async def reinvite(self, *, hold: bool | None = None, sdp: bytes | None = None) -> None:
-        """Send a re-INVITE with a new offer (§14.1): ``sdp``, else ours with
-        the hold state ``hold`` (unchanged when None).
+    async def reinvite(self, *, hold: bool | None = None,
+                       sdp: MediaCapabilities | None = None) -> None:
+        """Send a re-INVITE with a new offer (§14.1, RFC 3264 §8): from ``sdp``
+        when given (a new port, other codecs), holding when ``hold`` is True,
+        resuming when False, as before when None.
 
         A 491 (glare, §14.2) is retried after the random wait of §14.1; any
-        other failure raises ``CallFailed``, and a 481 or 408 ends the call
-        with a BYE, as §14.1 says.
+        other failure raises ``CallFailed`` and leaves the session as it was
+        (a 481 or 408 ends the call with a BYE, as §14.1 says).
         """
         dialog = self._confirmed()
+        oa = self.offer_answer
         async with self._reinvite_lock:
-            previous = self._holding
-            if hold is not None:
-                self._holding = hold
+            previous = oa.hold
+            before = oa.capabilities
+            if sdp is not None:
+                oa.capabilities = sdp
             while True:
-                self._sdp_version += 1
-                body = sdp if sdp is not None else self._sdp_for(None)
-                invite = dialog.create_request("INVITE", body=body, content_type=SDP,
+                try:
+                    offer = oa.make_offer(hold=hold)
+                except SdpError as exc:  # the peer's offer is not answered yet
+                    oa.capabilities = before
+                    raise CallFailed(exc.status_code, str(exc)) from None
+                invite = dialog.create_request("INVITE", body=bytes(offer), content_type=SDP,
                                                headers=self.agent._answer_headers())
                 self._reinviting = True
                 try:
@@ -611,22 +512,21 @@ class Call:
                     self._reinviting = False
                 sent = handle.request
                 dialog.local_seq = max(dialog.local_seq or 0, sent.cseq.seq)
-                if final.status == Status.REQUEST_PENDING:
-                    await asyncio.sleep(self._glare_wait())
-                    continue
-                break
+                if 200 <= final.status < 300:
+                    break
+                oa.rollback()
+                if final.status != Status.REQUEST_PENDING:
+                    break
+                await asyncio.sleep(self._glare_wait())
             dialog.receive_response(sent, final)
             if 200 <= final.status < 300:
                 await self.agent.endpoint.ack(sent, final, request=dialog.ack(sent, final))
-                self.local_sdp = body
-                if final.body:
-                    self.remote_sdp = final.body
-                self._negotiated()
-                if hold is not None and hold != previous:
-                    self._emit(Held("local", self.media) if hold else
+                self._take_answer(final.body)
+                if oa.hold != previous:
+                    self._emit(Held("local", self.media) if oa.hold else
                                Resumed("local", self.media))
                 return
-            self._holding = previous
+            oa.capabilities = before
             if final.status in (Status.CALL_OR_TRANSACTION_DOES_NOT_EXIST,
                                 Status.REQUEST_TIMEOUT):
                 await self._end("failed")
@@ -737,39 +637,49 @@ class Call:
         return tx.reply(405, headers=[("Allow", ", ".join(self.agent.allowed_methods))])
 
     async def _on_offer(self, request: Request, tx: ServerTransactionHandle) -> Response:
-        """A re-INVITE or UPDATE (RFC 3311): answer its offer, or, without one,
-        offer in the 2xx (§14.2)."""
-        offer = request.body if request.body else None
-        body = self._sdp_for(offer)
-        was_held = self.media is not None and self._remote_holds()
-        if offer is not None:
-            self.remote_sdp = offer
-        self.local_sdp = body
-        response = tx.reply(200, contact=self._contact(), body=body, content_type=SDP,
+        """A re-INVITE or UPDATE (RFC 3311): answer its offer; a re-INVITE
+        without one gets our offer in the 2xx, answered in the ACK (§14.2)."""
+        oa = self.offer_answer
+        was_held = self.held
+        body = b""
+        answering = bool(request.body)
+        try:
+            if answering:
+                body = bytes(oa.receive_offer(request.body))
+            elif request.method == "INVITE":
+                body = bytes(oa.make_offer())
+        except SdpError as exc:
+            # 491 for an offer crossing ours, 500 while one is unanswered (with
+            # Retry-After, §14.2), 488 for nothing acceptable, 400 for bad SDP
+            headers = [("Retry-After", str(random.randint(0, 10)))] \
+                if exc.status_code == 500 else []
+            return tx.reply(exc.status_code, headers=headers)
+        response = tx.reply(200, contact=self._contact(), body=body,
+                            content_type=SDP if body else None,
                             headers=self.agent._answer_headers())
         if self.dialog is not None:
             self.dialog.send_response(request, response)
-        self._negotiated()
-        holds = self._remote_holds()
-        if offer is not None and holds != was_held:
-            self._emit(Held("remote", self.media) if holds else Resumed("remote", self.media))
+        if answering:
+            oa.answer_sent()
+        await tx.respond(response)
         if request.method == "INVITE":
-            self.agent._spawn(self._await_ack(tx))
+            self.agent._spawn(self._await_ack(tx, answering))
+        if answering and self.held != was_held:
+            self._emit(Held("remote", self.media) if self.held else
+                       Resumed("remote", self.media))
         return response
 
-    async def _await_ack(self, tx: ServerTransactionHandle) -> None:
+    async def _await_ack(self, tx: ServerTransactionHandle, answered: bool) -> None:
         # the endpoint passes the 2xx on until the ACK (§13.3.1.4)
-        if tx.final_response is None or tx.final_response.status >= 300:
+        ack = await tx.wait_ack()
+        if ack is None:
+            if self.offer_answer.state is OfferAnswerState.LOCAL_OFFER:
+                self.offer_answer.rollback()
+            if self.state is CallState.CONFIRMED:
+                await self._end("no ACK")
             return
-        if await tx.wait_ack() is None and self.state is CallState.CONFIRMED:
-            await self._end("no ACK")
-
-    def _remote_holds(self) -> bool:
-        remote = _read_sdp(self.remote_sdp) if self.remote_sdp else None
-        if remote is None:
-            return False
-        return remote.direction in ("sendonly", "inactive") or remote.address in (
-            "0.0.0.0", "::")
+        if not answered:
+            self._take_answer(ack.body)
 
     def _on_refer(self, request: Request, tx: ServerTransactionHandle) -> Response:
         """RFC 3515 §2.4.2: 202, then the call to Refer-To and its NOTIFYs."""
@@ -846,38 +756,19 @@ class Call:
 
     # -- offer and answer (RFC 3264) -------------------------------------------------------
 
-    def _sdp_for(self, offer: bytes | None) -> bytes:
-        """Our SDP: an answer to ``offer``, or an offer when it is None."""
-        address = self.agent.media_address
-        self._sdp_version += 1
-        if offer is None:
-            direction = "sendonly" if self._holding else "sendrecv"
-            return _write_sdp(self._session_id, self._sdp_version, address, self._rtp_port,
-                              _CODECS, direction)
-        theirs = _read_sdp(offer)
-        if theirs is None:
-            return _write_sdp(self._session_id, self._sdp_version, address, 0, _CODECS,
-                              "inactive")
-        ours = dict(_CODECS)
-        common = tuple((pt, name) for pt, name in theirs.payloads
-                       if name.upper() in {n.upper() for n in ours.values()})
-        if not common or theirs.port == 0:
-            # RFC 3264 §6: a stream we reject has port zero
-            return _write_sdp(self._session_id, self._sdp_version, address, 0,
-                              theirs.payloads[:1] or _CODECS[:1], "inactive")
-        return _write_sdp(self._session_id, self._sdp_version, address, self._rtp_port,
-                          common, _hold_direction(theirs.direction, self._holding))
-
-    def _negotiated(self) -> None:
-        if self.local_sdp is None or self.remote_sdp is None:
+    def _take_answer(self, body: bytes) -> None:
+        """The peer's answer to our pending offer (RFC 3264 §7), if it is one."""
+        oa = self.offer_answer
+        if oa.state is not OfferAnswerState.LOCAL_OFFER:
             return
-        ours, theirs = _read_sdp(self.local_sdp), _read_sdp(self.remote_sdp)
-        if ours is None or theirs is None:
+        if not body:
+            oa.rollback()  # a 2xx or ACK without the answer: the offer is void
             return
-        names = {name.upper() for _, name in ours.payloads}
-        codecs = tuple(name for _, name in theirs.payloads if name.upper() in names)
-        self.media = Media(ours.address, ours.port, theirs.address, theirs.port, codecs,
-                           _effective(ours.direction, theirs.direction))
+        try:
+            oa.receive_answer(body)
+        except SdpError as exc:
+            logger.info("%r: the answer is unusable: %s", self, exc)
+            oa.rollback()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
