@@ -240,9 +240,10 @@ async def test_cancel_before_the_answer(make_ua: MakeUA) -> None:
         await call.ringing()
         rung.set_result(call)
 
-    asyncio.ensure_future(ring_only())
+    ringer = asyncio.ensure_future(ring_only())
     task = asyncio.ensure_future(alice.call(address(bob)))
     callee = await asyncio.wait_for(rung, TIMEOUT)
+    await ringer
     task.cancel()  # the caller gives up: CANCEL (§9.1)
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -564,7 +564,7 @@ class Call:
         self._refers.append(outcome)
         request = dialog.create_request("REFER", headers=[
             ("Refer-To", f"<{refer_to}>"),
-            ("Referred-By", f"<{dialog.local_uri}>"),
+            ("Referred-By", f"<{self.agent.aor or dialog.local_uri}>"),
             ("Contact", self._contact_text()),
         ])
         try:
@@ -692,10 +692,13 @@ class Call:
             return tx.reply(400, "Bad Refer-To")
         if not self.agent.config.accept_transfers or not target.is_sip:
             return tx.reply(603)
-        self.agent._spawn(self._transfer(target))
+        referred_by = request.headers.get("Referred-By")
+        if referred_by is None and self.dialog is not None:
+            referred_by = f"<{self.dialog.remote_uri}>"
+        self.agent._spawn(self._transfer(target, referred_by))
         return tx.reply(202)
 
-    async def _transfer(self, target: URI) -> None:
+    async def _transfer(self, target: URI, referred_by: str | None) -> None:
         """Make the call Refer-To asks for, with its Replaces, and NOTIFY each
         step (RFC 3515 §2.4.4-§2.4.5): 100 Trying at once, the final status last."""
         await self._notify(100, "Trying", final=False)
@@ -703,8 +706,8 @@ class Call:
         replaces = target.headers.get("Replaces")
         if replaces is not None:
             headers.append(("Replaces", unescape(replaces)))
-        if self.dialog is not None:
-            headers.append(("Referred-By", f"<{self.dialog.remote_uri}>"))
+        if referred_by is not None:  # RFC 3892 §3: copied from the REFER
+            headers.append(("Referred-By", referred_by))
         plain = target.copy(headers={})
         try:
             call = await self.agent.call(plain, proxy=self.proxy, headers=headers)

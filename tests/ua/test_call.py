@@ -1,0 +1,143 @@
+"""Transfers between UserAgents on 127.0.0.1: REFER and its NOTIFYs (RFC 3515),
+and attended transfer with Replaces (RFC 3891, RFC 5589 §7)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sipwire import Request, Response
+from sipwire.ua import CallState, Ended, ReferResult
+from sipwire.ua.call import ReferNotified, Transferred
+
+from .test_agent import MakeUA, address, answering, connected, ended, make_ua, next_call
+
+__all__ = ["make_ua"]
+
+TIMEOUT = 5.0
+
+
+async def test_blind_transfer(make_ua: MakeUA) -> None:
+    alice, bob, carol = await make_ua("alice"), await make_ua("bob"), await make_ua("carol")
+    a_b, b_a = await connected(alice, bob)
+    refers: list[Request] = []
+    notifies: list[Request] = []
+
+    def spy(message: Request | Response, flow: object) -> bool:
+        if isinstance(message, Request) and message.method == "REFER":
+            refers.append(message)
+        if isinstance(message, Request) and message.method == "NOTIFY":
+            notifies.append(message)
+        return True
+
+    alice.endpoint.receive_filter = spy
+    bob.endpoint.receive_filter = spy
+    at_carol = asyncio.ensure_future(answering(carol))
+    result = await asyncio.wait_for(b_a.refer(address(carol, "carol")), TIMEOUT)
+    assert result == ReferResult(200, "OK") and result.ok
+    c_a = await asyncio.wait_for(at_carol, TIMEOUT)
+
+    # what arrived: the REFER at alice, within the call; NOTIFYs at bob (100, then 200)
+    [refer] = refers
+    assert refer.call_id == a_b.call_id and refer.headers.get("Refer-To") == \
+        f"<{address(carol, 'carol')}>"
+    assert [n.body for n in notifies] == [b"SIP/2.0 100 Trying\r\n", b"SIP/2.0 200 OK\r\n"]
+    assert notifies[-1].headers.get("Subscription-State", "").startswith("terminated")
+    assert [n.headers.get("Event") for n in notifies] == ["refer", "refer"]
+    # the new call: alice to carol, referred by bob
+    assert c_a.invite.headers.get("Referred-By") == "<sip:bob@127.0.0.1>"
+    *_, transferred = [e async for e in _first(a_b.events(), Transferred)]
+    assert isinstance(transferred, Transferred) and transferred.call is not None
+    a_c = transferred.call
+    assert a_c.state is CallState.CONFIRMED and a_c.call_id == c_a.call_id
+    progress = [e async for e in _first(b_a.events(), ReferNotified, final=True)]
+    assert progress[-2:] == [ReferNotified(100, "Trying", False), ReferNotified(200, "OK", True)]
+
+    # the transferor hangs up its call; the new one stays up
+    await asyncio.wait_for(b_a.hangup(), TIMEOUT)
+    assert await ended(a_b) == Ended("bye", "remote")
+    assert a_c.state is CallState.CONFIRMED and alice.calls == (a_c,)
+    await a_c.hangup()
+    assert await ended(c_a) == Ended("bye", "remote")
+
+
+async def test_a_failed_transfer_reports_the_status(make_ua: MakeUA) -> None:
+    alice, bob, carol = await make_ua("alice"), await make_ua("bob"), await make_ua("carol")
+    a_b, b_a = await connected(alice, bob)
+
+    async def busy() -> None:
+        call = await next_call(carol)
+        await call.reject(486)
+
+    refusing = asyncio.ensure_future(busy())
+    result = await asyncio.wait_for(b_a.refer(address(carol, "carol")), TIMEOUT)
+    await refusing
+    assert result == ReferResult(486, "Busy Here") and not result.ok
+    *_, transferred = [e async for e in _first(a_b.events(), Transferred)]
+    assert isinstance(transferred, Transferred) and transferred.failed is not None
+    assert transferred.failed.status == 486
+    assert a_b.state is b_a.state is CallState.CONFIRMED  # the call goes on
+
+
+async def test_a_transfer_refused(make_ua: MakeUA) -> None:
+    alice = await make_ua("alice", accept_transfers=False)
+    bob = await make_ua("bob")
+    _, b_a = await connected(alice, bob)
+    result = await asyncio.wait_for(b_a.refer("sip:carol@127.0.0.1:9"), TIMEOUT)
+    assert result == ReferResult(603, "Decline")
+
+
+async def test_attended_transfer_with_replaces(make_ua: MakeUA) -> None:
+    alice, bob, carol = await make_ua("alice"), await make_ua("bob"), await make_ua("carol")
+    a_b, b_a = await connected(alice, bob)          # A calls B
+    b_c, c_b = await connected(bob, carol)          # B calls C (consultation)
+    invites: list[Request] = []
+
+    def spy(message: Request | Response, flow: object) -> bool:
+        if isinstance(message, Request) and message.method == "INVITE":
+            invites.append(message)
+        return True
+
+    carol.endpoint.receive_filter = spy
+    # B transfers A to C, replacing B-C (RFC 5589 §7)
+    result = await asyncio.wait_for(b_a.refer(b_c), TIMEOUT)
+    assert result.ok
+    # C got an INVITE with Replaces naming its dialog with B, answered it, and
+    # ended the replaced call with a BYE to B
+    [invite] = invites
+    assert c_b.dialog is not None
+    assert invite.headers.get("Replaces") == (
+        f"{c_b.call_id};to-tag={c_b.dialog.id.local_tag};from-tag={c_b.dialog.id.remote_tag}")
+    assert await ended(c_b) == Ended("replaced", "local")
+    assert await ended(b_c) == Ended("bye", "remote")
+    c_a = next(c for c in carol.calls if c.call_id == invite.call_id)
+    assert c_a.replaces is c_b and c_a.state is CallState.CONFIRMED
+    *_, transferred = [e async for e in _first(a_b.events(), Transferred)]
+    assert isinstance(transferred, Transferred) and transferred.call is not None
+    a_c = transferred.call
+    assert a_c.state is CallState.CONFIRMED and a_c.call_id == c_a.call_id
+    # B leaves; A and C talk
+    await asyncio.wait_for(b_a.hangup(), TIMEOUT)
+    await ended(a_b)
+    assert alice.calls == (a_c,) and carol.calls == (c_a,) and bob.calls == ()
+    assert a_c.media is not None and c_a.media is not None
+    assert a_c.media.streams[0].remote_port == c_a.media.streams[0].local_port
+
+
+async def test_replaces_for_no_dialog_is_481(make_ua: MakeUA) -> None:
+    alice, carol = await make_ua("alice"), await make_ua("carol")
+    try:
+        await asyncio.wait_for(alice.call(address(carol, "carol"), headers=[
+            ("Replaces", "nosuchcall;to-tag=1;from-tag=2")]), TIMEOUT)
+    except Exception as exc:
+        assert getattr(exc, "status", None) == 481
+    else:
+        raise AssertionError("a Replaces naming no dialog was accepted")
+
+
+async def _first(events: object, kind: type, *, final: bool = False) -> object:
+    """The events up to the first ``kind`` (with ``final`` set, when asked)."""
+    async with asyncio.timeout(TIMEOUT):
+        async for event in events:  # type: ignore[attr-defined]
+            yield event
+            if isinstance(event, kind) and (not final or getattr(event, "final", False)):
+                return
