@@ -98,7 +98,7 @@ from typing import Any
 
 from ..routing.myself import parse_alias
 
-__all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config"]
+__all__ = ["ConfigError", "ServerConfig", "add_arguments", "load_config", "toml_key"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
@@ -369,6 +369,18 @@ _TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_le
         "drain_timeout"}
 
 
+def toml_key(name: str) -> str | None:
+    """The TOML key of the setting ``name`` (``"auth.max_failures"``,
+    ``"listen"``), or None for one that only a flag sets (``config``)."""
+    if name in _TOP:
+        return name
+    for table, keys in _TABLES.items():
+        for key, setting in keys.items():
+            if setting == name:
+                return f"{table}.{key}"
+    return None
+
+
 def _from_toml(data: dict[str, Any], source: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in data.items():
@@ -478,22 +490,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--digest-algorithm", dest="algorithms", action="append", metavar="NAME",
       help="digest algorithm to offer, preferred first (repeatable; default MD5 only; "
            "e.g. SHA-256 then MD5, RFC 8760)")
-    a("--nonce-lifetime", type=float, metavar="S")
+    a("--nonce-lifetime", type=float, metavar="S",
+      help="seconds a digest nonce is accepted; an older one is answered with a new "
+           "challenge marked stale=true (default 300, RFC 7616 §3.3)")
     a("--max-failures", type=int, metavar="N",
       help="failed authentications of one user from one address within --failure-window "
            "that lock that user out from that address (default 10)")
-    a("--failure-window", type=float, metavar="S", help="(default 60)")
+    a("--failure-window", type=float, metavar="S",
+      help="the window of --max-failures (default 60)")
     a("--lockout", type=float, metavar="S",
       help="the first lockout; each repeated one doubles, up to --max-lockout (default 300)")
-    a("--max-lockout", type=float, metavar="S", help="(default 3600)")
+    a("--max-lockout", type=float, metavar="S",
+      help="the longest lockout that doubling --lockout reaches (default 3600)")
     a("--ban-users", type=int, metavar="N",
       help="ban an address that fails to authenticate as N different users within "
            "--ban-window: its requests are dropped for --ban-time (default 5; 0: no bans)")
-    a("--ban-window", type=float, metavar="S", help="(default 600)")
-    a("--ban-time", type=float, metavar="S", help="(default 3600)")
-    a("--min-expires", type=int, metavar="S")
-    a("--max-expires", type=int, metavar="S")
-    a("--default-expires", type=int, metavar="S")
+    a("--ban-window", type=float, metavar="S",
+      help="the window of --ban-users (default 600)")
+    a("--ban-time", type=float, metavar="S",
+      help="seconds a banned address stays banned (default 3600)")
+    a("--min-expires", type=int, metavar="S",
+      help="the shortest registration accepted; a shorter one is answered 423 Interval "
+           "Too Brief with Min-Expires (default 60, RFC 3261 §10.3 step 7)")
+    a("--max-expires", type=int, metavar="S",
+      help="the longest registration granted; a longer one is cut to it (default 3600)")
+    a("--default-expires", type=int, metavar="S",
+      help="the registration granted to a Contact without expires, in a REGISTER "
+           "without Expires (default 3600)")
     a("--max-contacts", type=int, metavar="N",
       help="bindings one address-of-record may hold; a REGISTER that would add more is "
            "answered 403 Too Many Registered Contacts and stores nothing (default 10; "
@@ -509,22 +532,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--relay", action=argparse.BooleanOptionalAction, default=None,
       help="forward anyone's requests for domains not served (default off: only an "
            "authenticated user of ours may; others get 403)")
-    a("--forking", choices=("parallel", "sequential"))
-    a("--timer-c", type=float, metavar="S")
+    a("--forking", choices=("parallel", "sequential"),
+      help="a request for an AOR with several bindings goes to all at once, or to one "
+           "after another by q value (default parallel, RFC 3261 §16.6)")
+    a("--timer-c", type=float, metavar="S",
+      help="seconds a forwarded INVITE may stay unanswered by a final response before "
+           "it is cancelled; over 180 (default 185, RFC 3261 §16.6 step 11)")
     a("--max-breadth", type=int, metavar="N",
       help="the Max-Breadth added to requests without one and the most accepted: a "
            "request is forked to at most N targets at once, else answered 440 "
            "(default 60, RFC 5393)")
-    a("--t1", type=float, metavar="S")
-    a("--t2", type=float, metavar="S")
-    a("--t4", type=float, metavar="S")
-    a("--max-message-size", type=int, metavar="BYTES")
-    a("--max-connections", type=int, metavar="N")
+    a("--t1", type=float, metavar="S",
+      help="the round-trip estimate T1 that retransmissions start from (default 0.5, "
+           "RFC 3261 §17.1.1.1)")
+    a("--t2", type=float, metavar="S",
+      help="the longest retransmission interval T2 of non-INVITE requests and INVITE "
+           "responses (default 4)")
+    a("--t4", type=float, metavar="S",
+      help="T4, how long a message may stay in the network (default 5)")
+    a("--max-message-size", type=int, metavar="BYTES",
+      help="the largest message accepted; a larger one is answered 513 or dropped "
+           "(default 65535, at least 1500)")
+    a("--max-connections", type=int, metavar="N",
+      help="TCP, TLS and WebSocket connections open at once (default 1024)")
     a("--max-connections-per-source", type=int, metavar="N",
       help="connections one IPv4 address or IPv6 /64 may open (default 64; 0: no cap); "
            "when --max-connections are open, a source holding fewer closes the least "
            "recently active connection of the one holding the most")
-    a("--idle-timeout", type=float, metavar="S")
+    a("--idle-timeout", type=float, metavar="S",
+      help="seconds a connection may carry nothing before it is closed (default 120)")
     a("--message-timeout", type=float, metavar="S",
       help="seconds to receive a whole message on a connection once its first byte came; "
            "past it the connection is closed (default 10; 0: no limit)")
