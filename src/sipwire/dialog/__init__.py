@@ -13,6 +13,16 @@ the API, for a driver (``sipwire.ua``):
 - ``DialogSet``: the dialogs of one forking INVITE; ``receive_response(response)``
   returns a ``ForkResponse`` (outcome, dialog, and for the 2xx of an extra fork
   its ``SendAck`` and ``SendRequest`` BYE).
+- ``InviteSession`` (§13-15, RFC 3311): ``InviteSession.uac(invite, media=...)``
+  or ``InviteSession.uas(invite, contact=..., media=...)``, then ``start(now)``.
+  Every input returns a list of actions: ``receive_request(request, now)``,
+  ``receive_response(response, now)``, ``handle_timer(now)`` (when
+  ``next_deadline()`` comes), and the commands ``provisional``, ``answer``,
+  ``reject`` (callee), ``cancel`` (caller), ``bye``, ``reinvite``, ``hold``,
+  ``unhold``, ``update``, ``send_request``.  ``media`` is any ``OfferAnswer``.
+- Helpers: ``check_content`` (415), ``check_require`` (420),
+  ``not_acceptable_here`` (488); ``TargetSet`` and ``redirected_request`` to
+  follow a 3xx (§8.1.3.4); ``glare_backoff`` (§14.1).
 
 Actions (``actions``) are frozen values: ``SendRequest`` (start a client
 transaction and feed its responses back), ``SendAck`` (to the transport
@@ -38,6 +48,7 @@ from .actions import (
     SendRequest,
     SendResponse,
 )
+from .checks import check_content, check_require, not_acceptable_here
 from .dialog import (
     DIALOG_TABLE,
     TARGET_REFRESH_METHODS,
@@ -50,10 +61,28 @@ from .dialog import (
     build_in_dialog_request,
 )
 from .dialogset import DialogSet, ForkOutcome, ForkResponse
+from .invite import (
+    MODIFY_TABLE,
+    SESSION_TABLE,
+    InviteSession,
+    ModifyEdge,
+    ModifyEvent,
+    ModifyState,
+    Role,
+    SessionEdge,
+    SessionError,
+    SessionEvent,
+    SessionState,
+    glare_backoff,
+)
+from .negotiation import OfferAnswer, OfferState
+from .redirect import TargetSet, redirected_request
 from .store import DialogStore
 
 __all__ = [
     "DIALOG_TABLE",
+    "MODIFY_TABLE",
+    "SESSION_TABLE",
     "TARGET_REFRESH_METHODS",
     "AckReceived",
     "AnswerReceived",
@@ -71,15 +100,32 @@ __all__ = [
     "Failed",
     "ForkOutcome",
     "ForkResponse",
+    "InviteSession",
     "Modified",
+    "ModifyEdge",
+    "ModifyEvent",
     "ModifyFailed",
+    "ModifyState",
+    "OfferAnswer",
     "OfferReceived",
+    "OfferState",
     "Progress",
     "RequestReceived",
     "Ringing",
+    "Role",
     "SendAck",
     "SendRequest",
     "SendResponse",
+    "SessionEdge",
+    "SessionError",
+    "SessionEvent",
+    "SessionState",
+    "TargetSet",
     "build_2xx_ack",
     "build_in_dialog_request",
+    "check_content",
+    "check_require",
+    "glare_backoff",
+    "not_acceptable_here",
+    "redirected_request",
 ]
