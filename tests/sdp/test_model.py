@@ -139,7 +139,8 @@ def test_a_new_section_after_an_unterminated_one_starts_on_its_own_line() -> Non
 
 
 def test_trailing_white_space_is_trimmed_from_values_but_kept_in_the_text() -> None:
-    text = MINIMAL + "c=IN IP4 192.0.2.1  \r\nt=0 0 \r\nm=audio 4000 RTP/AVP 0 8 \r\na=ptime:20\t\r\n"
+    text = (MINIMAL + "c=IN IP4 192.0.2.1  \r\nt=0 0 \r\nm=audio 4000 RTP/AVP 0 8 \r\n"
+            "a=ptime:20\t\r\n")
     sdp = parse(text)
     assert sdp.connection == Connection("IN", "IP4", "192.0.2.1")
     assert sdp.media[0].formats == ("0", "8")
