@@ -94,7 +94,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--status", type=int, help="answer requests other than OPTIONS, ACK "
                                               "and CANCEL with this status")
     p.add_argument("--count", type=int, help="exit after this many requests")
-    p.add_argument("--raw", action="store_true", help="print whole messages")
+    p.add_argument("--raw", action="store_true",
+                   help="print every message received and sent, its bytes exactly as on "
+                        "the wire, after a line with the time, direction and addresses")
+    p.add_argument("--pcap", metavar="FILE",
+                   help="write every message received and sent to a pcap file")
     p.add_argument("--json", action="store_true", help="print each request as a JSON line")
     p.add_argument("--cert", help="certificate chain (PEM) for tls: and wss: points")
     p.add_argument("--key", help="private key (PEM) of --cert")
@@ -321,10 +325,11 @@ def run_listen(args: argparse.Namespace) -> int:
     if args.status is not None and not 200 <= args.status <= 699:
         print("sipwire listen: --status must be a final status, 200-699", file=sys.stderr)
         return USAGE
+    from ..trace import open_capture
     from ..transport.config import TransportConfig
     from ..ua import EndpointConfig
 
-    transport = TransportConfig()
+    context = None
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         try:
@@ -332,8 +337,18 @@ def run_listen(args: argparse.Namespace) -> int:
         except (OSError, ssl.SSLError) as exc:
             print(f"sipwire listen: {exc}", file=sys.stderr)
             return 1
-        transport = TransportConfig(tls_server_context=context)
-    return _run(_listen(args, EndpointConfig(transport=transport)))
+    try:
+        capture = open_capture(text=sys.stdout.buffer if args.raw and not args.json else None,
+                               pcap=args.pcap)
+    except OSError as exc:
+        print(f"sipwire listen: {exc}", file=sys.stderr)
+        return 1
+    transport = TransportConfig(tls_server_context=context, capture=capture)
+    try:
+        return _run(_listen(args, EndpointConfig(transport=transport)))
+    finally:
+        if capture is not None:
+            capture.close()
 
 
 async def _listen(args: argparse.Namespace, config: EndpointConfig) -> int:
@@ -353,8 +368,7 @@ async def _listen(args: argparse.Namespace, config: EndpointConfig) -> int:
                     **describe(message)}
             print(json.dumps(info, ensure_ascii=False), flush=True)
         elif args.raw:
-            print(f"--- {flow.transport.lower()} from {flow.remote}")
-            _print_raw_request(message)
+            pass  # the capture prints every message, as it crossed the wire
         else:
             print(f"{flow.transport.lower()} {flow.remote} {message.method} {message.uri} "
                   f"cseq={message.cseq} call-id={message.call_id}", flush=True)
@@ -383,11 +397,6 @@ async def _listen(args: argparse.Namespace, config: EndpointConfig) -> int:
         print(f"sipwire listen: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _print_raw_request(request: Request) -> None:
-    sys.stdout.write(bytes(request).decode("utf-8", "replace").replace("\r\n", "\n"))
-    sys.stdout.flush()
 
 
 # -- shared ---------------------------------------------------------------------------------------
