@@ -33,4 +33,4 @@ def test_the_default_install_is_the_full_server() -> None:
 
     meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     names = {dep.split(">")[0].split(";")[0].strip() for dep in meta["project"]["dependencies"]}
-    assert names == {"websockets", "redis", "uvloop"}
+    assert names == {"websockets", "redis", "uvloop", "dnspython"}

@@ -19,8 +19,7 @@ Zone = Mapping[tuple[str, str], tuple[Record, ...]]
 def run(uri: str, zone: Zone, *, seed: int = 1,
         transports: frozenset[Transport] | None = None) -> tuple[list[DnsTarget], list[Query]]:
     """Drive a resolution with answers from ``zone``; the targets and every question."""
-    kwargs = {} if transports is None else {"transports": transports}
-    resolution = Resolution(URI.parse(uri), **kwargs)
+    resolution = Resolution(URI.parse(uri), transports=transports or frozenset(Transport))
     asked: list[Query] = []
     while not resolution.done:
         for query in resolution.pending():
@@ -55,7 +54,7 @@ NAPTRS: Zone = {
 
 def test_numeric_ip_asks_nothing() -> None:
     # §4.1/§4.2: UDP for sip:, TLS for sips:, the URI's port or the default
-    assert run("sip:bob@192.0.2.7", NAPTRS) == ([DnsTarget("UDP", "192.0.2.7", 5060,
+    assert run("sip:bob@192.0.2.7", NAPTRS) == ([DnsTarget(Transport.UDP, "192.0.2.7", 5060,
                                                           found="numeric")], [])
     targets, asked = run("sips:bob@[2001:db8::7]:7000", NAPTRS)
     assert where(targets) == ["tls:[2001:db8::7]:7000"] and asked == []

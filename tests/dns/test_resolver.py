@@ -96,7 +96,7 @@ async def test_nxdomain_is_cached_and_gives_no_target(dns_server: ZoneServer) ->
 async def test_a_truncated_answer_is_asked_again_over_tcp(dns_server: ZoneServer) -> None:
     targets = await resolver(dns_server).resolve(URI.parse("sip:big.test;transport=udp"))
     assert len(targets) == 24
-    assert sorted(t.port for t in targets) == list(range(5000, 5024))
+    assert sorted(t.effective_port for t in targets) == list(range(5000, 5024))
     assert ("_sip._udp.big.test", "SRV", "tcp") in dns_server.asked
 
 

@@ -87,7 +87,7 @@ class ZoneServer:
             if node is not None else None
         if rdataset is not None:
             rrset = dns.rrset.RRset(question.name, dns.rdataclass.IN, question.rdtype)
-            rrset.update(rdataset)
+            rrset.update(rdataset)  # type: ignore[no-untyped-call]
             response.answer.append(rrset)
         else:
             if node is None:
@@ -95,7 +95,7 @@ class ZoneServer:
             soa = self.zone.get_rdataset(self.origin, dns.rdatatype.SOA)
             if soa is not None:
                 rrset = dns.rrset.RRset(self.origin, dns.rdataclass.IN, dns.rdatatype.SOA)
-                rrset.update(soa)
+                rrset.update(soa)  # type: ignore[no-untyped-call]
                 response.authority.append(rrset)
         wire_out = response.to_wire()
         if transport == "udp" and len(wire_out) > 512:

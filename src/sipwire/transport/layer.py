@@ -195,13 +195,16 @@ class TransportLayer:
         if not request.via:
             raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
         remote = await self._resolve(target.host, target.effective_port)
+        # an RFC 3263 target (sipwire.dns.DnsTarget) is an address found for a
+        # domain: TLS authenticates the domain (RFC 5922 §4), WebSocket's Host names it
+        server_name = getattr(target, "server_name", None) or target.host
         if target.transport is not Transport.UDP:
-            return await self._send_reliable(request, target.transport, remote, target.host)
+            return await self._send_reliable(request, target.transport, remote, server_name)
         listener = self._udp_listener(remote)
         data = self._stamp_udp(request, listener, remote)
         if self._too_large_for_udp(data):
             try:
-                return await self._send_reliable(request, Transport.TCP, remote, target.host)
+                return await self._send_reliable(request, Transport.TCP, remote, server_name)
             except TransportError as exc:
                 if not isinstance(exc.__cause__, ConnectionRefusedError):
                     raise
