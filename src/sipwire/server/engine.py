@@ -85,7 +85,7 @@ from ..transport.base import Flow, Transport, TransportError, normalize_ip
 from ..transport.base import Target as Destination
 from ..transport.layer import TransportLayer
 from . import eager
-from .logs import Tracer, log, log_transaction
+from .logs import Tracer, log, log_transaction, message_fields
 from .policy import AuthPolicy
 
 __all__ = ["Engine", "Incoming", "Proxied"]
@@ -317,7 +317,8 @@ class Engine:
         try:
             response = await self.registrar.handle(request, self.clock(), source)
         except Exception:
-            log.exception("the registrar failed on %r", request)
+            log.exception("the registrar failed on %r", request,
+                          extra={"sip": message_fields(request, flow)})
             response = request.reply(500)
         self.respond(tx, response)
 
@@ -555,7 +556,8 @@ class Engine:
                 actions.remove(failure)
                 self._branch_failed(proxied, request, target, exc, now, key=tx)
             else:
-                log.info("cannot forward %r to %s: %s", request, destination, exc)
+                log.info("cannot forward %r to %s: %s", request, destination, exc,
+                         extra={"sip": message_fields(request)})
             self._perform(actions)
             self._rearm()
             return
@@ -578,7 +580,8 @@ class Engine:
         """A branch that could not even be sent counts as a 503 (§16.7 step 1,
         §16.9) with a 399 Warning saying why (§20.43); ``key`` is its client
         transaction if it has one."""
-        log.info("cannot forward %r: %s", request, error)
+        log.info("cannot forward %r: %s", request, error,
+                 extra={"sip": message_fields(request)})
         context = proxied.context
         if key is None:
             key = object()
@@ -727,7 +730,8 @@ class Engine:
         try:
             sent = await self.transport.send_response(response)
         except TransportError as exc:
-            log.info("cannot send %r: %s", response, exc)
+            log.info("cannot send %r: %s", response, exc,
+                     extra={"sip": message_fields(response)})
             return
         if self.tracer is not None:
             self.tracer.sent(response, sent)
@@ -737,7 +741,8 @@ class Engine:
             destination = _destination(hop)
             flow = self.transport.send_request_nowait(request, destination)
         except TransportError as exc:
-            log.info("cannot forward %r: %s", request, exc)
+            log.info("cannot forward %r: %s", request, exc,
+                     extra={"sip": message_fields(request)})
             return
         if flow is None:
             self._run(self._send_request_later(request, destination))
@@ -748,7 +753,8 @@ class Engine:
         try:
             flow = await self.transport.send_request(request, destination)
         except TransportError as exc:
-            log.info("cannot forward %r: %s", request, exc)
+            log.info("cannot forward %r: %s", request, exc,
+                     extra={"sip": message_fields(request)})
             return
         if self.tracer is not None:
             self.tracer.sent(request, flow)

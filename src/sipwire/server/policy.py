@@ -57,7 +57,7 @@ from ..proxy.validate import reject
 from ..routing.myself import normalize_host
 from ..transport.base import normalize_ip, source_key
 from .config import ServerConfig
-from .logs import SourceLimiter, kv, log
+from .logs import SourceLimiter, kv, log, message_fields
 
 __all__ = ["AuthPolicy", "nonce_secret", "source_address"]
 
@@ -287,7 +287,9 @@ class AuthPolicy:
         except ParseError:
             sender = "-"
         log.info("refused status=%d method=%s source=%s from=%s reason=%s held_back=%d",
-                 status, kv(request.method), source, kv(sender), kv(reason), held)
+                 status, kv(request.method), source, kv(sender), kv(reason), held,
+                 extra={"sip": {**message_fields(request), "source": source,
+                                "status": status}})
 
     def _log_penalty(self, penalty: Penalty, now: float) -> None:
         """A warning when a lockout or ban starts at ``now`` (rate-limited apart
