@@ -10,6 +10,7 @@ command -v baresip >/dev/null 2>&1 || _sipwire_need+=(baresip)
 command -v kamailio >/dev/null 2>&1 || _sipwire_need+=(kamailio)
 command -v tshark >/dev/null 2>&1 || _sipwire_need+=(tshark)
 command -v groff >/dev/null 2>&1 || _sipwire_need+=(groff-base)
+command -v systemd-analyze >/dev/null 2>&1 || _sipwire_need+=(systemd)
 command -v svcrack >/dev/null 2>&1 || command -v sipvicious_svcrack >/dev/null 2>&1 \
   || _sipwire_need+=(sipvicious)
 if [ "${#_sipwire_need[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
