@@ -42,14 +42,14 @@ row in the current state changes nothing)::
     UAS   accepted    ACK                           AckReceived                          confirmed
     UAS   accepted    64*T1 without ACK             SendRequest BYE, Ended "no ACK"      terminated
     UAS   early       BYE received                  200, 487 to INVITE, Ended            terminated
-    both  accepted    BYE received                  200, Ended                           terminated
+    UAS   accepted    BYE received                  200, Ended                           terminated
     both  confirmed   BYE received                  200, Ended                           terminated
     UAC   early       BYE received                  200, Ended                           terminated
     both  confirmed   bye()                         SendRequest BYE, Ended               terminated
     both  confirmed   2xx timer (to a re-INVITE)    SendResponse 2xx again               confirmed
     both  confirmed   ACK (to a re-INVITE's 2xx)    AckReceived                          confirmed
     both  confirmed   64*T1 without ACK             SendRequest BYE, Ended "no ACK"      terminated
-    both  early, accepted, confirmed:
+    both  early, confirmed; UAS accepted:
                       481 or 408 to a request       Ended "481" / "408"                  terminated
 
 The caller's ``bye()`` before the 2xx is ``cancel()`` (§9.1; a CANCEL waits
@@ -206,13 +206,15 @@ SESSION_TABLE: tuple[SessionEdge, ...] = tuple([
     *_rows([_R.UAS], [_S.ACCEPTED], _E.ACK, _S.CONFIRMED),
     *_rows([_R.UAS], [_S.ACCEPTED], _E.NO_ACK, _S.TERMINATED),
     *_rows([_R.UAS], [_S.EARLY], _E.BYE_RECEIVED, _S.TERMINATED),
-    *_rows(_BOTH, [_S.ACCEPTED, _S.CONFIRMED], _E.BYE_RECEIVED, _S.TERMINATED),
+    *_rows([_R.UAS], [_S.ACCEPTED], _E.BYE_RECEIVED, _S.TERMINATED),
+    *_rows(_BOTH, [_S.CONFIRMED], _E.BYE_RECEIVED, _S.TERMINATED),
     *_rows([_R.UAC], [_S.EARLY], _E.BYE_RECEIVED, _S.TERMINATED),
     *_rows(_BOTH, [_S.CONFIRMED], _E.BYE_SENT, _S.TERMINATED),
     *_rows(_BOTH, [_S.CONFIRMED], _E.RETRANSMIT, _S.CONFIRMED),
     *_rows(_BOTH, [_S.CONFIRMED], _E.ACK, _S.CONFIRMED),
     *_rows(_BOTH, [_S.CONFIRMED], _E.NO_ACK, _S.TERMINATED),
-    *_rows(_BOTH, [_S.EARLY, _S.ACCEPTED, _S.CONFIRMED], _E.DIALOG_GONE, _S.TERMINATED),
+    *_rows(_BOTH, [_S.EARLY, _S.CONFIRMED], _E.DIALOG_GONE, _S.TERMINATED),
+    *_rows([_R.UAS], [_S.ACCEPTED], _E.DIALOG_GONE, _S.TERMINATED),
 ])
 _SESSION_EDGES = {(e.role, e.state, e.event): e.next_state for e in SESSION_TABLE}
 
