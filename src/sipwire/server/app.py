@@ -59,6 +59,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ..auth.store import UserStore
 from ..auth.userfile import UserFile, UsersFileError, users_location
@@ -81,6 +82,9 @@ from .logs import Tracer, configure_logging, log
 from .metrics import Metrics, TimedStore
 from .natping import NatPinger
 from .policy import AuthPolicy, nonce_secret
+
+if TYPE_CHECKING:
+    from ..dns.resolver import DnsResolver
 
 __all__ = ["Server", "run"]
 
@@ -216,7 +220,7 @@ class Server:
         self._engine = Engine(
             transport=transport, transactions=transactions, core=ProxyCore(proxy_config),
             registrar=registrar, store=self._store, policy=policy, clock=self.clock,
-            tracer=self.metrics.tap)
+            tracer=self.metrics.tap, resolver=_resolver(config))
         self._engine.eager = isinstance(store, MemoryStore)  # TimedStore never waits on it
         self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
         transport.on_message = self._engine.on_message
@@ -402,6 +406,17 @@ class Server:
         await self.stop()
 
 
+def _resolver(config: ServerConfig) -> DnsResolver:
+    """RFC 3263 lookups for the names requests are forwarded to (docs/dns.md):
+    through ``dns_server``, else the system's nameservers."""
+    from ..dns.args import parse_dns_server
+    from ..dns.resolver import DnsResolver
+
+    if config.dns_server:
+        return DnsResolver([parse_dns_server(config.dns_server)])
+    return DnsResolver()
+
+
 def _safe_url(url: str) -> str:
     """A store URL without its password (``redis://:secret@host``)."""
     scheme, sep, rest = url.partition("://")
@@ -506,10 +521,14 @@ async def _serve(config: ServerConfig,
     operations = Operations(server, reload_config)
     try:
         await server.start()
-        await operations.start()
     except (OSError, StoreError, ValueError, ssl.SSLError) as exc:
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        await operations.start()
+    except (OSError, ValueError) as exc:
         await server.stop(grace=0)
+        print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
     loop.add_signal_handler(signal.SIGHUP, operations.sighup)  # was: the default, exit
     _tune_gc()
