@@ -222,8 +222,11 @@ def _our_media(local: MediaCapabilities, direction: Direction,
 def _media_section(local: MediaCapabilities, media: str, port: int, proto: str,
                    formats: list[tuple[int, RtpMap, str | None]],
                    direction: Direction) -> MediaDescription:
-    attributes = [Attribute("rtpmap", str(rtpmap)) for _, rtpmap, _ in formats]
-    attributes += [Attribute("fmtp", f"{pt} {fmtp}") for pt, _, fmtp in formats if fmtp]
+    attributes = []
+    for pt, rtpmap, fmtp in formats:
+        attributes.append(Attribute("rtpmap", str(rtpmap)))
+        if fmtp:
+            attributes.append(Attribute("fmtp", f"{pt} {fmtp}"))
     if local.ptime is not None:
         attributes.append(Attribute("ptime", str(local.ptime)))
     attributes.append(Attribute(direction.value))
