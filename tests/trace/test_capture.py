@@ -8,7 +8,6 @@ import asyncio
 import io
 import socket
 
-
 import pytest
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
@@ -35,11 +34,11 @@ class Layer:
     """A transport layer whose capture writes a text trace to memory, and
     which answers every request 200."""
 
-    def __init__(self, certificate: Certificate) -> None:
+    def __init__(self, cert: Certificate) -> None:
         self.trace = io.BytesIO()
         self.capture = CaptureHub([TextTraceWriter(self.trace)])
         self.layer = TransportLayer(TransportConfig(
-            tls_server_context=certificate.server_context(), capture=self.capture,
+            tls_server_context=cert.server_context(), capture=self.capture,
             check_sent_by=False), on_message=self._answer)
 
     def _answer(self, message: Request | object, flow: Flow) -> None:
