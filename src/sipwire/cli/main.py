@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     inspect.add_parsers(sub)
-    for name in ("transport", "server", "admin", "ua_tools", "ladder"):
+    for name in ("transport", "server", "admin", "ua_tools", "ladder", "ua"):
         module = _optional(name)
         if module is not None:
             module.add_parsers(sub)

@@ -441,35 +441,37 @@ class Call:
 
     # -- what both sides do --------------------------------------------------------------
 
-    async def hangup(self) -> None:
-        """End the call: BYE when it is up (§15.1.1); an unanswered incoming
-        call is declined (603); a call already over is left alone."""
+    async def hangup(self) -> Response | None:
+        """End the call: BYE when it is up (§15.1.1), returning the BYE's final
+        response; an unanswered incoming call is declined (603); a call
+        already over is left alone (None)."""
         if self.state is CallState.TERMINATED:
-            return
+            return None
         if self._tx is not None and self._tx.final_response is None:
             await self.reject(603)
-            return
+            return None
         if self.dialog is None or self.state is not CallState.CONFIRMED:
             raise CallError(f"{self!r}: an outgoing call is ended before its answer by "
                             "cancelling the task that awaits ua.call()")
-        await self._end("bye")
+        return await self._end("bye")
 
-    async def _end(self, reason: str) -> None:
+    async def _end(self, reason: str) -> Response | None:
         """Send BYE and end the call with ``reason``, as the local side."""
         dialog = self.dialog
         if self.state is CallState.TERMINATED or dialog is None:
-            return
+            return None
         try:
             bye = dialog.create_request("BYE")
         except DialogError:
             bye = None
         self._finish(Ended(reason, "local"))
         if bye is None:
-            return
+            return None
         try:
-            await self.agent.endpoint.request(bye)
+            return await self.agent.endpoint.request(bye)
         except TransportError as exc:
             logger.info("BYE of %r: %s", self, exc)
+            return None
 
     async def hold(self) -> None:
         """Put the call on hold: a re-INVITE whose offer is ``sendonly`` (RFC 3264 §8.4)."""
