@@ -58,7 +58,7 @@ __all__ = ["OfferAnswer", "OfferAnswerState"]
 
 
 class OfferAnswerState(Enum):
-    """Where a session is in RFC 3264's exchange (the names of RFC 6337 §3)."""
+    """Where a session is in RFC 3264's exchange (§4; RFC 6337 summarises it for SIP)."""
 
     NO_OFFER = "no offer"
     LOCAL_OFFER = "local offer sent"
