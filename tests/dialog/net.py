@@ -12,6 +12,7 @@ from sipwire import Request, Response
 from sipwire.dialog import (
     DialogAction,
     InviteSession,
+    OfferAnswer,
     SendAck,
     SendRequest,
     SendResponse,
@@ -30,13 +31,16 @@ class FakeMedia:
         self.name = name
         self.refuse = refuse
         self.version = 0
+        self.hold = False
         self.log: list[tuple[str, bytes]] = []
 
-    def create_offer(self, *, hold: bool = False) -> bytes:
+    def make_offer(self, *, hold: bool | None = None) -> bytes:
         self.version += 1
-        direction = "sendonly" if hold else "sendrecv"
+        if hold is not None:
+            self.hold = hold
+        direction = "sendonly" if self.hold else "sendrecv"
         offer = f"offer {self.name} v{self.version} {direction}".encode()
-        self.log.append(("create_offer", offer))
+        self.log.append(("make_offer", offer))
         return offer
 
     def receive_offer(self, offer: bytes) -> bytes:
@@ -45,6 +49,9 @@ class FakeMedia:
         self.log.append(("receive_offer", offer))
         direction = "recvonly" if b"sendonly" in offer else "sendrecv"
         return f"answer {self.name} {direction}".encode()
+
+    def answer_sent(self) -> None:
+        self.log.append(("answer_sent", b""))
 
     def receive_answer(self, answer: bytes) -> None:
         self.log.append(("receive_answer", answer))
@@ -66,7 +73,7 @@ class Net:
     alice: InviteSession
     bob: InviteSession | None = None
     now: float = 0.0
-    bob_media: FakeMedia | None = None
+    bob_media: OfferAnswer | None = None
     events: dict[str, list[DialogAction]] = field(
         default_factory=lambda: {"alice": [], "bob": []})
     wire_log: list[tuple[str, Request | Response]] = field(default_factory=list)
@@ -75,7 +82,8 @@ class Net:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     @classmethod
-    def call(cls, *, alice_media: FakeMedia | None = None, bob_media: FakeMedia | None = None,
+    def call(cls, *, alice_media: OfferAnswer | None = None,
+             bob_media: OfferAnswer | None = None,
              seed: int = 7, offer: bool = True) -> Net:
         media_a = alice_media if alice_media is not None else FakeMedia("alice")
         request = invite(contact="<sip:alice@192.0.2.1:5060>")

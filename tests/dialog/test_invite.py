@@ -128,7 +128,7 @@ def test_a_failure_ends_the_call_and_rolls_back_the_offer() -> None:
     probe.do(s.start(0.0))
     actions = s.receive_response(probe.response(404), 0.0)
     assert [type(a) for a in actions] == [Failed, Ended]
-    assert probe.media.kinds() == ["create_offer", "rollback"]
+    assert probe.media.kinds() == ["make_offer", "rollback"]
     assert s.offer_state is OfferState.NONE
 
 

@@ -113,7 +113,7 @@ from .actions import (
 from .checks import not_acceptable_here
 from .dialog import Dialog, DialogError, DialogState
 from .dialogset import DialogSet, ForkOutcome
-from .negotiation import OfferAnswer, OfferState
+from .negotiation import OfferAnswer, OfferState, refusal_status
 
 __all__ = [
     "MODIFY_TABLE",
@@ -382,7 +382,7 @@ class InviteSession:
         if self.role is Role.UAC:
             invite = self.invite
             if self.media is not None and not invite.body and self._early_offer:
-                invite.body = self.media.create_offer()
+                invite.body = bytes(self.media.make_offer(hold=self.on_hold))
                 invite.headers.set("Content-Type", SDP)
             if invite.body:
                 self.offer_state = OfferState.LOCAL
@@ -397,13 +397,12 @@ class InviteSession:
             self._move(SessionEvent.START)
             return []
         actions: list[DialogAction] = [OfferReceived(invite, invite.body)]
-        if self.media is not None:
-            try:
-                self._answer = self.media.receive_offer(invite.body)
-            except ValueError as exc:
-                self._move(SessionEvent.START_REFUSED)
-                refusal = not_acceptable_here(invite, str(exc), to_tag=self.to_tag)
-                return [SendResponse(refusal), Ended("488", refusal)]
+        try:
+            self._answer = self._take_offer(invite.body)
+        except ValueError as exc:
+            self._move(SessionEvent.START_REFUSED)
+            refusal = self._refusal(invite, exc, to_tag=self.to_tag)
+            return [SendResponse(refusal), Ended(str(refusal.status), refusal)]
         self.offer_state = OfferState.REMOTE
         self._move(SessionEvent.START)
         return actions
@@ -460,6 +459,7 @@ class InviteSession:
         if not 300 <= status < 700:
             raise SessionError(f"{status} is not a failure response")
         response = self.invite.reply(status, to_tag=self.to_tag, headers=headers)
+        self._rollback()
         if self.dialog is not None:
             self.dialog.send_response(self.invite, response)
         self._move(SessionEvent.SEND_FAILURE)
@@ -468,12 +468,11 @@ class InviteSession:
     def _outgoing_body(self) -> bytes:
         """The body of a 2xx to an INVITE: our pending answer, or a new offer."""
         if self.offer_state is OfferState.REMOTE:
-            self.offer_state = OfferState.NONE
             answer, self._answer = self._answer or b"", None
+            self._answer_sent()
             return answer
-        if self.media is not None and self.offer_state is OfferState.NONE:
-            self.offer_state = OfferState.LOCAL
-            return self.media.create_offer(hold=self.on_hold)
+        if self.offer_state is OfferState.NONE:
+            return self._make_offer()
         return b""
 
     def _await_ack(self, response: Response, now: float) -> None:
@@ -535,9 +534,7 @@ class InviteSession:
         if status >= 300:
             if not self._move(SessionEvent.FAILURE):
                 return []
-            if self.offer_state is OfferState.LOCAL and self.media is not None:
-                self.media.rollback()
-            self.offer_state = OfferState.NONE
+            self._rollback()
             reason = "CANCEL" if status == 487 and self._cancel_sent else str(status)
             return [Failed(response), *self._ended(reason, response)]
         if fork.outcome is ForkOutcome.EXTRA:
@@ -596,24 +593,18 @@ class InviteSession:
         body of the ACK: our answer when the 2xx made the offer (§13.2.1)."""
         body = response.body
         if self.offer_state is OfferState.LOCAL:
-            self.offer_state = OfferState.NONE
             if body:
                 actions.append(AnswerReceived(response, body))
-                if self.media is not None:
-                    try:
-                        self.media.receive_answer(body)
-                    except ValueError:
-                        self.media.rollback()
-            elif self.media is not None:
-                self.media.rollback()
+            self._take_answer(body)
             return b""
         if body:
             actions.append(OfferReceived(response, body))
-            if self.media is not None:
-                try:
-                    return self.media.receive_offer(body)
-                except ValueError:
-                    return b""  # §14.2: the caller answers, then ends the call
+            try:
+                answer = self._take_offer(body)
+            except ValueError:
+                return b""  # unacceptable: an ACK without answer
+            self._answer_sent()  # it goes in the ACK
+            return answer
         return b""
 
     # -- both: receiving requests ---------------------------------------------------------
@@ -649,13 +640,9 @@ class InviteSession:
         self._move(SessionEvent.ACK)
         actions: list[DialogAction] = [AckReceived(ack)]
         if self.offer_state is OfferState.LOCAL:
-            self.offer_state = OfferState.NONE
             if ack.body:
                 actions.append(AnswerReceived(ack, ack.body))
-                if self.media is not None:
-                    self.media.receive_answer(ack.body)
-            elif self.media is not None:
-                self.media.rollback()
+            self._take_answer(ack.body)
         if self._bye_wanted:
             actions += self._send_bye("BYE sent")
         return actions
@@ -712,16 +699,15 @@ class InviteSession:
         body = b""
         if request.body:
             actions.append(OfferReceived(request, request.body))
-            if self.media is not None:
-                try:
-                    body = self.media.receive_offer(request.body)
-                except ValueError as exc:
-                    return [SendResponse(not_acceptable_here(request, str(exc)))]
-        elif request.method == "INVITE" and self.media is not None:
-            body = self.media.create_offer(hold=self.on_hold)
-            self.offer_state = OfferState.LOCAL
+            try:
+                body = self._take_offer(request.body)
+            except ValueError as exc:
+                return [SendResponse(self._refusal(request, exc))]
+            self._answer_sent()
+        elif request.method == "INVITE":
+            body = self._make_offer()
         response = request.reply(200, contact=self.contact or _target_text(dialog),
-                                  body=body, content_type=SDP if body else None)
+                                 body=body, content_type=SDP if body else None)
         dialog.send_response(request, response)
         if request.method == "INVITE":
             self._await_ack(response, now)
@@ -838,9 +824,7 @@ class InviteSession:
 
     def _send_modify(self, method: str) -> list[DialogAction]:
         dialog = self._live_dialog(method)
-        body = self.media.create_offer(hold=self.on_hold) if self.media is not None else b""
-        if body:
-            self.offer_state = OfferState.LOCAL
+        body = self._make_offer()
         request = dialog.create_request(method, body=body, content_type=SDP if body else None,
                                         contact=self.contact_uri)
         self._modify = request
@@ -865,10 +849,7 @@ class InviteSession:
                 self._acks[request.cseq.seq] = ack
                 actions.insert(0, SendAck(ack))
             return [*actions, Modified(method, response)]
-        if self.offer_state is OfferState.LOCAL:
-            self.offer_state = OfferState.NONE
-            if self.media is not None:
-                self.media.rollback()
+        self._rollback()
         if status == 491:
             self._modify_move(ModifyEvent.GLARE)
             retry_at = now + glare_backoff(self.role is Role.UAC, self.rng)
@@ -893,6 +874,59 @@ class InviteSession:
             return []
         self._modify_move(ModifyEvent.RETRY)
         return self._send_modify(self._modify_method)
+
+    # -- offer/answer (RFC 3264 through ``media``) ----------------------------------------
+
+    def _make_offer(self) -> bytes:
+        """Our offer, now outstanding; empty without ``media``."""
+        if self.media is None:
+            return b""
+        offer = bytes(self.media.make_offer(hold=self.on_hold))
+        self.offer_state = OfferState.LOCAL
+        return offer
+
+    def _take_offer(self, body: bytes) -> bytes:
+        """The peer's offer; our answer (not yet sent).  ValueError: refused."""
+        answer = bytes(self.media.receive_offer(body)) if self.media is not None else b""
+        self.offer_state = OfferState.REMOTE
+        return answer
+
+    def _answer_sent(self) -> None:
+        if self.offer_state is OfferState.REMOTE:
+            self.offer_state = OfferState.NONE
+            if self.media is not None:
+                self.media.answer_sent()
+
+    def _take_answer(self, body: bytes) -> None:
+        """The peer's answer to our offer; none, or a bad one, drops our offer."""
+        if self.offer_state is not OfferState.LOCAL:
+            return
+        self.offer_state = OfferState.NONE
+        if self.media is None:
+            return
+        if body:
+            try:
+                self.media.receive_answer(body)
+                return
+            except ValueError:
+                pass
+        self.media.rollback()
+
+    def _rollback(self) -> None:
+        if self.offer_state is not OfferState.NONE:
+            self.offer_state = OfferState.NONE
+            if self.media is not None:
+                self.media.rollback()
+
+    def _refusal(self, request: Request, error: ValueError, *,
+                 to_tag: str | None = None) -> Response:
+        status = refusal_status(error)
+        if status == 488:
+            return not_acceptable_here(request, str(error), to_tag=to_tag)
+        if status == 500:
+            return request.reply(500, to_tag=to_tag, headers=[
+                ("Retry-After", str(self.rng.randint(0, 10)))])
+        return request.reply(status, to_tag=to_tag)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -2,48 +2,59 @@
 
 The session decides *when* an offer or answer goes into which message, and
 tracks which side has an offer outstanding; what the session descriptions
-say is the business of an ``OfferAnswer`` object, anything with these four
-methods (``sipwire.sdp`` provides one for SDP).  Each raises ``ValueError``
-(``sipwire.sdp``'s errors are ValueErrors) for a description it cannot
-accept; the session answers such an offer 488 (§13.3.1.1, §14.2).
+say is the business of an ``OfferAnswer`` object.  ``sipwire.sdp.OfferAnswer``
+is one; anything with these five methods will do.  Each may raise
+``ValueError`` (``sipwire.sdp``'s errors are ValueErrors) for a description
+it cannot take; the session answers such an offer with the error's
+``status_code`` when it has one of 400, 491 or 500, else 488 (§13.3.1.1,
+§14.2, RFC 3311 §5.2).
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, SupportsBytes, runtime_checkable
 
-__all__ = ["OfferAnswer", "OfferState"]
+__all__ = ["OfferAnswer", "OfferState", "refusal_status"]
 
 
 @runtime_checkable
 class OfferAnswer(Protocol):
     """What the INVITE session asks of the session descriptions (RFC 3264)."""
 
-    def create_offer(self, *, hold: bool = False) -> bytes:
-        """A new offer: the first, or a modification (§8 of RFC 3264); with
-        ``hold``, every stream ``sendonly`` (or ``inactive``), RFC 3264 §8.4."""
+    def make_offer(self, *, hold: bool | None = None) -> SupportsBytes:
+        """A new offer: the first, or a modification (RFC 3264 §8); ``hold``
+        True puts the peer on hold (RFC 3264 §8.4), False resumes."""
         ...
 
-    def receive_offer(self, offer: bytes) -> bytes:
-        """The peer's offer; returns our answer (RFC 3264 §6), or raises
-        ``ValueError`` when it cannot be accepted."""
+    def receive_offer(self, sdp: bytes) -> SupportsBytes:
+        """The peer's offer; returns our answer (RFC 3264 §6)."""
         ...
 
-    def receive_answer(self, answer: bytes) -> None:
+    def answer_sent(self) -> object:
+        """The answer ``receive_offer`` returned went out in a reliable message."""
+        ...
+
+    def receive_answer(self, sdp: bytes) -> object:
         """The peer's answer to our outstanding offer (RFC 3264 §7)."""
         ...
 
     def rollback(self) -> None:
-        """Our outstanding offer was refused (a non-2xx final response): the
-        session goes back to what it was (§14.1: "as if no re-INVITE had
-        been issued")."""
+        """The outstanding offer (ours, or the peer's we refuse) is dropped: the
+        session goes back to what it was (§14.1: "as if no re-INVITE had been
+        issued")."""
         ...
 
 
 class OfferState(Enum):
-    """Who has an offer outstanding (RFC 3264 §4: one at a time per direction pair)."""
+    """Who has an offer outstanding in the session (RFC 3264 §4)."""
 
     NONE = "none"
     LOCAL = "local offer sent"
     REMOTE = "remote offer received"
+
+
+def refusal_status(error: ValueError) -> int:
+    """The status to answer an offer that raised ``error`` with."""
+    status = getattr(error, "status_code", None)
+    return status if status in (400, 491, 500) else 488
