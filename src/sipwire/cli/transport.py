@@ -32,6 +32,7 @@ from .inspect import describe
 from .source import read_message
 
 if TYPE_CHECKING:  # the endpoint (and websockets) load only for these commands
+    from ..dns.resolver import DnsResolver
     from ..transport.base import Flow, Target
     from ..transport.config import TransportConfig
     from ..ua.config import EndpointConfig
@@ -110,6 +111,9 @@ def _transport_options(p: argparse.ArgumentParser) -> None:
                    help="transport (default: from the URI, else udp)")
     p.add_argument("-k", "--insecure", action="store_true",
                    help="do not verify TLS certificates")
+    from ..dns.args import add_dns_argument
+
+    add_dns_argument(p)
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -151,13 +155,15 @@ def run_options(args: argparse.Namespace) -> int:
         uri = _sip_uri(args.uri)
         target = _target(uri, args.transport)
         from_ = _sip_uri(args.from_, "--from")
+        hop, resolver = _dns(args, uri, target)
     except UsageError as exc:
         print(f"sipwire options: {exc}", file=sys.stderr)
         return USAGE
-    return _run(_options(args, uri, from_, target))
+    return _run(_options(args, uri, from_, target, hop, resolver))
 
 
-async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Target) -> int:
+async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Target,
+                   hop: Target | URI, resolver: DnsResolver | None) -> int:
     from ..ua import Endpoint, EndpointConfig
 
     stats = ProbeStats()
@@ -165,8 +171,10 @@ async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Targe
     config = EndpointConfig(transport=_client_transport_config(args.insecure))
     label = str(uri)
     try:
-        async with Endpoint(_client_points(target), config=config) as ep:
-            print(f"OPTIONS {uri} via {target}", flush=True)
+        async with Endpoint(_client_points(target, resolver), config=config,
+                            resolver=resolver) as ep:
+            print(f"OPTIONS {uri} via {target if resolver is None else resolver}",
+                  flush=True)
             for seq in range(1, args.count + 1):
                 if seq > 1 and await _stopped(stop, args.interval):
                     break
@@ -177,7 +185,7 @@ async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Targe
                     cseq=1, transport=target.transport.value,
                     headers=[("Accept", "application/sdp"),
                              ("User-Agent", f"sipwire/{__version__}")])
-                line = await _probe(ep, request, target, seq, args.timeout, stop, stats)
+                line = await _probe(ep, request, hop, seq, args.timeout, stop, stats)
                 if line is None:
                     break  # interrupted: this probe does not count
                 print(line, flush=True)
@@ -189,8 +197,8 @@ async def _options(args: argparse.Namespace, uri: URI, from_: URI, target: Targe
     return stats.exit_status
 
 
-async def _probe(ep: Endpoint, request: Request, target: Target, seq: int, timeout: float,
-                 stop: asyncio.Event, stats: ProbeStats) -> str | None:
+async def _probe(ep: Endpoint, request: Request, target: Target | URI, seq: int,
+                 timeout: float, stop: asyncio.Event, stats: ProbeStats) -> str | None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     handle = ep.send(request, target)
@@ -220,7 +228,7 @@ async def _probe(ep: Endpoint, request: Request, target: Target, seq: int, timeo
             f"seq={seq} time={rtt * 1000:.3f} ms")
 
 
-def _peer(flow: Flow | None, target: Target) -> str:
+def _peer(flow: Flow | None, target: Target | URI) -> str:
     if flow is None:
         return str(target)
     return f"{flow.transport.lower()}:{flow.remote}"
@@ -255,13 +263,18 @@ def run_send(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
             if args.transport:
                 target = Target(Transport.parse(args.transport), target.host, target.port)
+        routes = message.route
+        next_uri = _sip_uri(args.to, "--to") if args.to is not None else \
+            routes[0].uri if routes else message.uri
+        hop, resolver = _dns(args, next_uri, target)
     except UsageError as exc:
         print(f"sipwire send: {exc}", file=sys.stderr)
         return USAGE
-    return _run(_send(args, message, target))
+    return _run(_send(args, message, target, hop, resolver))
 
 
-async def _send(args: argparse.Namespace, request: Request, target: Target) -> int:
+async def _send(args: argparse.Namespace, request: Request, target: Target,
+                hop: Target | URI, resolver: DnsResolver | None) -> int:
     from ..transport.base import TransportError
     from ..ua import Endpoint, EndpointConfig
 
@@ -269,12 +282,13 @@ async def _send(args: argparse.Namespace, request: Request, target: Target) -> i
     responses: list[Response] = []
     status = 1
     try:
-        async with Endpoint(_client_points(target), config=config) as ep:
+        async with Endpoint(_client_points(target, resolver), config=config,
+                            resolver=resolver) as ep:
             if request.method == "ACK":
-                await ep.send_direct(request, target)
-                print(f"ACK sent to {target}", file=sys.stderr)
+                await ep.send_direct(request, hop)
+                print(f"ACK sent to {hop}", file=sys.stderr)
                 return 0
-            handle = ep.send(request, target)
+            handle = ep.send(request, hop)
             try:
                 async with asyncio.timeout(args.timeout):
                     async for response in handle:
@@ -452,8 +466,31 @@ def _target(uri: URI, transport: str | None) -> Target:
     return target
 
 
-def _client_points(target: Target) -> list[str]:
-    """UDP needs a socket to send from and to hear answers on; connections do not."""
+def _dns(args: argparse.Namespace, uri: URI, target: Target
+         ) -> tuple[Target | URI, DnsResolver | None]:
+    """Where to send: ``target`` for an IP address; for a name, the URI to
+    resolve by RFC 3263 (with ``--transport`` as its transport parameter)
+    and the resolver of ``--dns-server``."""
+    from ..dns.args import parse_dns_server, resolver_from_args
+    from ..dns.procedure import needs_dns
+
+    if args.dns_server:
+        try:
+            parse_dns_server(args.dns_server)
+        except ValueError as exc:
+            raise UsageError(f"--dns-server: {exc}") from None
+    if not uri.is_sip or not needs_dns(uri):
+        return target, None
+    if args.transport:
+        uri = uri.copy(params={**uri.params, "transport": args.transport})
+    return uri, resolver_from_args(args)
+
+
+def _client_points(target: Target, resolver: DnsResolver | None = None) -> list[str]:
+    """UDP needs a socket to send from and to hear answers on; connections do
+    not.  RFC 3263 may choose UDP for a name: a socket, in case."""
+    if resolver is not None:
+        return ["udp:0.0.0.0:0"]
     if target.transport.reliable:
         return []
     return ["udp:[::]:0" if ":" in target.host else "udp:0.0.0.0:0"]

@@ -237,6 +237,10 @@ class ResponseContext:
     def branch_request(self, key: BranchKey) -> Request:
         return self._branches[key].request
 
+    def branch_target(self, key: BranchKey) -> Target | None:
+        """The target branch ``key`` was forwarded to (None if not given)."""
+        return self._branches[key].target
+
     # -- branches -------------------------------------------------------------------------
 
     def start(self, now: float) -> list[ContextAction]:

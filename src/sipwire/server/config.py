@@ -24,6 +24,9 @@ TOML layout (all keys optional)::
     control = "/run/sipwire/control.sock"  # control socket of `sipwire registrations|stats|
                                         # reload` (default $XDG_RUNTIME_DIR/sipwire/
                                         # control.sock, else ./sipwire-control.sock; "": none)
+    dns_server = ""                     # "127.0.0.1:53": the nameserver of the RFC 3263
+                                        # NAPTR/SRV/A lookups of names (default: the
+                                        # system's, /etc/resolv.conf; docs/dns.md)
     drain_timeout = 2                   # on SIGTERM: seconds in-flight transactions get
     nat = false                         # UAs behind NAT: requests for a contact that is not
                                         # where its REGISTER came from go to that source
@@ -143,6 +146,8 @@ class ServerConfig:
     http: str = ""
     #: the control socket; None: ``control.default_control_path()``; "": none
     control: str | None = None
+    #: the nameserver ("IP:PORT") of RFC 3263 lookups; "": the system's
+    dns_server: str = ""
     #: seconds in-flight transactions get to end after SIGTERM
     drain_timeout: float = 2.0
     uvloop: bool = True
@@ -257,6 +262,13 @@ class ServerConfig:
                 raise ConfigError(f"--http: {exc}") from None
         if self.drain_timeout < 0:
             raise ConfigError("drain_timeout must be 0 or more")
+        if self.dns_server:
+            from ..dns.args import parse_dns_server
+
+            try:
+                parse_dns_server(self.dns_server)
+            except ValueError as exc:
+                raise ConfigError(f"--dns-server: {exc}") from None
         if not 0 < self.min_expires <= self.max_expires:
             raise ConfigError("need 0 < min_expires <= max_expires")
         if not 0 < self.t1 <= self.t2:
@@ -366,7 +378,7 @@ _TABLES = {
 _TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_level", "trace", "uvloop",
         "pcap", "hep", "hep_id",
         "nat", "nat_ping_interval", "log_format", "log_file", "http", "control",
-        "drain_timeout"}
+        "drain_timeout", "dns_server"}
 
 
 def toml_key(name: str) -> str | None:
@@ -459,6 +471,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="the control socket of `sipwire registrations|stats|reload` (default "
            "$XDG_RUNTIME_DIR/sipwire/control.sock, else ./sipwire-control.sock; "
            "\"\": none)")
+    a("--dns-server", metavar="HOST:PORT",
+      help="nameserver of the RFC 3263 NAPTR/SRV/A/AAAA lookups of the names requests are "
+           "forwarded to, an IP address and port (default: the system's, /etc/resolv.conf)")
     a("--drain-timeout", type=float, metavar="S",
       help="on SIGTERM, seconds in-flight transactions get to end while new ones are "
            "answered 503 (default 2)")

@@ -46,14 +46,17 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..dns.failover import TargetList, is_failure, retry_after
 from ..location.binding import Source
 from ..location.memory_store import MemoryStore
 from ..location.store import LocationStore, StoreError
 from ..message.errors import ParseError
-from ..message.message import Request, Response
-from ..proxy.branch import branch_for
+from ..message.fields.via import Via
+from ..message.message import Request, Response, new_branch
+from ..message.uri import URI
+from ..proxy.branch import branch_for, loop_part
 from ..proxy.config import ProxyAddress
 from ..proxy.context import (
     CancelBranch,
@@ -63,7 +66,7 @@ from ..proxy.context import (
     TryTarget,
 )
 from ..proxy.core import Decision, ForwardTo, HandleLocally, LookUp, ProxyCore, Respond
-from ..proxy.forward import forward
+from ..proxy.forward import Forwarded, forward
 from ..proxy.routing import NextHop
 from ..proxy.targets import Target, TargetSet
 from ..proxy.validate import answer_options, reject
@@ -81,12 +84,16 @@ from ..transaction.client import ClientTransaction
 from ..transaction.layer import TransactionLayer
 from ..transaction.server import InviteServerTransaction, ServerTransaction
 from ..transaction.table import State
-from ..transport.base import Flow, Transport, TransportError, normalize_ip
+from ..transport.base import Flow, Transport, TransportError, is_ip, normalize_ip
 from ..transport.base import Target as Destination
 from ..transport.layer import TransportLayer
 from . import eager
 from .logs import Tracer, log, log_transaction, message_fields
 from .policy import AuthPolicy
+
+if TYPE_CHECKING:
+    from ..dns.procedure import DnsTarget
+    from ..dns.resolver import DnsResolver
 
 __all__ = ["Engine", "Incoming", "Proxied"]
 
@@ -168,7 +175,10 @@ class Engine:
 
     ``clock`` is the POSIX clock of the location store and of nonces
     (``time.time``; tests drive their own); transactions and Timer C run on
-    the event loop's clock.
+    the event loop's clock.  ``resolver`` sends a branch whose next hop is a
+    name where RFC 3263 says, failing over to the next target on a 503, a
+    transport failure or Timer B/F with nothing heard (§4.3); a registered
+    flow or an IP address never asks it.
     """
 
     def __init__(
@@ -182,8 +192,12 @@ class Engine:
         policy: AuthPolicy,
         clock: Callable[[], float],
         tracer: Tracer | None = None,
+        resolver: DnsResolver | None = None,
     ) -> None:
         self.transport = transport
+        self.resolver = resolver
+        #: the RFC 3263 targets of each branch sent to a name (§4.3 failover)
+        self._dns_branches: dict[ClientTransaction, TargetList] = {}
         self.transactions = transactions
         self.core = core
         self.proxy_config = core.config
@@ -265,7 +279,7 @@ class Engine:
             elif kind is Timeout or kind is TransportFailure:
                 assert isinstance(action, Timeout | TransportFailure)
                 if action.response is not None:  # 408 / 503 of a branch (§16.7 step 1)
-                    self._branch_response(action.transaction, action.response)
+                    self._branch_response(action.transaction, action.response, synthetic=True)
                 else:
                     log.debug("%s in %r", type(action).__name__, action.transaction)
 
@@ -460,7 +474,8 @@ class Engine:
         except ValueError as exc:
             log.debug("dropping %r: %s", ack, exc)
             return
-        self._send_stateless(fwd.request, fwd.next_hop)
+        self._send_stateless(fwd.request, fwd.next_hop,
+                             _dns_uri(fwd) if self.resolver is not None else None)
 
     def _live(self, target: Target, request: Request) -> Target:
         """``target`` without its flow when that flow is a connection that has
@@ -512,6 +527,11 @@ class Engine:
         fwd = forward(proxied.request, target, self.proxy_config, branch,
                       inbound=proxied.inbound)
         request = fwd.request
+        if self.resolver is not None:
+            uri = _dns_uri(fwd)
+            if uri is not None:
+                self._run(self._branch_resolved(proxied, request, target, uri))
+                return
         tx: ClientTransaction | None = None
 
         def failed(exc: TransportError) -> None:
@@ -591,13 +611,16 @@ class Engine:
         self._context_actions(proxied, context.on_response(key, response, now), now)
         self._settle(proxied)
 
-    def _branch_response(self, tx: Transaction | None, response: Response) -> None:
+    def _branch_response(self, tx: Transaction | None, response: Response, *,
+                         synthetic: bool = False) -> None:
         """A response (or 408 / 503) of a branch's client transaction (§16.7)."""
         proxied = self._owner.get(tx) if isinstance(tx, ClientTransaction) else None
         if proxied is None:
             return  # the response to a CANCEL of ours
         now = self._loop.time()
         assert isinstance(tx, ClientTransaction)
+        if self._dns_branches and self._fail_over(proxied, tx, response, synthetic):
+            return
         self._context_actions(proxied, proxied.context.on_response(tx, response, now), now)
         if tx.state is State.ACCEPTED or tx.state is State.COMPLETED:
             # a final response: the transaction only absorbs retransmissions of
@@ -605,6 +628,99 @@ class Engine:
             # 2xx (Timer M, RFC 6026 §8.4); its request is kept as bytes
             tx.compact()
         self._settle(proxied)
+
+    # -- RFC 3263: branches to a name ---------------------------------------------------------
+
+    async def _branch_resolved(self, proxied: Proxied, request: Request, target: Target,
+                               uri: URI) -> None:
+        """The RFC 3263 targets of the branch's next hop, then the first."""
+        assert self.resolver is not None
+        try:
+            targets = await self.resolver.resolve(uri)
+        except ValueError as exc:
+            self._branch_failed(proxied, request, target, exc, self._loop.time())
+            return
+        if not targets:
+            error = TransportError(f"no server for {uri.host} in the DNS (RFC 3263)",
+                                   target=uri, nothing_sent=True)
+            self._branch_failed(proxied, request, target, error, self._loop.time())
+            return
+        await self._dns_attempt(proxied, request, target, TargetList(targets))
+
+    async def _dns_attempt(self, proxied: Proxied, request: Request, target: Target,
+                           attempts: TargetList, failed: ClientTransaction | None = None,
+                           failure: Response | None = None) -> None:
+        """Send the branch to the current target in a client transaction of its
+        own; the context hears of the ``failure`` of the ``failed`` attempt only
+        once this one is a branch (so it does not finish in between)."""
+        while True:
+            destination: DnsTarget = attempts.current
+            now = self._loop.time()
+            try:
+                transport = await self.transport.choose_transport(request, destination)
+                break
+            except TransportError as exc:
+                log.info("cannot forward %r to %s: %s", request, destination, exc)
+                if attempts.advance() is None:
+                    if failed is not None and failure is not None:
+                        self._branch_response(failed, failure)
+                    else:
+                        self._branch_failed(proxied, request, target, exc, now)
+                    return
+        tx = self._client(proxied, request, target, reliable=transport.reliable, now=now)
+        self._dns_branches[tx] = attempts
+        if failed is not None and failure is not None:
+            self._context_actions(proxied, proxied.context.on_response(failed, failure, now),
+                                  now)
+            self._settle(proxied)
+        try:
+            flow = await self.transport.send_request(request, destination)
+        except TransportError as exc:
+            log.info("cannot forward %r to %s: %s", request, destination, exc)
+            self._perform(tx.transport_error(self._loop.time()))  # a 503 (§16.9)
+            self._rearm()
+            return
+        if tx in self._owner:
+            self._client_flows[tx] = flow
+        if self.tracer is not None:
+            self.tracer.sent(request, flow)
+
+    def _fail_over(self, proxied: Proxied, tx: ClientTransaction, response: Response,
+                   synthetic: bool) -> bool:
+        """RFC 3263 §4.3: a failed attempt of a branch goes to the next target,
+        with a new branch; True when it went (the context hears of the failure
+        when the next attempt is a branch)."""
+        attempts = self._dns_branches.get(tx)
+        if attempts is None:
+            return False
+        if response.status < 200:
+            attempts.heard = True
+            return False
+        del self._dns_branches[tx]
+        context = proxied.context
+        if not is_failure(response, synthetic=synthetic, heard=attempts.heard) or \
+                context.finished or proxied.request is None or tx not in context:
+            return False
+        assert self.resolver is not None
+        failed = attempts.current
+        self.resolver.failed(failed, retry_after=None if synthetic else retry_after(response))
+        following = attempts.advance()
+        if following is None:
+            return False
+        log.info("%s %s from %s: forwarding to %s (RFC 3263 §4.3)", response.status,
+                 response.reason, failed, following)
+        retry: Request = context.branch_request(tx).copy()
+        via = retry.top_via
+        loop = (via.branch or "").rpartition(".")[2]
+        branch = f"{new_branch()}.{loop}" if loop_part(via.branch) else new_branch()
+        retry.headers.pop("Via")
+        retry.headers.add("Via", Via(via.transport, via.host, via.port, branch=branch),
+                          top=True)
+        target = context.branch_target(tx)
+        if target is None:
+            return False
+        self._run(self._dns_attempt(proxied, retry, target, attempts, tx, response))
+        return True
 
     def _upstream(self, proxied: Proxied, response: Response) -> None:
         if not proxied.server_gone:
@@ -736,7 +852,10 @@ class Engine:
         if self.tracer is not None:
             self.tracer.sent(response, sent)
 
-    def _send_stateless(self, request: Request, hop: NextHop) -> None:
+    def _send_stateless(self, request: Request, hop: NextHop, uri: URI | None = None) -> None:
+        if uri is not None:
+            self._run(self._send_resolved(request, uri))
+            return
         try:
             destination = _destination(hop)
             flow = self.transport.send_request_nowait(request, destination)
@@ -748,6 +867,20 @@ class Engine:
             self._run(self._send_request_later(request, destination))
         elif self.tracer is not None:
             self.tracer.sent(request, flow)
+
+    async def _send_resolved(self, request: Request, uri: URI) -> None:
+        """An ACK for a 2xx to a name: its first RFC 3263 target (no response
+        could tell of a failure)."""
+        assert self.resolver is not None
+        try:
+            targets = await self.resolver.resolve(uri)
+        except ValueError as exc:
+            log.info("cannot forward %r: %s", request, exc)
+            return
+        if not targets:
+            log.info("cannot forward %r: no server for %s in the DNS (RFC 3263)", request, uri)
+            return
+        await self._send_request_later(request, targets[0])
 
     async def _send_request_later(self, request: Request, destination: Destination) -> None:
         try:
@@ -772,6 +905,8 @@ class Engine:
     def _forget(self, tx: Transaction | None) -> None:
         if isinstance(tx, ClientTransaction):
             self._client_flows.pop(tx, None)
+            if self._dns_branches:
+                self._dns_branches.pop(tx, None)
             proxied = self._owner.pop(tx, None)
             if proxied is not None:
                 proxied.clients -= 1
@@ -888,6 +1023,27 @@ def _interface(flow: Flow) -> ProxyAddress:
     """The listening address a flow arrived on, as the proxy names it (§16.4 maddr)."""
     local = flow.local
     return ProxyAddress(flow.transport.value, local.host, local.port)
+
+
+def _dns_uri(fwd: Forwarded) -> URI | None:
+    """The URI whose RFC 3263 targets a forwarded request goes to, or None when
+    its next hop is an IP address (a registered flow's included).
+
+    The hop's URI as ``forward`` chose it (§16.6 step 7: the Request-URI after
+    strict routing, else the top Route, else the Request-URI; SIPS when the
+    Request-URI is); a hop a Record-Route token pinned by name keeps its
+    transport and port, so only its addresses are looked up (§4.2)."""
+    hop = fwd.next_hop
+    if is_ip(hop.host):
+        return None
+    if hop.flow is not None:
+        return URI("sip", None, hop.host, hop.port, {"transport": hop.transport.lower()})
+    request = fwd.request
+    routes = request.route
+    uri = request.uri if fwd.strict_routed or not routes else routes[0].uri
+    if request.uri.scheme == "sips" and uri.scheme != "sips":
+        uri = uri.copy(scheme="sips")
+    return uri
 
 
 def _destination(hop: NextHop) -> Destination:
