@@ -13,6 +13,10 @@ def _media(address: str, port: int) -> OfferAnswer:
     return OfferAnswer(MediaCapabilities(address, port))
 
 
+def _state(media: OfferAnswer) -> OfferAnswerState:
+    return media.state  # read through a call: mypy narrows the property otherwise
+
+
 def test_a_call_with_real_sdp() -> None:
     alice_media, bob_media = _media("192.0.2.1", 4000), _media("192.0.2.4", 5000)
     net = Net.call(alice_media=alice_media, bob_media=bob_media)
@@ -21,11 +25,11 @@ def test_a_call_with_real_sdp() -> None:
     assert b"m=audio 4000 RTP/AVP" in invite.body
     bob = net.bob
     assert bob is not None
-    assert bob_media.state is OfferAnswerState.REMOTE_OFFER  # answered in the 2xx
+    assert _state(bob_media) is OfferAnswerState.REMOTE_OFFER  # answered in the 2xx
     net.perform("bob", bob.answer(1.0))
     assert net.alice.state is SessionState.CONFIRMED and bob.state is SessionState.CONFIRMED
-    assert alice_media.state is OfferAnswerState.STABLE
-    assert bob_media.state.value == "stable"
+    assert _state(alice_media) is OfferAnswerState.STABLE
+    assert _state(bob_media) is OfferAnswerState.STABLE
     negotiated = alice_media.negotiated
     assert negotiated is not None
     stream = negotiated.streams[0]
@@ -55,14 +59,14 @@ def test_a_call_with_real_sdp() -> None:
     failures = [e for side in ("alice", "bob") for e in net.events[side]
                 if isinstance(e, ModifyFailed)]
     assert [f.response.status for f in failures] == [491, 491]
-    assert alice_media.state is OfferAnswerState.STABLE
+    assert _state(alice_media) is OfferAnswerState.STABLE
     retry_at = max(f.retry_at or 0.0 for f in failures)
     net.advance(retry_at)
     # each side saw its own re-INVITE and the other's go through
     assert {side: net.kinds(side).count("Modified") - before[side]
             for side in ("alice", "bob")} == {"alice": 2, "bob": 2}
-    assert alice_media.state is OfferAnswerState.STABLE
-    assert bob_media.state is OfferAnswerState.STABLE
+    assert _state(alice_media) is OfferAnswerState.STABLE
+    assert _state(bob_media) is OfferAnswerState.STABLE
 
     net.perform("alice", net.alice.bye(20.0))
     assert net.alice.terminated and bob.terminated
@@ -76,4 +80,4 @@ def test_an_offer_without_common_codec_gets_488() -> None:
     refused = net.sent("bob", "488 INVITE")
     assert len(refused) == 1 and refused[0].headers.get("Warning") is not None
     assert net.bob is not None and net.bob.terminated
-    assert net.alice.terminated and alice_media.state is OfferAnswerState.NO_OFFER
+    assert net.alice.terminated and _state(alice_media) is OfferAnswerState.NO_OFFER
