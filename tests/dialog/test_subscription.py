@@ -391,6 +391,15 @@ def test_bad_notifies() -> None:
     assert sent_response(pair.subscriber.receive_notify(wire_request(old), 1.0)).status == 500
 
 
+def test_first_notify_without_contact_cannot_make_the_dialog() -> None:
+    pair = Pair()
+    made = wire_request(pair.first_notify)
+    made.headers.remove("Contact")
+    refused = sent_response(pair.subscriber.receive_notify(wire_request(made), 0.1))
+    assert refused.status == 400 and refused.reason == "Missing Contact"
+    assert pair.subscriber.dialog is None and pair.subscriber.state is W
+
+
 def test_extension_substate_is_reported_without_a_state_change() -> None:
     pair = Pair()
     pair.answer()
@@ -463,6 +472,9 @@ def test_notifier_refusals() -> None:
         subscribe(600, "message-summary", ("Accept", "application/pidf+xml")), 0.0,
         packages=PACKAGES, contact="sip:vm@192.0.2.9")
     assert sent_response(actions).status == 406
+    _, actions = Notifier.receive_subscribe(
+        subscribe(600, "refer"), 0.0, packages=PACKAGES, contact="sip:vm@192.0.2.9")
+    assert sent_response(actions).status == 403
 
 
 def test_notifier_default_and_max_expires() -> None:

@@ -344,8 +344,9 @@ class ReliableProvisionals:
         CSeq-num, method) matches an unacknowledged reliable 1xx, else 481 (§3)."""
         try:
             rack = prack.headers.first("RAck")
-        except ParseError as exc:
-            return [SendPrackResponse(prack.reply(400, f"Bad RAck: {exc.reason}"))]
+        except ParseError:
+            # a fixed phrase: the parser's text may hold characters a Reason-Phrase cannot
+            return [SendPrackResponse(prack.reply(400, "Bad RAck"))]
         match = None
         if isinstance(rack, RAck):
             cseq = self.invite.cseq

@@ -378,16 +378,16 @@ class Subscriber:
             return [SendResponse(notify.reply(481, "Subscription Does Not Exist"))]
         try:
             substate = notify.headers.first("Subscription-State")
-        except ParseError as exc:
-            return [SendResponse(notify.reply(400, f"Bad Subscription-State: {exc.reason}"))]
+        except ParseError:
+            return [SendResponse(notify.reply(400, "Bad Subscription-State"))]
         if not isinstance(substate, SubscriptionState):
             return [SendResponse(notify.reply(400, "Missing Subscription-State"))]
         if self.dialog is None:
             ok = notify.reply(200)
             try:
                 self._dialog_from(notify, ok)
-            except DialogError as exc:
-                return [SendResponse(notify.reply(400, str(exc)[:80]))]
+            except DialogError:
+                return [SendResponse(notify.reply(400, "Missing Contact"))]
         else:
             refused = self.dialog.receive_request(notify)
             if refused is not None:
@@ -546,6 +546,7 @@ class Notifier:
         """Answer an initial SUBSCRIBE (§4.2.1.1).
 
         489 for an unknown event package, 406 for an Accept we cannot meet,
+        403 for the ``refer`` package (only a REFER creates one, RFC 3515 §2.4.4),
         423 with Min-Expires for a positive Expires below ``min_expires``
         (and below an hour); else 200 with the granted Expires (never longer
         than asked, at most ``max_expires``) and at once the NOTIFY (§4.2.1.2):
@@ -556,6 +557,9 @@ class Notifier:
         if isinstance(found, Response):
             return None, [SendResponse(found)]
         package = found
+        if package.name == "refer":
+            # RFC 3515 §2.4.4: only a REFER creates a refer subscription
+            return None, [SendResponse(request.reply(403, "Refer Subscription Needs A REFER"))]
         event = _event(request)
         assert event is not None
         asked = _expires(request)
