@@ -55,7 +55,7 @@ def test_static_payload_types_match_by_number_and_keep_the_offer_order() -> None
 
 
 def test_dynamic_payload_types_match_by_name_and_rate_and_keep_the_offerers_number() -> None:
-    reply = answer(offer(audio("98 97 99", "rtpmap:98 OPUS/48000/2", "rtpmap:97 opus/48000/1",
+    reply = answer(offer(audio("98 97 99", "rtpmap:98 OPUS/48000/2", "rtpmap:97 G722/16000",
                                "rtpmap:99 pcmu/16000")), LOCAL)
     m = reply.media[0]
     assert m.formats == ("98",)
@@ -218,3 +218,20 @@ def test_defaults_a_sip_engineer_expects() -> None:
     assert (OPUS.rate, OPUS.channels, TELEPHONE_EVENT.fmtp) == (48000, 2, "0-16")
     assert (LOCAL.direction, LOCAL.ptime, LOCAL.protos) == (Direction.SENDRECV, 20,
                                                             ("RTP/AVP",))
+
+
+def test_opus_matches_whatever_channel_count_its_rtpmap_gives() -> None:
+    # RFC 7587 §7: always opus/48000/2; some agents write opus/48000
+    reply = answer(offer(audio("96", "rtpmap:96 opus/48000")), LOCAL)
+    assert reply.media[0].formats == ("96",)
+
+
+@pytest.mark.parametrize("connection", ["IN IP4 224.2.17.12/127", "IN IP4 239.1.1.1",
+                                        "IN IP6 FF15::101"])
+def test_multicast_streams_are_refused(connection: str) -> None:
+    head = HEAD.replace("IN IP4 192.0.2.1\r\nt", f"{connection}\r\nt")
+    with pytest.raises(NotAcceptableHere, match="multicast"):
+        answer(offer(audio("0"), head=head), LOCAL)
+    unicast = answer(offer(audio("0"), audio("0", port=4002) + "c=IN IP4 192.0.2.9\r\n",
+                           head=head), LOCAL)
+    assert [m.port for m in unicast.media] == [0, 30000]

@@ -338,3 +338,11 @@ def test_connection_of_prefers_the_media_level() -> None:
     sdp = parse(MINIMAL + "c=IN IP4 a\r\nm=audio 1 RTP/AVP 0\r\nm=audio 2 RTP/AVP 0\r\n"
                 "c=IN IP4 b\r\n")
     assert [sdp.connection_of(i).address for i in range(2)] == ["a", "b"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "multicast"), [
+    ("IN IP4 224.2.1.1/127", True), ("IN IP4 239.255.255.255", True),
+    ("IN IP4 223.1.1.1", False), ("IN IP4 host.example", False), ("IN IP6 ff02::1", True),
+    ("IN IP6 2001:db8::1", False), ("IN IP4 0.0.0.0", False)])
+def test_multicast_connection_addresses(text: str, multicast: bool) -> None:
+    assert Connection.parse(text).is_multicast is multicast

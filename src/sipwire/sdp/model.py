@@ -120,6 +120,14 @@ class Connection:
         return cls(nettype, addrtype, address, ttl, count)
 
     @property
+    def is_multicast(self) -> bool:
+        """An IPv4 multicast group (224.0.0.0/4, with its TTL) or an IPv6 one (ff00::/8)."""
+        if self.addrtype.upper() == "IP6":
+            return self.address.lower().startswith("ff")
+        first = self.address.split(".", 1)[0]
+        return self.ttl is not None or (first.isdigit() and 224 <= int(first) <= 239)
+
+    @property
     def is_null(self) -> bool:
         """The RFC 2543 hold address 0.0.0.0 (or ::): send neither RTP nor RTCP (RFC 3264 §8.4)."""
         return self.address in ("0.0.0.0", "::")

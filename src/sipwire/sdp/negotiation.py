@@ -256,8 +256,8 @@ def answer(offer: SessionDescription, local: MediaCapabilities, *,
            origin: Origin | None = None, hold: bool = False) -> SessionDescription:
     """Our answer to ``offer`` (RFC 3264 §6).
 
-    Accepts the first offered stream of our media type and transport whose
-    codecs meet ours; every other stream is refused with port 0.  ``hold``
+    Accepts the first offered unicast stream of our media type and transport
+    whose codecs meet ours; every other stream is refused with port 0.  ``hold``
     answers as a holding party (we do not receive).  Raises
     ``NotAcceptableHere`` (488) when the offer has streams and none can be
     accepted, ``SdpError`` (400) for a stream with no connection address.
@@ -295,6 +295,8 @@ def _answer_stream(offer: SessionDescription, index: int, m: MediaDescription,
     if connection is None:
         raise SdpError(f"stream {index} has no c= line and the session none either",
                        rfc="RFC 4566 §5.7")
+    if connection.is_multicast:
+        return None, "we do not do multicast (RFC 3264 §6.2)"
     chosen = _common_codecs(m, local)
     if not chosen:
         offered = " ".join(f"{r.encoding}/{r.clock_rate}" for r in m.rtpmaps().values())
