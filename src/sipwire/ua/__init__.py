@@ -21,7 +21,16 @@ from .endpoint import (
     RequestHandler,
     StrayHandler,
 )
+from .messaging import MessageReceiver, MessageSender, ReceivedMessage
+from .registration import (
+    Outbound,
+    Registration,
+    RegistrationError,
+    RegistrationPolicy,
+    RegistrationState,
+)
 from .server import ServerTransactionHandle
+from .subscriber import Notifier, Subscriber, Subscription, SubscriptionError
 from .target import request_target, uri_target
 from .uac import build_2xx_ack, build_in_dialog_request
 
@@ -38,11 +47,23 @@ __all__ = [
     "Ended",
     "Endpoint",
     "EndpointConfig",
+    "MessageReceiver",
+    "MessageSender",
+    "Notifier",
+    "Outbound",
     "ReceiveFilter",
+    "ReceivedMessage",
     "ReferResult",
+    "Registration",
+    "RegistrationError",
+    "RegistrationPolicy",
+    "RegistrationState",
     "RequestHandler",
     "ServerTransactionHandle",
     "StrayHandler",
+    "Subscriber",
+    "Subscription",
+    "SubscriptionError",
     "UserAgent",
     "UserAgentConfig",
     "build_2xx_ack",
