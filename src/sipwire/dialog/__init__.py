@@ -23,6 +23,11 @@ the API, for a driver (``sipwire.ua``):
 - Helpers: ``check_content`` (415), ``check_require`` (420),
   ``not_acceptable_here`` (488); ``TargetSet`` and ``redirected_request`` to
   follow a 3xx (§8.1.3.4); ``glare_backoff`` (§14.1).
+- Usages and extensions, each its own sans-I/O table: ``ReliableProvisionals``
+  and ``ReceivedProvisionals`` (RFC 3262, ``prack``), ``SessionTimer`` (RFC
+  4028), ``Subscriber`` and ``Notifier`` with the ``EventPackages`` registry
+  (RFC 6665), ``ReferNotifier``, ``build_refer`` and ``match_replaces`` (RFC
+  3515, 3891).
 
 Actions (``actions``) are frozen values: ``SendRequest`` (start a client
 transaction and feed its responses back), ``SendAck`` (to the transport
@@ -61,6 +66,8 @@ from .dialog import (
     build_in_dialog_request,
 )
 from .dialogset import DialogSet, ForkOutcome, ForkResponse
+from .events import MESSAGE_SUMMARY, EventPackage, EventPackages, MessageCounts, MessageSummary
+from .events import REFER as REFER_PACKAGE
 from .invite import (
     MODIFY_TABLE,
     SESSION_TABLE,
@@ -76,8 +83,61 @@ from .invite import (
     glare_backoff,
 )
 from .negotiation import OfferAnswer, OfferState
+from .prack import (
+    PRACK_UAS_TABLE,
+    Acknowledged,
+    GaveUp,
+    PrackAction,
+    ProvisionalKind,
+    ReceivedProvisionals,
+    Rel100,
+    Rel100Decision,
+    ReliableProvisionals,
+    ReliableState,
+    SendFinal,
+    SendPrackResponse,
+    SendProvisional,
+    has_option_tag,
+    rack_for,
+    uac_option_tags,
+    uas_decision,
+)
 from .redirect import TargetSet, redirected_request
+from .refer import (
+    ReferNotifier,
+    ReferTarget,
+    ReplacesMatch,
+    build_refer,
+    match_replaces,
+    progress_status,
+    refer_to,
+    replaces_for,
+)
+from .session_timer import (
+    SESSION_TIMER_TABLE,
+    Expired,
+    Refresh,
+    Retry,
+    SessionTimer,
+    SessionTimerAction,
+    SessionTimerConfig,
+    TimerState,
+    bye_margin,
+)
 from .store import DialogStore
+from .subscription import (
+    NOTIFIER_TABLE,
+    SUBSCRIBER_TABLE,
+    Notified,
+    Notifier,
+    NotifierState,
+    Subscriber,
+    SubscriberState,
+    SubscriptionAction,
+    SubscriptionEnded,
+    Subscriptions,
+    retry_delay,
+)
 
 __all__ = [
     "DIALOG_TABLE",
@@ -128,4 +188,57 @@ __all__ = [
     "glare_backoff",
     "not_acceptable_here",
     "redirected_request",
+]
+__all__ += [
+    "MESSAGE_SUMMARY",
+    "NOTIFIER_TABLE",
+    "PRACK_UAS_TABLE",
+    "REFER_PACKAGE",
+    "SESSION_TIMER_TABLE",
+    "SUBSCRIBER_TABLE",
+    "Acknowledged",
+    "EventPackage",
+    "EventPackages",
+    "Expired",
+    "GaveUp",
+    "MessageCounts",
+    "MessageSummary",
+    "Notified",
+    "Notifier",
+    "NotifierState",
+    "PrackAction",
+    "ProvisionalKind",
+    "ReceivedProvisionals",
+    "ReferNotifier",
+    "ReferTarget",
+    "Refresh",
+    "Rel100",
+    "Rel100Decision",
+    "ReliableProvisionals",
+    "ReliableState",
+    "ReplacesMatch",
+    "Retry",
+    "SendFinal",
+    "SendPrackResponse",
+    "SendProvisional",
+    "SessionTimer",
+    "SessionTimerAction",
+    "SessionTimerConfig",
+    "Subscriber",
+    "SubscriberState",
+    "SubscriptionAction",
+    "SubscriptionEnded",
+    "Subscriptions",
+    "TimerState",
+    "build_refer",
+    "bye_margin",
+    "has_option_tag",
+    "match_replaces",
+    "progress_status",
+    "rack_for",
+    "refer_to",
+    "replaces_for",
+    "retry_delay",
+    "uac_option_tags",
+    "uas_decision",
 ]
