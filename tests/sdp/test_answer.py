@@ -19,6 +19,7 @@ from sipwire.sdp import (
     SessionDescription,
     Timing,
     answer,
+    negotiate,
     new_origin,
 )
 
@@ -222,8 +223,12 @@ def test_defaults_a_sip_engineer_expects() -> None:
 
 def test_opus_matches_whatever_channel_count_its_rtpmap_gives() -> None:
     # RFC 7587 §7: always opus/48000/2; some agents write opus/48000
-    reply = answer(offer(audio("96", "rtpmap:96 opus/48000")), LOCAL)
+    sent = offer(audio("96", "rtpmap:96 opus/48000"))
+    reply = answer(sent, LOCAL)
     assert reply.media[0].formats == ("96",)
+    assert reply.media[0].attribute_values("rtpmap") == ["96 opus/48000/2"]
+    stream = negotiate(reply, sent).streams[0]
+    assert stream.active and stream.codec is not None and stream.codec.channels == 2
 
 
 @pytest.mark.parametrize("connection", ["IN IP4 224.2.17.12/127", "IN IP4 239.1.1.1",

@@ -107,8 +107,13 @@ class RtpMap:
 
     @property
     def key(self) -> tuple[str, int, int]:
-        """The codec whatever its payload type: name (lower case), rate, channels."""
-        return (self.encoding.lower(), self.clock_rate, self.channels)
+        """The codec whatever its payload type: name (lower case), rate, channels.
+
+        Opus is always ``opus/48000/2`` (RFC 7587 §7) whatever channel count an
+        rtpmap gives (some agents write ``opus/48000``).
+        """
+        name = self.encoding.lower()
+        return (name, self.clock_rate, 2 if name == "opus" else self.channels)
 
     def __str__(self) -> str:
         text = f"{self.payload_type} {self.encoding}/{self.clock_rate}"

@@ -49,13 +49,7 @@ class Codec:
         return self.name.lower() == "telephone-event"
 
     def matches(self, rtpmap: RtpMap) -> bool:
-        """``rtpmap`` describes this codec (name, rate and channels).
-
-        Opus is always ``opus/48000/2`` (RFC 7587 §7), whatever channel count
-        an rtpmap gives, so for it the channels are not compared.
-        """
-        if self.name.lower() == "opus":
-            return rtpmap.key[:2] == self.key[:2]
+        """``rtpmap`` describes this codec (``RtpMap.key``: name, rate and channels)."""
         return rtpmap.key == self.key
 
     def rtpmap(self, payload_type: int) -> RtpMap:

@@ -317,7 +317,7 @@ def _common_codecs(m: MediaDescription, local: MediaCapabilities
     for fmt, rtpmap in offered:
         codec = next((c for c in local.audio_codecs if c.matches(rtpmap)), None)
         if codec is not None:
-            chosen[fmt] = (int(fmt), rtpmap, codec.fmtp)
+            chosen[fmt] = (int(fmt), codec.rtpmap(int(fmt)), codec.fmtp)
     if not chosen:
         return []
     dtmf = local.telephone_event
@@ -384,6 +384,6 @@ def _agreed_codecs(ours: MediaDescription, theirs: MediaDescription
             continue
         result.append(NegotiatedCodec(
             payload_type=int(fmt), name=rtpmap.encoding, rate=rtpmap.clock_rate,
-            channels=rtpmap.channels, fmtp=theirs.fmtp(fmt),
+            channels=rtpmap.key[2], fmtp=theirs.fmtp(fmt),
             local_payload_type=mine.payload_type))
     return tuple(result)
