@@ -155,15 +155,6 @@ async def test_call_answered_and_ended_cleanly(site: Site) -> None:
     assert bob.out[-1] == "1 calls ended, 0 failed"
 
 
-async def test_the_callee_hangs_up(site: Site) -> None:
-    bob = await site.answer("bob", "--count", "1", "--hangup-after", "0.3")
-    status, out, err = await site.call("alice", "bob", "--duration", "20")
-    assert status == 0, err
-    assert "ended by remote (bye)" in out
-    assert await bob.finish() == 0
-    assert any("by local (bye)" in line for line in bob.out)
-
-
 async def test_a_busy_callee_gives_the_status(site: Site) -> None:
     bob = await site.answer("bob", "--count", "1")
     first = await site.start(*site.call_args("alice", "bob", "--duration", "3"),
@@ -182,8 +173,8 @@ async def test_nobody_there(site: Site) -> None:
     # carol is not registered: the server answers 480 or 404 (§10.3, §16.5)
     status, _, err = await site.call("alice", "carol")
     assert status == 1
-    last = err.splitlines()[-1]
-    assert last.startswith("sipwire: call failed: 4"), last
+    assert err.splitlines()[-1] in ("sipwire: call failed: 404 Not Found",
+                                    "sipwire: call failed: 480 Temporarily not available")
 
 
 async def test_a_wrong_password(site: Site) -> None:
