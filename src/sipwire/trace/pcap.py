@@ -21,6 +21,7 @@ it elsewhere by its heuristics; TLS on 5061 needs ``-d tcp.port==5061,sip``.
 from __future__ import annotations
 
 import itertools
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,15 @@ SNAPLEN = 262144
 _MAX_DATAGRAM = 65507
 #: TCP payload bytes per synthetic segment (the IP total length is 16 bits)
 _MAX_SEGMENT = 32768
+
+
+#: a SIP start line (RFC 3261 §7.1, §7.2): what tells SIP from other traffic
+_START_LINE = re.compile(rb"(?:SIP/2\.0 [1-6][0-9][0-9] |[A-Za-z!%*_+`'~.-]+ \S+ SIP/2\.0\r\n)")
+
+
+def looks_like_sip(data: bytes) -> bool:
+    """Whether ``data`` starts with a SIP request or status line."""
+    return _START_LINE.match(data) is not None
 
 
 class PcapError(ValueError):
@@ -196,7 +206,7 @@ def read_capture(data: bytes) -> Iterator[TraceRecord]:
         source = Address(normalize_ip(segment.source), segment.sport)
         destination = Address(normalize_ip(segment.destination), segment.dport)
         if segment.proto == PROTO_UDP:
-            if segment.payload:
+            if looks_like_sip(segment.payload):
                 yield TraceRecord(when, Transport.UDP, source, destination, segment.payload)
             continue
         key = (source, destination)
@@ -209,14 +219,18 @@ def read_capture(data: bytes) -> Iterator[TraceRecord]:
 
 class _Reassembly:
     """One direction of a TCP connection: bytes in sequence order, cut into
-    SIP messages by their Content-Length."""
+    SIP messages by their Content-Length.  A stream that turns out not to be
+    SIP (TLS records, HTTP) is given up."""
 
     def __init__(self) -> None:
         self.next_seq: int | None = None
         self.pending: dict[int, bytes] = {}
         self.buffer = b""
+        self.not_sip = False
 
     def feed(self, seq: int, flags: int, payload: bytes) -> list[bytes]:
+        if self.not_sip:
+            return []
         if flags & TCP_SYN:
             self.next_seq = (seq + 1) & 0xFFFFFFFF
             return []
@@ -246,6 +260,9 @@ class _Reassembly:
         found: list[bytes] = []
         while True:
             buffer = self.buffer.lstrip(b"\r\n")
+            if (b"\r\n" in buffer[:1024] or len(buffer) >= 1024) and not looks_like_sip(buffer):
+                self.not_sip, self.buffer, self.pending = True, b"", {}
+                return found
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 self.buffer = buffer
