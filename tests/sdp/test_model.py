@@ -346,3 +346,14 @@ def test_connection_of_prefers_the_media_level() -> None:
     ("IN IP6 2001:db8::1", False), ("IN IP4 0.0.0.0", False)])
 def test_multicast_connection_addresses(text: str, multicast: bool) -> None:
     assert Connection.parse(text).is_multicast is multicast
+
+
+def test_a_line_break_in_a_value_we_write_is_refused() -> None:
+    sdp = SessionDescription(origin=Origin("-", 1, 1, "IN", "IP4", "h"),
+                             session_name="call\r\na=injected")
+    with pytest.raises(SdpError) as caught:
+        bytes(sdp)
+    assert caught.value.rfc == "RFC 4566 §9 byte-string"
+    media = MediaDescription("audio", 1, "RTP/AVP", ("0",), attributes=(Attribute("x", "a\nb"),))
+    with pytest.raises(SdpError):
+        str(dataclasses.replace(sdp, session_name="-", media=(media,)))

@@ -234,7 +234,13 @@ def _render(lines: list[str], source: _Source | None, eol: str, out: list[str]) 
                 spare.setdefault(text, []).append(raw)
     for text in lines:
         raws = spare.get(text)
-        out.append(raws.pop() if raws else text + eol)
+        if raws:
+            out.append(raws.pop())
+            continue
+        if "\n" in text or "\r" in text:
+            raise SdpError(f"a value holds a line break: {text[:40]!r}",
+                           rfc="RFC 4566 §9 byte-string")
+        out.append(text + eol)
 
 
 class _Attributes:
