@@ -132,3 +132,15 @@ async def test_serve_relays_to_a_domain_name(dns_server: ZoneServer,
         assert await serving.terminate() == 0
     finally:
         await serving.kill()
+
+
+async def test_message_to_a_name(dns_server: ZoneServer, targets: tuple[Target, Target],
+                                 run_cli: RunCli) -> None:
+    # the user-agent commands share the option (sipwire.dns.add_dns_argument)
+    first, second = targets
+    result = await run_cli("message", "sip:carol@failover.test", "hello",
+                           "--from", "sip:alice@example.test",
+                           "--dns-server", dns_server.address)
+    assert result.status == 0, result.err
+    assert [r.method for r in first.got] == ["MESSAGE"]  # 503, then the next target
+    assert [r.body for r in second.got] == [b"hello"]

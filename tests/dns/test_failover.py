@@ -283,3 +283,15 @@ async def test_no_server_in_the_dns_is_a_503(
     response = await asyncio.wait_for(handle.final(), TIMEOUT)
     assert response.status == 503 and handle.synthetic
     assert dns_server.count("nowhere.test", "NAPTR") == 1
+
+
+async def test_a_target_given_by_name_asks_only_its_addresses(
+        dns_server: ZoneServer, endpoints: list[Endpoint], timeline: Timeline) -> None:
+    second = await server(endpoints, timeline, "second", "udp:127.0.0.1:0")
+    ep, _ = await client(endpoints, dns_server, timeline, "udp:127.0.0.1:0")
+    # transport and port given: A/AAAA only (RFC 3263 §4.2), no NAPTR or SRV
+    response = await asyncio.wait_for(
+        ep.request(options("sip:probe@example.test"),
+                   f"udp:second.failover.test:{second.port}"), TIMEOUT)
+    assert response.status == 200 and len(second.got) == 1
+    assert {t for _, t, _ in dns_server.asked} == {"A", "AAAA"}

@@ -80,6 +80,9 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", metavar="SPEC",
                    help="our listening point, e.g. udp:127.0.0.1:5062 (default: UDP on the "
                         "address that reaches the proxy or target, any port)")
+    from ..dns.args import add_dns_argument
+
+    add_dns_argument(p)
 
 
 class ArrowLadder(Ladder):
@@ -93,14 +96,17 @@ class ArrowLadder(Ladder):
 
 
 def _agent(listen: str, *, aor: URI | None, proxy: URI | None,
-           credentials: DigestClient | None) -> UserAgent:
+           credentials: DigestClient | None, args: argparse.Namespace) -> UserAgent:
+    from ..dns.args import resolver_from_args
     from ..transport.config import TransportConfig
     from ..ua import EndpointConfig, UserAgent, UserAgentConfig
 
     transport = replace(TransportConfig(), capture=ArrowLadder())
     config = UserAgentConfig(endpoint=EndpointConfig(transport=transport,
                                                      supported=("replaces",)))
-    return UserAgent([listen], aor=aor, proxy=proxy, credentials=credentials, config=config)
+    agent = UserAgent([listen], aor=aor, proxy=proxy, credentials=credentials, config=config)
+    agent.endpoint.resolver = resolver_from_args(args)  # RFC 3263 for names (--dns-server)
+    return agent
 
 
 def _default_listen(toward: URI) -> str:
@@ -152,7 +158,8 @@ async def _call(args: argparse.Namespace, target: URI, proxy: URI | None, from_:
     stop = _on_interrupt()
     loop = asyncio.get_running_loop()
     try:
-        async with _agent(listen, aor=from_, proxy=proxy, credentials=credentials) as ua:
+        async with _agent(listen, aor=from_, proxy=proxy, credentials=credentials,
+                          args=args) as ua:
             placing = asyncio.ensure_future(ua.call(target, timeout=args.timeout))
             interrupted = asyncio.ensure_future(stop.wait())
             try:
@@ -251,7 +258,8 @@ async def _answer(args: argparse.Namespace, aor: URI | None, proxy: URI | None, 
 
     stop = _on_interrupt()
     try:
-        async with _agent(listen, aor=aor, proxy=proxy, credentials=credentials) as ua:
+        async with _agent(listen, aor=aor, proxy=proxy, credentials=credentials,
+                          args=args) as ua:
             for point in ua.endpoint.listening_points:
                 print(f"listening on {point}", flush=True)
             if aor is not None:

@@ -108,6 +108,9 @@ def _account_options(p: argparse.ArgumentParser) -> None:
                    help="do not verify TLS certificates")
     p.add_argument("--timeout", type=float, default=40.0,
                    help="seconds to wait for an answer (default 40)")
+    from ..dns.args import add_dns_argument
+
+    add_dns_argument(p)
 
 
 # -- the ladder ---------------------------------------------------------------------------------
@@ -195,6 +198,7 @@ async def _endpoint(args: argparse.Namespace, target: Target) -> Endpoint:
     TCP, on the address that reaches ``target``, with the ladder."""
     from dataclasses import replace
 
+    from ..dns.args import resolver_from_args
     from ..transport.base import Transport
     from ..ua import Endpoint, EndpointConfig
 
@@ -204,7 +208,8 @@ async def _endpoint(args: argparse.Namespace, target: Target) -> Endpoint:
     if target.transport is Transport.TCP:
         points.append(f"tcp:{bracketed}:0")
     transport = replace(_client_transport_config(args.insecure), capture=Ladder())
-    ep = Endpoint(points, config=EndpointConfig(transport=transport))
+    ep = Endpoint(points, config=EndpointConfig(transport=transport),
+                  resolver=resolver_from_args(args))
     try:
         await ep.start()
     except BaseException:

@@ -21,10 +21,19 @@ __all__ = ["add_dns_argument", "parse_dns_server", "resolver_from_args"]
 def add_dns_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--dns-server HOST:PORT`` (RFC 3263 lookups go there)."""
     parser.add_argument(
-        "--dns-server", metavar="HOST:PORT", default=None,
+        "--dns-server", metavar="HOST:PORT", default=None, type=_checked,
         help="nameserver for the RFC 3263 NAPTR/SRV/A/AAAA lookups of names, an IP "
              "address with an optional port (default 53), e.g. 127.0.0.1:5353 or "
              "[::1]:53 (default: the system's, from /etc/resolv.conf)")
+
+
+def _checked(text: str) -> str:
+    """argparse's check of ``--dns-server`` (a bad one is a usage error, status 2)."""
+    try:
+        parse_dns_server(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def parse_dns_server(text: str) -> tuple[str, int]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..auth.client import DigestClient
 from ..dns.failover import TargetList, is_failure, retry_after
-from ..dns.procedure import needs_dns
+from ..dns.procedure import DnsTarget, needs_dns
 from ..message.fields.via import Via
 from ..message.message import Message, Request, Response, new_branch
 from ..message.uri import URI
@@ -51,7 +51,7 @@ from ..transaction.base import Transaction
 from ..transaction.client import ClientTransaction
 from ..transaction.layer import TransactionLayer
 from ..transaction.server import ServerTransaction
-from ..transport.base import Flow, ListeningPoint, Target, Transport, TransportError
+from ..transport.base import Flow, ListeningPoint, Target, Transport, TransportError, is_ip
 from ..transport.layer import TransportLayer
 from .client import ClientTransactionHandle
 from .config import EndpointConfig
@@ -618,10 +618,19 @@ class Endpoint:
     # -- RFC 3263 ------------------------------------------------------------------------------
 
     def _dns_uri(self, request: Request, target: Target | URI | str | None) -> URI | None:
-        """The URI to resolve by RFC 3263: the next hop's, when there is a
-        resolver, no explicit ``Target``, and a name rather than an IP address."""
-        if self.resolver is None or isinstance(target, Target | str):
+        """The URI to resolve by RFC 3263, when there is a resolver and the next
+        hop is a name rather than an IP address: the top Route's or Request-URI's,
+        the ``URI`` given, or for a ``Target`` given by name, its transport (and
+        port, which leaves only A/AAAA to look up, §4.2)."""
+        if self.resolver is None:
             return None
+        if isinstance(target, str):
+            target = Target.parse(target)
+        if isinstance(target, Target):
+            if is_ip(target.host) or isinstance(target, DnsTarget):
+                return None
+            return URI("sip", None, target.host, target.port,
+                       {"transport": target.transport.value.lower()})
         if target is None:
             routes = request.route
             target = routes[0].uri if routes else request.uri
