@@ -9,6 +9,7 @@ command -v redis-server >/dev/null 2>&1 || _sipwire_need+=(redis-server)
 command -v baresip >/dev/null 2>&1 || _sipwire_need+=(baresip)
 command -v kamailio >/dev/null 2>&1 || _sipwire_need+=(kamailio)
 command -v tshark >/dev/null 2>&1 || _sipwire_need+=(tshark)
+command -v sngrep >/dev/null 2>&1 || _sipwire_need+=(sngrep)
 command -v groff >/dev/null 2>&1 || _sipwire_need+=(groff-base)
 command -v systemd-analyze >/dev/null 2>&1 || _sipwire_need+=(systemd)
 command -v svcrack >/dev/null 2>&1 || command -v sipvicious_svcrack >/dev/null 2>&1 \
@@ -22,5 +23,5 @@ fi
 unset _sipwire_need
 if [ -n "${CI:-}" ]; then
   export SIPWIRE_REQUIRE_REDIS=1 SIPWIRE_REQUIRE_SIPP=1 SIPWIRE_REQUIRE_BARESIP=1 \
-    SIPWIRE_REQUIRE_KAMAILIO=1 SIPWIRE_REQUIRE_TSHARK=1 SIPWIRE_REQUIRE_SIPVICIOUS=1
+    SIPWIRE_REQUIRE_KAMAILIO=1 SIPWIRE_REQUIRE_TSHARK=1 SIPWIRE_REQUIRE_SNGREP=1 SIPWIRE_REQUIRE_SIPVICIOUS=1
 fi
