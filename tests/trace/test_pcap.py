@@ -162,7 +162,8 @@ async def test_tshark_decodes_every_packet_serve_wrote_as_sip(
     # options docs/traces.md gives
     decode = ["-o", "udp.try_heuristic_first:TRUE", "-o", "tcp.try_heuristic_first:TRUE"]
     result = subprocess.run(
-        [program, "-r", str(pcap), *decode, "-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "frame.protocols",
+        [program, "-r", str(pcap), *decode, "-T", "fields", "-E", "separator=|",
+         "-e", "frame.number", "-e", "frame.protocols",
          "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "tcp.len",
          "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "udp.srcport", "-e", "tcp.srcport"],
         capture_output=True, text=True, timeout=60, check=True)
