@@ -7,6 +7,7 @@ import pytest
 from sipwire.sdp import (
     PCMU,
     TELEPHONE_EVENT,
+    Codec,
     Direction,
     MediaCapabilities,
     Negotiated,
@@ -166,3 +167,21 @@ def test_an_answer_with_another_number_of_m_lines_is_a_400() -> None:
     with pytest.raises(SdpError) as caught:
         negotiate(offer, sdp("m=audio 4000 RTP/AVP 0\r\n", "m=video 0 RTP/AVP 31\r\n"))
     assert (caught.value.status_code, caught.value.rfc) == (400, "RFC 3264 §6")
+
+
+def test_the_remote_rtcp_port_is_its_a_rtcp_or_the_rtp_port_plus_one() -> None:
+    offer = make_offer(LOCAL)
+    plain = negotiate(offer, sdp("m=audio 4000 RTP/AVP 0\r\n")).streams[0]
+    assert plain.remote_rtcp_port == 4001
+    rfc3605 = negotiate(offer, sdp("m=audio 4000 RTP/AVP 0\r\na=rtcp:4005 IN IP4 192.0.2.9\r\n"))
+    assert rfc3605.streams[0].remote_rtcp_port == 4005
+    bad = negotiate(offer, sdp("m=audio 4000 RTP/AVP 0\r\na=rtcp:none\r\n"))
+    assert bad.streams[0].remote_rtcp_port == 4001
+    assert negotiate(offer, sdp("m=audio 0 RTP/AVP 0\r\n")).streams[0].remote_rtcp_port == 0
+
+
+def test_dynamic_payload_types_run_out_at_127() -> None:
+    many = tuple(Codec(f"X{n}", 8000) for n in range(40))
+    offer = make_offer(MediaCapabilities("198.51.100.7", 30000, codecs=many))
+    formats = offer.media[0].formats
+    assert formats == tuple(str(pt) for pt in range(96, 128))

@@ -1,4 +1,18 @@
-"""SDP (RFC 4566) and the offer/answer model (RFC 3264), sans-I/O."""
+"""SDP (RFC 4566) and the offer/answer model (RFC 3264), sans-I/O.
+
+- ``model``: ``SessionDescription`` and ``MediaDescription``, read liberally
+  and written back losslessly (``SessionDescription.parse``, ``bytes()``).
+- ``attributes``: rtpmap, fmtp, direction (``Direction``), static payload types.
+- ``capabilities``: ``Codec`` and ``MediaCapabilities``, what we offer and accept.
+- ``negotiation``: ``make_offer``, ``answer`` and ``negotiate`` as pure
+  functions, and the ``Negotiated`` result a media engine plugs into.
+- ``offeranswer``: ``OfferAnswer``, one session's state table (RFC 3264 §4),
+  o= versioning and hold, for the INVITE session to drive.
+- ``errors``: ``SdpError`` (400), ``NotAcceptableHere`` (488),
+  ``OfferAnswerError`` (491/500/400), each with ``status_code``.
+
+See docs/sdp.md.
+"""
 
 from __future__ import annotations
 

@@ -84,6 +84,8 @@ class MediaStream:
     with no codec in common).  ``codecs`` are in the order to prefer when
     sending (RFC 3264 §6 and §7), telephone-event included; ``local_ptime`` and
     ``remote_ptime`` are the packet times each side asked to receive.
+    ``remote_rtcp_port`` is where the peer takes RTCP: its ``a=rtcp`` port
+    (RFC 3605), else the RTP port plus one (RFC 3550 §11); 0 when inactive.
     """
 
     index: int
@@ -98,6 +100,7 @@ class MediaStream:
     active: bool
     local_ptime: int | None = None
     remote_ptime: int | None = None
+    remote_rtcp_port: int = 0
 
     @property
     def codec(self) -> NegotiatedCodec | None:
@@ -365,7 +368,18 @@ def _stream(local: SessionDescription, remote: SessionDescription, index: int) -
         remote_address=their_connection.address if their_connection else "",
         remote_port=theirs.port,
         codecs=codecs if active else (), direction=direction, active=active,
-        local_ptime=ours.ptime, remote_ptime=theirs.ptime)
+        local_ptime=ours.ptime, remote_ptime=theirs.ptime,
+        remote_rtcp_port=_rtcp_port(theirs) if active else 0)
+
+
+def _rtcp_port(m: MediaDescription) -> int:
+    """``a=rtcp:<port> [...]`` (RFC 3605 §2.1), else the RTP port plus one (RFC 3550 §11)."""
+    value = m.attribute("rtcp")
+    if value:
+        port = value.split()[0]
+        if port.isdigit() and 0 < int(port) < 65536:
+            return int(port)
+    return m.port + 1
 
 
 def _agreed_codecs(ours: MediaDescription, theirs: MediaDescription
