@@ -219,6 +219,9 @@ def test_out_of_dialog_refer_makes_a_dialog() -> None:
     notify = sent_request(actions)
     assert notify.to.tag == "a1" and notify.from_.tag == accepted.to.tag
     assert str(notify.uri) == "sip:alice@192.0.2.10"
+    refer.headers.remove("Contact")
+    referee, actions = ReferNotifier.receive_refer(refer, 0.0, contact="sip:bob@192.0.2.20")
+    assert referee is None and sent_response(actions).status == 400
 
 
 @pytest.mark.parametrize(("headers", "reason"), [

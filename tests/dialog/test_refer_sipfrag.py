@@ -33,7 +33,7 @@ def test_parse_rfc_3420_examples() -> None:
     assert frag.status is None and frag.reason is None
     assert frag.headers == (("Contact", "<sip:alice@pc33.atlanta.com>"), ("Subject", "lunch"))
     frag = SipFrag.parse(b"From: Alice <sip:alice@atlanta.com>\r\n\r\nbody text")
-    assert frag.start_line is None and frag.status is None
+    assert frag.start_line is None and frag.status is None and frag.reason is None
     assert frag.body == b"body text"
     assert bytes(frag) == b"From: Alice <sip:alice@atlanta.com>\r\n\r\nbody text"
     assert SipFrag.parse(b"") == SipFrag()

@@ -362,3 +362,17 @@ def test_session_expires_typed_in_answer() -> None:
     invite = request(("Session-Expires", "1800"), ("Supported", "timer"))
     headers = SessionTimer().answer(invite, 0.0)
     assert SessionExpires(1800, "uac") in [v for _, v in headers]
+
+
+def test_malformed_timer_headers_count_as_absent() -> None:
+    # a Session-Expires or Min-SE that does not parse is no request for a timer
+    timer = SessionTimer()
+    invite = request(("Session-Expires", "soon"), ("Min-SE", "x"), ("Supported", "timer"))
+    assert timer.receive_request(invite) is None
+    assert named(timer.answer(invite, 0.0)) == {"Session-Expires": "1800;refresher=uac",
+                                                "Require": "timer"}
+    sent = request(*SessionTimer().request_headers())
+    timer = SessionTimer()
+    timer.request_headers()
+    timer.receive_response(sent, response(sent, 200, ("Session-Expires", "bad")), 0.0)
+    assert timer.state is TimerState.LOCAL and timer.interval == 1800  # as if absent (§7.2)

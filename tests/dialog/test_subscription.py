@@ -475,6 +475,11 @@ def test_notifier_refusals() -> None:
     _, actions = Notifier.receive_subscribe(
         subscribe(600, "refer"), 0.0, packages=PACKAGES, contact="sip:vm@192.0.2.9")
     assert sent_response(actions).status == 403
+    no_contact = subscribe(600)
+    no_contact.headers.remove("Contact")
+    _, actions = Notifier.receive_subscribe(no_contact, 0.0, packages=PACKAGES,
+                                            contact="sip:vm@192.0.2.9")
+    assert sent_response(actions).status == 400
 
 
 def test_notifier_default_and_max_expires() -> None:
@@ -627,3 +632,44 @@ def test_notifier_refresh_refusals() -> None:
     newer = sent_request(pair.subscriber.refresh(1.0))
     pair.notifier.receive_subscribe_refresh(newer, 1.0)
     assert sent_response(pair.notifier.receive_subscribe_refresh(stale, 1.0)).status == 500
+
+
+def test_subscriber_details() -> None:
+    # provisional responses change nothing; a 2xx without Expires keeps the one asked for
+    pair = Pair(expires=300)
+    sub = pair.subscriber
+    trying = wire_response(sub.request.reply(100))
+    assert sub.receive_response(sub.request, trying, 0.0) == []
+    ok = wire_response(sub.request.reply(200, to_tag="vm1", contact="<sip:vm@192.0.2.9>"))
+    ok.headers.remove("Expires")
+    sub.receive_response(sub.request, ok, 0.0)
+    pair.notify("active", 1.0)  # no expires parameter: the 2xx's duration holds
+    assert sub.expires == 300 and sub.expires_at == 300.0
+    # the Accept of the SUBSCRIBE goes into its refreshes
+    sub = Subscriber(subscribe(600, "message-summary",
+                               ("Accept", "application/simple-message-summary")))
+    notifier, actions = Notifier.receive_subscribe(
+        sent_request(sub.start(0.0)), 0.0, packages=PACKAGES, contact="sip:vm@192.0.2.9",
+        resource_state=SUMMARY)
+    assert notifier is not None
+    sub.receive_notify(sent_request(actions), 0.1)
+    refresh = sent_request(sub.refresh(1.0))
+    assert refresh.headers.get("Accept") == "application/simple-message-summary"
+
+
+def test_malformed_headers_count_as_absent() -> None:
+    pair = Pair()
+    sub = pair.subscriber
+    # a 423 whose Min-Expires does not parse cannot be retried
+    bad = wire_response(sub.request.reply(423, headers=[("Min-Expires", "soon")]))
+    assert kinds(sub.receive_response(sub.request, bad, 0.0)) == ["SubscriptionEnded"]
+    # a 2xx with a malformed Expires keeps the duration asked for
+    pair = Pair()
+    ok = wire_response(pair.subscriber.request.reply(
+        200, to_tag="vm1", contact="<sip:vm@192.0.2.9>", headers=[("Expires", "x")]))
+    pair.subscriber.receive_response(pair.subscriber.request, ok, 0.0)
+    assert pair.subscriber.expires == 600
+    # a NOTIFY with a malformed Event matches nothing
+    made = wire_request(pair.first_notify)
+    made.headers.set("Event", "a..b")
+    assert not pair.subscriber.matches(wire_request(made))

@@ -78,6 +78,7 @@ def test_replaces_attributes_and_build() -> None:
     assert built == value
     assert str(built) == "12345@192.168.118.3;to-tag=12345;from-tag=54321;early-only"
     assert not Replaces("a", "b", "c").early_only
+    assert str(Replaces("a", "b", "c", params={"x": "1"})) == "a;to-tag=b;from-tag=c;x=1"
 
 
 @pytest.mark.parametrize("text", ["", "a b;to-tag=1;from-tag=2", "abc;from-tag=2",

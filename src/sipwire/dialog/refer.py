@@ -203,6 +203,9 @@ class ReferNotifier:
         if dialog is None:
             if contact is None:
                 raise ValueError("a REFER outside a dialog needs our Contact for the 202")
+            if not refer.contact:
+                # the dialog would have no remote target (RFC 3261 §12.1.1)
+                return None, [SendResponse(refer.reply(400, "Missing Contact"))]
             accepted = refer.reply(202, contact=contact)
             dialog = Dialog.uas(refer, accepted)
         else:

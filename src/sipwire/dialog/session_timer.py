@@ -360,8 +360,6 @@ class SessionTimer:
         self._refresh_at = now + interval / 2 if local else None
 
     def _off(self) -> None:
-        if self.state is _S.EXPIRED:
-            return
         self._go("2xx without timer", _S.OFF)
         self.interval = self.expires_at = None
         self._refresh_at = self._bye_at = None

@@ -562,6 +562,9 @@ class Notifier:
             return None, [SendResponse(request.reply(403, "Refer Subscription Needs A REFER"))]
         event = _event(request)
         assert event is not None
+        if not request.contact:
+            # the dialog would have no remote target (RFC 3261 §12.1.1)
+            return None, [SendResponse(request.reply(400, "Missing Contact"))]
         asked = _expires(request)
         granted = package.default_expires if asked is None else asked
         if 0 < granted < 3600 and granted < min_expires:
