@@ -233,3 +233,51 @@ def test_traffic_that_is_not_sip_is_left_out() -> None:
                        stream=8)
     data = written(dns, tls, http, record(INVITE))
     assert [r.data for r in read_capture(data)] == [INVITE]
+
+
+def _fragments(packet: bytes, size: int) -> list[bytes]:
+    """An IPv4 packet cut into fragments of ``size`` payload bytes (a multiple of 8)."""
+    header, body = packet[:20], packet[20:]
+    out = []
+    for offset in range(0, len(body), size):
+        chunk = body[offset:offset + size]
+        more = 0x2000 if offset + size < len(body) else 0
+        h = header[:2] + struct.pack("!H", 20 + len(chunk)) + header[4:6] + \
+            struct.pack("!H", more | offset // 8) + header[8:10] + b"\0\0" + header[12:]
+        h = h[:10] + struct.pack("!H", checksum(h)) + h[12:]
+        out.append(b"\0" * 12 + b"\x08\x00" + h + chunk)
+    return out
+
+
+def test_ipv4_fragments_are_put_together_in_any_order() -> None:
+    big = INVITE.replace(b"l: 4\r\n\r\nabcd", b"l: 3000\r\n\r\n" + b"s" * 3000)
+    data = written(record(big), record(OK, back=True))
+    first, second = frames(data)
+    pieces = _fragments(first[14:], 1480)
+    assert len(pieces) == 3
+    shuffled = [pieces[2], pieces[0], second, pieces[1]]
+    out = data[:24] + b"".join(struct.pack("<IIII", 1, 0, len(f), len(f)) + f
+                               for f in shuffled)
+    assert [r.data for r in read_capture(out)] == [OK, big]
+    # a fragment whose others never came gives nothing
+    out = data[:24] + b"".join(struct.pack("<IIII", 1, 0, len(f), len(f)) + f
+                               for f in pieces[:2])
+    assert list(read_capture(out)) == []
+
+
+def test_ipv6_fragments_are_put_together() -> None:
+    big = INVITE.replace(b"l: 4\r\n\r\nabcd", b"l: 2000\r\n\r\n" + b"s" * 2000)
+    data = written(record(big, host="2001:db8::1", peer="2001:db8::2"))
+    (frame,) = frames(data)
+    header, body = frame[14:54], frame[54:]
+    pieces = []
+    for offset in range(0, len(body), 1232):
+        chunk = body[offset:offset + 1232]
+        more = 1 if offset + 1232 < len(body) else 0
+        fragment = struct.pack("!BxHI", 17, (offset // 8) << 3 | more, 0xABCD)
+        ip = header[:4] + struct.pack("!H", 8 + len(chunk)) + b"\x2c" + header[7:]
+        pieces.append(b"\0" * 12 + b"\x86\xdd" + ip + fragment + chunk)
+    out = data[:24] + b"".join(struct.pack("<IIII", 1, 0, len(f), len(f)) + f
+                               for f in reversed(pieces))
+    (back,) = read_capture(out)
+    assert back.data == big and str(back.source) == "[2001:db8::1]:40000"

@@ -7,11 +7,12 @@ import ipaddress
 import struct
 import sys
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["ETHERTYPE_IPV4", "ETHERTYPE_IPV6", "PROTO_TCP", "PROTO_UDP", "TCP_ACK",
-           "TCP_FIN", "TCP_PSH", "TCP_SYN", "Segment", "checksum", "ip_packet",
-           "parse_ip", "tcp_header", "udp_header"]
+           "TCP_FIN", "TCP_PSH", "TCP_SYN", "Defragmenter", "Segment", "checksum",
+           "ip_packet", "parse_ip", "tcp_header", "udp_header"]
 
 PROTO_TCP = 6
 PROTO_UDP = 17
@@ -97,9 +98,86 @@ class Segment:
 _IPV6_EXTENSIONS = {0, 43, 60}  # hop-by-hop, routing, destination options
 
 
+class Defragmenter:
+    """Puts fragmented IPv4 packets (RFC 791 §3.2) and IPv6 packets whose
+    first extension header is a Fragment header (RFC 8200 §4.5) back
+    together: a SIP request over UDP larger than the path MTU arrives so.
+    At most ``limit`` packets are pending; past it the oldest is dropped."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        #: (src, dst, id, proto) -> (header of the first fragment, {offset: data}, total)
+        self._pending: dict[tuple[bytes, bytes, int, int],
+                            tuple[bytes, dict[int, bytes], list[int]]] = {}
+
+    def feed(self, packet: bytes) -> bytes | None:
+        """The packet itself when it is whole, the reassembled packet when
+        this fragment completes one, else None."""
+        if not packet:
+            return None
+        version = packet[0] >> 4
+        if version == 4 and len(packet) >= 20:
+            frag = struct.unpack_from("!H", packet, 6)[0]
+            if not frag & 0x3FFF:
+                return packet
+            ihl = (packet[0] & 0x0F) * 4
+            total = struct.unpack_from("!H", packet, 2)[0] or len(packet)
+            key = (packet[12:16], packet[16:20], struct.unpack_from("!H", packet, 4)[0],
+                   packet[9])
+            header = packet[:ihl] if frag & 0x1FFF == 0 else b""
+            return self._add(key, header, (frag & 0x1FFF) * 8, not frag & 0x2000,
+                             packet[ihl:total], self._ipv4)
+        if version == 6 and len(packet) >= 48 and packet[6] == 44:
+            length = struct.unpack_from("!H", packet, 4)[0]
+            proto = packet[40]
+            offset_flags, ident = struct.unpack_from("!HI", packet, 42)
+            key = (packet[8:24], packet[24:40], ident, proto)
+            header = packet[:6] + bytes([proto]) + packet[7:40] if offset_flags >> 3 == 0 \
+                else b""
+            return self._add(key, header, (offset_flags >> 3) * 8, not offset_flags & 1,
+                             packet[48:40 + length], self._ipv6)
+        return packet
+
+    def _add(self, key: tuple[bytes, bytes, int, int], header: bytes, offset: int,
+             last: bool, data: bytes, build: Callable[[bytes, bytes], bytes]) -> bytes | None:
+        entry = self._pending.get(key)
+        if entry is None:
+            if len(self._pending) >= self.limit:
+                del self._pending[next(iter(self._pending))]
+            entry = self._pending[key] = (b"", {}, [-1])
+        first, parts, total = entry
+        parts.setdefault(offset, data)
+        if header:
+            first = header
+            self._pending[key] = (first, parts, total)
+        if last:
+            total[0] = offset + len(data)
+        if not first or total[0] < 0:
+            return None
+        body, position = b"", 0
+        while position < total[0]:
+            part = parts.get(position)
+            if part is None or not part:
+                return None
+            body += part
+            position += len(part)
+        del self._pending[key]
+        return build(first, body[:total[0]])
+
+    @staticmethod
+    def _ipv4(header: bytes, body: bytes) -> bytes:
+        whole = header[:2] + struct.pack("!H", len(header) + len(body)) + header[4:6] + \
+            b"\0\0" + header[8:10] + b"\0\0" + header[12:]
+        return whole[:10] + struct.pack("!H", checksum(whole)) + whole[12:] + body
+
+    @staticmethod
+    def _ipv6(header: bytes, body: bytes) -> bytes:
+        return header[:4] + struct.pack("!H", len(body)) + header[6:] + body
+
+
 def parse_ip(packet: bytes) -> Segment | None:
-    """The UDP or TCP segment in an IP packet; None for anything else (and
-    for IPv4 fragments, which this reader does not reassemble)."""
+    """The UDP or TCP segment in an IP packet; None for anything else (a
+    fragment among them: ``Defragmenter`` puts them together first)."""
     if not packet:
         return None
     version = packet[0] >> 4

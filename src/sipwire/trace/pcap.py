@@ -36,6 +36,7 @@ from .packets import (
     TCP_ACK,
     TCP_PSH,
     TCP_SYN,
+    Defragmenter,
     addresses,
     ip_packet,
     parse_ip,
@@ -185,10 +186,11 @@ class PcapWriter:
 def read_capture(data: bytes) -> Iterator[TraceRecord]:
     """The SIP messages of a pcap or pcapng capture, in file order.
 
-    UDP datagrams are one message each.  TCP segments are put back in order
-    per connection and direction (a segment seen twice counts once) and split
-    into messages by Content-Length (RFC 3261 §18.3).  Every transport read
-    is UDP or TCP: a pcap cannot tell TLS that was written decrypted, or WS.
+    UDP datagrams are one message each (IP fragments put together first).
+    TCP segments are put back in order per connection and direction (a
+    segment seen twice counts once) and split into messages by Content-Length
+    (RFC 3261 §18.3).  Every transport read is UDP or TCP: a pcap cannot tell
+    TLS that was written decrypted, or WS.  What is not SIP is left out.
     """
     if len(data) < 4:
         raise PcapError("too short for a capture file")
@@ -198,8 +200,11 @@ def read_capture(data: bytes) -> Iterator[TraceRecord]:
     else:
         packets = _pcap_packets(data)
     streams: dict[tuple[Address, Address], _Reassembly] = {}
+    fragments = Defragmenter()
     for when, linktype, frame in packets:
         packet = _ip_of(linktype, frame)
+        if packet is not None:
+            packet = fragments.feed(packet)
         segment = parse_ip(packet) if packet is not None else None
         if segment is None:
             continue
