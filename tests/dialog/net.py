@@ -13,10 +13,12 @@ from sipwire.dialog import (
     DialogAction,
     InviteSession,
     OfferAnswer,
+    Rel100,
     SendAck,
     SendRequest,
     SendResponse,
 )
+from sipwire.dialog.session_timer import SessionTimerConfig
 from sipwire.transaction import TimerConfig
 
 from .builders import BOB_CONTACT, invite, wire
@@ -80,17 +82,24 @@ class Net:
     drop: Drop | None = None
     queue: list[tuple[str, DialogAction]] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    bob_rel100: Rel100 = Rel100.SUPPORTED
+    bob_timer: SessionTimerConfig | None = None
 
     @classmethod
     def call(cls, *, alice_media: OfferAnswer | None = None,
              bob_media: OfferAnswer | None = None,
-             seed: int = 7, offer: bool = True) -> Net:
+             seed: int = 7, offer: bool = True, alice_rel100: Rel100 = Rel100.SUPPORTED,
+             bob_rel100: Rel100 = Rel100.SUPPORTED,
+             alice_timer: SessionTimerConfig | None = None,
+             bob_timer: SessionTimerConfig | None = None, drop: Drop | None = None) -> Net:
         media_a = alice_media if alice_media is not None else FakeMedia("alice")
         request = invite(contact="<sip:alice@192.0.2.1:5060>")
         alice = InviteSession.uac(request, media=media_a, timers=TIMERS,
-                                  rng=random.Random(seed), offer=offer)
+                                  rng=random.Random(seed), offer=offer, rel100=alice_rel100,
+                                  session_timer=alice_timer)
         net = cls(alice, bob_media=bob_media if bob_media is not None else FakeMedia("bob"),
-                  rng=random.Random(seed + 1))
+                  rng=random.Random(seed + 1), bob_rel100=bob_rel100, bob_timer=bob_timer,
+                  drop=drop)
         net.perform("alice", alice.start(0.0))
         return net
 
@@ -127,9 +136,11 @@ class Net:
         if isinstance(message, Response):
             self.perform(peer, self.session(peer).receive_response(message, self.now))
             return
-        if peer == "bob" and self.bob is None:
+        if peer == "bob" and message.method == "INVITE" and message.to.tag is None:
+            # a new INVITE (the first, or one sent again after a 422): a new session
             self.bob = InviteSession.uas(message, contact=BOB_CONTACT, media=self.bob_media,
-                                         timers=TIMERS, rng=self.rng)
+                                         timers=TIMERS, rng=self.rng, rel100=self.bob_rel100,
+                                         session_timer=self.bob_timer)
             self.perform("bob", self.bob.start(self.now))
             return
         self.perform(peer, self.session(peer).receive_request(message, self.now))

@@ -10,9 +10,11 @@ from sipwire.dialog import (
     Dialog,
     DialogAction,
     InviteSession,
+    Rel100,
     SendAck,
     SendRequest,
     SendResponse,
+    SessionTimerConfig,
 )
 
 from .builders import BOB_CONTACT, invite, reply, wire
@@ -35,20 +37,24 @@ class Probe:
     actions: list[DialogAction] = field(default_factory=list)
 
     @classmethod
-    def uac(cls, *, offer: bool = True) -> Probe:
+    def uac(cls, *, offer: bool = True, rel100: Rel100 = Rel100.SUPPORTED,
+            session_timer: SessionTimerConfig | None = None) -> Probe:
         media = FakeMedia("alice")
         inv = invite(contact=ALICE_CONTACT)
         session = InviteSession.uac(inv, media=media, timers=TIMERS, rng=random.Random(1),
-                                    offer=offer)
+                                    offer=offer, rel100=rel100, session_timer=session_timer)
         return cls(session, inv, media)
 
     @classmethod
     def uas(cls, *, body: bytes = b"offer alice v1 sendrecv", refuse: bool = False,
-            contact: str | None = ALICE_CONTACT) -> Probe:
+            contact: str | None = ALICE_CONTACT, headers: tuple[tuple[str, str], ...] = (),
+            rel100: Rel100 = Rel100.SUPPORTED,
+            session_timer: SessionTimerConfig | None = None) -> Probe:
         media = FakeMedia("bob", refuse=refuse)
-        inv = invite(contact=contact, body=body)
+        inv = invite(contact=contact, body=body, headers=headers)
         session = InviteSession.uas(inv, contact=BOB_CONTACT, media=media, timers=TIMERS,
-                                    rng=random.Random(2), to_tag="bobtag")
+                                    rng=random.Random(2), to_tag="bobtag", rel100=rel100,
+                                    session_timer=session_timer)
         return cls(session, inv, media)
 
     def do(self, actions: list[DialogAction]) -> list[DialogAction]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,11 @@ from sipwire.dialog import (
     SessionEdge,
     SessionEvent,
     SessionState,
+    SessionTimerConfig,
 )
 from sipwire.transaction import build_cancel
 
+from .builders import wire
 from .probe import Probe
 
 S, E = SessionState, SessionEvent
@@ -55,7 +58,7 @@ def _to(probe: Probe, state: SessionState, event: SessionEvent) -> None:
         probe.do(s.start(0.0))
         if state is S.PROCEEDING:
             return
-        probe.do(s.provisional(0.0, 180))
+        probe.do(s.provisional(0.0, 180, early_media=s.reliable is not None))
         probe.last_response()
         if state is S.EARLY:
             return
@@ -92,8 +95,14 @@ def _fire(event: SessionEvent) -> Fire:
             probe.do(s.provisional(now, 183))
         elif event is E.SEND_SUCCESS:
             probe.do(s.answer(now))
+        elif event is E.SEND_FAILURE and s.state is S.ACCEPTED:
+            # the 2xx held for the PRACK of a reliable 1xx that never comes (RFC 3262 §3)
+            probe.do(s.handle_timer(now + 64 * s.timers.t1))
         elif event is E.SEND_FAILURE:
             probe.do(s.reject(now, 486))
+        elif event is E.RETRY_422:
+            too_small = probe.invite.reply(422, headers=[("Min-SE", "3600")])
+            probe.do(s.receive_response(wire(too_small), now))
         elif event is E.CANCEL:
             probe.do(s.receive_request(build_cancel(probe.invite), now))
         elif event is E.RETRANSMIT:
@@ -120,14 +129,16 @@ def _fire(event: SessionEvent) -> Fire:
     return fire
 
 
-def _reply(request: Request, status: int) -> Response:
-    from .builders import wire
-    return wire(request.reply(status))
+def _reply(request: Request, status: int, **kwargs: Any) -> Response:
+    return wire(request.reply(status, **kwargs))
 
 
 def _probe(edge: SessionEdge) -> Probe:
     if edge.role is Role.UAC:
-        return Probe.uac()
+        timer = SessionTimerConfig() if edge.event is E.RETRY_422 else None
+        return Probe.uac(session_timer=timer)
+    if edge.event is E.SEND_FAILURE and edge.state is S.ACCEPTED:
+        return Probe.uas(headers=(("Require", "100rel"),))
     return Probe.uas(refuse=edge.event is E.START_REFUSED)
 
 
@@ -172,7 +183,8 @@ def _modify_to(probe: Probe, state: ModifyState) -> Request | None:
 
 @pytest.mark.parametrize("edge", MODIFY_TABLE, ids=lambda e: f"{e.state.value}-{e.event.value}")
 def test_every_edge_of_the_modify_table(edge: ModifyEdge) -> None:
-    probe = Probe.uac()
+    timer = SessionTimerConfig() if edge.event is ModifyEvent.RETRY_422 else None
+    probe = Probe.uac(session_timer=timer)
     s = probe.session
     request = _modify_to(probe, edge.state)
     assert s.modify_state is edge.state
@@ -184,6 +196,11 @@ def test_every_edge_of_the_modify_table(edge: ModifyEdge) -> None:
         probe.do(s.handle_timer(deadline))
     elif edge.event is ModifyEvent.ENDED:
         probe.do(s.bye(3.0))
+    elif edge.event is ModifyEvent.RETRY_422:
+        assert request is not None
+        again = probe.sent(s.receive_response(_reply(request, 422,
+                                                     headers=[("Min-SE", "3600")]), 2.0))
+        assert [m.headers.get("Session-Expires") for m in again] == ["3600;refresher=uac"]
     else:
         assert request is not None
         status = {ModifyEvent.SUCCESS: 200, ModifyEvent.GLARE: 491,

@@ -28,6 +28,9 @@ row in the current state changes nothing)::
     UAC   terminated  2xx                           the same                             terminated
     UAC   calling     300-699                       Failed, Ended                        terminated
     UAC   early       300-699                       Failed, Ended                        terminated
+    UAC   calling     422 (RFC 4028 §7.3)           SendRequest INVITE (CSeq+1, larger   calling
+                                                    Session-Expires)
+    UAC   early       422                           the same                             calling
     UAS   initial     start                         OfferReceived                        proceeding
     UAS   initial     start, offer refused          SendResponse 488 (400: no Contact)   terminated
     UAS   proceeding  1xx sent (not 100)            SendResponse                         early
@@ -40,6 +43,8 @@ row in the current state changes nothing)::
     UAS   early       CANCEL received               the same                             terminated
     UAS   accepted    2xx timer (T1, 2T1 ... T2)    SendResponse 2xx again               accepted
     UAS   accepted    ACK                           AckReceived                          confirmed
+    UAS   accepted    no PRACK for the reliable 1xx SendResponse 500, Ended "no PRACK"    terminated
+                      holding the 2xx (RFC 3262 §3)
     UAS   accepted    64*T1 without ACK             SendRequest BYE, Ended "no ACK"      terminated
     UAS   early       BYE received                  200, 487 to INVITE, Ended            terminated
     UAS   accepted    BYE received                  200, Ended                           terminated
@@ -66,6 +71,7 @@ Our own session modifications (re-INVITE §14, UPDATE RFC 3311), ``MODIFY_TABLE`
     pending  491                          ModifyFailed(retry_at), rollback     backoff
     pending  other 300-699                ModifyFailed, rollback (481/408 end) idle
     backoff  retry timer                  SendRequest (a new offer)            pending
+    pending  422 (RFC 4028 §7.3)          SendRequest again, larger interval   pending
     backoff  session ended                -                                    idle
 
 §14.1's backoff after a 491: 2.1-4 s (in 10 ms steps) when we own the Call-ID
@@ -77,6 +83,25 @@ offer while the peer's offer is unanswered, gets 500 with Retry-After 0-10 s
 (§14.2, RFC 3311 §5.2).  Received re-INVITEs and UPDATEs are answered at
 once (200 with the answer, or 488 when ``OfferAnswer.receive_offer`` refuses
 the offer), so an UPDATE never arrives before our answer to the last one.
+
+Composed in (both from this package):
+
+- RFC 3262 (``prack``), by the ``rel100`` policy.  The caller lists 100rel
+  in Supported (or Require); a new in-order reliable 1xx is PRACKed (with
+  our answer when it carried an offer; its answer completes our offer),
+  retransmissions and out-of-order ones are dropped.  The callee decides per
+  INVITE (``uas_decision``: 420/421 refuse it); its 101-199 then go through
+  ``ReliableProvisionals`` (RSeq, retransmitted T1, 2*T1 ... until the
+  PRACK, 500 after 64*T1), PRACKs are answered 200 or 481, and a 2xx waits
+  while a 1xx with a session description is unacknowledged.
+  ``provisional(early_media=True)`` puts our answer in a reliable 1xx.
+- RFC 4028 (``session_timer``), when ``session_timer`` is given.  Our INVITE,
+  re-INVITEs and UPDATEs carry Session-Expires/Min-SE; a 422 sends them
+  again with the interval it asks for; the peer's are checked (422/420) and
+  our 2xx carries the negotiated interval.  The refresher refreshes at half
+  the interval (an UPDATE without offer when the peer's Allow lists UPDATE,
+  else a re-INVITE); the other side sends BYE when no refresh came by the
+  expiry minus min(32 s, interval/3) (§10).
 """
 
 from __future__ import annotations
@@ -114,6 +139,30 @@ from .checks import not_acceptable_here
 from .dialog import Dialog, DialogError, DialogState
 from .dialogset import DialogSet, ForkOutcome
 from .negotiation import OfferAnswer, OfferState, refusal_status
+from .prack import (
+    Acknowledged,
+    GaveUp,
+    PrackAction,
+    ProvisionalKind,
+    ReceivedProvisionals,
+    Rel100,
+    ReliableProvisionals,
+    SendFinal,
+    SendPrackResponse,
+    SendProvisional,
+    rack_for,
+    uac_option_tags,
+    uas_decision,
+)
+from .redirect import redirected_request
+from .session_timer import (
+    Expired,
+    Refresh,
+    Retry,
+    SessionTimer,
+    SessionTimerAction,
+    SessionTimerConfig,
+)
 
 __all__ = [
     "MODIFY_TABLE",
@@ -166,6 +215,7 @@ class SessionEvent(Enum):
     BYE_SENT = "bye()"
     BYE_RECEIVED = "BYE received"
     DIALOG_GONE = "481 or 408"
+    RETRY_422 = "422, sent again (RFC 4028)"
 
 
 class SessionError(ValueError):
@@ -200,7 +250,8 @@ SESSION_TABLE: tuple[SessionEdge, ...] = tuple([
     *_rows([_R.UAS], [_S.INITIAL], _E.START_REFUSED, _S.TERMINATED),
     *_rows([_R.UAS], [_S.PROCEEDING, _S.EARLY], _E.SEND_PROVISIONAL, _S.EARLY),
     *_rows([_R.UAS], [_S.PROCEEDING, _S.EARLY], _E.SEND_SUCCESS, _S.ACCEPTED),
-    *_rows([_R.UAS], [_S.PROCEEDING, _S.EARLY], _E.SEND_FAILURE, _S.TERMINATED),
+    *_rows([_R.UAS], [_S.PROCEEDING, _S.EARLY, _S.ACCEPTED], _E.SEND_FAILURE, _S.TERMINATED),
+    *_rows([_R.UAC], [_S.CALLING, _S.EARLY], _E.RETRY_422, _S.CALLING),
     *_rows([_R.UAS], [_S.PROCEEDING, _S.EARLY], _E.CANCEL, _S.TERMINATED),
     *_rows([_R.UAS], [_S.ACCEPTED], _E.RETRANSMIT, _S.ACCEPTED),
     *_rows([_R.UAS], [_S.ACCEPTED], _E.ACK, _S.CONFIRMED),
@@ -231,6 +282,7 @@ class ModifyEvent(Enum):
     GLARE = "491"
     FAILURE = "other 300-699"
     RETRY = "retry timer"
+    RETRY_422 = "422 (RFC 4028)"
     ENDED = "session ended"
 
 
@@ -248,6 +300,7 @@ MODIFY_TABLE: tuple[ModifyEdge, ...] = (
     ModifyEdge(_M.PENDING, _ME.SUCCESS, _M.IDLE),
     ModifyEdge(_M.PENDING, _ME.GLARE, _M.BACKOFF),
     ModifyEdge(_M.PENDING, _ME.FAILURE, _M.IDLE),
+    ModifyEdge(_M.PENDING, _ME.RETRY_422, _M.PENDING),
     ModifyEdge(_M.BACKOFF, _ME.RETRY, _M.PENDING),
     ModifyEdge(_M.BACKOFF, _ME.ENDED, _M.IDLE),
 )
@@ -278,7 +331,8 @@ class InviteSession:
     def __init__(self, role: Role, invite: Request, *, media: OfferAnswer | None = None,
                  timers: TimerConfig | None = None, rng: random.Random | None = None,
                  contact: URI | NameAddr | str | None = None, to_tag: str | None = None,
-                 ) -> None:
+                 rel100: Rel100 = Rel100.SUPPORTED,
+                 session_timer: SessionTimerConfig | None = None) -> None:
         self.role = role
         self.invite = invite
         self.media = media
@@ -305,29 +359,42 @@ class InviteSession:
         self._cancel_sent = False
         self._bye_wanted = False
         self._early_offer = True
+        self._exchanged = False                       # an offer/answer exchange completed
+        self.rel100 = rel100
+        #: UAS: our reliable provisionals (RFC 3262), when this INVITE uses them
+        self.reliable: ReliableProvisionals | None = None
+        self._received = ReceivedProvisionals()       # UAC: reliable 1xx seen (RFC 3262 §4)
+        #: the session timer (RFC 4028), None when off
+        self.session_timer = SessionTimer(session_timer) if session_timer is not None else None
+        self._peer_allows_update = False
 
     # -- construction ------------------------------------------------------------------------
 
     @classmethod
     def uac(cls, invite: Request, *, media: OfferAnswer | None = None,
             timers: TimerConfig | None = None, rng: random.Random | None = None,
-            offer: bool = True) -> InviteSession:
+            offer: bool = True, rel100: Rel100 = Rel100.SUPPORTED,
+            session_timer: SessionTimerConfig | None = None) -> InviteSession:
         """The caller's session for ``invite`` (built with a Contact, §8.1.1.8).
         With ``media`` and no body, ``start`` puts an offer in it, unless
         ``offer`` is False: then the 2xx brings the offer and the ACK our
-        answer (§13.2.1)."""
-        session = cls(Role.UAC, invite, media=media, timers=timers, rng=rng)
+        answer (§13.2.1).  ``rel100`` is the RFC 3262 policy, ``session_timer``
+        the RFC 4028 one (None: no session timer)."""
+        session = cls(Role.UAC, invite, media=media, timers=timers, rng=rng, rel100=rel100,
+                      session_timer=session_timer)
         session._early_offer = offer
         return session
 
     @classmethod
     def uas(cls, invite: Request, *, contact: URI | NameAddr | str,
             media: OfferAnswer | None = None, timers: TimerConfig | None = None,
-            rng: random.Random | None = None, to_tag: str | None = None) -> InviteSession:
+            rng: random.Random | None = None, to_tag: str | None = None,
+            rel100: Rel100 = Rel100.SUPPORTED,
+            session_timer: SessionTimerConfig | None = None) -> InviteSession:
         """The callee's session for a received ``invite``; ``contact`` goes in
         our responses (§12.1.1: "MUST"), ``to_tag`` (new by default) in To."""
         return cls(Role.UAS, invite, media=media, timers=timers, rng=rng, contact=contact,
-                   to_tag=to_tag)
+                   to_tag=to_tag, rel100=rel100, session_timer=session_timer)
 
     def __repr__(self) -> str:
         return f"<InviteSession {self.role.value} {self.state.value} {self.invite.call_id!r}>"
@@ -354,7 +421,13 @@ class InviteSession:
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must next be called, or None."""
-        return min(self._deadlines.values(), default=None)
+        times = list(self._deadlines.values())
+        for part in (self.reliable, self.session_timer):
+            if part is not None:
+                deadline = part.next_deadline()
+                if deadline is not None:
+                    times.append(deadline)
+        return min(times, default=None)
 
     def handle_timer(self, now: float) -> list[DialogAction]:
         """Fire every timer due at ``now``, earliest first."""
@@ -370,6 +443,14 @@ class InviteSession:
                 actions += self._no_ack(now)
             elif name == "retry":
                 actions += self._retry(now)
+        if self.reliable is not None:
+            due = self.reliable.next_deadline()
+            if due is not None and due <= now:
+                actions += self._prack_actions(self.reliable.handle_timer(now), now)
+        if self.session_timer is not None:
+            due = self.session_timer.next_deadline()
+            if due is not None and due <= now:
+                actions += self._timer_actions(self.session_timer.handle_timer(now), now)
         return actions
 
     # -- starting ----------------------------------------------------------------------------
@@ -386,6 +467,15 @@ class InviteSession:
                 invite.headers.set("Content-Type", SDP)
             if invite.body:
                 self.offer_state = OfferState.LOCAL
+            supported, require = uac_option_tags(self.rel100)
+            extra: list[tuple[str, str | Field]] = []
+            if self.session_timer is not None:
+                timer_supported, timer_require = self.session_timer.option_tags()
+                supported, require = supported + timer_supported, require + timer_require
+                extra = self.session_timer.request_headers()
+            _add_option_tags(invite, supported, require)
+            for name, value in extra:
+                invite.headers.add(name, value, before="Content-Length")
             self._move(SessionEvent.START)
             return [SendRequest(invite)]
         invite = self.invite
@@ -393,6 +483,16 @@ class InviteSession:
             self._move(SessionEvent.START_REFUSED)
             return [SendResponse(invite.reply(400, "Missing Contact", to_tag=self.to_tag)),
                     Ended("400")]
+        self._peer_allows_update = _allows(invite, "UPDATE")
+        decision = uas_decision(invite, self.rel100)
+        refusal = decision.reject
+        if refusal is None and self.session_timer is not None:
+            refusal = self.session_timer.receive_request(invite)
+        if refusal is not None:
+            self._move(SessionEvent.START_REFUSED)
+            return [SendResponse(refusal), Ended(str(refusal.status), refusal)]
+        if decision.reliable:
+            self.reliable = ReliableProvisionals(invite, timers=self.timers, rng=self.rng)
         if not invite.body:
             self._move(SessionEvent.START)
             return []
@@ -421,13 +521,24 @@ class InviteSession:
             raise SessionError(f"{status} is not provisional")
         if status == 100:
             return [SendResponse(self.invite.reply(100, headers=headers))]
-        body = self._answer if early_media and self._answer else b""
+        reliable = self.reliable is not None
+        body = b""
+        if early_media and self.offer_state is OfferState.REMOTE:
+            body = self._answer or b""
+            if reliable:  # RFC 3262 §5: the answer, sent reliably
+                self._answer = None
+                self._answer_sent()
+        elif early_media and reliable and self.offer_state is OfferState.NONE and \
+                not self._exchanged:
+            body = self._make_offer()  # RFC 3262 §5: the PRACK brings the answer
         response = self.invite.reply(status, to_tag=self.to_tag, contact=self.contact,
                                      headers=headers, body=body,
                                      content_type=SDP if body else None)
         if self.dialog is None:
             self.dialog = Dialog.uas(self.invite, response)
         self._move(SessionEvent.SEND_PROVISIONAL)
+        if self.reliable is not None:
+            return self._prack_actions(self.reliable.send(response, now), now)
         return [SendResponse(response)]
 
     def answer(self, now: float, *, headers: Iterable[tuple[str, str | Field]] = (),
@@ -439,14 +550,20 @@ class InviteSession:
         if self.state not in (SessionState.PROCEEDING, SessionState.EARLY):
             raise SessionError(f"no 2xx in state {self.state.value}")
         body = self._outgoing_body()
+        extra = list(headers)
+        if self.session_timer is not None:
+            extra += self.session_timer.answer(self.invite, now)
         response = self.invite.reply(200, to_tag=self.to_tag, contact=self.contact,
-                                     headers=headers, body=body,
+                                     headers=extra, body=body,
                                      content_type=SDP if body else None)
         if self.dialog is None:
             self.dialog = Dialog.uas(self.invite, response)
         else:
             self.dialog.send_response(self.invite, response)
         self._move(SessionEvent.SEND_SUCCESS)
+        if self.reliable is not None:
+            # held while a reliable 1xx with a session description is unacknowledged
+            return self._prack_actions(self.reliable.send_final(response, now), now)
         self._await_ack(response, now)
         return [SendResponse(response)]
 
@@ -463,6 +580,9 @@ class InviteSession:
         if self.dialog is not None:
             self.dialog.send_response(self.invite, response)
         self._move(SessionEvent.SEND_FAILURE)
+        if self.reliable is not None:
+            sent = self._prack_actions(self.reliable.send_final(response, now), now)
+            return [*sent, *self._ended(str(status), response)]
         return [SendResponse(response), *self._ended(str(status), response)]
 
     def _outgoing_body(self) -> bytes:
@@ -471,7 +591,7 @@ class InviteSession:
             answer, self._answer = self._answer or b"", None
             self._answer_sent()
             return answer
-        if self.offer_state is OfferState.NONE:
+        if self.offer_state is OfferState.NONE and not self._exchanged:
             return self._make_offer()
         return b""
 
@@ -531,6 +651,11 @@ class InviteSession:
             # a 2xx we cannot acknowledge in a dialog (no Contact, no To tag)
             self._move(SessionEvent.FAILURE)
             return [Failed(response), *self._ended("2xx without Contact or To tag", response)]
+        if status == 422 and self.session_timer is not None and \
+                self.state in (SessionState.CALLING, SessionState.EARLY):
+            timer_actions = self.session_timer.receive_response(self.invite, response, now)
+            if any(isinstance(a, Retry) for a in timer_actions):
+                return self._retry_invite()
         if status >= 300:
             if not self._move(SessionEvent.FAILURE):
                 return []
@@ -554,6 +679,9 @@ class InviteSession:
             return [SendAck(ack), SendRequest(bye)]
         self.dialog = dialog
         self._move(SessionEvent.SUCCESS)
+        self._peer_allows_update = _allows(response, "UPDATE")
+        if self.session_timer is not None:
+            self.session_timer.receive_response(self.invite, response, now)
         actions: list[DialogAction] = []
         ack_body = self._answer_in_2xx(response, actions)
         ack = dialog.ack(self.invite, response, body=ack_body,
@@ -568,6 +696,9 @@ class InviteSession:
 
     def _provisional(self, response: Response) -> list[DialogAction]:
         assert self.dialogs is not None
+        kind = self._received.receive(response)
+        if kind is not ProvisionalKind.UNRELIABLE and kind is not ProvisionalKind.NEW:
+            return []  # RFC 3262 §4: a retransmission, out of order, or without RSeq
         self._provisional_received = True
         fork = self.dialogs.receive_response(response)
         if self.state not in (SessionState.CALLING, SessionState.EARLY):
@@ -586,7 +717,28 @@ class InviteSession:
             actions.append(Ringing(response))
         else:
             actions.append(Progress(response))
+        if kind is ProvisionalKind.NEW and fork.dialog is not None:
+            actions += self._prack(fork.dialog, response)
         return actions
+
+    def _prack(self, dialog: Dialog, response: Response) -> list[DialogAction]:
+        """RFC 3262 §4, §5: PRACK a new reliable 1xx; its session description is
+        the answer to our offer, or an offer the PRACK answers."""
+        actions: list[DialogAction] = []
+        body = b""
+        if response.body and self.offer_state is OfferState.LOCAL:
+            actions.append(AnswerReceived(response, response.body))
+            self._take_answer(response.body)
+        elif response.body and self.offer_state is OfferState.NONE and not self._exchanged:
+            actions.append(OfferReceived(response, response.body))
+            try:
+                body = self._take_offer(response.body)
+                self._answer_sent()
+            except ValueError:
+                body = b""
+        prack = dialog.create_request("PRACK", body=body, content_type=SDP if body else None,
+                                      headers=[("RAck", str(rack_for(response)))])
+        return [SendRequest(prack), *actions]
 
     def _answer_in_2xx(self, response: Response, actions: list[DialogAction]) -> bytes:
         """Take the offer or answer of a 2xx to our (re-)INVITE; returns the
@@ -628,6 +780,10 @@ class InviteSession:
             return self._reinvite_received(request, now)
         if method == "UPDATE":
             return self._update_received(request, now)
+        if method == "PRACK":
+            if self.reliable is None:
+                return [SendResponse(request.reply(481))]
+            return self._prack_actions(self.reliable.receive_prack(request, now), now)
         return [RequestReceived(request)]
 
     def _ack(self, ack: Request, now: float) -> list[DialogAction]:
@@ -695,6 +851,10 @@ class InviteSession:
         re-INVITE without offer, our offer), or 488 when the offer is refused."""
         dialog = self.dialog
         assert dialog is not None
+        if self.session_timer is not None:
+            refusal = self.session_timer.receive_request(request)
+            if refusal is not None:
+                return [SendResponse(refusal)]
         actions: list[DialogAction] = []
         body = b""
         if request.body:
@@ -706,8 +866,11 @@ class InviteSession:
             self._answer_sent()
         elif request.method == "INVITE":
             body = self._make_offer()
+        timer_headers = self.session_timer.answer(request, now) \
+            if self.session_timer is not None else []
         response = request.reply(200, contact=self.contact or _target_text(dialog),
-                                 body=body, content_type=SDP if body else None)
+                                 headers=timer_headers, body=body,
+                                 content_type=SDP if body else None)
         dialog.send_response(request, response)
         if request.method == "INVITE":
             self._await_ack(response, now)
@@ -732,7 +895,7 @@ class InviteSession:
             if ack is not None and 200 <= response.status < 300:
                 return [SendAck(ack)]  # a re-INVITE's 2xx again (§13.2.2.4)
             return []
-        if method in ("BYE", "CANCEL") or response.status < 200:
+        if method in ("BYE", "CANCEL", "PRACK") or response.status < 200:
             return []
         request = self._sent.pop(seq, None)
         if request is None or self.dialog is None:
@@ -822,11 +985,17 @@ class InviteSession:
         self._modify_move(ModifyEvent.SEND)
         return self._send_modify(method)
 
-    def _send_modify(self, method: str) -> list[DialogAction]:
+    def _send_modify(self, method: str, *, offer: bool = True) -> list[DialogAction]:
         dialog = self._live_dialog(method)
-        body = self._make_offer()
+        body = self._make_offer() if offer else b""
+        headers: list[tuple[str, str | Field]] = []
+        if self.session_timer is not None:
+            supported, require = self.session_timer.option_tags()
+            headers += [("Supported", tag) for tag in supported]
+            headers += [("Require", tag) for tag in require]
+            headers += self.session_timer.request_headers()
         request = dialog.create_request(method, body=body, content_type=SDP if body else None,
-                                        contact=self.contact_uri)
+                                        contact=self.contact_uri, headers=headers)
         self._modify = request
         return [SendRequest(request)]
 
@@ -839,6 +1008,8 @@ class InviteSession:
         self._modify = None
         assert self.dialog is not None
         self.dialog.receive_response(request, response)
+        timer_actions = self.session_timer.receive_response(request, response, now) \
+            if self.session_timer is not None else []
         if status < 300:
             self._modify_move(ModifyEvent.SUCCESS)
             actions: list[DialogAction] = []
@@ -850,6 +1021,10 @@ class InviteSession:
                 actions.insert(0, SendAck(ack))
             return [*actions, Modified(method, response)]
         self._rollback()
+        if any(isinstance(a, Retry) for a in timer_actions):
+            # RFC 4028 §7.3: the same request again, with a larger Session-Expires
+            self._modify_move(ModifyEvent.RETRY_422)
+            return self._send_modify(method, offer=bool(request.body))
         if status == 491:
             self._modify_move(ModifyEvent.GLARE)
             retry_at = now + glare_backoff(self.role is Role.UAC, self.rng)
@@ -875,6 +1050,68 @@ class InviteSession:
         self._modify_move(ModifyEvent.RETRY)
         return self._send_modify(self._modify_method)
 
+    # -- reliable provisionals (RFC 3262) and session timers (RFC 4028) -----------------------
+
+    def _prack_actions(self, actions: list[PrackAction], now: float) -> list[DialogAction]:
+        """What ``ReliableProvisionals`` asks, as the session's actions."""
+        out: list[DialogAction] = []
+        for action in actions:
+            if isinstance(action, SendProvisional | SendPrackResponse):
+                out.append(SendResponse(action.response))
+            elif isinstance(action, SendFinal):
+                out.append(SendResponse(action.response))
+                if 200 <= action.response.status < 300:
+                    self._await_ack(action.response, now)
+            elif isinstance(action, Acknowledged):
+                body = action.prack.body
+                if body and self.offer_state is OfferState.LOCAL:
+                    out.append(AnswerReceived(action.prack, body))  # RFC 3262 §5
+                    self._take_answer(body)
+            elif isinstance(action, GaveUp):
+                # RFC 3262 §3: no PRACK in 64*T1: the INVITE is refused (5xx)
+                out.append(SendResponse(action.final))
+                self._move(SessionEvent.SEND_FAILURE)
+                out += self._ended("no PRACK", action.final)
+        return out
+
+    def _timer_actions(self, actions: list[SessionTimerAction],
+                       now: float) -> list[DialogAction]:
+        """RFC 4028: a refresh when half the interval passed, BYE on expiry."""
+        out: list[DialogAction] = []
+        for action in actions:
+            if isinstance(action, Refresh):
+                if self.state is SessionState.CONFIRMED and \
+                        self.modify_state is ModifyState.IDLE and \
+                        self.offer_state is OfferState.NONE and self._unacked is None:
+                    # §7.4: an UPDATE without offer where the peer allows it
+                    method = "UPDATE" if self._peer_allows_update else "INVITE"
+                    self._modify_method = method
+                    self._modify_move(ModifyEvent.SEND)
+                    out += self._send_modify(method, offer=method == "INVITE")
+            elif isinstance(action, Expired) and not self.terminated:
+                if self.state is SessionState.CONFIRMED:
+                    out += self._send_bye("session expired")
+                else:
+                    out += self._ended("session expired", None)
+        return out
+
+    def _retry_invite(self) -> list[DialogAction]:
+        """RFC 4028 §7.3: a 422 to our INVITE: the INVITE again, CSeq one up,
+        with the Session-Expires and Min-SE the 422 asked for."""
+        assert self.session_timer is not None
+        invite = redirected_request(self.invite, self.invite.uri)
+        invite.headers.remove("Session-Expires")
+        invite.headers.remove("Min-SE")
+        for name, value in self.session_timer.request_headers():
+            invite.headers.add(name, value, before="Content-Length")
+        self.invite = invite
+        self.dialogs = DialogSet(invite)
+        self._received = ReceivedProvisionals()
+        self._provisional_received = False
+        self.dialog = None
+        self._move(SessionEvent.RETRY_422)
+        return [SendRequest(invite)]
+
     # -- offer/answer (RFC 3264 through ``media``) ----------------------------------------
 
     def _make_offer(self) -> bytes:
@@ -894,6 +1131,7 @@ class InviteSession:
     def _answer_sent(self) -> None:
         if self.offer_state is OfferState.REMOTE:
             self.offer_state = OfferState.NONE
+            self._exchanged = True
             if self.media is not None:
                 self.media.answer_sent()
 
@@ -903,10 +1141,12 @@ class InviteSession:
             return
         self.offer_state = OfferState.NONE
         if self.media is None:
+            self._exchanged = self._exchanged or bool(body)
             return
         if body:
             try:
                 self.media.receive_answer(body)
+                self._exchanged = True
                 return
             except ValueError:
                 pass
@@ -961,6 +1201,19 @@ class InviteSession:
         self._bye_wanted = False
         self._modify_move(ModifyEvent.ENDED)
         return [Ended(reason, message)]
+
+
+def _add_option_tags(request: Request, supported: list[str], require: list[str]) -> None:
+    """Supported and Require option tags (§20.37, §20.32), as one line each."""
+    for name, tags in (("Supported", supported), ("Require", require)):
+        have = {t.lower() for t in request.headers.getall(name)}
+        new = [t for t in tags if t.lower() not in have]
+        if new:
+            request.headers.add(name, ", ".join(new), before="Content-Length")
+
+
+def _allows(message: Request | Response, method: str) -> bool:
+    return any(m.strip().upper() == method for m in message.headers.getall("Allow"))
 
 
 def _contact_text(contact: URI | NameAddr | str | None) -> str | None:
