@@ -357,3 +357,19 @@ def test_a_line_break_in_a_value_we_write_is_refused() -> None:
     media = MediaDescription("audio", 1, "RTP/AVP", ("0",), attributes=(Attribute("x", "a\nb"),))
     with pytest.raises(SdpError):
         str(dataclasses.replace(sdp, session_name="-", media=(media,)))
+
+
+def test_an_empty_fmtp_is_skipped_and_odd_zone_offsets_kept_as_other_lines() -> None:
+    sdp = parse(MINIMAL + "t=0 0\r\nz=2882844526 soon\r\nm=audio 1 RTP/AVP 0\r\na=fmtp:\r\n"
+                "a=fmtp:0 x=1\r\n")
+    assert sdp.media[0].fmtp(0) == "x=1"
+    assert sdp.zone_adjustments == () and sdp.other == (OtherLine("z", "2882844526 soon"),)
+
+
+def test_a_media_section_alone_and_its_rejected_flag() -> None:
+    sdp = parse(MINIMAL.replace("\r\n", "\n") + "m=audio 0 RTP/AVP 0\n\na=x \n")
+    m = sdp.media[0]
+    assert m.rejected and str(m) == "m=audio 0 RTP/AVP 0\n\na=x \n"
+    assert str(dataclasses.replace(m, port=2)) == "m=audio 2 RTP/AVP 0\na=x \n"
+    assert str(MediaDescription("audio", 3, "RTP/AVP", ("8",))) == "m=audio 3 RTP/AVP 8\r\n"
+    assert not MediaDescription("audio", 3, "RTP/AVP", ("8",)).rejected

@@ -323,7 +323,8 @@ class MediaDescription(_Attributes):
         return STATIC_PAYLOAD_TYPES.get(fmt) if self.is_rtp else None
 
     def rtpmaps(self) -> dict[str, RtpMap]:
-        """Each format of the ``m=`` line that has a codec, in order, to its RtpMap."""
+        """Each format of the ``m=`` line that has a codec, in order, to its RtpMap
+        (so each key is a payload type number)."""
         result: dict[str, RtpMap] = {}
         for fmt in self.formats:
             codec = self.rtpmap(fmt)

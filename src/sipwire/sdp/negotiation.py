@@ -179,9 +179,8 @@ def _mapping(stream: MediaStream, previous: Negotiated) -> dict[int, tuple[str, 
     bound: dict[int, tuple[str, int, int]] = {}
     for sdp in (previous.remote, previous.local):
         m = sdp.media[stream.index]
-        for fmt, rtpmap in m.rtpmaps().items():
-            if fmt.isdigit():
-                bound.setdefault(int(fmt), rtpmap.key)
+        for fmt, rtpmap in m.rtpmaps().items():  # an rtpmap's format is a number
+            bound.setdefault(int(fmt), rtpmap.key)
     return bound
 
 
@@ -315,7 +314,7 @@ def _answer_stream(offer: SessionDescription, index: int, m: MediaDescription,
 def _common_codecs(m: MediaDescription, local: MediaCapabilities
                    ) -> list[tuple[int, RtpMap, str | None]]:
     """The offered formats we do, in the offer's order, with the offerer's numbers."""
-    offered = [(fmt, rtpmap) for fmt, rtpmap in m.rtpmaps().items() if fmt.isdigit()]
+    offered = list(m.rtpmaps().items())
     chosen: dict[str, tuple[int, RtpMap, str | None]] = {}
     for fmt, rtpmap in offered:
         codec = next((c for c in local.audio_codecs if c.matches(rtpmap)), None)
@@ -389,8 +388,6 @@ def _agreed_codecs(ours: MediaDescription, theirs: MediaDescription
     our_maps = ours.rtpmaps()
     result = []
     for fmt, rtpmap in theirs.rtpmaps().items():
-        if not fmt.isdigit():
-            continue
         mine = our_maps.get(fmt)
         if mine is None or mine.key != rtpmap.key:
             mine = next((r for r in our_maps.values() if r.key == rtpmap.key), None)
