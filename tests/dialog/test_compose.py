@@ -9,6 +9,7 @@ from sipwire.dialog import (
     Ended,
     InviteSession,
     Rel100,
+    SendAck,
     SendResponse,
     SessionState,
 )
@@ -47,6 +48,23 @@ def test_a_reliable_183_with_the_answer_is_pracked() -> None:
     ok = net.sent("bob", "200 INVITE")[0]
     assert ok.body == b""
     assert net.alice.state is SessionState.CONFIRMED and bob.state is SessionState.CONFIRMED
+    alice_media = net.alice.media
+    assert isinstance(alice_media, FakeMedia)
+    assert alice_media.kinds() == ["make_offer", "receive_answer"]
+
+
+def test_a_2xx_repeating_the_early_answer_is_not_an_offer() -> None:
+    net = Net.call(bob_rel100=Rel100.PREFERRED)
+    bob = net.bob
+    assert bob is not None
+    net.perform("bob", bob.provisional(0.0, 183, early_media=True))
+    early = net.sent("bob", "183 INVITE")[0]
+    ok = bob.invite.reply(200, to_tag=bob.to_tag, contact="<sip:bob@192.0.2.4:5062>",
+                          body=early.body, content_type="application/sdp")
+    actions = net.alice.receive_response(ok, 1.0)
+    assert [type(a).__name__ for a in actions] == ["SendAck", "Answered"]
+    ack = actions[0]
+    assert isinstance(ack, SendAck) and ack.request.body == b""
     alice_media = net.alice.media
     assert isinstance(alice_media, FakeMedia)
     assert alice_media.kinds() == ["make_offer", "receive_answer"]

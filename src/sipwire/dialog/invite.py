@@ -360,6 +360,7 @@ class InviteSession:
         self._bye_wanted = False
         self._early_offer = True
         self._exchanged = False                       # an offer/answer exchange completed
+        self._early_exchanged = False                 # ... in a reliable 1xx and its PRACK
         self.rel100 = rel100
         #: UAS: our reliable provisionals (RFC 3262), when this INVITE uses them
         self.reliable: ReliableProvisionals | None = None
@@ -683,7 +684,8 @@ class InviteSession:
         if self.session_timer is not None:
             self.session_timer.receive_response(self.invite, response, now)
         actions: list[DialogAction] = []
-        ack_body = self._answer_in_2xx(response, actions)
+        # an exchange completed in a reliable 1xx: the 2xx may only repeat it (§13.2.1)
+        ack_body = b"" if self._early_exchanged else self._answer_in_2xx(response, actions)
         ack = dialog.ack(self.invite, response, body=ack_body,
                          content_type=SDP if ack_body else None)
         self._acks[response.cseq.seq] = ack
@@ -736,6 +738,7 @@ class InviteSession:
                 self._answer_sent()
             except ValueError:
                 body = b""
+        self._early_exchanged = self._exchanged
         prack = dialog.create_request("PRACK", body=body, content_type=SDP if body else None,
                                       headers=[("RAck", str(rack_for(response)))])
         return [SendRequest(prack), *actions]
