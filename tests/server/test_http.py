@@ -209,3 +209,30 @@ def test_http_address_is_checked() -> None:
     with pytest.raises(ConfigError, match="--http: expected HOST:PORT"):
         ServerConfig(http="9090").check()
     assert ServerConfig(http="[::1]:9090").check().http == "[::1]:9090"
+
+
+async def test_auth_failures_and_bans_are_counted(serve: Serve) -> None:
+    from sipwire.auth import DigestClient, MemoryUserStore
+
+    users = MemoryUserStore()
+    users.add("alice", "example.com", "right")
+    server = await serve(auth="on", user_store=users, ban_users=2, control="")
+    operator = Operations(server).operator
+    phones = [await Phone.open(user, server.address("udp")) for user in ("alice", "mallory")]
+    try:
+        for phone in phones:  # two users failing from one address: it is banned
+            request = phone.register()
+            challenge = await phone.request(request)
+            assert status(challenge) == 401
+            wrong = DigestClient(phone.user, "wrong").answer(challenge.message, request)
+            assert wrong is not None
+            phone.send(wrong)
+            await phone.silence(0.3)  # its answer, if any (the ban drops it)
+        samples = parse(await operator.metrics_text())
+        assert value(samples, "sipwire_auth_failures_total") == 2
+        assert value(samples, "sipwire_bans") == 1
+        stats = await operator.stats()
+        assert stats["sipwire_bans"] == 1
+    finally:
+        for phone in phones:
+            phone.close()
