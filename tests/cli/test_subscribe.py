@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sipwire.dialog.events import MESSAGE_SUMMARY, MessageCounts, MessageSummary
 from sipwire.ua import Endpoint
 from sipwire.ua.subscriber import Notifier
 from tests.server.processes import wait_listening
@@ -21,7 +22,8 @@ SCENARIOS = Path(__file__).parents[1] / "dialog_sipp"
 async def test_subscribe_to_a_sipwire_notifier_prints_the_notify(run_cli: RunCli) -> None:
     async with Endpoint(["udp:127.0.0.1:0"]) as ep:
         notifier = Notifier(ep)
-        notifier.serve_message_summary(lambda resource: (5, 2))
+        notifier.serve_message_summary(lambda resource: MessageSummary(
+            True, counts=(("Voice-Message", MessageCounts(5, 2, 0, 0)),)))
         target = f"sip:alice@127.0.0.1:{ep.listening_points[0].port}"
         result = await run_cli("subscribe", target, "--event", "message-summary",
                                "--count", "1", "--expires", "120")
@@ -57,8 +59,7 @@ async def test_subscribe_ends_when_sipp_terminates_the_subscription(
 
 async def test_an_event_nobody_serves_exits_1(run_cli: RunCli) -> None:
     async with Endpoint(["udp:127.0.0.1:0"]) as ep:
-        Notifier(ep).serve("message-summary", "application/simple-message-summary",
-                           lambda resource: b"")
+        Notifier(ep).serve(MESSAGE_SUMMARY, lambda resource: MessageSummary(False))
         target = f"sip:alice@127.0.0.1:{ep.listening_points[0].port}"
         result = await run_cli("subscribe", target, "--event", "presence")
         assert result.status == 1 and result.out == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sipwire.dialog.events import MessageCounts, MessageSummary
 from sipwire.message.uri import URI
 from sipwire.ua.subscriber import Notifier
 from tests.sipp.conftest import StartSipp, sipp_path, start_sipp
@@ -23,9 +24,9 @@ async def test_sipp_subscribes_to_a_sipwire_notifier(make_endpoint: MakeEndpoint
     notifier = Notifier(ep)
     asked: list[URI] = []
 
-    def mailbox(resource: URI) -> tuple[int, int]:
+    def mailbox(resource: URI) -> MessageSummary:
         asked.append(resource)
-        return (3, 1)
+        return MessageSummary(True, counts=(("Voice-Message", MessageCounts(3, 1)),))
 
     notifier.serve_message_summary(mailbox)
     sipp = await start_sipp("-sf", str(SCENARIOS / "subscriber.xml"), "-s", "bob",
@@ -34,4 +35,4 @@ async def test_sipp_subscribes_to_a_sipwire_notifier(make_endpoint: MakeEndpoint
     stats = sipp.stats()
     assert stats["SuccessfulCall(C)"] == "1" and stats["FailedCall(C)"] == "0"
     assert notifier.subscriptions == 0
-    assert [str(r) for r in asked] == [f"sip:bob@127.0.0.1:{port(ep)}"]
+    assert {str(r) for r in asked} == {f"sip:bob@127.0.0.1:{port(ep)}"}

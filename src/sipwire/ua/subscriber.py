@@ -1,27 +1,25 @@
 """SUBSCRIBE and NOTIFY over an ``Endpoint``: subscriber and notifier (RFC 6665).
 
-The subscriber (§4.1) sends a SUBSCRIBE outside any dialog, takes the
-duration the 2xx grants (§4.1.2.1: the Expires of the 200), accepts the
-NOTIFYs of the dialog it creates, before the 2xx too (§4.1.2.4: they may
-cross it), refreshes before expiry within the dialog (§4.1.2.2) and
-unsubscribes with ``Expires: 0`` (§4.1.2.3).  Timer N (64*T1) bounds the
-wait for a NOTIFY after each SUBSCRIBE.  NOTIFYs matching no subscription
-are answered 481 (§4.1.3).  Their states follow the figure of §4.1.2:
-``notify_wait``, ``pending``, ``active``, ``terminated``.
+The state machines are ``sipwire.dialog.subscription``'s, sans-I/O: a
+``Subscriber`` there is one subscription as its subscriber sees it (§4.1.2's
+figure: notify_wait, pending, active, terminated; Timer N; refresh before
+expiry; unsubscribe), a ``Notifier`` one as its notifier sees it (§4.2: 489,
+406, 423, 200 then NOTIFY; refresh; expiry with ``reason=timeout``).  This
+module drives them over asyncio: it sends the requests they ask for and feeds
+back the final responses, answers the NOTIFYs and SUBSCRIBEs the endpoint
+receives through them, and runs their deadlines on the loop's clock.
 
-The notifier (§4.2) answers SUBSCRIBE for the event packages served on its
-endpoint: 489 Bad Event (with Allow-Events) for another package, 406 when
-the Accept lists none of the package's body types, 423 Interval Too Brief
-with Min-Expires (§4.2.1.1), 481 for a refresh of an unknown subscription;
-otherwise 200 with the granted Expires (shortened, never lengthened) and at
-once a NOTIFY with the state (§4.2.1.2).  ``notify()`` sends the new state
-to every subscriber of a resource; an expired subscription, or one
-unsubscribed, gets its last NOTIFY, ``terminated;reason=timeout``
-(§4.2.1.4).  ``message-summary`` (RFC 3842) is built in:
-``serve_message_summary``.
+Subscriber side: ``subscribe(endpoint, target, event, from_=...)`` (or
+``Subscriber.of(endpoint).subscribe``) returns a ``Subscription`` once a 2xx
+came (``SubscriptionError`` otherwise; a 423 is retried with Min-Expires);
+``async for n in sub.notifications()`` yields each NOTIFY, ending after the
+one that terminates; ``refresh()``, ``unsubscribe()``.  A NOTIFY matching no
+subscription is answered 481 (489 for a package nobody subscribed to, §4.1.3).
 
-Dialogs are ``sipwire.dialog.Dialog``; one ``Subscriber`` and one
-``Notifier`` per endpoint hold the NOTIFY and SUBSCRIBE handlers.
+Notifier side: ``Notifier(endpoint)`` and ``serve(package, state)`` for each
+``EventPackage`` (``serve_message_summary`` for RFC 3842's, the body from a
+``MessageSummary``); ``notify(package, resource)`` sends the new state.  The
+packages served are announced in the endpoint's OPTIONS answer (Allow-Events).
 """
 
 from __future__ import annotations
@@ -35,8 +33,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..auth.client import DigestClient
-from ..dialog.dialog import Dialog, DialogId, DialogState
-from ..message.errors import ParseError
+from ..dialog.actions import SendRequest, SendResponse
+from ..dialog.dialog import Dialog, DialogId
+from ..dialog.events import MESSAGE_SUMMARY, EventPackage, EventPackages, MessageSummary
+from ..dialog.subscription import (
+    Notified,
+    NotifierState,
+    SubscriberState,
+    SubscriptionAction,
+    SubscriptionEnded,
+    Subscriptions,
+)
+from ..dialog.subscription import Notifier as NotifierCore
+from ..dialog.subscription import Subscriber as SubscriberCore
 from ..message.fields.base import Field
 from ..message.fields.events import Event, SubscriptionState
 from ..message.fields.nameaddr import NameAddr
@@ -44,31 +53,22 @@ from ..message.message import Request, Response
 from ..message.uri import URI
 from ..transport.base import TransportError
 from .endpoint import Endpoint
-from .registration import refresh_delay
 from .server import ServerTransactionHandle
 
 __all__ = [
-    "MESSAGE_SUMMARY",
     "Notification",
     "Notifier",
     "Subscriber",
     "Subscription",
     "SubscriptionError",
-    "message_summary_body",
     "subscribe",
 ]
 
 logger = logging.getLogger("sipwire.ua.subscriber")
 
-#: RFC 3842 §6: the package and its body type
-MESSAGE_SUMMARY = ("message-summary", "application/simple-message-summary")
-#: §4.1.2.2: a refresh answered with one of these ends the subscription
-_FATAL_TO_REFRESH = frozenset({404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 489, 501,
-                               604})
-
 
 class SubscriptionError(Exception):
-    """A SUBSCRIBE refused (its non-2xx ``response``), or no NOTIFY in Timer N."""
+    """A SUBSCRIBE refused: ``response`` is its final response (489, 403 ...)."""
 
     def __init__(self, message: str, response: Response | None = None) -> None:
         super().__init__(message)
@@ -81,6 +81,12 @@ class Notification:
 
     request: Request
     state: SubscriptionState
+
+    @classmethod
+    def of(cls, notify: Request) -> Notification:
+        value = notify.headers.first("Subscription-State")
+        assert isinstance(value, SubscriptionState)  # the core checked it
+        return cls(notify, value)
 
     @property
     def state_text(self) -> str:
@@ -99,46 +105,46 @@ class Notification:
 
 
 class Subscription:
-    """One subscription of ours (§4.1): its dialog, state and NOTIFYs.
+    """One subscription of ours, driven over the endpoint.
 
-    ``state`` is ``notify_wait``, ``pending``, ``active`` or ``terminated``
-    (§4.1.2); ``expires`` the granted duration, ``reason`` the reason of the
-    terminating NOTIFY (or ``timer-n``, ``refresh``).  ``async for n in
-    sub.notifications()`` yields each NOTIFY, ending after the terminating one.
+    ``state`` is the core's (``notify_wait``, ``pending``, ``active``,
+    ``terminated``); ``expires`` the duration last granted; ``reason`` why
+    it ended (a Subscription-State reason such as ``timeout`` or
+    ``noresource``, ``Timer N``, ``expired``, or a status code); ``received``
+    every NOTIFY so far; ``core`` the sans-I/O ``dialog.subscription.Subscriber``.
     """
 
-    def __init__(self, subscriber: Subscriber, request: Request, event: Event,
+    def __init__(self, subscriber: Subscriber, core: SubscriberCore,
                  credentials: DigestClient | None) -> None:
         self._subscriber = subscriber
-        self.request = request
-        self.event = event
+        self.core = core
         self.credentials = credentials
-        self.dialog: Dialog | None = None
-        self.state = "notify_wait"
-        self.expires: int | None = None
-        self.expires_at: float | None = None
         self.reason: str | None = None
         self.received: list[Notification] = []
-        #: refresh before expiry (§4.1.2.2); False lets the subscription lapse
-        self.auto_refresh = True
-        self._queue: asyncio.Queue[Notification | None] = asyncio.Queue()
-        self._notified = asyncio.Event()
-        self._refresh: asyncio.TimerHandle | None = None
-        self._timer_n: asyncio.TimerHandle | None = None
+        self._changed = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        #: the request last sent (after any Digest retry), whose answer is fed back
+        self._sent: Request = core.request
+
+    @property
+    def state(self) -> str:
+        return self.core.state.value
 
     @property
     def terminated(self) -> bool:
-        return self.state == "terminated"
+        return self.core.state is SubscriberState.TERMINATED
 
     @property
-    def key(self) -> tuple[str, str]:
-        """(Call-ID, our tag): what a NOTIFY of ours carries in Call-ID and To."""
-        tag = self.request.from_.tag
-        assert tag is not None
-        return (self.request.call_id, tag)
+    def expires(self) -> int | None:
+        return self.core.expires
+
+    @property
+    def dialog(self) -> Dialog | None:
+        return self.core.dialog
 
     async def notifications(self) -> AsyncIterator[Notification]:
-        """Every NOTIFY, as it arrives; ends after the one that terminates."""
+        """Every NOTIFY as it arrives; ends after the one that terminates (or when
+        the subscription ends without one: Timer N, expiry)."""
         seen = 0
         while True:
             while seen < len(self.received):
@@ -146,120 +152,97 @@ class Subscription:
                 yield self.received[seen - 1]
             if self.terminated:
                 return
-            await self._queue.get()
+            self._changed.clear()
+            await self._changed.wait()
 
     async def refresh(self, expires: int | None = None) -> Response:
         """SUBSCRIBE again within the dialog (§4.1.2.2); its final response."""
-        return await self._resubscribe((self.expires or 0) if expires is None else expires)
+        actions = self.core.refresh(self._subscriber._now(), expires)
+        return await self._send_all(actions)
 
     async def unsubscribe(self, timeout: float | None = None) -> Response | None:
-        """SUBSCRIBE with ``Expires: 0`` (§4.1.2.3), then wait (Timer N at most)
-        for the final NOTIFY.  None when the subscription had already ended."""
-        if self.terminated or self.dialog is None:
-            self._terminate("unsubscribed")
+        """SUBSCRIBE with ``Expires: 0`` (§4.1.2.3), then wait for the final
+        NOTIFY (Timer N at most, or ``timeout``).  None when nothing was sent."""
+        actions = self.core.unsubscribe(self._subscriber._now())
+        if not any(isinstance(a, SendRequest) for a in actions):
+            self._perform(actions)
             return None
-        response = await self._resubscribe(0)
-        if 200 <= response.status < 300 and not self.terminated:
-            wait = timeout if timeout is not None else self._subscriber.timer_n
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    while not self.terminated:
-                        self._notified.clear()
-                        await self._notified.wait()
-        self._terminate(self.reason or "unsubscribed")
+        response = await self._send_all(actions)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self.terminated:
+                    self._changed.clear()
+                    await self._changed.wait()
         return response
 
-    async def _resubscribe(self, expires: int) -> Response:
-        dialog = self.dialog
-        if dialog is None or dialog.terminated:
-            raise SubscriptionError("no dialog to refresh the subscription in")
-        request = dialog.create_request("SUBSCRIBE", headers=[
-            ("Event", str(self.event)), ("Expires", str(expires)),
-            *self._subscriber._accept_lines(self.request)])
-        self._start_timer_n()
-        response = await self._subscriber.endpoint.request(request,
-                                                           credentials=self.credentials)
-        dialog.local_seq = max(dialog.local_seq or 0, response.cseq.seq)
-        status = response.status
-        if 200 <= status < 300:
-            if expires:
-                self._granted(response, expires)
-        elif status in _FATAL_TO_REFRESH:
-            self._terminate(f"refresh {status}")
+    # -- driving the core -------------------------------------------------------------------
+
+    async def _send_all(self, actions: list[SubscriptionAction]) -> Response:
+        """Perform ``actions``; send their requests, feeding each final response
+        back (a 423's retry too); the last final response."""
+        last: Response | None = None
+        pending = self._perform(actions)
+        while pending:
+            request = pending.pop(0)
+            last = await self._exchange(request)
+            pending += self._perform(self.core.receive_response(
+                self._sent, last, self._subscriber._now()))
+        assert last is not None
+        return last
+
+    async def _exchange(self, request: Request) -> Response:
+        handle = self._subscriber.endpoint.send(request, credentials=self.credentials)
+        response = await handle.final()
+        sent = handle.request
+        dialog = self.core.dialog
+        if dialog is not None and sent.cseq.seq > (dialog.local_seq or 0):
+            dialog.local_seq = sent.cseq.seq  # a Digest retry raised it (§22.2)
+        self._sent = sent
         return response
 
-    # -- what the subscriber calls ----------------------------------------------------------
+    def _perform(self, actions: list[SubscriptionAction]) -> list[Request]:
+        """Events into state; the requests to send are returned."""
+        requests: list[Request] = []
+        for action in actions:
+            if isinstance(action, SendRequest):
+                requests.append(action.request)
+            elif isinstance(action, Notified):
+                self.received.append(Notification.of(action.notify))
+            elif isinstance(action, SubscriptionEnded):
+                if isinstance(action.message, Request) and action.message.method == "NOTIFY":
+                    self.received.append(Notification.of(action.message))
+                self.reason = action.reason
+                self._subscriber._forget(self)
+        self._rearm()
+        self._changed.set()
+        return requests
 
-    def _granted(self, response: Response, asked: int) -> None:
-        expires = response.expires
-        self._set_expiry(expires if expires is not None else asked)
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.core.next_deadline()
+        if deadline is not None and not self.terminated:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer,
+                                                             deadline)
 
-    def _set_expiry(self, expires: int) -> None:
-        loop = asyncio.get_running_loop()
-        self.expires = expires
-        self.expires_at = loop.time() + expires
-        if self._refresh is not None:
-            self._refresh.cancel()
-        self._refresh = None
-        if expires > 0 and not self.terminated:
-            # a refresh one transaction (64*T1) before expiry, not before half of it
-            delay = refresh_delay(expires, self._subscriber.timer_n)
-            self._refresh = loop.call_later(delay, self._refresh_due)
+    def _on_timer(self, deadline: float) -> None:
+        self._timer = None
+        now = max(self._subscriber._now(), deadline)
+        requests = self._perform(self.core.handle_timer(now))
+        if requests:  # a refresh (§4.1.2.2)
+            self._subscriber._spawn(self._refresh_quietly(requests))
 
-    def _refresh_due(self) -> None:
-        self._refresh = None
-        if not self.terminated and self.expires and self.auto_refresh:
-            self._subscriber._spawn(self._refresh_quietly())
-
-    async def _refresh_quietly(self) -> None:
+    async def _refresh_quietly(self, requests: list[Request]) -> None:
         try:
-            await self.refresh()
-        except (SubscriptionError, TransportError) as exc:
-            logger.info("refreshing %s: %s", self.event, exc)
-
-    def _start_timer_n(self) -> None:
-        if self._timer_n is not None:
-            self._timer_n.cancel()
-        self._notified.clear()
-        self._timer_n = asyncio.get_running_loop().call_later(
-            self._subscriber.timer_n, self._timer_n_fired)
-
-    def _timer_n_fired(self) -> None:
-        self._timer_n = None
-        if not self._notified.is_set():
-            logger.info("no NOTIFY for %s in Timer N (RFC 6665 §4.1.2.4)", self.event)
-            self._terminate("timer-n")
-
-    def _on_notify(self, request: Request, state: SubscriptionState) -> None:
-        notification = Notification(request, state)
-        self.received.append(notification)
-        if self._timer_n is not None:
-            self._timer_n.cancel()
-            self._timer_n = None
-        if state.state == "terminated":
-            self._terminate(state.reason or "terminated")
-        else:
-            self.state = "pending" if state.state == "pending" else "active"
-            if state.expires is not None and (self.expires is None or
-                                              state.expires < self.expires):
-                self._set_expiry(state.expires)
-        self._notified.set()
-        self._queue.put_nowait(notification)
-
-    def _terminate(self, reason: str) -> None:
-        if self.terminated:
-            return
-        self.state = "terminated"
-        self.reason = reason
-        for timer in (self._refresh, self._timer_n):
-            if timer is not None:
-                timer.cancel()
-        self._refresh = self._timer_n = None
-        if self.dialog is not None:
-            self.dialog.terminate(reason)
-        self._subscriber._forget(self)
-        self._notified.set()
-        self._queue.put_nowait(None)
+            pending = list(requests)
+            while pending:
+                request = pending.pop(0)
+                response = await self._exchange(request)
+                pending += self._perform(self.core.receive_response(
+                    self._sent, response, self._subscriber._now()))
+        except TransportError as exc:
+            logger.info("refreshing a subscription: %s", exc)
 
 
 _subscribers: weakref.WeakKeyDictionary[Endpoint, Subscriber] = weakref.WeakKeyDictionary()
@@ -273,7 +256,8 @@ class Subscriber:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._subscriptions: dict[tuple[str, str], list[Subscription]] = {}
+        self.cores = Subscriptions(EventPackages())
+        self._by_core: dict[SubscriberCore, Subscription] = {}
         endpoint.on_request(self._on_notify, "NOTIFY")
         _subscribers[endpoint] = self
 
@@ -283,13 +267,9 @@ class Subscriber:
         return found if found is not None else cls(endpoint)
 
     @property
-    def timer_n(self) -> float:
-        """§4.1.2.4: 64*T1."""
-        return 64 * self.endpoint.config.timers.t1
-
-    @property
     def subscriptions(self) -> list[Subscription]:
-        return [s for group in self._subscriptions.values() for s in group]
+        """The subscriptions not terminated."""
+        return list(self._by_core.values())
 
     async def subscribe(self, target: URI | str, event: str | Event, *,
                         from_: NameAddr | URI | str, contact: URI | str | None = None,
@@ -297,13 +277,14 @@ class Subscriber:
                         accept: Iterable[str] | None = None,
                         credentials: DigestClient | None = None,
                         headers: Iterable[tuple[str, str | Field]] = ()) -> Subscription:
-        """Subscribe to ``event`` of ``target`` (§4.1.2.1); returns once the 2xx came.
-
-        Raises ``SubscriptionError`` for a non-2xx (489 Bad Event, 406, 403 ...).
-        The first NOTIFY may come before or after; ``notifications()`` has it.
-        """
+        """Subscribe to ``event`` of ``target`` (§4.1.2.1); returns once a 2xx came
+        (the first NOTIFY may come before or after it).  ``SubscriptionError``
+        for a refusal (489 Bad Event, 406, 403 ...)."""
         uri = URI.parse(target) if isinstance(target, str) else target
         kind = Event.parse(event) if isinstance(event, str) else event
+        types = tuple(accept or ())
+        if kind.package not in self.cores.packages:
+            self.cores.packages.register(EventPackage(kind.package, types or ("*/*",), expires))
         lines: list[tuple[str, str | Field]] = []
         route: URI | None = URI.parse(proxy) if isinstance(proxy, str) else proxy
         if route is not None:
@@ -311,7 +292,7 @@ class Subscriber:
                 route = route.copy(params={**route.params, "lr": None})
             lines.append(("Route", NameAddr(route)))
         lines += [("Event", str(kind)), ("Expires", str(expires))]
-        lines += [("Accept", value) for value in (accept or ())]
+        lines += [("Accept", value) for value in types]
         lines += [("Allow", "NOTIFY"), *headers]
         if contact is None:
             from .target import uri_target
@@ -319,83 +300,47 @@ class Subscriber:
             contact = self.endpoint.contact(uri_target(route or uri).transport,
                                             user=_user_of(from_))
         request = Request.build("SUBSCRIBE", uri, from_=from_, contact=contact, headers=lines)
-        subscription = Subscription(self, request, kind, credentials)
-        self._subscriptions.setdefault(subscription.key, []).append(subscription)
-        subscription._start_timer_n()
+        core = SubscriberCore(request, timers=self.endpoint.config.timers)
+        subscription = Subscription(self, core, credentials)
+        self.cores.add(core)
+        self._by_core[core] = subscription
         try:
-            response = await self.endpoint.request(request, credentials=credentials)
+            response = await subscription._send_all(core.start(self._now()))
         except BaseException:
-            subscription._terminate("failed")
+            self._forget(subscription)
             raise
         if not 200 <= response.status < 300:
-            subscription._terminate(f"{response.status}")
             raise SubscriptionError(f"SUBSCRIBE {uri}: {response.status} {response.reason}",
                                     response)
-        sent = self._sent(request, response)
-        subscription.request = sent
-        if subscription.dialog is None and response.contact:
-            subscription.dialog = Dialog.uac(sent, response)
-        elif subscription.dialog is not None:
-            subscription.dialog.local_seq = response.cseq.seq
-        if not subscription.terminated:
-            subscription._granted(response, expires)
         return subscription
 
-    def _sent(self, request: Request, response: Response) -> Request:
-        # a Digest retry raised the CSeq: the dialog's local CSeq is the retry's (§12.1.2)
-        if response.cseq.seq == request.cseq.seq:
-            return request
-        sent: Request = request.copy()
-        sent.headers.set("CSeq", str(response.cseq))
-        return sent
-
-    def _accept_lines(self, request: Request) -> list[tuple[str, str | Field]]:
-        return [("Accept", value) for value in request.headers.getall("Accept")]
-
     async def _on_notify(self, request: Request, tx: ServerTransactionHandle) -> Response:
-        """§4.1.3: match, check, update the state, answer 200 (or 481, 489, 400)."""
-        tag = request.to.tag
-        candidates = self._subscriptions.get((request.call_id, tag or ""), [])
-        try:
-            event = Event.parse(request.headers.get("Event") or "")
-            state = SubscriptionState.parse(request.headers.get("Subscription-State") or "")
-        except ParseError as exc:
-            return tx.reply(400, f"Bad Event or Subscription-State ({exc.reason})"[:120])
-        match = next((s for s in candidates if s.event.key == event.key), None)
-        if match is None:
-            return tx.reply(481)
-        remote_tag = request.from_.tag or ""
-        dialog = match.dialog
-        if dialog is None:
-            # §4.1.2.4: the NOTIFY came before the 2xx; it creates the dialog
-            if not request.contact:
-                return tx.reply(400, "Missing Contact (RFC 6665 §8.1.2)")
-            dialog = match.dialog = Dialog(
-                DialogId(request.call_id, tag or "", remote_tag), state=DialogState.CONFIRMED,
-                local=NameAddr.parse(str(match.request.from_)),
-                remote=NameAddr.parse(str(request.from_)),
-                remote_target=request.contact[0].uri.copy(),
-                route_set=[NameAddr.parse(str(r)) for r in request.record_route],
-                local_seq=match.request.cseq.seq, is_uac=True,
-                local_target=match.request.contact[0].uri.copy() if match.request.contact
-                else None)
-        elif dialog.id.remote_tag != remote_tag:
-            return tx.reply(481)  # another fork: one subscription per SUBSCRIBE here
-        refusal = dialog.receive_request(request)
-        if refusal is not None:
-            return refusal
-        match._on_notify(request, state)
-        return tx.reply(200)
+        """§4.1.3: the matching subscription answers it, else 481 (489)."""
+        now = self._now()
+        core = self.cores.match(request)
+        if core is None:
+            actions = self.cores.receive_notify(request, now)
+            return _response_in(actions, tx)
+        subscription = self._by_core.get(core)
+        actions = core.receive_notify(request, now)
+        if subscription is not None:
+            subscription._perform(actions)
+        return _response_in(actions, tx)
 
     def _forget(self, subscription: Subscription) -> None:
-        group = self._subscriptions.get(subscription.key)
-        if group is not None and subscription in group:
-            group.remove(subscription)
-            if not group:
-                del self._subscriptions[subscription.key]
+        self._by_core.pop(subscription.core, None)
+        self.cores.prune()
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.endpoint._spawn(coro)
+
+
+def _response_in(actions: list[SubscriptionAction], tx: ServerTransactionHandle) -> Response:
+    response = next((a.response for a in actions if isinstance(a, SendResponse)), None)
+    return response if response is not None else tx.reply(500)
 
 
 async def subscribe(endpoint: Endpoint, target: URI | str, event: str | Event, *,
@@ -420,213 +365,164 @@ def _user_of(value: NameAddr | URI | str) -> str | None:
 # -- the notifier -------------------------------------------------------------------------------
 
 
-#: ``state(resource) -> body``: the current state of a resource, as a body
-StateSource = Callable[[URI], bytes]
-#: ``authorize(subscribe) -> None (allowed) | status (403 ...)``
+#: ``state(resource) -> state``: the resource's current state, as its package
+#: takes it (bytes, or a ``MessageSummary`` for message-summary)
+StateSource = Callable[[URI], object]
+#: ``authorize(subscribe) -> None (allowed) | status (403 ...)`` (§4.2.1.3)
 Authorizer = Callable[[Request], int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Package:
-    name: str
-    content_type: str
-    state: StateSource
-    authorize: Authorizer | None
-
-
-class _Subscribed:
-    """A subscription the notifier holds: its dialog, resource and expiry."""
-
-    __slots__ = ("dialog", "event", "expires_at", "package", "resource", "timer")
-
-    def __init__(self, dialog: Dialog, event: Event, package: _Package, resource: URI) -> None:
-        self.dialog = dialog
-        self.event = event
-        self.package = package
-        self.resource = resource
-        self.expires_at = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+@dataclass(slots=True)
+class _Held:
+    core: NotifierCore
+    resource: URI
+    timer: asyncio.TimerHandle | None = None
 
 
 class Notifier:
-    """The notifier side of an endpoint (§4.2): packages served, subscriptions held.
-
-    ``serve(package, content_type, state)`` accepts subscriptions to
-    ``package``; ``state(resource)`` gives the body of each NOTIFY (the
-    resource is the SUBSCRIBE's Request-URI, without parameters).
-    ``min_expires`` answers shorter requests 423; ``max_expires`` caps what
-    is granted; ``default_expires`` is granted when the SUBSCRIBE has no
-    Expires (RFC 3842 §6: 3600 s for message-summary).
-    """
+    """The notifier side of an endpoint (§4.2): the packages it serves and the
+    subscriptions it holds.  ``min_expires`` answers shorter requests 423,
+    ``max_expires`` caps what is granted."""
 
     def __init__(self, endpoint: Endpoint, *, min_expires: int = 60,
-                 max_expires: int = 3600, default_expires: int = 3600) -> None:
+                 max_expires: int | None = 3600) -> None:
         self.endpoint = endpoint
         self.min_expires = min_expires
         self.max_expires = max_expires
-        self.default_expires = default_expires
-        self._packages: dict[str, _Package] = {}
-        self._subscriptions: dict[DialogId, _Subscribed] = {}
+        self.packages = EventPackages()
+        self._states: dict[str, tuple[StateSource, Authorizer | None]] = {}
+        self._held: dict[DialogId, _Held] = {}
         endpoint.on_request(self._on_subscribe, "SUBSCRIBE")
 
-    def serve(self, package: str, content_type: str, state: StateSource, *,
+    def serve(self, package: EventPackage, state: StateSource, *,
               authorize: Authorizer | None = None) -> None:
-        """Accept subscriptions to ``package``, bodies of ``content_type``."""
-        self._packages[package] = _Package(package, content_type, state, authorize)
-        self.endpoint.announce(events=[package])
+        """Accept subscriptions to ``package``; ``state(resource)`` is the state of
+        the resource (the SUBSCRIBE's Request-URI without parameters)."""
+        self.packages.register(package)
+        self._states[package.name] = (state, authorize)
+        self.endpoint.announce(events=[package.name])
 
-    def serve_message_summary(self, mailbox: Callable[[URI], tuple[int, int]], *,
-                              account: Callable[[URI], URI | None] | None = None,
+    def serve_message_summary(self, mailbox: Callable[[URI], MessageSummary], *,
                               authorize: Authorizer | None = None) -> None:
-        """RFC 3842: ``mailbox(resource)`` is (new, old) voice messages."""
-        def state(resource: URI) -> bytes:
-            new, old = mailbox(resource)
-            where = account(resource) if account is not None else resource
-            return message_summary_body(new, old, account=where)
-
-        self.serve(*MESSAGE_SUMMARY, state, authorize=authorize)
+        """RFC 3842 message waiting: ``mailbox(resource)`` is its ``MessageSummary``."""
+        self.serve(MESSAGE_SUMMARY, mailbox, authorize=authorize)
 
     @property
     def subscriptions(self) -> int:
-        return len(self._subscriptions)
+        return len(self._held)
 
     async def notify(self, package: str, resource: URI | str | None = None) -> int:
-        """Send the current state to each subscriber of ``package`` (of
-        ``resource`` only, when given); how many NOTIFYs were sent."""
+        """Send the current state to each subscriber of ``package`` (of ``resource``
+        only, when given); how many NOTIFYs went."""
         wanted = URI.parse(resource) if isinstance(resource, str) else resource
-        targets = [s for s in self._subscriptions.values() if s.package.name == package and
-                   (wanted is None or s.resource == wanted)]
-        await asyncio.gather(*(self._send_notify(s) for s in targets))
-        return len(targets)
+        now = self._now()
+        sends: list[Coroutine[Any, Any, None]] = []
+        for held in list(self._held.values()):
+            if held.core.package.name != package or (wanted is not None and
+                                                     held.resource != wanted):
+                continue
+            sends += self._perform(held, held.core.notify(now, self._state(held)))
+        await asyncio.gather(*sends)
+        return len(sends)
 
     async def close(self) -> None:
-        """End every subscription: NOTIFY ``terminated;reason=noresource``."""
-        held = list(self._subscriptions.values())
-        await asyncio.gather(*(self._end(s, "noresource") for s in held),
-                             return_exceptions=True)
+        """End every subscription: NOTIFY ``terminated;reason=noresource`` (§4.2.2)."""
+        now = self._now()
+        sends: list[Coroutine[Any, Any, None]] = []
+        for held in list(self._held.values()):
+            sends += self._perform(held, held.core.terminate(now, "noresource"))
+        await asyncio.gather(*sends, return_exceptions=True)
 
     # -- SUBSCRIBE ----------------------------------------------------------------------------
 
-    async def _on_subscribe(self, request: Request, tx: ServerTransactionHandle) -> Response:
-        try:
-            event = Event.parse(request.headers.get("Event") or "")
-        except ParseError:
-            return tx.reply(400, "Missing or bad Event (RFC 6665 §8.2.1)")
-        package = self._packages.get(event.package)
-        if package is None:
-            return tx.reply(489, headers=[("Allow-Events", ", ".join(self._packages))])
-        accept = [a.split(";", 1)[0].strip().lower() for a in request.headers.getall("Accept")]
-        if accept and not any(a in (package.content_type, "*/*",
-                                    package.content_type.split("/")[0] + "/*")
-                              for a in accept):
-            return tx.reply(406, headers=[("Accept", package.content_type)])
-        asked = request.expires
-        if asked is None:
-            asked = self.default_expires
-        if 0 < asked < 3600 and asked < self.min_expires:  # §4.2.1.1
-            return tx.reply(423, headers=[("Min-Expires", str(self.min_expires))])
-        granted = min(asked, self.max_expires)
+    async def _on_subscribe(self, request: Request, tx: ServerTransactionHandle) -> None:
+        now = self._now()
         if request.to.tag is not None:
-            return await self._refresh(request, tx, event, granted)
-        if package.authorize is not None:
-            refusal = package.authorize(request)
-            if refusal is not None:
-                return tx.reply(refusal)
-        if not request.contact:
-            return tx.reply(400, "Missing Contact (RFC 6665 §8.1.1)")
-        response = tx.reply(200, headers=[("Expires", str(granted))],
-                            contact=self.endpoint.contact(tx.flow.transport))
-        dialog = Dialog.uas(request, response)
-        resource = request.uri.copy(params={}, headers={})
-        held = _Subscribed(dialog, event, package, resource)
-        await tx.respond(response)
-        if granted == 0:  # §4.4.3: a poll: one NOTIFY with the state, and done
-            self.endpoint._spawn(self._end(held, "timeout", with_state=True))
-            return response
-        self._subscriptions[dialog.id] = held
-        self._expire_at(held, granted)
-        self.endpoint._spawn(self._send_notify(held))
-        return response
-
-    async def _refresh(self, request: Request, tx: ServerTransactionHandle, event: Event,
-                       granted: int) -> Response:
-        """§4.2.1.4: a SUBSCRIBE within the dialog refreshes (or, Expires 0, ends)."""
-        dialog_id = DialogId(request.call_id, request.to.tag or "", request.from_.tag or "")
-        held = self._subscriptions.get(dialog_id)
-        if held is None or held.event.key != event.key:
-            return tx.reply(481)
-        refusal = held.dialog.receive_request(request)
+            held = self._held.get(DialogId(request.call_id, request.to.tag,
+                                           request.from_.tag or ""))
+            if held is None:
+                await tx.respond(tx.reply(481, "Subscription Does Not Exist"))
+                return
+            actions = held.core.receive_subscribe_refresh(request, now, self._state(held))
+            await self._answer(held, actions, tx)
+            return
+        found = self.packages.check_subscribe(request)
+        if isinstance(found, Response):  # 489 with Allow-Events, 406 with Accept
+            await tx.respond(found)
+            return
+        _, authorize = self._states[found.name]
+        refusal = authorize(request) if authorize is not None else None
         if refusal is not None:
-            return refusal
-        response = tx.reply(200, headers=[("Expires", str(granted))],
-                            contact=self.endpoint.contact(tx.flow.transport))
-        await tx.respond(response)
-        if granted == 0:
-            self.endpoint._spawn(self._end(held, "timeout"))
-        else:
-            self._expire_at(held, granted)
-            self.endpoint._spawn(self._send_notify(held))
-        return response
-
-    def _expire_at(self, held: _Subscribed, granted: int) -> None:
-        loop = asyncio.get_running_loop()
-        held.expires_at = loop.time() + granted
-        if held.timer is not None:
-            held.timer.cancel()
-        held.timer = loop.call_at(held.expires_at, self._expired, held)
-
-    def _expired(self, held: _Subscribed) -> None:
-        held.timer = None
-        if self._subscriptions.get(held.dialog.id) is held:
-            self.endpoint._spawn(self._end(held, "timeout"))
-
-    # -- NOTIFY -------------------------------------------------------------------------------
-
-    async def _send_notify(self, held: _Subscribed, *, state: SubscriptionState | None = None,
-                           with_state: bool = True) -> Response | None:
-        if held.dialog.terminated:
-            return None
-        if state is None:
-            loop = asyncio.get_running_loop()
-            remaining = max(0, int(held.expires_at - loop.time() + 0.5))
-            state = SubscriptionState("active", expires=remaining)
-        body = held.package.state(held.resource) if with_state else b""
-        request = held.dialog.create_request(
-            "NOTIFY", body=body, content_type=held.package.content_type if body else None,
-            headers=[("Event", str(held.event)), ("Subscription-State", state)])
+            await tx.respond(tx.reply(refusal))
+            return
+        resource = request.uri.copy(params={}, headers={})
         try:
-            response = await self.endpoint.request(request)
+            state = self._states[found.name][0](resource)
+        except LookupError:
+            await tx.respond(tx.reply(404))
+            return
+        core, actions = NotifierCore.receive_subscribe(
+            request, now, packages=self.packages, contact=self.endpoint.contact(
+                tx.flow.transport), resource_state=state, min_expires=self.min_expires,
+            max_expires=self.max_expires, to_tag=tx.to_tag)
+        if core is None:
+            await self._answer(None, actions, tx)
+            return
+        held = _Held(core, resource)
+        if core.state is not NotifierState.TERMINATED:
+            self._held[core.dialog.id] = held
+        await self._answer(held, actions, tx)
+
+    async def _answer(self, held: _Held | None, actions: list[SubscriptionAction],
+                      tx: ServerTransactionHandle) -> None:
+        """The response first, then the NOTIFY (§4.2.1.2)."""
+        for action in actions:
+            if isinstance(action, SendResponse):
+                await tx.respond(action.response)
+        if held is not None:
+            for send in self._perform(held, [a for a in actions
+                                             if not isinstance(a, SendResponse)]):
+                self.endpoint._spawn(send)
+
+    def _state(self, held: _Held) -> object:
+        return self._states[held.core.package.name][0](held.resource)
+
+    # -- NOTIFY and time ------------------------------------------------------------------------
+
+    def _perform(self, held: _Held, actions: list[SubscriptionAction],
+                 ) -> list[Coroutine[Any, Any, None]]:
+        """The NOTIFYs to send (as coroutines); the subscription forgotten when over."""
+        sends = [self._send(held, a.request) for a in actions if isinstance(a, SendRequest)]
+        self._rearm(held)
+        return sends
+
+    async def _send(self, held: _Held, notify: Request) -> None:
+        try:
+            response = await self.endpoint.request(notify)
         except TransportError as exc:
-            logger.info("NOTIFY to %s: %s", held.dialog.remote_target, exc)
-            return None
-        if response.status >= 300 and state.state != "terminated":
-            # §4.2.2: a 481 (and any failure, RFC 5057) ends the subscription
-            self._forget(held)
-        return response
+            logger.info("NOTIFY to %s: %s", held.core.dialog.remote_target, exc)
+            return
+        self._perform(held, held.core.receive_response(notify, response, self._now()))
 
-    async def _end(self, held: _Subscribed, reason: str, *, with_state: bool = False,
-                   ) -> Response | None:
-        self._forget(held)
-        response = await self._send_notify(
-            held, state=SubscriptionState("terminated", reason=reason), with_state=with_state)
-        held.dialog.terminate(reason)
-        return response
-
-    def _forget(self, held: _Subscribed) -> None:
+    def _rearm(self, held: _Held) -> None:
         if held.timer is not None:
             held.timer.cancel()
             held.timer = None
-        if self._subscriptions.get(held.dialog.id) is held:
-            del self._subscriptions[held.dialog.id]
+        if held.core.state is NotifierState.TERMINATED:
+            if self._held.get(held.core.dialog.id) is held:
+                del self._held[held.core.dialog.id]
+            return
+        deadline = held.core.next_deadline()
+        if deadline is not None:
+            held.timer = asyncio.get_running_loop().call_at(deadline, self._expired, held,
+                                                            deadline)
 
+    def _expired(self, held: _Held, deadline: float) -> None:
+        held.timer = None
+        now = max(self._now(), deadline)
+        for send in self._perform(held, held.core.handle_timer(now)):
+            self.endpoint._spawn(send)
 
-def message_summary_body(new: int, old: int, *, account: URI | None = None,
-                         new_urgent: int = 0, old_urgent: int = 0) -> bytes:
-    """An ``application/simple-message-summary`` body (RFC 3842 §5.2) for voice
-    messages: ``Messages-Waiting``, ``Message-Account`` and ``Voice-Message:
-    new/old (new-urgent/old-urgent)``."""
-    lines = [f"Messages-Waiting: {'yes' if new > 0 else 'no'}"]
-    if account is not None:
-        lines.append(f"Message-Account: {account}")
-    lines.append(f"Voice-Message: {new}/{old} ({new_urgent}/{old_urgent})")
-    return ("\r\n".join(lines) + "\r\n").encode()
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
