@@ -170,3 +170,24 @@ def _serve_command(*args: str) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "sipwire.cli.main", "serve", *args]
+
+
+def test_the_operation_settings_from_the_file_and_the_flags(tmp_path: Path) -> None:
+    import argparse
+
+    from sipwire.server.config import add_arguments, load_config
+
+    path = tmp_path / "sipwire.toml"
+    path.write_text('http = "127.0.0.1:9090"\ncontrol = "/run/x.sock"\nlog_format = "json"\n'
+                    'log_file = "syslog:"\ndrain_timeout = 7\n')
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = load_config(parser.parse_args(["--config", str(path)]))
+    assert (config.http, config.control, config.log_format, config.log_file,
+            config.drain_timeout) == ("127.0.0.1:9090", "/run/x.sock", "json", "syslog:", 7.0)
+    config = load_config(parser.parse_args(
+        ["--config", str(path), "--http", "[::1]:9091", "--control", "", "--log-format", "text",
+         "--log-file", "/var/log/sipwire.log", "--drain-timeout", "0"]))
+    assert (config.http, config.control, config.log_format, config.log_file,
+            config.drain_timeout) == ("[::1]:9091", "", "text", "/var/log/sipwire.log", 0.0)
+    assert load_config(parser.parse_args([])).control is None  # the default path, at start
