@@ -144,7 +144,7 @@ class TextFormatter(logging.Formatter):
     """``logging.Formatter``, with the ``sip`` fields of a record that its
     message does not already say appended as ``key=value``."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         text = super().formatMessage(record)
         sip: dict[str, Any] | None = getattr(record, "sip", None)
         if not sip:
