@@ -14,7 +14,7 @@ from pathlib import Path
 from sipwire.trace import read_capture, read_trace
 
 from ..server.processes import free_port, sipwire_environment
-from .conftest import COMMAND, RUN_TIMEOUT
+from .conftest import COMMAND, RUN_TIMEOUT, RunCli
 
 ODD = (b"OPTIONS sip:127.0.0.1:{S} SIP/2.0\r\nv:SIP/2.0/UDP   127.0.0.1:{P};branch=z9hG4bK-{N}\r\n"
        b"f:   <sip:a@example.com>;tag=1\r\nt:<sip:127.0.0.1>\r\ni:  odd-{N}@x \r\n"
@@ -100,3 +100,40 @@ def test_listen_raw_prints_what_came_and_went(tmp_path: Path) -> None:
     assert [(r.direction, r.data) for r in read_trace(out)] == [("recv", data),
                                                                 ("sent", answer)]
     assert [r.data for r in read_capture(pcap.read_bytes())] == [data, answer]
+
+
+def test_pcap_and_hep_from_toml_and_flags(tmp_path: Path) -> None:
+    import argparse
+
+    import pytest
+
+    from sipwire.server.config import ConfigError, ServerConfig, add_arguments, load_config
+
+    path = tmp_path / "sipwire.toml"
+    path.write_text('pcap = "calls.pcap"\nhep = "127.0.0.1:9060"\nhep_id = 2001\n'
+                    "trace = true\n")
+    config = load_config(path=str(path))
+    assert (config.pcap, config.hep, config.hep_id, config.trace) == (
+        "calls.pcap", "127.0.0.1:9060", 2001, True)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--config", str(path), "--pcap", "other.pcap", "--hep",
+                              "[::1]:9060", "--hep-id", "3", "--no-trace"])
+    config = load_config(args)
+    assert (config.pcap, config.hep, config.hep_id, config.trace) == (
+        "other.pcap", "[::1]:9060", 3, False)
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        ServerConfig(hep="collector.example.com").check()
+
+
+async def test_a_pcap_or_hep_that_cannot_be_used_stops_the_start(run_cli: RunCli,
+                                                                   tmp_path: Path) -> None:
+    bad = tmp_path / "no" / "such" / "dir.pcap"
+    base = ("serve", "--listen", "udp:127.0.0.1:0", "--store", "memory:", "--auth", "off")
+    result = await run_cli(*base, "--pcap", str(bad))
+    assert result.status == 1
+    assert f"--pcap {bad}: No such file or directory" in result.err
+    result = await run_cli(*base, "--hep", "collector.invalid:9060")
+    assert result.status == 1 and "--hep collector.invalid:9060: " in result.err
+    result = await run_cli("listen", "udp:127.0.0.1:0", "--pcap", str(bad))
+    assert result.status == 1 and f"--pcap {bad}" in result.err

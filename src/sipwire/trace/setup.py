@@ -25,9 +25,15 @@ def open_capture(*, text: BinaryIO | None = None, pcap: str | None = None,
         if text is not None:
             sinks.append(TextTraceWriter(text))
         if pcap:
-            sinks.append(PcapWriter.open(pcap))
+            try:
+                sinks.append(PcapWriter.open(pcap))
+            except OSError as exc:
+                raise OSError(f"--pcap {pcap}: {exc.strerror or exc}") from exc
         if hep:
-            sinks.append(HepSender.parse(hep, agent_id=hep_id))
+            try:
+                sinks.append(HepSender.parse(hep, agent_id=hep_id))
+            except OSError as exc:
+                raise OSError(f"--hep {hep}: {exc.strerror or exc}") from exc
     except BaseException:
         for sink in sinks:
             if not isinstance(sink, TextTraceWriter):
