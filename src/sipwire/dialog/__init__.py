@@ -19,7 +19,13 @@ the API, for a driver (``sipwire.ua``):
   ``receive_response(response, now)``, ``handle_timer(now)`` (when
   ``next_deadline()`` comes), and the commands ``provisional``, ``answer``,
   ``reject`` (callee), ``cancel`` (caller), ``bye``, ``reinvite``, ``hold``,
-  ``unhold``, ``update``, ``send_request``.  ``media`` is any ``OfferAnswer``.
+  ``unhold``, ``update``, ``send_request``.  ``media`` is any ``OfferAnswer``
+  (``sipwire.sdp.OfferAnswer``); ``rel100`` (RFC 3262) and ``session_timer``
+  (RFC 4028) compose PRACK and session refreshes in.  The driver performs
+  each ``SendRequest`` in a client transaction and feeds every response of
+  it (a timeout as the synthetic 408) to ``receive_response``; it passes the
+  in-dialog requests (ACK and the CANCEL of the INVITE included) to
+  ``receive_request``, and 2xx retransmissions to ``receive_response`` too.
 - Helpers: ``check_content`` (415), ``check_require`` (420),
   ``not_acceptable_here`` (488); ``TargetSet`` and ``redirected_request`` to
   follow a 3xx (§8.1.3.4); ``glare_backoff`` (§14.1).
