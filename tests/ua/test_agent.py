@@ -186,7 +186,7 @@ async def test_hold_and_unhold_by_re_invite(make_ua: MakeUA) -> None:
     callee_events = [e async for e in callee.events()]
     assert caller_events == [Ringing, Answered, Held, Resumed, Held, Ended]
     assert [type(e) for e in callee_events] == [Answered, Held, Resumed, Held, Ended]
-    assert callee_events[1] == Held("remote", callee_events[1].media)  # type: ignore[union-attr]
+    assert callee_events[1] == Held("remote", callee_events[1].media)
 
 
 async def test_glare_is_resolved_by_491_and_a_retry(make_ua: MakeUA) -> None:
@@ -217,10 +217,11 @@ async def test_a_message_within_the_call(make_ua: MakeUA) -> None:
     response = await asyncio.wait_for(callee.message("hello alice"), TIMEOUT)
     assert response.status == 200
     got = [e async for e in _until(callee.events(), MessageReceived)]
-    assert got[-1].text == "hello bob"  # type: ignore[union-attr]
+    assert isinstance(got[-1], MessageReceived) and got[-1].text == "hello bob"
     got = [e async for e in _until(caller.events(), MessageReceived)]
-    assert got[-1].text == "hello alice"  # type: ignore[union-attr]
-    assert got[-1].request.to.tag == caller.dialog.id.local_tag  # type: ignore[union-attr]
+    assert isinstance(got[-1], MessageReceived) and got[-1].text == "hello alice"
+    assert caller.dialog is not None
+    assert got[-1].request.to.tag == caller.dialog.id.local_tag
 
 
 async def _until(events: AsyncIterator[object], kind: type) -> AsyncIterator[object]:
