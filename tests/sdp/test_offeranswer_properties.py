@@ -134,3 +134,38 @@ def test_two_parties_agree_on_what_they_negotiated(
         match = [d for d in b.codecs if d.local_payload_type == c.payload_type]
         assert match and match[0].name.lower() == c.name.lower()
     assert a.codec is not None and b.codec is not None
+
+
+@settings(max_examples=200)
+@given(codec_sets, codec_sets,
+       st.lists(st.tuples(st.booleans(), st.sampled_from([None, True, False])), min_size=1,
+                max_size=8))
+def test_reoffers_keep_payload_types_and_m_lines_for_the_session(
+        alice_codecs: tuple, bob_codecs: tuple,  # type: ignore[type-arg]
+        turns: list[tuple[bool, bool | None]]) -> None:
+    alice = OfferAnswer(dataclasses.replace(ALICE, codecs=alice_codecs))
+    bob = OfferAnswer(dataclasses.replace(BOB, codecs=bob_codecs))
+    bound: dict[int, tuple[str, int, int]] = {}  # RFC 3264 §8.3.2, over the whole session
+    m_lines = 0
+    for bob_offers, hold in turns:
+        offerer, answerer = (bob, alice) if bob_offers else (alice, bob)
+        offer = offerer.make_offer(hold=hold)
+        try:
+            reply = answerer.receive_offer(bytes(offer))
+        except NotAcceptableHere:
+            offerer.rollback()
+            continue
+        answerer.answer_sent()
+        result = offerer.receive_answer(bytes(reply))
+        for sdp in (offer, reply):
+            assert len(sdp.media) >= m_lines  # §8: m-lines are never removed
+            for fmt, rtpmap in sdp.media[0].rtpmaps().items():
+                if int(fmt) >= 96:
+                    assert bound.setdefault(int(fmt), rtpmap.key) == rtpmap.key
+        m_lines = len(offer.media)
+        stream = result.streams[0]
+        # a holding party does not receive; with nobody holding, media flows both ways
+        assert not (offerer.hold and stream.direction.receives)
+        assert not (answerer.hold and stream.direction.sends)
+        if not (offerer.hold or answerer.hold):
+            assert stream.direction is Direction.SENDRECV
