@@ -93,6 +93,7 @@ async def test_send_to_a_name(dns_server: ZoneServer, targets: tuple[Target, Tar
     result = await run_cli("send", str(path), "--dns-server", dns_server.address)
     assert result.status == 0, result.err
     assert "SIP/2.0 202 Accepted" in result.out
+    assert [r.method for r in first.got] == ["MESSAGE"]  # answered 503: the next target
     assert [r.method for r in second.got] == ["MESSAGE"]
     assert str(second.got[0].uri) == "sip:carol@failover.test"  # §4: the URI is kept
 

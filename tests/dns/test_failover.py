@@ -96,7 +96,8 @@ class _ToTimeline(logging.Handler):
 async def timeline() -> AsyncIterator[Timeline]:
     line = Timeline()
     handler = _ToTimeline(line)
-    loggers = [logging.getLogger("sipwire.ua"), logging.getLogger("sipwire.dns")]
+    loggers = [logging.getLogger(name) for name in ("sipwire.ua", "sipwire.dns",
+                                                    "sipwire.server")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(handler)

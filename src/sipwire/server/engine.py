@@ -46,6 +46,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..dns.failover import TargetList, is_failure, retry_after
@@ -135,6 +136,18 @@ class Proxied:
         self.done = False
 
 
+class _DnsBranch:
+    """A branch whose next hop is a name: its RFC 3263 targets, the target
+    of the context it stands for, and its first forwarding (§16.6)."""
+
+    __slots__ = ("attempts", "fwd", "target")
+
+    def __init__(self, attempts: TargetList, target: Target, fwd: Forwarded) -> None:
+        self.attempts = attempts
+        self.target = target
+        self.fwd = fwd
+
+
 T = TypeVar("T")
 
 
@@ -197,7 +210,7 @@ class Engine:
         self.transport = transport
         self.resolver = resolver
         #: the RFC 3263 targets of each branch sent to a name (§4.3 failover)
-        self._dns_branches: dict[ClientTransaction, TargetList] = {}
+        self._dns_branches: dict[ClientTransaction, _DnsBranch] = {}
         self.transactions = transactions
         self.core = core
         self.proxy_config = core.config
@@ -530,7 +543,7 @@ class Engine:
         if self.resolver is not None:
             uri = _dns_uri(fwd)
             if uri is not None:
-                self._run(self._branch_resolved(proxied, request, target, uri))
+                self._run(self._branch_resolved(proxied, target, fwd, uri))
                 return
         tx: ClientTransaction | None = None
 
@@ -631,31 +644,55 @@ class Engine:
 
     # -- RFC 3263: branches to a name ---------------------------------------------------------
 
-    async def _branch_resolved(self, proxied: Proxied, request: Request, target: Target,
+    async def _branch_resolved(self, proxied: Proxied, target: Target, fwd: Forwarded,
                                uri: URI) -> None:
         """The RFC 3263 targets of the branch's next hop, then the first."""
         assert self.resolver is not None
         try:
             targets = await self.resolver.resolve(uri)
         except ValueError as exc:
-            self._branch_failed(proxied, request, target, exc, self._loop.time())
+            self._branch_failed(proxied, fwd.request, target, exc, self._loop.time())
             return
         if not targets:
             error = TransportError(f"no server for {uri.host} in the DNS (RFC 3263)",
                                    target=uri, nothing_sent=True)
-            self._branch_failed(proxied, request, target, error, self._loop.time())
+            self._branch_failed(proxied, fwd.request, target, error, self._loop.time())
             return
-        await self._dns_attempt(proxied, request, target, TargetList(targets))
+        await self._dns_attempt(proxied, _DnsBranch(TargetList(targets), target, fwd),
+                                fwd.request.top_via.branch or new_branch())
 
-    async def _dns_attempt(self, proxied: Proxied, request: Request, target: Target,
-                           attempts: TargetList, failed: ClientTransaction | None = None,
+    def _attempt_request(self, proxied: Proxied, dns: _DnsBranch, destination: DnsTarget,
+                         branch: str) -> Request:
+        """The branch's request for ``destination``, forwarded again with that
+        address as the target's flow: Via and Record-Route then name the
+        interface it leaves on, and the Record-Route token pins the server
+        found, so that the dialog's requests go there and not to a new lookup.
+        Under strict routing (the next hop is the Request-URI), or once the
+        context let its request go, the first forwarding with ``branch``."""
+        fwd = dns.fwd
+        request = proxied.request
+        if request is not None and not fwd.strict_routed:
+            flow = Source(destination.transport.value, destination.host,
+                          destination.effective_port)
+            return forward(request, replace(dns.target, flow=flow), self.proxy_config,
+                           branch, inbound=proxied.inbound).request
+        out: Request = fwd.request.copy()
+        via = out.top_via
+        out.headers.pop("Via")
+        out.headers.add("Via", Via(via.transport, via.host, via.port, branch=branch), top=True)
+        return out
+
+    async def _dns_attempt(self, proxied: Proxied, dns: _DnsBranch, branch: str,
+                           failed: ClientTransaction | None = None,
                            failure: Response | None = None) -> None:
         """Send the branch to the current target in a client transaction of its
         own; the context hears of the ``failure`` of the ``failed`` attempt only
         once this one is a branch (so it does not finish in between)."""
+        attempts = dns.attempts
         while True:
-            destination: DnsTarget = attempts.current
+            destination = attempts.current
             now = self._loop.time()
+            request = self._attempt_request(proxied, dns, destination, branch)
             try:
                 transport = await self.transport.choose_transport(request, destination)
                 break
@@ -665,10 +702,10 @@ class Engine:
                     if failed is not None and failure is not None:
                         self._branch_response(failed, failure)
                     else:
-                        self._branch_failed(proxied, request, target, exc, now)
+                        self._branch_failed(proxied, request, dns.target, exc, now)
                     return
-        tx = self._client(proxied, request, target, reliable=transport.reliable, now=now)
-        self._dns_branches[tx] = attempts
+        tx = self._client(proxied, request, dns.target, reliable=transport.reliable, now=now)
+        self._dns_branches[tx] = dns
         if failed is not None and failure is not None:
             self._context_actions(proxied, proxied.context.on_response(failed, failure, now),
                                   now)
@@ -690,9 +727,10 @@ class Engine:
         """RFC 3263 §4.3: a failed attempt of a branch goes to the next target,
         with a new branch; True when it went (the context hears of the failure
         when the next attempt is a branch)."""
-        attempts = self._dns_branches.get(tx)
-        if attempts is None:
+        dns = self._dns_branches.get(tx)
+        if dns is None:
             return False
+        attempts = dns.attempts
         if response.status < 200:
             attempts.heard = True
             return False
@@ -709,17 +747,10 @@ class Engine:
             return False
         log.info("%s %s from %s: forwarding to %s (RFC 3263 §4.3)", response.status,
                  response.reason, failed, following)
-        retry: Request = context.branch_request(tx).copy()
-        via = retry.top_via
-        loop = (via.branch or "").rpartition(".")[2]
-        branch = f"{new_branch()}.{loop}" if loop_part(via.branch) else new_branch()
-        retry.headers.pop("Via")
-        retry.headers.add("Via", Via(via.transport, via.host, via.port, branch=branch),
-                          top=True)
-        target = context.branch_target(tx)
-        if target is None:
-            return False
-        self._run(self._dns_attempt(proxied, retry, target, attempts, tx, response))
+        # a new transaction, so a new branch; the loop-detection hash stays (§16.6 step 8)
+        loop = loop_part(tx.branch)
+        branch = f"{new_branch()}.{loop}" if loop is not None else new_branch()
+        self._run(self._dns_attempt(proxied, dns, branch, tx, response))
         return True
 
     def _upstream(self, proxied: Proxied, response: Response) -> None:
