@@ -107,6 +107,18 @@ def test_no_prack_in_64_t1_gives_up_with_500() -> None:
     assert len(net.sent("bob", "180 INVITE")) == 7
 
 
+def test_a_cancel_stops_the_reliable_provisional() -> None:
+    net = Net.call(bob_rel100=Rel100.PREFERRED, drop=_prack_dropped)
+    bob = net.bob
+    assert bob is not None
+    net.perform("bob", bob.provisional(0.0, 180))
+    assert bob.next_deadline() == 0.5
+    net.perform("alice", net.alice.cancel(0.2))
+    assert [m.status for m in net.sent("bob", "487 INVITE")] == [487]  # type: ignore[union-attr]
+    assert bob.terminated and bob.next_deadline() is None and bob.handle_timer(1.0) == []
+    assert net.alice.terminated
+
+
 def test_a_callee_requiring_100rel_refuses_a_caller_without_it() -> None:
     net = Net.call(alice_rel100=Rel100.DISABLED, bob_rel100=Rel100.REQUIRED)
     refused = net.sent("bob", "421 INVITE")

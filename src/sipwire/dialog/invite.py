@@ -421,7 +421,10 @@ class InviteSession:
     # -- timers ----------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """When ``handle_timer`` must next be called, or None."""
+        """When ``handle_timer`` must next be called, or None (always None once
+        the session ended: nothing it owns is retransmitted after that)."""
+        if self.state is SessionState.TERMINATED:
+            return None
         times = list(self._deadlines.values())
         for part in (self.reliable, self.session_timer):
             if part is not None:
@@ -432,6 +435,8 @@ class InviteSession:
 
     def handle_timer(self, now: float) -> list[DialogAction]:
         """Fire every timer due at ``now``, earliest first."""
+        if self.state is SessionState.TERMINATED:
+            return []
         actions: list[DialogAction] = []
         while self._deadlines:
             name, deadline = min(self._deadlines.items(), key=lambda item: item[1])
