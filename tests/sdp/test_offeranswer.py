@@ -184,6 +184,7 @@ def test_glare_both_offers_refused_with_491_then_one_retries() -> None:
         with pytest.raises(OfferAnswerError) as caught:
             oa.receive_offer(other)
         assert caught.value.status_code == 491
+        assert caught.value.rfc == "RFC 3261 §14.2, RFC 3311 §5.2"
     alice.rollback()
     bob.rollback()
     assert alice.hold is False

@@ -93,9 +93,11 @@ _TABLE: dict[tuple[OfferAnswerState, _Event], OfferAnswerState | None] = {
 #: the refusals: (state, event) -> (status code, why, rule)
 _REFUSALS: dict[tuple[OfferAnswerState, _Event], tuple[int, str, str]] = {
     (S.LOCAL_OFFER, _Event.RECEIVE_OFFER):
-        (491, "an offer arrived while our offer is pending (glare)", "RFC 3261 §14.2"),
+        (491, "an offer arrived while our offer is pending (glare)",
+         "RFC 3261 §14.2, RFC 3311 §5.2"),
     (S.REMOTE_OFFER, _Event.RECEIVE_OFFER):
-        (500, "an offer arrived before the previous offer was answered", "RFC 3261 §14.2"),
+        (500, "an offer arrived before the previous offer was answered (answer with "
+              "Retry-After)", "RFC 3261 §14.2, RFC 3311 §5.2"),
     (S.LOCAL_OFFER, _Event.MAKE_OFFER):
         (500, "our previous offer is still pending", "RFC 3264 §4"),
     (S.REMOTE_OFFER, _Event.MAKE_OFFER):
