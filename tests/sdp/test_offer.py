@@ -185,3 +185,9 @@ def test_dynamic_payload_types_run_out_at_127() -> None:
     offer = make_offer(MediaCapabilities("198.51.100.7", 30000, codecs=many))
     formats = offer.media[0].formats
     assert formats == tuple(str(pt) for pt in range(96, 128))
+
+
+def test_a_reoffer_recognises_our_stream_whatever_the_case_of_its_media() -> None:
+    previous = answered(sdp("m=AUDIO 4000 RTP/AVP 0\r\n"))
+    assert previous.streams[0].active
+    assert make_offer(LOCAL, previous=previous).media[0].port == 30000

@@ -154,7 +154,8 @@ def make_offer(local: MediaCapabilities, *, origin: Origin | None = None,
         sections = []
         ours_left = False
         for stream, m in zip(previous.streams, previous.local.media, strict=True):
-            if stream.active and stream.index not in remove and stream.media == local.media:
+            if (stream.active and stream.index not in remove
+                    and stream.media.lower() == local.media.lower()):
                 was = stream.direction
                 direction = (Direction.of(was.sends and local.direction.sends, False)
                              if hold else local.direction)
