@@ -210,6 +210,13 @@ def waiting_2xx(pair: Pair) -> None:
     pair.answer()
 
 
+def waiting_short_2xx(pair: Pair) -> None:
+    """A 2xx granting 10 s, less than Timer N, and no NOTIFY yet."""
+    ok = wire_response(pair.subscriber.request.reply(
+        200, to_tag="vm1", contact="<sip:vm@192.0.2.9>", headers=[("Expires", "10")]))
+    pair.subscriber.receive_response(pair.subscriber.request, ok, 0.0)
+
+
 def pending(pair: Pair) -> None:
     pair.answer()
     pair.notify("pending;expires=600", 0.2)
@@ -269,6 +276,7 @@ SUB_CASES: list[tuple[Setup, str, list[str], SubscriberState]] = [
     (waiting, "NOTIFY pending", ["SendResponse", "Notified"], P),
     (waiting, "NOTIFY terminated", ["SendResponse", "SubscriptionEnded"], T),
     (waiting, "Timer N", ["SubscriptionEnded"], T),
+    (waiting_short_2xx, "expiry", ["SubscriptionEnded"], T),
     (waiting_2xx, "unsubscribe", ["SendRequest"], W),
     (waiting, "unsubscribe, no dialog", ["SubscriptionEnded"], T),
     (pending, "NOTIFY active", ["SendResponse", "Notified"], A),
@@ -673,3 +681,18 @@ def test_malformed_headers_count_as_absent() -> None:
     made = wire_request(pair.first_notify)
     made.headers.set("Event", "a..b")
     assert not pair.subscriber.matches(wire_request(made))
+
+
+def test_no_refresh_before_the_first_notify() -> None:
+    # a 2xx granting 40 s: its refresh (at 20 s) waits for the subscription to exist
+    pair = Pair(expires=40)
+    ok = wire_response(pair.subscriber.request.reply(
+        200, to_tag="vm1", contact="<sip:vm@192.0.2.9>", headers=[("Expires", "40")]))
+    pair.subscriber.receive_response(pair.subscriber.request, ok, 0.0)
+    assert pair.subscriber.next_deadline() == TIMER_N
+    assert pair.subscriber.handle_timer(20.0) == []
+    # the NOTIFY comes late: the overdue refresh goes out at the next timer
+    pair.notify("active", 25.0)
+    assert pair.subscriber.next_deadline() == 20.0
+    refresh = sent_request(pair.subscriber.handle_timer(25.0))
+    assert refresh.method == "SUBSCRIBE" and refresh.expires == 40

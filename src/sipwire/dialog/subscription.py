@@ -30,6 +30,7 @@ The subscriber's table (§4.1.2's figure, with the edges that stay put)::
     NOTIFY_WAIT  NOTIFY pending                          200, Notified           PENDING
     NOTIFY_WAIT  NOTIFY terminated                       200, SubscriptionEnded  TERMINATED
     NOTIFY_WAIT  Timer N                                 SubscriptionEnded       TERMINATED
+    NOTIFY_WAIT  expiry (a 2xx granted less than Timer N) SubscriptionEnded      TERMINATED
     NOTIFY_WAIT  unsubscribe (after the 2xx)             SendRequest             NOTIFY_WAIT
     NOTIFY_WAIT  unsubscribe (no dialog yet)             SubscriptionEnded       TERMINATED
     PENDING      NOTIFY active                           200, Notified           ACTIVE
@@ -203,7 +204,8 @@ _W, _P, _A, _T = (SubscriberState.NOTIFY_WAIT, SubscriberState.PENDING,
 SUBSCRIBER_TABLE: frozenset[tuple[SubscriberState, str, SubscriberState]] = frozenset({
     (_W, "2xx", _W), (_W, "423", _W), (_W, "failure", _T),
     (_W, "NOTIFY active", _A), (_W, "NOTIFY pending", _P), (_W, "NOTIFY terminated", _T),
-    (_W, "Timer N", _T), (_W, "unsubscribe", _W), (_W, "unsubscribe, no dialog", _T),
+    (_W, "Timer N", _T), (_W, "expiry", _T), (_W, "unsubscribe", _W),
+    (_W, "unsubscribe, no dialog", _T),
     (_P, "NOTIFY active", _A), (_P, "NOTIFY pending", _P),
     (_A, "NOTIFY active", _A), (_A, "NOTIFY pending", _P),
     *((s, e, n) for s in (_P, _A) for e, n in (
@@ -421,7 +423,9 @@ class Subscriber:
     # -- timers ----------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self._timer_n, self._refresh_at, self._expires_at) if t is not None]
+        # no refresh before the first NOTIFY: Timer N or the expiry decides then
+        refresh = self._refresh_at if self.state in (_P, _A) else None
+        times = [t for t in (self._timer_n, refresh, self._expires_at) if t is not None]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> list[SubscriptionAction]:
@@ -431,7 +435,7 @@ class Subscriber:
             return [self._end("Timer N", "Timer N")]
         if self._expires_at is not None and now >= self._expires_at:
             return [self._end("expiry", "expired")]
-        if self._refresh_at is not None and now >= self._refresh_at:
+        if self._refresh_at is not None and now >= self._refresh_at and self.state in (_P, _A):
             return self.refresh(now)
         return []
 
