@@ -115,6 +115,33 @@ class RedisStore(LocationStore):
             raise StoreError(f"redis: {exc}") from exc
         return sorted(_text(aor) for aor in found)
 
+    async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
+        if aor is not None:
+            return await self.lookup(aor, now)
+        names = await self.aors(now)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hgetall(self._key(name))
+                hashes: list[dict[Any, Any]] = await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+        return [b for raw in hashes for b in sort_bindings(
+            [b for b in map(Binding.from_json, raw.values()) if not b.expired(now)])]
+
+    async def count(self, now: float) -> int:
+        """Hash entries of the AORs with an unexpired binding, in one round trip:
+        a binding that expired since the last ``purge`` may still count."""
+        names = await self.aors(now)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hlen(self._key(name))
+                lengths: list[int] = await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"redis: {exc}") from exc
+        return sum(lengths)
+
     async def ping(self) -> None:
         self._check_open()
         try:
