@@ -15,6 +15,7 @@ from sipwire.dialog import (
 )
 from sipwire.dialog.session_timer import SessionTimerConfig
 
+from .builders import wire
 from .net import FakeMedia, Net
 
 
@@ -226,3 +227,18 @@ def test_422_makes_the_caller_ask_again_with_the_larger_interval() -> None:
     assert ok.headers.get("Session-Expires") == "3600;refresher=uac"
     assert _state(net.alice) is SessionState.CONFIRMED
     assert net.alice.next_deadline() == 1.0 + 1800.0
+
+
+def test_a_refresh_below_our_min_se_gets_422() -> None:
+    net = Net.call(alice_timer=SessionTimerConfig(interval=1800),
+                   bob_timer=SessionTimerConfig(interval=1800, min_se=1800))
+    bob = net.bob
+    assert bob is not None
+    net.perform("bob", bob.answer(0.0))
+    assert net.alice.dialog is not None
+    short = net.alice.dialog.create_request(
+        "UPDATE", headers=[("Supported", "timer"), ("Session-Expires", "120")])
+    refused = bob.receive_request(wire(short), 10.0)
+    assert len(refused) == 1 and isinstance(refused[0], SendResponse)
+    assert refused[0].response.status == 422
+    assert refused[0].response.headers.get("Min-SE") == "1800"

@@ -24,6 +24,7 @@ from sipwire.dialog import (
 from sipwire.transaction import build_cancel
 
 from .builders import wire
+from .net import FakeMedia as FakeMediaBase
 from .probe import Probe
 
 
@@ -358,3 +359,99 @@ def test_session_commands_belong_to_one_role() -> None:
     with pytest.raises(SessionError):
         uas.session.reject(0.0, 200)
     assert isinstance(InviteSession.uas(uas.invite, contact="sip:b@192.0.2.4"), InviteSession)
+
+
+# -- more edges: retransmitted 2xx to a re-INVITE, refusals, odd responses ---------------------
+
+
+def test_a_reinvites_2xx_retransmitted_gets_the_same_ack() -> None:
+    probe = _confirmed_uac()
+    s = probe.session
+    reinvite = probe.sent(s.reinvite(1.0))[0]
+    assert isinstance(reinvite, Request)
+    ok = wire(reinvite.reply(200, body=b"answer bob sendrecv", content_type="application/sdp"))
+    first = s.receive_response(ok, 1.1)
+    again = s.receive_response(ok, 1.6)
+    assert isinstance(first[0], SendAck) and again == [first[0]]
+    assert probe.sent([first[0]])[0].cseq.seq == reinvite.cseq.seq
+
+
+def test_an_invite_while_our_2xx_waits_for_its_ack_gets_500() -> None:
+    probe, ok = _confirmed_uas()
+    s = probe.session
+    probe.do(s.receive_request(probe.peer_ack(probe.invite, ok), 0.1))
+    first = probe.peer_request("INVITE", body=b"offer alice v2 sendrecv")
+    probe.do(s.receive_request(first, 1.0))  # answered 200, no ACK yet
+    second = probe.sent(s.receive_request(probe.peer_request("INVITE"), 1.1))
+    assert [m.status for m in second] == [500]  # type: ignore[union-attr]
+    assert second[0].headers.get("Retry-After") is not None
+    with pytest.raises(SessionError, match="ACK"):
+        s.reinvite(1.2)
+
+
+def test_a_2xx_without_contact_fails_the_call() -> None:
+    probe = Probe.uac()
+    s = probe.session
+    probe.do(s.start(0.0))
+    bad = wire(probe.invite.reply(200, to_tag="bobtag"))
+    actions = s.receive_response(bad, 0.1)
+    assert [type(a) for a in actions] == [Failed, Ended] and s.terminated
+
+
+def test_a_100_from_the_callee_creates_no_dialog() -> None:
+    probe = Probe.uas()
+    s = probe.session
+    probe.do(s.start(0.0))
+    trying = probe.sent(s.provisional(0.0, 100))
+    assert [m.status for m in trying] == [100]  # type: ignore[union-attr]
+    assert trying[0].to.tag is None and s.dialog is None
+    assert s.state is SessionState.PROCEEDING
+    # a request before the session has a dialog: 481
+    stray = probe.invite.copy()
+    stray.method = "INFO"
+    assert [m.status for m in probe.sent(s.receive_request(stray, 0.1))] == [481]  # type: ignore[union-attr]
+
+
+class _Busy(ValueError):
+    status_code = 491
+
+
+class _BusyMedia(FakeMediaBase):
+    def receive_offer(self, offer: bytes) -> bytes:
+        raise _Busy("an offer of ours is pending")
+
+
+def test_an_offer_refused_with_a_status_is_answered_with_it() -> None:
+    probe, ok = _confirmed_uas()
+    s = probe.session
+    probe.do(s.receive_request(probe.peer_ack(probe.invite, ok), 0.1))
+    s.media = _BusyMedia("bob")
+    update = probe.peer_request("UPDATE", body=b"offer alice v5 sendrecv")
+    assert [m.status for m in probe.sent(s.receive_request(update, 1.0))] == [491]  # type: ignore[union-attr]
+
+
+def test_commands_in_the_wrong_state() -> None:
+    probe = Probe.uac()
+    with pytest.raises(SessionError, match=r"§14\.1"):
+        probe.session.reinvite(0.0)
+    with pytest.raises(SessionError, match=r"RFC 3311"):
+        probe.session.update(0.0)
+    uas = Probe.uas()
+    uas.do(uas.session.start(0.0))
+    uas.do(uas.session.reject(0.0, 603))
+    for command in (uas.session.answer, uas.session.provisional):
+        with pytest.raises(SessionError):
+            command(1.0)
+    with pytest.raises(SessionError):
+        uas.session.reject(1.0, 486)
+    assert uas.session.bye(1.0) == []
+
+
+def test_the_glare_retry_is_dropped_once_the_call_ended() -> None:
+    probe = _confirmed_uac()
+    s = probe.session
+    reinvite = probe.sent(s.reinvite(1.0))[0]
+    failed = s.receive_response(wire(reinvite.reply(491)), 1.1)  # type: ignore[union-attr]
+    assert isinstance(failed[0], ModifyFailed) and failed[0].retry_at is not None
+    probe.do(s.bye(1.2))
+    assert s.handle_timer(failed[0].retry_at) == [] and s.next_deadline() is None
