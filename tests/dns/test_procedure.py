@@ -201,3 +201,13 @@ def test_not_a_sip_uri() -> None:
         Resolution(URI.parse("tel:+15551234"))
     with pytest.raises(ValueError, match="sctp"):
         Resolution(URI.parse("sip:example.test;transport=sctp"))
+
+
+def test_address_families_follow_the_listening_points() -> None:
+    from sipwire.dns import address_families
+    from sipwire.transport.base import ListeningPoint
+
+    v4, v6 = ListeningPoint.parse("udp:127.0.0.1:5060"), ListeningPoint.parse("tcp:[::1]:5060")
+    assert address_families([v4]) == (RecordType.A,)
+    assert address_families([v6]) == (RecordType.AAAA,)
+    assert address_families([v4, v6]) == address_families([]) == (RecordType.A, RecordType.AAAA)

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from .args import add_dns_argument, parse_dns_server, resolver_from_args
 from .cache import Blacklist, DnsCache
 from .failover import TargetList, is_failure, retry_after
-from .procedure import NAPTR_SERVICES, DnsTarget, Resolution, needs_dns, srv_order
+from .procedure import (
+    NAPTR_SERVICES,
+    DnsTarget,
+    Resolution,
+    address_families,
+    needs_dns,
+    srv_order,
+)
 from .records import Answer, Naptr, Query, RecordType, Srv
 
 if TYPE_CHECKING:
@@ -33,6 +40,7 @@ __all__ = [
     "Srv",
     "TargetList",
     "add_dns_argument",
+    "address_families",
     "is_failure",
     "needs_dns",
     "parse_dns_server",

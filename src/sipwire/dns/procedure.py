@@ -41,11 +41,19 @@ from __future__ import annotations
 
 import enum
 import random
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..message.uri import URI
-from ..transport.base import Target, Transport, TransportError, is_ip, normalize_ip
+from ..transport.base import (
+    ListeningPoint,
+    Target,
+    Transport,
+    TransportError,
+    is_ip,
+    normalize_ip,
+)
 from .records import Answer, Naptr, Query, RecordType, Srv
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "SUPPORTED_TRANSPORTS",
     "DnsTarget",
     "Resolution",
+    "address_families",
     "needs_dns",
     "srv_order",
 ]
@@ -100,6 +109,18 @@ class DnsTarget(Target):
 
     def __str__(self) -> str:
         return Target.__str__(self)
+
+
+def address_families(points: Iterable[ListeningPoint]) -> tuple[RecordType, ...]:
+    """The address records worth asking for an element listening on ``points``:
+    A with an IPv4 point, AAAA with an IPv6 one (both, A first, with none or
+    both), as the transport would pick an address of a family it sends from."""
+    families = {point.family for point in points}
+    if families == {socket.AF_INET}:
+        return (RecordType.A,)
+    if families == {socket.AF_INET6}:
+        return (RecordType.AAAA,)
+    return (RecordType.A, RecordType.AAAA)
 
 
 def needs_dns(uri: URI) -> bool:

@@ -50,6 +50,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..dns.failover import TargetList, is_failure, retry_after
+from ..dns.procedure import address_families
 from ..location.binding import Source
 from ..location.memory_store import MemoryStore
 from ..location.store import LocationStore, StoreError
@@ -649,7 +650,8 @@ class Engine:
         """The RFC 3263 targets of the branch's next hop, then the first."""
         assert self.resolver is not None
         try:
-            targets = await self.resolver.resolve(uri)
+            targets = await self.resolver.resolve(
+                uri, families=address_families(self.transport.listening_points))
         except ValueError as exc:
             self._branch_failed(proxied, fwd.request, target, exc, self._loop.time())
             return
@@ -714,13 +716,27 @@ class Engine:
             flow = await self.transport.send_request(request, destination)
         except TransportError as exc:
             log.info("cannot forward %r to %s: %s", request, destination, exc)
-            self._perform(tx.transport_error(self._loop.time()))  # a 503 (§16.9)
-            self._rearm()
+            self._attempt_failed(proxied, tx, request, exc)
             return
         if tx in self._owner:
             self._client_flows[tx] = flow
         if self.tracer is not None:
             self.tracer.sent(request, flow)
+
+    def _attempt_failed(self, proxied: Proxied, tx: ClientTransaction, request: Request,
+                        error: TransportError) -> None:
+        """The attempt's request could not be sent: its 503 (§16.9; with a
+        Warning saying why when nothing left, as ``_branch_failed`` writes)
+        goes through failover before the transaction ends."""
+        actions = tx.transport_error(self._loop.time())
+        failure = next((a for a in actions if type(a) is TransportFailure), None)
+        if failure is not None and self._owner.get(tx) is proxied:
+            actions.remove(failure)
+            response = reject(request, self.proxy_config, 503, error.reason) \
+                if error.nothing_sent or failure.response is None else failure.response
+            self._branch_response(tx, response, synthetic=True)
+        self._perform(actions)
+        self._rearm()
 
     def _fail_over(self, proxied: Proxied, tx: ClientTransaction, response: Response,
                    synthetic: bool) -> bool:
@@ -904,7 +920,8 @@ class Engine:
         could tell of a failure)."""
         assert self.resolver is not None
         try:
-            targets = await self.resolver.resolve(uri)
+            targets = await self.resolver.resolve(
+                uri, families=address_families(self.transport.listening_points))
         except ValueError as exc:
             log.info("cannot forward %r: %s", request, exc)
             return

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..auth.client import DigestClient
 from ..dns.failover import TargetList, is_failure, retry_after
-from ..dns.procedure import DnsTarget, needs_dns
+from ..dns.procedure import DnsTarget, address_families, needs_dns
 from ..message.fields.via import Via
 from ..message.message import Message, Request, Response, new_branch
 from ..message.uri import URI
@@ -298,7 +298,8 @@ class Endpoint:
         uri = self._dns_uri(request, target)
         if uri is not None:
             assert self.resolver is not None
-            targets = await self.resolver.resolve(uri)
+            targets = await self.resolver.resolve(
+                uri, families=address_families(self.listening_points))
             if not targets:
                 raise TransportError(f"no server for {uri} in the DNS (RFC 3263)",
                                      target=uri, nothing_sent=True)
@@ -640,7 +641,8 @@ class Endpoint:
         """RFC 3263: the targets of ``uri``, then the first of them."""
         assert self.resolver is not None
         try:
-            targets = await self.resolver.resolve(uri)
+            targets = await self.resolver.resolve(
+                uri, families=address_families(self.listening_points))
         except asyncio.CancelledError:
             handle._on_response(handle.request.reply(503), synthetic=True)
             raise
