@@ -5,7 +5,8 @@ The next hop is the URI of the topmost Route header field when there is one
 §16.12), else the Request-URI.  From that URI: the ``maddr`` parameter or the
 host, the port, and the ``transport`` parameter; a SIPS URI means TLS
 (§19.1.2, §26.2.2).  A host name is resolved with a plain address lookup by
-the transport layer; NAPTR and SRV (RFC 3263 §4) are not consulted.
+the transport layer; NAPTR and SRV (RFC 3263 §4) are consulted only by an
+``Endpoint`` given a resolver (``sipwire.dns``, docs/dns.md).
 """
 
 from __future__ import annotations
