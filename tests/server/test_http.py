@@ -236,3 +236,21 @@ async def test_auth_failures_and_bans_are_counted(serve: Serve) -> None:
     finally:
         for phone in phones:
             phone.close()
+
+
+async def test_an_http_address_in_use_stops_the_start(tmp_path: Path) -> None:
+    import socket
+
+    from .processes import sipwire_command, sipwire_environment
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        http_port = taken.getsockname()[1]
+        code, _, err = await sipwire_command(
+            "serve", "--listen", f"udp:127.0.0.1:{free_port()}", "--auth", "off", "--store",
+            "memory:", "--control", "", "--http", f"127.0.0.1:{http_port}", "--no-uvloop",
+            env=sipwire_environment(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert err.splitlines()[-1] == (f"sipwire serve: cannot start: cannot serve HTTP on "
+                                    f"127.0.0.1:{http_port}: address already in use")

@@ -411,6 +411,11 @@ async def _reply(writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
     await writer.drain()
 
 
+def _reason(error: OSError) -> str:
+    """``address already in use``: the system's words for an errno, else the text."""
+    return os.strerror(error.errno).lower() if error.errno else str(error)
+
+
 def _answers(path: Path) -> bool:
     """Whether something accepts connections at the Unix socket ``path``."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
@@ -486,8 +491,8 @@ class Operations:
                 try:
                     await http.start()
                 except OSError as exc:
-                    raise OSError(exc.errno, f"cannot serve HTTP on {config.http}: "
-                                  f"{(exc.strerror or str(exc)).lower()}") from None
+                    raise OSError(f"cannot serve HTTP on {config.http}: {_reason(exc)}"
+                                  ) from None
                 self.http = http
                 log.info("http=%s:%d serving /metrics and /health", *http.address)
         except BaseException:
@@ -506,8 +511,7 @@ class Operations:
             log.warning("%s: no control socket (give --control PATH)", exc)
             return
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot open control socket {path}: "
-                          f"{(exc.strerror or str(exc)).lower()}") from None
+            raise OSError(f"cannot open control socket {path}: {_reason(exc)}") from None
         self.control = control
         log.info("control=%s", path)
 
