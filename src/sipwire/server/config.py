@@ -375,7 +375,8 @@ _TABLES = {
                "max_requests_per_source": "max_requests_per_source"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
-_TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_level", "trace", "uvloop",
+_TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_level", "trace",
+        "uvloop",
         "pcap", "hep", "hep_id",
         "nat", "nat_ping_interval", "log_format", "log_file", "http", "control",
         "drain_timeout", "dns_server"}

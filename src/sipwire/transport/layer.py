@@ -17,7 +17,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..message.errors import ParseError
@@ -762,6 +762,7 @@ class TransportLayer:
                     idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
                     close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
                     max_queue=cfg.ws_max_queue, message_timeout=cfg.message_timeout)
+                return connection
         except TransportError as exc:
             exc.nothing_sent = True
             raise
@@ -792,7 +793,7 @@ class TransportLayer:
         return self._client_tls
 
 
-def _ws_module(what: object) -> Any:
+def _ws_module(what: object) -> ModuleType:
     """``transport.ws``, or one line naming the missing package: websockets
     comes with the default install, but a pared-down one may lack it."""
     try:
