@@ -191,8 +191,7 @@ async def test_hold_and_unhold_by_re_invite(make_ua: MakeUA) -> None:
 
 async def test_glare_is_resolved_by_491_and_a_retry(make_ua: MakeUA) -> None:
     # §14.2: a re-INVITE while ours is out gets 491; §14.1: retried after a random wait
-    alice = await make_ua("alice", glare_owner=(0.05, 0.1), glare_other=(0.0, 0.02))
-    bob = await make_ua("bob", glare_owner=(0.05, 0.1), glare_other=(0.0, 0.02))
+    alice, bob = await make_ua("alice"), await make_ua("bob")
     caller, callee = await connected(alice, bob)
     statuses: list[int] = []
 

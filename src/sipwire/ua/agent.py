@@ -17,6 +17,7 @@ endpoint's ``dialog_router`` hook, matched by dialog id (§12.2.2); the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -25,12 +26,12 @@ from typing import Any
 
 from .. import __version__
 from ..auth.client import DigestClient
-from ..dialog.dialog import DialogId
+from ..dialog.prack import Rel100
+from ..dialog.session_timer import SessionTimerConfig
 from ..message.fields.base import Field
-from ..message.fields.nameaddr import NameAddr
 from ..message.message import Request, Response
 from ..message.uri import URI
-from ..sdp import DEFAULT_CODECS, Codec, MediaCapabilities, SdpError
+from ..sdp import DEFAULT_CODECS, Codec, MediaCapabilities
 from ..transport.base import ListeningPoint, TransportError
 from .call import Call, CallFailed, Ended
 from .config import EndpointConfig
@@ -51,12 +52,15 @@ ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "REFER", "NOTIFY
 class UserAgentConfig:
     """How a ``UserAgent`` behaves; every value belongs to the instance.
 
-    ``endpoint`` configures its ``Endpoint`` (timers, transports);
-    ``glare_owner`` and ``glare_other`` are the ranges (seconds) of the
-    random wait before a re-INVITE answered 491 is sent again (§14.1);
-    ``media_address`` the address our SDP names (default: the first
-    listening point's), ``rtp_ports`` the even ports handed to calls in turn
+    ``endpoint`` configures its ``Endpoint`` (timers, transports; the T1 and
+    T2 of the calls' 2xx retransmissions too); ``media_address`` the address
+    our SDP names (default: the first listening point's), ``rtp_ports`` the
+    even ports handed to calls in turn
     and ``codecs`` the codecs offered and accepted, in order of preference.
+    ``rel100`` is the policy for reliable provisional responses (RFC 3262),
+    ``session_timer`` the session timer's (RFC 4028; None: none).  The
+    option tags they need (``100rel``, ``timer``, and ``replaces``) are added
+    to ``endpoint.supported``.
     """
 
     endpoint: EndpointConfig = field(
@@ -68,8 +72,6 @@ class UserAgentConfig:
     cancel_timeout: float = 32.0
     #: how long ``Call.refer`` waits for the final NOTIFY (RFC 3515 §2.4.5)
     refer_timeout: float = 32.0
-    glare_owner: tuple[float, float] = (2.1, 4.0)
-    glare_other: tuple[float, float] = (0.0, 2.0)
     #: carry out the REFERs of the other side (RFC 3515 §2.4.2); False: 603
     accept_transfers: bool = True
     #: answer an INVITE with Replaces at once (RFC 3891 §3: it takes over a
@@ -78,6 +80,19 @@ class UserAgentConfig:
     media_address: str | None = None
     rtp_ports: tuple[int, int] = (16384, 32766)
     codecs: tuple[Codec, ...] = DEFAULT_CODECS
+    rel100: Rel100 = Rel100.SUPPORTED
+    session_timer: SessionTimerConfig | None = None
+
+    def endpoint_config(self) -> EndpointConfig:
+        """``endpoint`` with the option tags of what we support in Supported (§19.2)."""
+        tags = list(self.endpoint.supported)
+        wanted = ["replaces"]
+        if self.rel100 is not Rel100.DISABLED:
+            wanted.append("100rel")
+        if self.session_timer is not None and self.session_timer.enabled:
+            wanted.append("timer")
+        tags += [tag for tag in wanted if tag not in tags]
+        return dataclasses.replace(self.endpoint, supported=tuple(tags))
 
 
 class UserAgent:
@@ -98,12 +113,15 @@ class UserAgent:
         self.config = config if config is not None else UserAgentConfig()
         if credentials is None and user is not None and password is not None:
             credentials = DigestClient(user, password)
-        self.endpoint = Endpoint(listen, config=self.config.endpoint, credentials=credentials)
+        self.endpoint = Endpoint(listen, config=self.config.endpoint_config(),
+                                 credentials=credentials)
         self.aor: URI | None = URI.parse(aor) if isinstance(aor, str) else aor
         self.proxy: URI | None = _loose(proxy) if proxy is not None else None
         self.registrations: list[Registration] = []
         self._calls: dict[Call, None] = {}
-        self._dialogs: dict[DialogId, Call] = {}
+        # by (Call-ID, local tag): every dialog of a call, early ones and forks
+        # included, reaches it; its session sorts them out (§12.2.2)
+        self._dialogs: dict[tuple[str, str], Call] = {}
         self._incoming: asyncio.Queue[Call | None] = asyncio.Queue()
         self._rtp_next = self.config.rtp_ports[0] & ~1
         self._closed = False
@@ -242,43 +260,39 @@ class UserAgent:
         if sender is None:
             sender = self.aor if self.aor is not None else URI(
                 "sip", "sipwire", self.endpoint.listening_points[0].address.uri_host)
-        template = Request.build("INVITE", uri, from_=sender.copy(),
-                                 to=uri.copy(params={}, headers={}))
-        call = Call(self, direction="outgoing", invite=template, proxy=route,
+        invite = self._build_invite(uri, sender, route, list(headers))
+        call = Call(self, direction="outgoing", invite=invite, proxy=route,
                     capabilities=sdp if sdp is not None else self.capabilities())
         self._calls[call] = None
+        self._adopt(call)
         try:
             async with asyncio.timeout(timeout):
-                await call._place(uri, list(headers))
+                await call._place(uri)
         except BaseException:
             if call.dialog is None:
                 call._finish(Ended("failed", "local"))
             raise
         return call
 
-    def _build_invite(self, target: URI, call: Call, body: bytes,
-                      headers: list[tuple[str, str | Field]], cseq: int) -> Request:
-        """The INVITE of ``call`` to ``target`` (§8.1.1, §13.2.1): From, To and
-        Call-ID of the call's first INVITE, the outbound proxy as a Route."""
-        template = call.invite
-        to = NameAddr(template.to.uri.copy(), template.to.display_name)
+    def _build_invite(self, target: URI, sender: URI, route: URI | None,
+                      headers: list[tuple[str, str | Field]]) -> Request:
+        """A call's INVITE (§8.1.1, §13.2.1), without its offer (the session
+        adds it): the outbound proxy as a Route, our Contact, Allow, Supported."""
         lines: list[tuple[str, str | Field]] = []
-        if call.proxy is not None:
-            lines.append(("Route", f"<{call.proxy}>"))
+        if route is not None:
+            lines.append(("Route", f"<{route}>"))
         lines += [
             ("Allow", ", ".join(ALLOW)),
-            ("Supported", ", ".join(self.config.endpoint.supported)),
             ("User-Agent", self.config.user_agent),
             *headers,
         ]
-        return Request.build(
-            "INVITE", target.copy(), from_=str(template.from_), to=to,
-            call_id=template.call_id, cseq=cseq, contact=self.contact_uri, body=body,
-            content_type="application/sdp" if body else None, headers=lines)
+        return Request.build("INVITE", target.copy(), from_=sender.copy(),
+                             to=target.copy(params={}, headers={}),
+                             contact=self.contact_uri, headers=lines)
 
     def _answer_headers(self) -> list[tuple[str, str | Field]]:
         return [("Allow", ", ".join(ALLOW)),
-                ("Supported", ", ".join(self.config.endpoint.supported))]
+                ("Supported", ", ".join(self.endpoint.config.supported))]
 
     # -- calls we take ---------------------------------------------------------------------
 
@@ -306,19 +320,13 @@ class UserAgent:
             replaced = self._replaced(values[0])
             if replaced is None:
                 return tx.reply(481)
-        if not request.contact:
-            return tx.reply(400, "Missing Contact (RFC 3261 §8.1.1.8)")
         call = Call(self, direction="incoming", invite=request, proxy=self.proxy,
                     capabilities=self.capabilities())
-        if request.body:
-            try:
-                call.offer_answer.receive_offer(request.body)
-            except SdpError as exc:  # 488 Not Acceptable Here, 400 for bad SDP
-                logger.info("the offer of %r: %s", request, exc)
-                return tx.reply(exc.status_code)
-        call._tx = tx
+        if not call._start_incoming(tx):
+            return None  # refused by the session (400, 420, 421, 422, 488), answered
         call.replaces = replaced
         self._calls[call] = None
+        self._adopt(call)
         self._incoming.put_nowait(call)
         if replaced is not None and self.config.auto_answer_replaces:
             self._spawn(self._answer_quietly(call))
@@ -347,9 +355,11 @@ class UserAgent:
         to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
         if to_tag is None or from_tag is None:
             return None
-        call = self._dialogs.get(DialogId(call_id.strip(), to_tag, from_tag))
-        if call is None or ("early-only" in params and call.dialog is not None
-                            and call.dialog.state.value == "confirmed"):
+        call = self._dialogs.get((call_id.strip(), to_tag))
+        dialog = call.dialog if call is not None else None
+        if dialog is None or dialog.id.remote_tag != from_tag or dialog.terminated:
+            return None
+        if "early-only" in params and dialog.state.value == "confirmed":
             return None
         return call
 
@@ -360,20 +370,19 @@ class UserAgent:
 
     def _route(self, request: Request) -> RequestHandler | None:
         """The endpoint's dialog hook: a request with a To tag goes to its call."""
-        id = DialogId.of_request(request)
-        call = self._dialogs.get(id) if id is not None else None
+        tag = request.to.tag
+        call = self._dialogs.get((request.call_id, tag)) if tag is not None else None
         return call._on_request if call is not None else None
 
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _adopt(self, call: Call) -> None:
-        assert call.dialog is not None
-        self._dialogs[call.dialog.id] = call
+        self._dialogs[(call.call_id, call.local_tag)] = call
 
     def _forget(self, call: Call) -> None:
         self._calls.pop(call, None)
-        if call.dialog is not None:
-            self._dialogs.pop(call.dialog.id, None)
+        if self._dialogs.get((call.call_id, call.local_tag)) is call:
+            del self._dialogs[(call.call_id, call.local_tag)]
 
     def _next_rtp_port(self) -> int:
         port = self._rtp_next

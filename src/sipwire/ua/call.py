@@ -20,19 +20,37 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..dialog.dialog import Dialog, DialogError
+from ..dialog.actions import (
+    AckReceived,
+    DialogAction,
+    EarlyMedia,
+    Modified,
+    ModifyFailed,
+    Progress,
+    RequestReceived,
+    SendAck,
+    SendRequest,
+    SendResponse,
+)
+from ..dialog.actions import Answered as SessionAnswered
+from ..dialog.actions import Ended as SessionEnded
+from ..dialog.actions import Ringing as SessionRinging
+from ..dialog.dialog import Dialog
+from ..dialog.dialogset import DialogSet
+from ..dialog.invite import InviteSession, SessionError
+from ..dialog.redirect import TargetSet, redirected_request
 from ..message.fields.base import Field
 from ..message.fields.nameaddr import NameAddr
 from ..message.message import Request, Response
-from ..message.status import Status
 from ..message.uri import URI, escape, unescape
-from ..sdp import MediaCapabilities, Negotiated, OfferAnswer, OfferAnswerState, SdpError
+from ..sdp import MediaCapabilities, Negotiated, OfferAnswer, OfferAnswerState
+from ..transaction.client import build_cancel
 from ..transport.base import TransportError
+from .client import ClientTransactionHandle
 from .server import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -189,14 +207,25 @@ CallEvent = Ringing | Answered | Held | Resumed | MessageReceived | ReferNotifie
 
 # -- the call -------------------------------------------------------------------------------
 
-#: which requests within the call are answered how (§12.2.2 and the RFCs of each method)
-_IN_DIALOG = frozenset({"INVITE", "BYE", "UPDATE", "REFER", "NOTIFY", "MESSAGE", "INFO",
-                        "OPTIONS"})
+#: why ``InviteSession`` ended a session -> (our reason, which side), for the
+#: reasons that are not a status code
+_ENDINGS: dict[str, tuple[str, Side]] = {
+    "BYE received": ("bye", "remote"),
+    "BYE sent": ("bye", "local"),
+    "no ACK": ("no ACK", "local"),
+    "no PRACK": ("no PRACK", "local"),
+    "session expired": ("session expired", "local"),
+}
 
 
 class Call:
     """One call of a ``UserAgent``, outgoing (``ua.call(...)``) or incoming
     (``async for call in ua.incoming()``).
+
+    The call drives a ``sipwire.dialog.InviteSession`` (``session``): every
+    message of the INVITE session goes in, every action it returns is done
+    here (requests through the agent's ``Endpoint``, responses through the
+    server transaction of their request, its timers with ``loop.call_at``).
 
     ``state`` (``CallState``), ``dialog`` (the ``sipwire.dialog.Dialog`` once
     there is one), ``offer_answer`` (its ``sipwire.sdp.OfferAnswer``), ``media``
@@ -211,24 +240,42 @@ class Call:
                  proxy: URI | None = None) -> None:
         self.agent = agent
         self.direction = direction
-        #: the INVITE that made the call (the last one sent, after a challenge or a redirect)
-        self.invite = invite
         self.proxy = proxy
         self.state = CallState.CALLING if direction == "outgoing" else CallState.INCOMING
-        self.dialog: Dialog | None = None
         self.offer_answer = OfferAnswer(capabilities)
         #: the call this one replaces (an INVITE with Replaces, RFC 3891)
         self.replaces: Call | None = None
+        self.session = self._new_session(invite)
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self.ended: asyncio.Future[Ended] = loop.create_future()
         self._events: list[CallEvent] = []
         self._waiter: asyncio.Future[None] | None = None
         self._callbacks: list[Callable[[CallEvent], None]] = []
-        self._reinviting = False      # our re-INVITE is out: theirs is glare (§14.2)
-        self._reinvite_lock = asyncio.Lock()
-        self._tx: ServerTransactionHandle | None = None   # the INVITE we answer
-        self._decided: asyncio.Future[None] = loop.create_future()  # its final response went
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._tx: ServerTransactionHandle | None = None        # the INVITE we answer
+        self._servers: dict[tuple[int, str], ServerTransactionHandle] = {}
+        self._invite_handle: ClientTransactionHandle | None = None
+        self._sent: list[ClientTransactionHandle] = []         # of the last _perform
+        self._decided: asyncio.Future[None] = loop.create_future()  # INVITE's final sent
+        self._acked: asyncio.Future[None] = loop.create_future()    # its 2xx's ACK came
+        self._modified: asyncio.Future[Response] | None = None      # our re-INVITE's outcome
+        self._ending = "bye"
+        self._reported_hold = False   # the hold states the events last told
+        self._reported_held = False
         self._refers: list[asyncio.Future[ReferResult]] = []
+
+    def _new_session(self, invite: Request) -> InviteSession:
+        config = self.agent.config
+        timers = self.agent.endpoint.config.timers
+        if self.direction == "outgoing":
+            return InviteSession.uac(invite, media=self.offer_answer, timers=timers,
+                                     rel100=config.rel100,
+                                     session_timer=config.session_timer)
+        return InviteSession.uas(invite, contact=self.agent.contact_uri,
+                                 media=self.offer_answer, timers=timers,
+                                 rel100=config.rel100, session_timer=config.session_timer)
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
@@ -236,8 +283,28 @@ class Call:
     # -- what the application reads --------------------------------------------------------
 
     @property
+    def invite(self) -> Request:
+        """The INVITE that made the call (the last one sent, after a challenge,
+        a redirect or a 422)."""
+        return self.session.invite
+
+    @property
+    def dialog(self) -> Dialog | None:
+        return self.session.dialog
+
+    @property
     def call_id(self) -> str:
         return self.invite.call_id
+
+    @property
+    def local_tag(self) -> str:
+        """Our tag in the call's dialogs: the From tag of our INVITE, or the To
+        tag of our responses to theirs."""
+        if self.direction == "outgoing":
+            tag = self.invite.from_.tag
+            assert tag is not None
+            return tag
+        return self.session.to_tag
 
     @property
     def local_uri(self) -> URI:
@@ -259,7 +326,7 @@ class Call:
     @property
     def on_hold(self) -> bool:
         """True while we hold the call (``hold()``), whatever the other side does."""
-        return self.offer_answer.hold
+        return self.session.on_hold
 
     @property
     def held(self) -> bool:
@@ -293,10 +360,19 @@ class Call:
 
     # -- the UAS side --------------------------------------------------------------------
 
+    def _start_incoming(self, tx: ServerTransactionHandle) -> bool:
+        """Take the INVITE (its offer, 100rel, Session-Expires); False when the
+        session refused it (420, 421, 422, 488 ... sent)."""
+        self._tx = tx
+        self._perform(self.session.start(self._loop.time()))
+        return self.state is not CallState.TERMINATED
+
     async def ringing(self, status: int = 180) -> None:
-        """Send a provisional response (180 Ringing; 183 ...) to the INVITE."""
-        tx = self._incoming_tx()
-        await tx.respond(tx.reply(status, contact=self._contact()))
+        """Send a provisional response (180 Ringing; 183 ...) to the INVITE;
+        reliably (RFC 3262) when the caller supports 100rel and our policy
+        wants it."""
+        self._incoming_tx()
+        self._perform(self._call(lambda now: self.session.provisional(now, status)))
         if self.state is CallState.INCOMING:
             self.state = CallState.EARLY
 
@@ -306,10 +382,11 @@ class Call:
         The body is the SDP answer to the INVITE's offer (RFC 3264 §6), made
         from ``sdp`` (else the agent's capabilities); when the INVITE had no
         offer, the 200 carries ours and the ACK the answer (§13.2.1).  Raises
-        ``CallFailed`` (408) when no ACK came within 64*T1: the call was then
-        ended with a BYE, as §13.3.1.4 says it SHOULD be.
+        ``CallFailed`` (408) when no ACK came within 64*T1 (the call was then
+        ended with a BYE, as §13.3.1.4 says it SHOULD be), or with the status
+        that ended the call meanwhile.
         """
-        tx = self._incoming_tx()
+        self._incoming_tx()
         oa = self.offer_answer
         if sdp is not None:
             oa.capabilities = sdp
@@ -317,122 +394,99 @@ class Call:
                 offer = oa.remote_offer
                 assert offer is not None
                 oa.rollback()
-                oa.receive_offer(offer)
-        answering = oa.state is OfferAnswerState.REMOTE_OFFER
-        local = oa.pending_answer if answering else oa.make_offer()
-        assert local is not None
-        body = bytes(local)
-        response = tx.reply(200, contact=self._contact(), body=body,
-                            content_type=SDP if body else None,
-                            headers=self.agent._answer_headers())
-        self.dialog = Dialog.uas(self.invite, response)
-        self.agent._adopt(self)
-        await tx.respond(response)
-        if answering:
-            oa.answer_sent()
-        self.state = CallState.CONFIRMED
-        self._tx = None
-        _resolve(self._decided)
-        if self.replaces is not None:
-            self.agent._spawn(self.replaces._end("replaced"))
-        ack = await tx.wait_ack()
-        if ack is None:
-            await self._end("no ACK")
-            raise CallFailed(408, "No ACK (RFC 3261 §13.3.1.4)")
-        if not answering:
-            self._take_answer(ack.body)
-        self._emit(Answered(self.media))
+                # the session keeps the answer it will send: made again from ``sdp``
+                self.session._answer = bytes(oa.receive_offer(offer))
+        self._perform(self._call(lambda now: self.session.answer(
+            now, headers=self.agent._answer_headers())))
+        waits: set[asyncio.Future[Any]] = {self._acked, self.ended}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if self._acked.done():
+            if self.replaces is not None:  # RFC 3891 §3: the replaced dialog ends
+                self.agent._spawn(self.replaces._end("replaced"))
+            return
+        if not self._acked.done():
+            ended = self.ended.result()
+            if ended.reason == "no ACK":
+                raise CallFailed(408, "No ACK (RFC 3261 §13.3.1.4)")
+            raise CallFailed(ended.status or 487, ended.reason)
 
     async def reject(self, status: int = 486, reason: str | None = None) -> None:
         """Answer the INVITE with a final non-2xx response (486 Busy Here ...)."""
         if not 300 <= status <= 699:
             raise ValueError(f"a rejection is a 3xx-6xx, not {status}")
-        tx = self._incoming_tx()
-        await tx.respond(tx.reply(status, reason))
-        self._tx = None
-        _resolve(self._decided)
-        self._finish(Ended("rejected", "local", status))
+        self._incoming_tx()
+        self._perform(self._call(lambda now: self.session.reject(now, status)))
 
     def _incoming_tx(self) -> ServerTransactionHandle:
         tx = self._tx
-        if tx is None or tx.final_response is not None:
+        if tx is None or tx.final_response is not None or self.state is CallState.TERMINATED:
             raise CallError(f"{self!r}: no INVITE waiting for an answer")
         return tx
 
+    def _remote_cancelled(self) -> None:
+        """The endpoint answered a CANCEL of our INVITE (§9.2): the session hears of it."""
+        self._perform(self.session.receive_request(build_cancel(self.invite),
+                                                   self._loop.time()))
+        self._finish(Ended("cancelled", "remote", 487))
+
     # -- the UAC side --------------------------------------------------------------------
 
-    async def _place(self, target: URI, headers: list[tuple[str, str | Field]]) -> None:
-        """Send the INVITE and follow it to its final response (§13.2)."""
-        body = bytes(self.offer_answer.make_offer())
+    async def _place(self, target: URI) -> None:
+        """Send the INVITE and follow it to its final response (§13.2), and
+        its redirections (§8.1.3.4)."""
+        targets = TargetSet(target)
         redirects = 0
-        cseq = 1
-        tried: set[str] = set()
         while True:
-            invite = self.agent._build_invite(target, self, body, headers, cseq)
-            self.invite = invite
-            final = await self._invite(invite)
+            final = await self._invite()
             if 300 <= final.status < 400 and redirects < self.agent.config.max_redirects:
-                nxt = self._redirect_target(final, tried)
+                targets.add(final)
+                nxt = targets.next()
                 if nxt is not None:
                     redirects += 1
-                    tried.add(str(target))
-                    target = nxt
-                    # §8.1.3.4: the same Call-ID, From tag and a higher CSeq
-                    cseq = self.invite.cseq.seq + 1
+                    again = redirected_request(self.invite, nxt)
+                    again.body = b""  # the new session makes its offer again
+                    again.headers.remove("Content-Type")
+                    self.session = self._new_session(again)
+                    self.state = CallState.CALLING
                     continue
             if final.status >= 300:
                 self._finish(Ended("failed", "remote", final.status))
                 raise CallFailed.of(final)
             return
 
-    @staticmethod
-    def _redirect_target(response: Response, tried: set[str]) -> URI | None:
-        """The first Contact of a 3xx, highest q first, not tried yet (§8.1.3.4)."""
-        def q(contact: NameAddr) -> float:
+    async def _invite(self) -> Response:
+        """Start the session and feed it the INVITE's responses until the final one."""
+        self._perform(self.session.start(self._loop.time()))
+        while True:
+            handle = self._invite_handle
+            assert handle is not None
             try:
-                return float(contact.params.get("q") or 1.0)
-            except ValueError:
-                return 0.0
-        for contact in sorted(response.contact, key=q, reverse=True):
-            if contact.uri.is_sip and str(contact.uri) not in tried:
-                return contact.uri.copy()
-        return None
+                async for response in handle:
+                    self._invite_response(handle, response)
+                    if handle is not self._invite_handle:
+                        break  # a 422: the INVITE went again (RFC 4028 §7.3)
+            except asyncio.CancelledError:
+                # the application gave up: CANCEL (§9.1); a 2xx that crosses it
+                # is acknowledged and ended by the endpoint
+                await asyncio.shield(self._cancel(handle))
+                raise
+            if handle is self._invite_handle:
+                final = handle.final_response
+                assert final is not None
+                return final
 
-    async def _invite(self, invite: Request) -> Response:
-        agent = self.agent
-        handle = agent.endpoint.send(invite)
-        try:
-            async for response in handle:
-                if response.status >= 200:
-                    break
-                if response.status > 100:
-                    if response.body:  # early media: the answer (RFC 3261 §13.2.1)
-                        self._take_answer(response.body)
-                    self.state = CallState.EARLY
-                    self._emit(Ringing(response.status, response.reason))
-        except asyncio.CancelledError:
-            # the application gave up: CANCEL (§9.1); a 2xx that crosses it is
-            # acknowledged and ended by the endpoint
-            await asyncio.shield(self._cancel(handle))
-            raise
-        final = await handle.final()
-        self.invite = handle.request
-        if final.status >= 300 or final.status < 200:
-            return final
-        dialog = Dialog.uac(handle.request, final)
-        self.dialog = dialog
-        agent._adopt(self)
-        await agent.endpoint.ack(handle.request, final,
-                                 request=dialog.ack(handle.request, final))
-        self._take_answer(final.body)
-        self.state = CallState.CONFIRMED
-        self._emit(Answered(self.media))
-        return final
+    def _invite_response(self, handle: ClientTransactionHandle, response: Response) -> None:
+        session = self.session
+        if handle.request is not session.invite and \
+                response.cseq.seq == handle.request.cseq.seq:
+            # the endpoint answered a 401/407 with a new INVITE (§22.2): the
+            # session's dialogs are those of that one
+            session.invite = handle.request
+            session.dialogs = DialogSet(handle.request)
+        self._perform(self._call(lambda now: session.receive_response(response, now)),
+                      answering=(handle, response))
 
-    async def _cancel(self, handle: object) -> None:
-        from .client import ClientTransactionHandle
-
-        assert isinstance(handle, ClientTransactionHandle)
+    async def _cancel(self, handle: ClientTransactionHandle) -> None:
         try:
             await asyncio.wait_for(handle.cancel(), self.agent.config.cancel_timeout)
         except (TimeoutError, TransportError) as exc:
@@ -450,25 +504,23 @@ class Call:
         if self._tx is not None and self._tx.final_response is None:
             await self.reject(603)
             return None
-        if self.dialog is None or self.state is not CallState.CONFIRMED:
+        if self.direction == "outgoing" and self.state is not CallState.CONFIRMED:
             raise CallError(f"{self!r}: an outgoing call is ended before its answer by "
                             "cancelling the task that awaits ua.call()")
         return await self._end("bye")
 
     async def _end(self, reason: str) -> Response | None:
-        """Send BYE and end the call with ``reason``, as the local side."""
-        dialog = self.dialog
-        if self.state is CallState.TERMINATED or dialog is None:
+        """Send BYE (at once, or when the ACK of our 2xx comes, §15) and end the
+        call with ``reason`` as the local side; the BYE's final response."""
+        if self.state is CallState.TERMINATED:
+            return None
+        self._ending = reason
+        self._perform(self._call(self.session.bye))
+        byes = [h for h in self._sent if h.request.method == "BYE"]
+        if not byes:
             return None
         try:
-            bye = dialog.create_request("BYE")
-        except DialogError:
-            bye = None
-        self._finish(Ended(reason, "local"))
-        if bye is None:
-            return None
-        try:
-            return await self.agent.endpoint.request(bye)
+            return await byes[0].final()
         except TransportError as exc:
             logger.info("BYE of %r: %s", self, exc)
             return None
@@ -487,66 +539,31 @@ class Call:
         when given (a new port, other codecs), holding when ``hold`` is True,
         resuming when False, as before when None.
 
-        A 491 (glare, §14.2) is retried after the random wait of §14.1; any
-        other failure raises ``CallFailed`` and leaves the session as it was
-        (a 481 or 408 ends the call with a BYE, as §14.1 says).
+        A 491 (glare, §14.2) is retried by the session after the random wait
+        of §14.1; any other failure raises ``CallFailed`` and leaves the
+        session as it was (a 481 or 408 ends the call).
         """
-        dialog = self._confirmed()
+        self._confirmed()
         oa = self.offer_answer
-        async with self._reinvite_lock:
-            previous = oa.hold
-            before = oa.capabilities
-            if sdp is not None:
-                oa.capabilities = sdp
-            while True:
-                try:
-                    offer = oa.make_offer(hold=hold)
-                except SdpError as exc:  # the peer's offer is not answered yet
-                    oa.capabilities = before
-                    raise CallFailed(exc.status_code, str(exc)) from None
-                invite = dialog.create_request("INVITE", body=bytes(offer), content_type=SDP,
-                                               headers=self.agent._answer_headers())
-                self._reinviting = True
-                try:
-                    handle = self.agent.endpoint.send(invite)
-                    final = await handle.final()
-                finally:
-                    self._reinviting = False
-                sent = handle.request
-                dialog.local_seq = max(dialog.local_seq or 0, sent.cseq.seq)
-                if 200 <= final.status < 300:
-                    break
-                oa.rollback()
-                if final.status != Status.REQUEST_PENDING:
-                    break
-                await asyncio.sleep(self._glare_wait())
-            dialog.receive_response(sent, final)
-            if 200 <= final.status < 300:
-                await self.agent.endpoint.ack(sent, final, request=dialog.ack(sent, final))
-                self._take_answer(final.body)
-                if oa.hold != previous:
-                    self._emit(Held("local", self.media) if oa.hold else
-                               Resumed("local", self.media))
-                return
+        before = oa.capabilities
+        if sdp is not None:
+            oa.capabilities = sdp
+        self._modified = self._loop.create_future()
+        try:
+            self._perform(self._call(lambda now: self.session.reinvite(now, hold=hold)))
+        except SessionError as exc:
             oa.capabilities = before
-            if final.status in (Status.CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-                                Status.REQUEST_TIMEOUT):
-                await self._end("failed")
-            raise CallFailed.of(final)
-
-    def _glare_wait(self) -> float:
-        """§14.1: 2.1-4 s for the owner of the Call-ID (the UAC of the call),
-        0-2 s for the other side, in units of 10 ms."""
-        low, high = self.agent.config.glare_owner if self.direction == "outgoing" else \
-            self.agent.config.glare_other
-        return random.uniform(low, high)
+            self._modified = None
+            raise CallError(str(exc)) from None
+        response = await asyncio.shield(self._modified)
+        if response.status >= 300:
+            oa.capabilities = before
+            raise CallFailed.of(response)
 
     async def message(self, text: str | bytes, content_type: str = "text/plain") -> Response:
         """Send a MESSAGE within the call (RFC 3428 §4); its final response."""
-        dialog = self._confirmed()
         body = text.encode() if isinstance(text, str) else text
-        request = dialog.create_request("MESSAGE", body=body, content_type=content_type)
-        return await self._request(request)
+        return await self._request("MESSAGE", body=body, content_type=content_type)
 
     async def refer(self, target: str | URI | Call, *, timeout: float | None = None,
                     ) -> ReferResult:
@@ -561,16 +578,14 @@ class Call:
         """
         dialog = self._confirmed()
         refer_to = self._refer_to(target)
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[ReferResult] = loop.create_future()
+        outcome: asyncio.Future[ReferResult] = self._loop.create_future()
         self._refers.append(outcome)
-        request = dialog.create_request("REFER", headers=[
-            ("Refer-To", f"<{refer_to}>"),
-            ("Referred-By", f"<{self.agent.aor or dialog.local_uri}>"),
-            ("Contact", self._contact_text()),
-        ])
         try:
-            response = await self._request(request)
+            response = await self._request("REFER", headers=[
+                ("Refer-To", f"<{refer_to}>"),
+                ("Referred-By", f"<{self.agent.aor or dialog.local_uri}>"),
+                ("Contact", f"<{self.agent.contact_uri}>"),
+            ])
             if response.status >= 300:
                 return ReferResult(response.status, response.reason)
             wait = timeout if timeout is not None else self.agent.config.refer_timeout
@@ -591,16 +606,15 @@ class Call:
                     f"from-tag={other.id.local_tag}")
         return other.remote_uri.copy(params={}, headers={"Replaces": escape(replaces)})
 
-    async def _request(self, request: Request) -> Response:
-        dialog = self.dialog
-        assert dialog is not None
-        handle = self.agent.endpoint.send(request)
-        final = await handle.final()
-        dialog.local_seq = max(dialog.local_seq or 0, handle.request.cseq.seq)
-        dialog.receive_response(handle.request, final)
-        if dialog.terminated and self.state is not CallState.TERMINATED:
-            self._finish(Ended("failed", "remote", final.status))
-        return final
+    async def _request(self, method: str, *, body: bytes = b"",
+                       content_type: str | None = None,
+                       headers: list[tuple[str, str | Field]] | None = None) -> Response:
+        """Send ``method`` within the dialog; its final response."""
+        self._confirmed()
+        self._perform(self._call(lambda now: self.session.send_request(
+            method, now, body=body, content_type=content_type, headers=headers or ())))
+        [handle] = self._sent
+        return await handle.final()
 
     def _confirmed(self) -> Dialog:
         dialog = self.dialog
@@ -612,93 +626,45 @@ class Call:
 
     async def _on_request(self, request: Request, tx: ServerTransactionHandle,
                           ) -> Response | None:
-        """A request within the call's dialog (§12.2.2)."""
-        dialog = self.dialog
-        assert dialog is not None
+        """A request within the call's dialog (§12.2.2): to the session; what it
+        leaves to the application (REFER, NOTIFY, MESSAGE, INFO, OPTIONS) here."""
+        self._servers[(request.cseq.seq, request.method)] = tx
+        try:
+            self._perform(self._call(lambda now: self.session.receive_request(request, now)))
+        finally:
+            self._servers.pop((request.cseq.seq, request.method), None)
+        return None
+
+    def _application_request(self, request: Request) -> Response:
+        """An in-dialog request the session leaves to us."""
         method = request.method
-        if method == "INVITE" and self._reinviting:
-            return tx.reply(491)  # glare: our own re-INVITE is out (§14.2)
-        refused = dialog.receive_request(request)
-        if refused is not None:
-            return tx.reply(refused.status, refused.reason)
-        if method == "BYE":
-            dialog.terminate("bye")
-            self._finish(Ended("bye", "remote"))
-            return tx.reply(200)
-        if method == "INVITE" or method == "UPDATE":
-            return await self._on_offer(request, tx)
         if method == "REFER":
-            return self._on_refer(request, tx)
+            return self._on_refer(request)
         if method == "NOTIFY":
-            return self._on_notify(request, tx)
+            return self._on_notify(request)
         if method == "MESSAGE" or method == "INFO":
             self._emit(MessageReceived(request))
-            return tx.reply(200)
+            return request.reply(200)
         if method == "OPTIONS":
-            return self.agent.endpoint.options_response(tx)
-        return tx.reply(405, headers=[("Allow", ", ".join(self.agent.allowed_methods))])
+            return request.reply(200, headers=[("Allow", ", ".join(self.agent.allowed_methods))])
+        return request.reply(405, headers=[("Allow", ", ".join(self.agent.allowed_methods))])
 
-    async def _on_offer(self, request: Request, tx: ServerTransactionHandle) -> Response:
-        """A re-INVITE or UPDATE (RFC 3311): answer its offer; a re-INVITE
-        without one gets our offer in the 2xx, answered in the ACK (§14.2)."""
-        oa = self.offer_answer
-        was_held = self.held
-        body = b""
-        answering = bool(request.body)
-        try:
-            if answering:
-                body = bytes(oa.receive_offer(request.body))
-            elif request.method == "INVITE":
-                body = bytes(oa.make_offer())
-        except SdpError as exc:
-            # 491 for an offer crossing ours, 500 while one is unanswered (with
-            # Retry-After, §14.2), 488 for nothing acceptable, 400 for bad SDP
-            headers = [("Retry-After", str(random.randint(0, 10)))] \
-                if exc.status_code == 500 else []
-            return tx.reply(exc.status_code, headers=headers)
-        response = tx.reply(200, contact=self._contact(), body=body,
-                            content_type=SDP if body else None,
-                            headers=self.agent._answer_headers())
-        if self.dialog is not None:
-            self.dialog.send_response(request, response)
-        if answering:
-            oa.answer_sent()
-        await tx.respond(response)
-        if request.method == "INVITE":
-            self.agent._spawn(self._await_ack(tx, answering))
-        if answering and self.held != was_held:
-            self._emit(Held("remote", self.media) if self.held else
-                       Resumed("remote", self.media))
-        return response
-
-    async def _await_ack(self, tx: ServerTransactionHandle, answered: bool) -> None:
-        # the endpoint passes the 2xx on until the ACK (§13.3.1.4)
-        ack = await tx.wait_ack()
-        if ack is None:
-            if self.offer_answer.state is OfferAnswerState.LOCAL_OFFER:
-                self.offer_answer.rollback()
-            if self.state is CallState.CONFIRMED:
-                await self._end("no ACK")
-            return
-        if not answered:
-            self._take_answer(ack.body)
-
-    def _on_refer(self, request: Request, tx: ServerTransactionHandle) -> Response:
+    def _on_refer(self, request: Request) -> Response:
         """RFC 3515 §2.4.2: 202, then the call to Refer-To and its NOTIFYs."""
         values = request.headers.getall("Refer-To")
         if len(values) != 1:
-            return tx.reply(400, "Exactly One Refer-To (RFC 3515 §2.4.1)")
+            return request.reply(400, "Exactly One Refer-To (RFC 3515 §2.4.1)")
         try:
             target = NameAddr.parse(values[0]).uri
         except ValueError:
-            return tx.reply(400, "Bad Refer-To")
+            return request.reply(400, "Bad Refer-To")
         if not self.agent.config.accept_transfers or not target.is_sip:
-            return tx.reply(603)
+            return request.reply(603)
         referred_by = request.headers.get("Referred-By")
         if referred_by is None and self.dialog is not None:
             referred_by = f"<{self.dialog.remote_uri}>"
         self.agent._spawn(self._transfer(target, referred_by))
-        return tx.reply(202)
+        return request.reply(202)
 
     async def _transfer(self, target: URI, referred_by: str | None) -> None:
         """Make the call Refer-To asks for, with its Replaces, and NOTIFY each
@@ -721,29 +687,29 @@ class Call:
         await self._notify(200, "OK", final=True)
 
     async def _notify(self, status: int, reason: str, *, final: bool) -> None:
-        dialog = self.dialog
-        if dialog is None or dialog.terminated:
+        if self.state is not CallState.CONFIRMED:
             return
         state = "terminated;reason=noresource" if final else "active;expires=60"
-        notify = dialog.create_request(
-            "NOTIFY", body=f"SIP/2.0 {status} {reason}\r\n".encode(), content_type=SIPFRAG,
-            headers=[("Event", "refer"), ("Subscription-State", state)])
         try:
-            await self._request(notify)
-        except TransportError as exc:
+            await self._request(
+                "NOTIFY", body=f"SIP/2.0 {status} {reason}\r\n".encode(),
+                content_type=SIPFRAG,
+                headers=[("Event", "refer"), ("Subscription-State", state),
+                         ("Contact", f"<{self.agent.contact_uri}>")])
+        except (TransportError, CallError) as exc:
             logger.info("NOTIFY of %r: %s", self, exc)
 
-    def _on_notify(self, request: Request, tx: ServerTransactionHandle) -> Response:
+    def _on_notify(self, request: Request) -> Response:
         """A NOTIFY of the REFER we sent (RFC 3515 §2.4.5)."""
         event = (request.headers.get("Event") or "").split(";")[0].strip().lower()
         if event != "refer":
-            return tx.reply(489)
+            return request.reply(489)
         first = request.body.decode("utf-8", "replace").split("\r\n")[0].split("\n")[0]
         parts = first.split(" ", 2)
         try:
             status = int(parts[1])
         except (IndexError, ValueError):
-            return tx.reply(400, "Bad sipfrag (RFC 3515 §2.4.5)")
+            return request.reply(400, "Bad sipfrag (RFC 3515 §2.4.5)")
         reason = parts[2] if len(parts) > 2 else ""
         state = (request.headers.get("Subscription-State") or "").lower()
         final = state.startswith("terminated") or status >= 200
@@ -752,36 +718,173 @@ class Call:
             for outcome in self._refers:
                 if not outcome.done():
                     outcome.set_result(ReferResult(status, reason))
-        return tx.reply(200)
+        return request.reply(200)
 
-    def _remote_cancelled(self) -> None:
-        self._tx = None
-        _resolve(self._decided)
-        self._finish(Ended("cancelled", "remote", 487))
+    # -- driving the session -----------------------------------------------------------------
 
-    # -- offer and answer (RFC 3264) -------------------------------------------------------
-
-    def _take_answer(self, body: bytes) -> None:
-        """The peer's answer to our pending offer (RFC 3264 §7), if it is one."""
-        oa = self.offer_answer
-        if oa.state is not OfferAnswerState.LOCAL_OFFER:
-            return
-        if not body:
-            oa.rollback()  # a 2xx or ACK without the answer: the offer is void
-            return
+    def _call(self, step: Callable[[float], list[DialogAction]]) -> list[DialogAction]:
+        """Run one input of the session at the loop's time (SessionError -> CallError)."""
         try:
-            oa.receive_answer(body)
-        except SdpError as exc:
-            logger.info("%r: the answer is unusable: %s", self, exc)
-            oa.rollback()
+            return step(self._loop.time())
+        except SessionError as exc:
+            raise CallError(str(exc)) from None
+
+    def _perform(self, actions: list[DialogAction], *,
+                 answering: tuple[ClientTransactionHandle, Response] | None = None) -> None:
+        """Do what the session asks, in order; then re-arm its timer.
+
+        ``answering`` is the INVITE transaction and the response the actions
+        answer (its 2xx is acknowledged through the endpoint, which sends the
+        same ACK again to each retransmission of that 2xx, §13.2.2.4).
+        """
+        self._sent = []
+        for action in actions:
+            if isinstance(action, SendRequest):
+                self._send_request(action.request)
+            elif isinstance(action, SendAck):
+                self._send_ack(action.request, answering)
+            elif isinstance(action, SendResponse):
+                self._send_response(action.response)
+            elif isinstance(action, SessionRinging | Progress | EarlyMedia):
+                if self.state is CallState.CALLING:
+                    self.state = CallState.EARLY
+                self._emit(Ringing(action.response.status, action.response.reason))
+            elif isinstance(action, SessionAnswered):
+                self.state = CallState.CONFIRMED
+                self._emit(Answered(self.media))
+            elif isinstance(action, AckReceived):
+                if self.direction == "incoming" and not self._acked.done() and \
+                        action.request.cseq.seq == self.invite.cseq.seq:
+                    self._acked.set_result(None)
+                    self._emit(Answered(self.media))
+            elif isinstance(action, Modified):
+                self._modified_done(action.response)
+            elif isinstance(action, ModifyFailed):
+                if action.retry_at is None:
+                    self._modify_outcome(action.response)
+            elif isinstance(action, RequestReceived):
+                self._send_response(self._application_request(action.request))
+            elif isinstance(action, SessionEnded):
+                self._session_ended(action.reason, action.message)
+        self._rearm()
+
+    def _send_request(self, request: Request) -> None:
+        endpoint = self.agent.endpoint
+        if request.method == "CANCEL":
+            return  # the INVITE's handle sends it (``_cancel``), where the INVITE went
+        if request.method == "INVITE" and request is self.session.invite:
+            self._invite_handle = endpoint.send(request)
+            return
+        handle = endpoint.send(request)
+        self._sent.append(handle)
+        self.agent._spawn(self._responses(handle))
+
+    async def _responses(self, handle: ClientTransactionHandle) -> None:
+        """Every response of a request the session sent, back to it."""
+        async for response in handle:
+            if self.session.terminated and response.cseq.method != "INVITE":
+                continue
+            self._perform(self._call(
+                lambda now, r=response: self.session.receive_response(r, now)))  # type: ignore[misc]
+
+    def _send_ack(self, ack: Request,
+                  answering: tuple[ClientTransactionHandle, Response] | None) -> None:
+        endpoint = self.agent.endpoint
+        if answering is not None:
+            handle, response = answering
+            self.agent._spawn(endpoint.ack(handle.request, response, request=ack))
+        else:
+            self.agent._spawn(endpoint.send_direct(ack))
+
+    def _send_response(self, response: Response) -> None:
+        """To the server transaction of the request it answers; a 2xx to an
+        INVITE is passed on by the endpoint until its ACK (§13.3.1.4), so the
+        session's own retransmissions of it are dropped here."""
+        key = (response.cseq.seq, response.cseq.method)
+        tx = self._servers.get(key)
+        if tx is None and self._tx is not None and key == (self.invite.cseq.seq, "INVITE"):
+            tx = self._tx
+        if tx is None or tx.final_response is not None:
+            return
+        tx.respond_nowait(response)
+        if response.cseq.method != "INVITE" or response.status < 200:
+            return
+        if tx is self._tx:
+            _resolve(self._decided)
+            if response.status < 300:
+                self.state = CallState.CONFIRMED
+        if response.status < 300:
+            self.agent._spawn(self._ack_of(tx))
+
+    async def _ack_of(self, tx: ServerTransactionHandle) -> None:
+        """The ACK of our 2xx, which the endpoint keeps, to the session."""
+        ack = await tx.wait_ack()
+        if ack is not None and not self.session.terminated:
+            self._perform(self._call(lambda now: self.session.receive_request(ack, now)))
+
+    def _modified_done(self, response: Response) -> None:
+        holding, held = self.offer_answer.hold, self.held
+        if holding != self._reported_hold:
+            self._reported_hold = holding
+            self._emit(Held("local", self.media) if holding else Resumed("local", self.media))
+        if held != self._reported_held:
+            self._reported_held = held
+            self._emit(Held("remote", self.media) if held else Resumed("remote", self.media))
+        if response.cseq.method == "INVITE" and response.status < 300 and \
+                response.to.tag == (self.dialog.id.remote_tag if self.dialog else None):
+            self._modify_outcome(response)  # a response to our own re-INVITE
+
+    def _modify_outcome(self, response: Response) -> None:
+        future = self._modified
+        if future is not None and not future.done():
+            future.set_result(response)
+        self._modified = None
+
+    def _session_ended(self, reason: str, message: Request | Response | None) -> None:
+        if reason == "BYE sent":
+            self._finish(Ended(self._ending, "local"))
+            return
+        known = _ENDINGS.get(reason)
+        if known is not None:
+            self._finish(Ended(known[0], known[1]))
+            return
+        if reason == "CANCEL":
+            side: Side = "remote" if self.direction == "incoming" else "local"
+            self._finish(Ended("cancelled", side, 487))
+            return
+        status = int(reason) if reason.isdigit() else None
+        if self.direction == "incoming" and self.state is not CallState.CONFIRMED and \
+                isinstance(message, Response):
+            _resolve(self._decided)
+            self._finish(Ended("rejected", "local", status))
+        elif self.direction == "outgoing" and self.state is not CallState.CONFIRMED:
+            return  # the INVITE failed: ``_place`` follows or raises
+        else:
+            self._finish(Ended("failed", "remote", status))
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _rearm(self) -> None:
+        deadline = self.session.next_deadline()
+        timer = self._timer
+        if deadline is None:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            return
+        if timer is not None:
+            if deadline >= self._timer_when:
+                return
+            timer.cancel()
+        self._timer_when = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = max(self._loop.time(), self._timer_when)
+        self._perform(self.session.handle_timer(now))
 
     # -- bookkeeping -------------------------------------------------------------------------
-
-    def _contact(self) -> URI:
-        return self.agent.contact_uri
-
-    def _contact_text(self) -> str:
-        return f"<{self.agent.contact_uri}>"
 
     def _emit(self, event: CallEvent) -> None:
         self._events.append(event)
@@ -800,16 +903,24 @@ class Call:
         if self.state is CallState.TERMINATED:
             return
         self.state = CallState.TERMINATED
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.dialog is not None:
             self.dialog.terminate(ended.reason)
         for outcome in self._refers:
             if not outcome.done():
                 outcome.set_result(ReferResult(ended.status or 487, "Call Ended"))
+        modified = self._modified
+        if modified is not None and not modified.done():
+            modified.set_exception(CallFailed(ended.status or 481, f"call ended: {ended.reason}"))
+            modified.exception()  # retrieved: reinvite() may not be waiting
+        self._modified = None
+        _resolve(self._decided)
         self.agent._forget(self)
         if not self.ended.done():
             self.ended.set_result(ended)
         self._emit(ended)
-
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
