@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from sipwire import Request, Response
-from sipwire.ua import CallEvent, CallState, Ended, ReferResult
+from sipwire.dialog import Rel100, SessionTimerConfig
+from sipwire.ua import CallEvent, CallFailed, CallState, Ended, ReceiveFilter, ReferResult
 from sipwire.ua.call import ReferNotified, Transferred
 
 from .test_agent import MakeUA, address, answering, connected, ended, make_ua, next_call
@@ -143,3 +146,79 @@ async def _first(events: AsyncIterator[CallEvent], kind: type, *,
             yield event
             if isinstance(event, kind) and (not final or getattr(event, "final", False)):
                 return
+
+
+@pytest.mark.parametrize("caller_policy", [Rel100.SUPPORTED, Rel100.REQUIRED])
+async def test_reliable_ringing_and_prack(make_ua: MakeUA, caller_policy: Rel100) -> None:
+    # RFC 3262: the callee prefers 100rel, the caller supports (or requires) it:
+    # 180 goes with Require: 100rel and an RSeq, the caller PRACKs it with RAck
+    alice = await make_ua("alice", rel100=caller_policy)
+    bob = await make_ua("bob", rel100=Rel100.PREFERRED)
+    at_alice: list[Request | Response] = []
+    at_bob: list[Request | Response] = []
+
+    def spy(into: list[Request | Response]) -> ReceiveFilter:
+        def keep(message: Request | Response, flow: object) -> bool:
+            into.append(message)
+            return True
+        return keep
+
+    alice.endpoint.receive_filter = spy(at_alice)
+    bob.endpoint.receive_filter = spy(at_bob)
+    caller, callee = await connected(alice, bob)
+    [invite] = [m for m in at_bob if isinstance(m, Request) and m.method == "INVITE"]
+    assert "100rel" in invite.headers.getall("Supported")
+    assert ("100rel" in invite.headers.getall("Require")) == (caller_policy is Rel100.REQUIRED)
+    [ringing] = [m for m in at_alice if isinstance(m, Response) and m.status == 180]
+    assert ringing.headers.getall("Require") == ["100rel"]
+    rseq = ringing.headers.get("RSeq")
+    assert rseq is not None and rseq.isdigit()
+    [prack] = [m for m in at_bob if isinstance(m, Request) and m.method == "PRACK"]
+    assert prack.headers.get("RAck") == f"{rseq} {invite.cseq.seq} INVITE"
+    assert prack.to.tag == callee.local_tag  # within the early dialog
+    assert [m.status for m in at_bob if isinstance(m, Response)] == []  # nothing stray
+    assert any(isinstance(m, Response) and m.cseq.method == "PRACK" and m.status == 200
+               for m in at_alice)
+    await caller.hangup()
+    await ended(callee)
+
+
+async def test_100rel_required_but_not_supported(make_ua: MakeUA) -> None:
+    # RFC 3262 §4: Require: 100rel to a UAS without it gets 420 with Unsupported
+    alice = await make_ua("alice", rel100=Rel100.REQUIRED)
+    bob = await make_ua("bob", rel100=Rel100.DISABLED)
+    with pytest.raises(CallFailed) as failure:
+        await asyncio.wait_for(alice.call(address(bob)), TIMEOUT)
+    assert failure.value.status == 420
+    assert failure.value.response is not None
+    assert failure.value.response.headers.get("Unsupported") == "100rel"
+
+
+async def test_session_timer_negotiated(make_ua: MakeUA) -> None:
+    # RFC 4028: the caller asks for 120 s; the callee's 2xx names the interval
+    # and the refresher, and both sessions arm their timers
+    timer = SessionTimerConfig(interval=120, min_se=90)
+    alice = await make_ua("alice", session_timer=timer)
+    bob = await make_ua("bob", session_timer=timer)
+    oks: list[Response] = []
+
+    def spy(message: Request | Response, flow: object) -> bool:
+        if isinstance(message, Response) and message.cseq.method == "INVITE" \
+                and message.status == 200:
+            oks.append(message)
+        return True
+
+    alice.endpoint.receive_filter = spy
+    caller, callee = await connected(alice, bob)
+    assert caller.invite.headers.get("Session-Expires") == "120"
+    assert "timer" in caller.invite.headers.getall("Supported")
+    [ok] = oks
+    expires = ok.headers.get("Session-Expires")
+    assert expires is not None and expires.startswith("120;refresher=")
+    assert "timer" in ok.headers.getall("Require")
+    loop = asyncio.get_running_loop()
+    for call in (caller, callee):
+        deadline = call.session.next_deadline()
+        assert deadline is not None and loop.time() + 30 < deadline <= loop.time() + 120
+    await caller.hangup()
+    await ended(callee)

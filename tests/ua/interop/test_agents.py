@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from sipwire import Request, Response
+from sipwire.dialog import Rel100
 from sipwire.sdp import Direction
 from sipwire.ua import Call, CallState, Ended, UserAgent
 from sipwire.ua.call import Held, Resumed
@@ -151,3 +152,37 @@ async def test_cancelled_through_the_server(site: Site) -> None:
     with pytest.raises(asyncio.CancelledError):
         await placing
     assert await ended(callee) == Ended("cancelled", "remote", 487)
+
+
+@pytest.mark.parametrize("calling", ["alice", "bob"])
+async def test_100rel_both_ways_through_the_server(site: Site, calling: str) -> None:
+    # RFC 3262 both ways: whoever calls, the callee's 180 goes reliably and its
+    # PRACK travels the early dialog through the server's Record-Route
+    alice = await site.agent("alice", rel100=Rel100.PREFERRED)
+    bob = await site.agent("bob", rel100=Rel100.PREFERRED)
+    caller, callee = (alice, bob) if calling == "alice" else (bob, alice)
+    target = "sip:bob@127.0.0.1" if callee is bob else "sip:alice@127.0.0.1"
+    pracks: list[Request] = []
+    ringing: list[Response] = []
+
+    def at_callee(message: Request | Response, flow: object) -> bool:
+        if isinstance(message, Request) and message.method == "PRACK":
+            pracks.append(message)
+        return True
+
+    def at_caller(message: Request | Response, flow: object) -> bool:
+        if isinstance(message, Response) and message.status == 180:
+            ringing.append(message)
+        return True
+
+    callee.endpoint.receive_filter = at_callee
+    caller.endpoint.receive_filter = at_caller
+    a, b = await connected(caller, callee, target)
+    [reliable] = ringing
+    assert reliable.headers.getall("Require") == ["100rel"]
+    [prack] = pracks
+    assert prack.headers.get("RAck") == f"{reliable.headers.get('RSeq')} " \
+                                        f"{a.invite.cseq.seq} INVITE"
+    assert prack.to.tag == b.local_tag and prack.call_id == b.call_id
+    await asyncio.wait_for(a.hangup(), TIMEOUT)
+    assert await ended(b) == Ended("bye", "remote")
