@@ -157,3 +157,30 @@ async def test_every_target_failing_is_the_best_failure(
     assert 500 <= response.status < 600
     _, response = await call(alice, proxy, "sip:carol@nowhere.test", timeline)
     assert 500 <= response.status < 600
+
+
+async def test_a_route_to_a_proxy_by_name(
+        dns_server: ZoneServer, proxy: Server, endpoints: list[Endpoint],
+        timeline: Timeline) -> None:
+    # the next proxy is named by a Route (a loose router): the Route's URI is
+    # resolved, not the Request-URI, which stays as it was (§16.6 step 7, RFC 3263 §4)
+    got: list[Request] = []
+    next_proxy = await start(endpoints, "udp:127.0.0.1:0")
+
+    async def take(request: Request, tx: ServerTransactionHandle) -> Response:
+        got.append(request)
+        return tx.reply(202)
+
+    next_proxy.on_request(take, "MESSAGE")
+    dns_server.replace(zone(first_port=next_proxy.listening_points[0].port,
+                            second_port=free_port()))
+    alice = await start(endpoints, "udp:127.0.0.1:0")
+    host, port = proxy.address("udp")
+    message = Request.build("MESSAGE", "sip:carol@192.0.2.77", from_="sip:alice@example.com",
+                            headers=[("Route", "<sip:failover.test;lr>")])
+    response = await asyncio.wait_for(alice.request(message, f"udp:{host}:{port}"), TIMEOUT)
+    assert response.status == 202
+    [arrived] = got
+    assert str(arrived.uri) == "sip:carol@192.0.2.77"
+    assert [str(r.uri) for r in arrived.route] == ["sip:failover.test;lr"]
+    assert dns_server.count("failover.test", "NAPTR") == 1
