@@ -53,6 +53,13 @@ first.failover.test.  IN A 127.0.0.1
 second.failover.test. IN A 127.0.0.1
 """
 
+#: a SIPS domain served by a host of another name: TLS checks the domain (RFC 5922 §4)
+SECURE = """\
+secure.test.        IN NAPTR 10 50 "s" "SIPS+D2T" "" _sips._tcp.secure.test.
+_sips._tcp.secure.test. IN SRV 0 0 {tls_port} box17.hosting.test.
+box17.hosting.test. IN A 127.0.0.1
+"""
+
 #: a short TTL, for the cache
 SHORT = """\
 short.test.        60 IN A 127.0.0.1
@@ -66,8 +73,10 @@ BIG = "".join(f"_sip._udp.big.test. IN SRV 0 1 {5000 + i} host{i:02d}.with.a.lon
 
 
 def zone(negative_ttl: int = 120, **ports: int) -> str:
-    """The whole zone, with ``ports`` (tcp_port, udp_port, first_port, second_port)."""
-    values = {"tcp_port": 5060, "udp_port": 5060, "first_port": 5060, "second_port": 5060}
+    """The whole zone, with ``ports`` (tcp_port, udp_port, first_port, second_port,
+    tls_port)."""
+    values = {"tcp_port": 5060, "udp_port": 5060, "first_port": 5060, "second_port": 5060,
+              "tls_port": 5061}
     values.update(ports)
     return (SOA.format(negative_ttl=negative_ttl) + NAPTR.format(**values) + PRIORITY
-            + WEIGHTS + FAILOVER.format(**values) + SHORT + BIG)
+            + WEIGHTS + FAILOVER.format(**values) + SECURE.format(**values) + SHORT + BIG)
