@@ -10,7 +10,8 @@ import pytest
 
 from sipwire import Request, Response
 from sipwire.dialog import Rel100, SessionTimerConfig
-from sipwire.ua import CallEvent, CallFailed, CallState, Ended, ReceiveFilter, ReferResult
+from sipwire.dialog.session_timer import TimerState
+from sipwire.ua import Call, CallEvent, CallFailed, CallState, Ended, ReceiveFilter, ReferResult
 from sipwire.ua.call import ReferNotified, Transferred
 
 from .test_agent import MakeUA, address, answering, connected, ended, make_ua, next_call
@@ -222,3 +223,71 @@ async def test_session_timer_negotiated(make_ua: MakeUA) -> None:
         assert deadline is not None and loop.time() + 30 < deadline <= loop.time() + 120
     await caller.hangup()
     await ended(callee)
+
+
+async def timed_call(make_ua: MakeUA) -> tuple[Call, Call, dict[Call, list[Request]]]:
+    """alice calls bob, both with session timers (120 s); the requests each receives."""
+    timer = SessionTimerConfig(interval=120, min_se=90)
+    alice = await make_ua("alice", session_timer=timer)
+    bob = await make_ua("bob", session_timer=timer)
+    at_alice: list[Request] = []
+    at_bob: list[Request] = []
+
+    def spy(into: list[Request]) -> ReceiveFilter:
+        def keep(message: Request | Response, flow: object) -> bool:
+            if isinstance(message, Request):
+                into.append(message)
+            return True
+        return keep
+
+    alice.endpoint.receive_filter = spy(at_alice)
+    bob.endpoint.receive_filter = spy(at_bob)
+    caller, callee = await connected(alice, bob)
+    return caller, callee, {caller: at_alice, callee: at_bob}
+
+
+def fire_timer(call: Call) -> None:
+    """The call's session timer, due: its armed deadline is taken as now (a driven
+    clock: the test does not wait the minutes RFC 4028 counts in)."""
+    armed, deadline = call._timer, call.session.next_deadline()
+    assert armed is not None and deadline is not None
+    armed.cancel()
+    call._timer_when = deadline
+    call._on_timer()
+
+
+async def test_session_refresh_by_update(make_ua: MakeUA) -> None:
+    # RFC 4028 §7.4: the refresher sends an UPDATE (the peer's Allow lists it)
+    # without offer at half the interval; the peer's answer re-arms both timers
+    caller, callee, received = await timed_call(make_ua)
+    refresher = caller if caller.session.session_timer is not None and \
+        caller.session.session_timer.state is TimerState.LOCAL else callee
+    assert refresher.session.session_timer is not None
+    assert refresher.session.session_timer.state is TimerState.LOCAL
+    other = callee if refresher is caller else caller
+    seen = len(received[other])
+    fire_timer(refresher)
+    async with asyncio.timeout(TIMEOUT):
+        while refresher.session.modify_state.value != "idle":
+            await asyncio.sleep(0.01)
+    assert refresher.state is other.state is CallState.CONFIRMED
+    [update] = [r for r in received[other][seen:] if r.method == "UPDATE"]
+    assert update.body == b"" and update.to.tag == other.local_tag
+    assert (update.headers.get("Session-Expires") or "").startswith("120")
+    deadline = other.session.next_deadline()
+    assert deadline is not None and deadline > asyncio.get_running_loop().time() + 30
+    await caller.hangup()
+    assert await ended(callee) == Ended("bye", "remote")
+
+
+async def test_session_expires_without_refresh(make_ua: MakeUA) -> None:
+    # RFC 4028 §10: no refresh by the expiry: the side that waited sends BYE
+    caller, callee, _ = await timed_call(make_ua)
+    waiting = caller if caller.session.session_timer is not None and \
+        caller.session.session_timer.state is TimerState.REMOTE else callee
+    other = callee if waiting is caller else caller
+    assert waiting.session.session_timer is not None
+    assert waiting.session.session_timer.state is TimerState.REMOTE
+    fire_timer(waiting)
+    assert await ended(waiting) == Ended("session expired", "local")
+    assert await ended(other) == Ended("bye", "remote")
