@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
+from sipwire.ua import Call, Ended, UserAgent
 from tests.server.processes import (
     Serving,
     free_port,
@@ -198,3 +199,28 @@ async def test_usage_errors(site: Site) -> None:
     status, _, err = await sipwire_command("call", "sip:bob@127.0.0.1", "--password-stdin",
                                            "--user", "alice", env=site.env, stdin=b"")
     assert status == 2 and "no password" in err
+
+
+async def test_no_answer_in_time_is_cancelled(site: Site) -> None:
+    # a callee that only rings: after --timeout the INVITE is CANCELled (§9.1)
+    async with UserAgent(["udp:127.0.0.1:0"], aor="sip:bob@127.0.0.1") as bob:
+        rung: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+
+        async def ring_only() -> None:
+            async for call in bob.incoming():
+                await call.ringing()
+                rung.set_result(call)
+                return
+
+        ringer = asyncio.ensure_future(ring_only())
+        port = bob.endpoint.listening_points[0].port
+        status, out, err = await sipwire_command(
+            "call", f"sip:bob@127.0.0.1:{port}", "--timeout", "1", env=site.env)
+        assert status == 1 and out == ""
+        assert err.splitlines()[-1] == "sipwire: call failed: no answer in 1 s, cancelled"
+        assert any(" → udp:127.0.0.1:" in line and " CANCEL sip:bob@" in line
+                   for line in err.splitlines())
+        callee = await asyncio.wait_for(rung, TIMEOUT)
+        await ringer
+        ended = await asyncio.wait_for(asyncio.shield(callee.ended), TIMEOUT)
+        assert ended == Ended("cancelled", "remote", 487)
