@@ -104,7 +104,7 @@ async def start_sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]
     runs: list[SippRun] = []
 
     async def start(*args: str, calls: int, transport: str = "udp",
-                    port: int | None = None) -> SippRun:
+                    port: int | None = None, timeout: int = SIPP_TIMEOUT) -> SippRun:
         directory = tmp_path / f"sipp{len(runs)}"
         directory.mkdir()
         port = port if port is not None else free_port()
@@ -113,7 +113,7 @@ async def start_sipp(sipp_path: str, tmp_path: Path) -> AsyncIterator[StartSipp]
             "-i", "127.0.0.1", "-p", str(port),
             "-t", "u1" if transport == "udp" else "t1",
             "-m", str(calls),
-            "-timeout", f"{SIPP_TIMEOUT}s", "-timeout_error",
+            "-timeout", f"{timeout}s", "-timeout_error",
             "-nostdin",
             "-trace_stat", "-stf", str(directory / "stat.csv"),
             "-trace_screen", "-screen_file", str(directory / "screen.log"),
