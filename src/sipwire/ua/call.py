@@ -211,7 +211,6 @@ CallEvent = Ringing | Answered | Held | Resumed | MessageReceived | ReferNotifie
 #: reasons that are not a status code
 _ENDINGS: dict[str, tuple[str, Side]] = {
     "BYE received": ("bye", "remote"),
-    "BYE sent": ("bye", "local"),
     "no ACK": ("no ACK", "local"),
     "no PRACK": ("no PRACK", "local"),
     "session expired": ("session expired", "local"),
@@ -784,8 +783,10 @@ class Call:
         async for response in handle:
             if self.session.terminated and response.cseq.method != "INVITE":
                 continue
-            self._perform(self._call(
-                lambda now, r=response: self.session.receive_response(r, now)))  # type: ignore[misc]
+            self._perform(self._response(response))
+
+    def _response(self, response: Response) -> list[DialogAction]:
+        return self._call(lambda now: self.session.receive_response(response, now))
 
     def _send_ack(self, ack: Request,
                   answering: tuple[ClientTransactionHandle, Response] | None) -> None:
