@@ -81,6 +81,17 @@ async def test_register_with_digest_at_sipwire_serve(serve: Serve, transport: st
     assert all(f"{transport}:127.0.0.1:{port}" in line for line in err.splitlines())
 
 
+async def test_register_through_a_proxy(serve: Serve) -> None:
+    """--proxy: the REGISTER names the AOR's domain and goes to the proxy, in a Route."""
+    _, port, env = await serve()
+    code, out, err = await register(env, "sip:alice@127.0.0.1", "--proxy",
+                                    f"sip:127.0.0.1:{port}", "--user", "alice")
+    assert code == 0, err
+    assert out.startswith("registered sip:alice@127.0.0.1 expires=3600\n")
+    first = err.splitlines()[0].split()
+    assert first[2:] == [f"udp:127.0.0.1:{port}", "REGISTER", "sip:127.0.0.1", "SIP/2.0"]
+
+
 async def test_a_wrong_password_exits_1_naming_the_status(serve: Serve) -> None:
     _, port, env = await serve()
     code, out, err = await register(env, f"sip:alice@127.0.0.1:{port}", password="wrong")
