@@ -756,7 +756,7 @@ class TransportLayer:
                         write_buffer_limit=cfg.write_buffer_limit,
                         message_timeout=cfg.message_timeout)
                 open_ws = _ws_module(transport).open_ws
-                return await open_ws(
+                connection: Connection = await open_ws(
                     transport, remote, server_name, self, ssl_context=ssl_context,
                     path=cfg.ws_path, local_host=local_host, limits=cfg.limits,
                     idle_timeout=cfg.idle_timeout, write_timeout=cfg.write_timeout,
