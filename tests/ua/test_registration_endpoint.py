@@ -211,3 +211,26 @@ async def test_outbound_over_udp_sends_a_stun_binding_request(
         assert (stun.method, stun.message_class) == (BINDING, StunClass.REQUEST)
     finally:
         sink.close()
+
+
+async def test_a_dead_flow_is_registered_again_at_once(make_endpoint: MakeEndpoint) -> None:
+    """RFC 5626 §4.4.1: the registrar's Flow-Timer (1 s) sets the keep-alive; when the
+    connection is gone at the next ping, the REGISTER goes again (a new flow)."""
+    server = await make_endpoint("tcp:127.0.0.1:0")
+    seen = registrar(server, lambda r, tx: tx.reply(200, headers=[
+        ("Require", "outbound"), ("Flow-Timer", "1"), ("Expires", "600")]))
+    client = await make_endpoint("tcp:127.0.0.1:0")
+    events: list[RegistrationEvent] = []
+    reg = Registration(client, "sip:alice@example.com",
+                       proxy=f"sip:127.0.0.1:{port(server, 'tcp')};transport=tcp",
+                       outbound=Outbound.new(), on_event=events.append)
+    await reg.start(check=True)
+    first_flow = reg.flow
+    assert first_flow is not None and first_flow.connection is not None
+    first_flow.connection.abort()  # the NAT dropped it, say
+    await wait_for(lambda: len(seen) == 2)
+    await wait_for(lambda: len(events) == 2)
+    assert isinstance(events[1], Registered)
+    assert reg.flow is not None and reg.flow.connection is not first_flow.connection
+    assert seen[1].call_id == seen[0].call_id and seen[1].cseq.seq == 2
+    await reg.close()
