@@ -327,8 +327,8 @@ class ServerConfig:
                 f"--max-message-size {self.max_message_size}: must be {MIN_MESSAGE_SIZE}-"
                 f"{MAX_MESSAGE_SIZE} bytes (RFC 3261 §18.1.1: a UDP message may take "
                 "1300 bytes; smaller refuses ordinary requests)")
-        if not self.min_expires <= self.default_expires <= self.max_expires:
-            raise ConfigError("need min_expires <= default_expires <= max_expires")
+        if self.default_expires <= 0:  # then cut to max_expires like any request's
+            raise ConfigError(f"--default-expires {self.default_expires}: must be more than 0")
         for name in ("max_connections", "idle_timeout", "t4", "nonce_lifetime",
                      "failure_window", "ban_window", "ban_time"):
             if getattr(self, name) <= 0:
