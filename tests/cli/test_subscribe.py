@@ -64,3 +64,19 @@ async def test_an_event_nobody_serves_exits_1(run_cli: RunCli) -> None:
         result = await run_cli("subscribe", target, "--event", "presence")
         assert result.status == 1 and result.out == ""
         assert result.err.splitlines()[-1].endswith("489 Bad Event")
+
+
+async def test_sigint_unsubscribes(run_cli: RunCli) -> None:
+    async with Endpoint(["udp:127.0.0.1:0"]) as ep:
+        notifier = Notifier(ep)
+        notifier.serve_message_summary(lambda resource: MessageSummary(False))
+        target = f"sip:alice@127.0.0.1:{ep.listening_points[0].port}"
+        result = await run_cli("subscribe", target, "--event", "message-summary",
+                               interrupt_after="Messages-Waiting: no")
+        assert result.status == 0, result.err
+        lines = result.out.splitlines()
+        assert lines[1].startswith("NOTIFY 1 Subscription-State: active;expires=")
+        # SIGINT: Expires 0, and the final NOTIFY (RFC 6665 §4.1.2.3) is printed too
+        assert "NOTIFY 2 Subscription-State: terminated;reason=timeout" in lines
+        assert lines[-1] == "terminated timeout"
+        assert notifier.subscriptions == 0

@@ -392,7 +392,7 @@ def run_subscribe(args: argparse.Namespace) -> int:
 async def _subscribe(args: argparse.Namespace, uri: URI, proxy: URI | None, target: Target,
                      from_: URI, credentials: DigestClient | None) -> int:
     from ..transport.base import TransportError
-    from ..ua.subscriber import SubscriptionError, subscribe
+    from ..ua.subscriber import Notification, SubscriptionError, subscribe
 
     stop = _on_interrupt()
     try:
@@ -412,14 +412,18 @@ async def _subscribe(args: argparse.Namespace, uri: URI, proxy: URI | None, targ
         print(f"subscribed {uri} event={args.event} expires={subscription.expires}",
               flush=True)
         seen = 0
+
+        def show(notify: Notification) -> None:
+            print(f"NOTIFY {seen} Subscription-State: {notify.state_text}", flush=True)
+            body = notify.body.decode("utf-8", "replace")
+            if body:
+                print(body.rstrip("\r\n"), flush=True)
+
         stopped = asyncio.ensure_future(stop.wait())
         try:
             async for notify in _until(subscription.notifications(), stopped):
                 seen += 1
-                print(f"NOTIFY {seen} Subscription-State: {notify.state_text}", flush=True)
-                body = notify.body.decode("utf-8", "replace")
-                if body:
-                    print(body.rstrip("\r\n"), flush=True)
+                show(notify)
                 if args.count is not None and seen >= args.count:
                     break
         finally:
@@ -427,6 +431,9 @@ async def _subscribe(args: argparse.Namespace, uri: URI, proxy: URI | None, targ
         if not subscription.terminated:
             with contextlib.suppress(TransportError, TimeoutError):
                 await asyncio.wait_for(subscription.unsubscribe(), args.timeout)
+            for notify in subscription.received[seen:]:  # the final NOTIFY
+                seen += 1
+                show(notify)
         print(f"terminated {subscription.reason or ''}".rstrip(), flush=True)
         return 0
     except (TransportError, TimeoutError) as exc:
