@@ -90,7 +90,8 @@ class MessageSender:
         self.proxy = URI.parse(proxy) if isinstance(proxy, str) else proxy
         self.credentials = credentials
         self.max_size = max_size
-        self._pending: dict[str, asyncio.Lock] = {}
+        # per URI: the lock of its pending MESSAGE, and how many sends use it
+        self._pending: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def send(self, target: URI | str, body: bytes | str, *,
                    content_type: str = TEXT_PLAIN,
@@ -101,13 +102,17 @@ class MessageSender:
         request = build_message(uri, body, from_=_copy(self.from_), content_type=content_type,
                                 route=self.proxy, headers=headers, max_size=self.max_size)
         key = str(uri)
-        lock = self._pending.setdefault(key, asyncio.Lock())
+        lock, users = self._pending.get(key, (asyncio.Lock(), 0))
+        self._pending[key] = (lock, users + 1)
         try:
             async with lock:  # one pending out-of-dialog MESSAGE per URI (§8)
                 return await self.endpoint.request(request, credentials=self.credentials)
         finally:
-            if not lock.locked() and self._pending.get(key) is lock:
+            lock, users = self._pending[key]
+            if users == 1:
                 del self._pending[key]
+            else:
+                self._pending[key] = (lock, users - 1)
 
 
 def _copy(value: NameAddr | URI | str) -> NameAddr | URI | str:
