@@ -198,7 +198,9 @@ class Server:
                 raise error from None
             log.info("listening=%s", point)
         store = open_store(config.store)
-        self._store = TimedStore(store, self.metrics.store_latency)
+        # timed unless it is the memory store, whose operations take no time to speak of
+        self._store = store if isinstance(store, MemoryStore) else \
+            TimedStore(store, self.metrics.store_latency)
         if config.store_check:
             await self._check_store(self._store)
         users_text = "-" if self._user_file is None else str(self._user_file.path)
@@ -221,7 +223,6 @@ class Server:
             transport=transport, transactions=transactions, core=ProxyCore(proxy_config),
             registrar=registrar, store=self._store, policy=policy, clock=self.clock,
             tracer=self.metrics.tap, resolver=_resolver(config))
-        self._engine.eager = isinstance(store, MemoryStore)  # TimedStore never waits on it
         self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
         transport.on_message = self._engine.on_message
         self._purge = asyncio.get_running_loop().create_task(
