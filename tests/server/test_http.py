@@ -254,3 +254,16 @@ async def test_an_http_address_in_use_stops_the_start(tmp_path: Path) -> None:
     assert code == 1
     assert err.splitlines()[-1] == (f"sipwire serve: cannot start: cannot serve HTTP on "
                                     f"127.0.0.1:{http_port}: address already in use")
+
+
+async def test_open_connections_are_counted_by_transport(serve: Serve) -> None:
+    server = await serve(control="")
+    operator = Operations(server).operator
+    phone = await Phone.open("erin", server.address("tcp"), transport="tcp")
+    try:
+        assert status(await phone.request(phone.register())) == 200
+        samples = parse(await operator.metrics_text())
+        assert value(samples, "sipwire_connections_open", transport="tcp") == 1
+        assert value(samples, "sipwire_connections_open", transport="tls") == 0
+    finally:
+        phone.close()
