@@ -167,16 +167,30 @@ class Server:
 
     # -- starting -----------------------------------------------------------------------
 
-    async def start(self) -> Server:
+    async def start(self, *, announce: bool = True) -> Server:
         """Bind every listening point and open the stores.  Raises ``OSError``
         (an address in use), ``StoreError`` or ``ValueError``; nothing is left
-        open then."""
+        open then.  ``announce`` logs the "serving ..." line that tells the
+        server is ready; ``sipwire serve`` logs it itself (``announce()``)
+        once its HTTP endpoint and control socket are up too."""
         try:
             await self._start()
         except BaseException:
             await self._close()
             raise
+        if announce:
+            self.announce()
         return self
+
+    def announce(self) -> None:
+        """Log the "serving ..." line: every listener answers from now on."""
+        config = self.config
+        users_text = "-" if self._user_file is None else str(self._user_file.path)
+        log.info("serving domains=%s store=%s auth=%s users=%s realm=%s record_route=%s "
+                 "relay=%s forking=%s nat=%s", ",".join(config.domains),
+                 _safe_url(config.store), "on" if self.auth_enabled else "off", users_text,
+                 config.auth_realm, config.record_route, config.relay, config.forking,
+                 config.nat)
 
     async def _start(self) -> None:
         config = self.config
@@ -203,7 +217,6 @@ class Server:
             TimedStore(store, self.metrics.store_latency)
         if config.store_check:
             await self._check_store(self._store)
-        users_text = "-" if self._user_file is None else str(self._user_file.path)
         proxy_config = self._proxy_config(transport.listening_points)
         policy = AuthPolicy(config, self._users, proxy_config, self.clock)
         aliases = {point.host for point in transport.listening_points} | set(
@@ -232,11 +245,6 @@ class Server:
                                sender=f"sip:nat-ping@{proxy_config.agent}", clock=self.clock)
             transport.on_message = pinger.intercept(self._engine.on_message)
             self._nat_ping = asyncio.get_running_loop().create_task(pinger.run())
-        log.info("serving domains=%s store=%s auth=%s users=%s realm=%s record_route=%s "
-                 "relay=%s forking=%s nat=%s", ",".join(config.domains),
-                 _safe_url(config.store), "on" if self.auth_enabled else "off", users_text,
-                 config.auth_realm, config.record_route, config.relay, config.forking,
-                 config.nat)
 
     async def _check_store(self, store: LocationStore) -> None:
         """Fail fast on a store that does not answer (``store_check``)."""
@@ -521,7 +529,7 @@ async def _serve(config: ServerConfig,
     server = Server(config, grace=config.drain_timeout)
     operations = Operations(server, reload_config)
     try:
-        await server.start()
+        await server.start(announce=False)
     except (OSError, StoreError, ValueError, ssl.SSLError) as exc:
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -531,6 +539,7 @@ async def _serve(config: ServerConfig,
         await server.stop(grace=0)
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
+    server.announce()  # after /metrics and the control socket, which tools wait for
     loop.add_signal_handler(signal.SIGHUP, operations.sighup)  # was: the default, exit
     _tune_gc()
     try:
