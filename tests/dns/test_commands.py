@@ -1,7 +1,8 @@
-"""``--dns-server`` on the commands: ``sipwire options`` and ``sipwire send`` to
-a name, and a real ``sipwire serve`` process relaying to a domain name, each
-against the test zone on 127.0.0.1, with failover from a target answering
-503 to the next one (asserted where the request arrived)."""
+"""``--dns-server`` on the commands: ``sipwire options``, ``send``, ``message``,
+``register`` and ``call`` to a name, and a real ``sipwire serve`` process
+relaying to a domain name, each against the test zone on 127.0.0.1, with
+failover from a target answering 503 to the next one (asserted where the
+request arrived)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest_asyncio
 from sipwire import Request, Response
 from sipwire.ua import Endpoint
 from sipwire.ua.server import ServerTransactionHandle
-from tests.cli.conftest import RunCli, run_cli
-from tests.server.processes import Serving, free_port, start_serve
+from tests.cli.conftest import COMMAND, RunCli, run_cli
+from tests.server.processes import Serving, free_port, kill_all, start_serve
 
 from .zone_server import ZoneServer
 from .zones import zone
@@ -145,3 +146,51 @@ async def test_message_to_a_name(dns_server: ZoneServer, targets: tuple[Target, 
     assert result.status == 0, result.err
     assert [r.method for r in first.got] == ["MESSAGE"]  # 503, then the next target
     assert [r.body for r in second.got] == [b"hello"]
+
+
+async def test_register_to_a_name(dns_server: ZoneServer, targets: tuple[Target, Target],
+                                  run_cli: RunCli) -> None:
+    # the REGISTER's Request-URI is the domain: RFC 3263 finds its registrar
+    first, second = targets
+    result = await run_cli("register", "sip:alice@failover.test", "--expires", "60",
+                           "--dns-server", dns_server.address)
+    assert result.status == 0, result.err
+    assert [r.method for r in first.got] == ["REGISTER"]  # 503, then the next target
+    (register,) = second.got
+    assert register.method == "REGISTER" and str(register.uri) == "sip:failover.test"
+
+
+async def test_call_to_a_name(dns_server: ZoneServer, tmp_path: Path,
+                              run_cli: RunCli) -> None:
+    """``sipwire call`` to a name: the INVITE meets the first target's 503 and
+    goes to the second, a real ``sipwire answer``; the call is answered and
+    ended there (its BYE reached the callee)."""
+    busy = Endpoint(["udp:127.0.0.1:0"])
+    await busy.start()
+    got: list[str] = []
+
+    async def unavailable(request: Request, tx: ServerTransactionHandle) -> Response:
+        got.append(request.method)
+        return tx.reply(503)
+
+    busy.on_request(unavailable)
+    port = free_port()
+    dns_server.replace(zone(first_port=busy.listening_points[0].port, second_port=port))
+    answer = await asyncio.create_subprocess_exec(
+        *COMMAND, "answer", "--listen", f"udp:127.0.0.1:{port}", "--count", "1",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=tmp_path)
+    try:
+        assert answer.stdout is not None
+        line = await asyncio.wait_for(answer.stdout.readline(), TIMEOUT)
+        assert line.startswith(b"listening on"), line
+        result = await run_cli("call", "sip:bob@failover.test", "--timeout", "10",
+                               "--dns-server", dns_server.address)
+        assert result.status == 0, result.err
+        assert got == ["INVITE"]
+        out, err = await asyncio.wait_for(answer.communicate(), TIMEOUT)
+        assert answer.returncode == 0, err
+        assert b"by remote (bye)" in out  # the callee got the caller's BYE
+    finally:
+        await kill_all([answer])
+        await asyncio.wait_for(busy.close(), TIMEOUT)
