@@ -81,6 +81,7 @@ from .engine import Engine
 from .logs import Tracer, configure_logging, log
 from .metrics import Metrics, TimedStore
 from .natping import NatPinger
+from .overload import overload_control
 from .policy import AuthPolicy, nonce_secret
 
 if TYPE_CHECKING:
@@ -235,7 +236,9 @@ class Server:
         self._engine = Engine(
             transport=transport, transactions=transactions, core=ProxyCore(proxy_config),
             registrar=registrar, store=self._store, policy=policy, clock=self.clock,
-            tracer=self.metrics.tap, resolver=_resolver(config))
+            tracer=self.metrics.tap, resolver=_resolver(config),
+            overload=overload_control(config.overload_max_lag, config.overload_max_pending,
+                                      config.overload_retry_after))
         self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
         transport.on_message = self._engine.on_message
         self._purge = asyncio.get_running_loop().create_task(

@@ -28,6 +28,8 @@ TOML layout (all keys optional)::
                                         # NAPTR/SRV/A lookups of names (default: the
                                         # system's, /etc/resolv.conf; docs/dns.md)
     drain_timeout = 2                   # on SIGTERM: seconds in-flight transactions get
+    workers = 0                         # processes sharing the ports (docs/workers.md); 0:
+                                        # $SIPWIRE_WORKERS, else one per core (1 for memory:)
     nat = false                         # UAs behind NAT: requests for a contact that is not
                                         # where its REGISTER came from go to that source
     nat_ping_interval = 30              # with nat: OPTIONS to those contacts every 30 s; one
@@ -80,6 +82,11 @@ TOML layout (all keys optional)::
                                         # connection, from its first byte (0: no limit)
     max_requests_per_source = 200       # UDP requests per second from one source;
                                         # the rest are dropped unread (0: no limit)
+    overload_max_lag = 0.5              # seconds of event-loop lag past which new
+                                        # requests get 503 + Retry-After (0: not watched)
+    overload_max_pending = 1000         # requests waiting for the store at which new
+                                        # ones get 503 + Retry-After (0: not watched)
+    overload_retry_after = 2            # the Retry-After of those 503s, seconds
 
     [tls]
     cert = "server.pem"                 # certificate chain of tls: and wss: listening points
@@ -150,6 +157,9 @@ class ServerConfig:
     dns_server: str = ""
     #: seconds in-flight transactions get to end after SIGTERM
     drain_timeout: float = 2.0
+    #: worker processes sharing the listening ports (``server.workers``); 0:
+    #: ``$SIPWIRE_WORKERS``, else one per core, and 1 for the memory store
+    workers: int = 0
     uvloop: bool = True
     #: route requests for a binding whose contact is not the source of its
     #: REGISTER (a UA behind a NAT) to that source (``proxy.targets.behind_nat``)
@@ -219,6 +229,13 @@ class ServerConfig:
     #: UDP requests per second from one source before the rest are dropped unread
     #: (Kamailio's pike); 200 is far above what phones send, 0 turns it off
     max_requests_per_source: int = 200
+    #: overload control (``server.overload``): past this event-loop lag (seconds)
+    #: or with this many requests waiting for the store or a connection, new
+    #: out-of-dialog requests are answered 503 with ``overload_retry_after``
+    #: (RFC 3261 §21.5.4); 0 turns a sign off, both 0 turns shedding off
+    overload_max_lag: float = 0.5
+    overload_max_pending: int = 1000
+    overload_retry_after: int = 2
     # [tls]
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -262,6 +279,11 @@ class ServerConfig:
                 raise ConfigError(f"--http: {exc}") from None
         if self.drain_timeout < 0:
             raise ConfigError("drain_timeout must be 0 or more")
+        if self.workers < 0:
+            raise ConfigError("workers must be 0 (one per core) or more")
+        if self.workers > 1 and self.store.startswith("memory:"):
+            raise ConfigError(f"--workers {self.workers} needs a shared store (sqlite:, "
+                              "redis:): the memory store is one process's")
         if self.dns_server:
             from ..dns.args import parse_dns_server
 
@@ -284,15 +306,18 @@ class ServerConfig:
             raise ConfigError("need 0 <= lockout <= max_lockout")
         if self.nat_ping_interval < 0:
             raise ConfigError("nat_ping_interval must be 0 (no pings) or more")
-        if self.hep and not self.hep.rpartition(":")[2].isdigit():
-            raise ConfigError(f"--hep {self.hep!r}: expected HOST:PORT")
+        hep_host, _, hep_port = self.hep.rpartition(":")
+        if self.hep and not (hep_host and hep_port.isdigit() and 0 < int(hep_port) < 65536):
+            raise ConfigError(f"--hep {self.hep!r}: expected HOST:PORT, a port 1-65535")
+        if not 0 <= self.hep_id < 2**32:
+            raise ConfigError(f"--hep-id {self.hep_id}: must be 0-4294967295 (32 bits)")
         for name in ("max_contacts", "max_contacts_per_register", "max_contact_length"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (no limit) or more")
         if self.max_breadth < 1:
             raise ConfigError("max_breadth must be 1 or more (RFC 5393 §5.3.3)")
         for name in ("max_connections_per_source", "message_timeout",
-                     "max_requests_per_source"):
+                     "max_requests_per_source", "overload_max_lag", "overload_max_pending"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (no limit) or more")
         for alias in self.aliases:
@@ -300,6 +325,8 @@ class ServerConfig:
                 parse_alias(alias)
             except ValueError as exc:
                 raise ConfigError(f"--alias {alias!r}: {exc}") from None
+        if self.overload_retry_after < 1:
+            raise ConfigError("overload_retry_after must be 1 second or more (§20.33)")
         if self.tls_verify not in TLS_VERIFY:
             raise ConfigError(f"--tls-verify must be {' or '.join(TLS_VERIFY)}, "
                               f"not {self.tls_verify!r}")
@@ -372,14 +399,17 @@ _TABLES = {
     "limits": {"max_message_size": "max_message_size", "max_connections": "max_connections",
                "max_connections_per_source": "max_connections_per_source",
                "idle_timeout": "idle_timeout", "message_timeout": "message_timeout",
-               "max_requests_per_source": "max_requests_per_source"},
+               "max_requests_per_source": "max_requests_per_source",
+               "overload_max_lag": "overload_max_lag",
+               "overload_max_pending": "overload_max_pending",
+               "overload_retry_after": "overload_retry_after"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
 _TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_level", "trace",
         "uvloop",
         "pcap", "hep", "hep_id",
         "nat", "nat_ping_interval", "log_format", "log_file", "http", "control",
-        "drain_timeout", "dns_server"}
+        "drain_timeout", "dns_server", "workers"}
 
 
 def toml_key(name: str) -> str | None:
@@ -487,6 +517,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                          "(Homer) over UDP")
     a("--hep-id", dest="hep_id", type=int, metavar="N",
       help="the capture agent id sent with --hep (default 0)")
+    a("--workers", type=int, metavar="N",
+      help="serve with N worker processes sharing the listening ports (SO_REUSEPORT) "
+           "and the store, restarted when they die (default $SIPWIRE_WORKERS, else one "
+           "per core; 1 with --store memory:, which cannot be shared; docs/workers.md)")
     a("--uvloop", action=argparse.BooleanOptionalAction, default=None,
       help="use uvloop when installed (default on)")
     a("--nat", action=argparse.BooleanOptionalAction, default=None,
@@ -583,6 +617,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-requests-per-source", type=int, metavar="N",
       help="UDP requests per second one source may send; the rest of the second's are "
            "dropped unread, as Kamailio's pike does (default 200; 0: no limit)")
+    a("--overload-max-lag", type=float, metavar="S",
+      help="overload control: while the event loop runs this many seconds late, new "
+           "requests outside a dialog are answered 503 with Retry-After before any work; "
+           "retransmissions, ACK, CANCEL and in-dialog requests still pass (default 0.5; "
+           "0: lag not watched)")
+    a("--overload-max-pending", type=int, metavar="N",
+      help="overload control: with N requests waiting for the location store or a "
+           "connection, new requests outside a dialog are answered 503 with Retry-After "
+           "(default 1000; 0: not watched)")
+    a("--overload-retry-after", type=int, metavar="S",
+      help="the Retry-After, in seconds, of the 503 sent while overloaded (default 2)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")
     a("--tls-key", metavar="PEM", help="private key of --tls-cert")
     a("--tls-ca", action="append", metavar="PEM",

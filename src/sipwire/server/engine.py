@@ -20,6 +20,8 @@ A new request is handled in this order:
   addresses, or relaying off): the ``Registrar`` answers (§10.3), with digest
   authentication (401, §22.2) when it is on;
 - ``CANCEL``: 200 and the pending branches cancelled (§16.10), or 481;
+- a new request outside a dialog while the server is overloaded: 503 with
+  Retry-After at once (``server.overload``, §21.5.4);
 - anything else: ``ProxyCore`` validates and preprocesses (§16.3, §16.4) and
   says what to do; requests to the server itself (``OPTIONS sip:host``) are
   answered here (§11); requests to be forwarded are authenticated (407,
@@ -91,6 +93,7 @@ from ..transport.base import Target as Destination
 from ..transport.layer import TransportLayer
 from . import eager
 from .logs import Tracer, log, log_transaction, message_fields
+from .overload import LagProbe, OverloadControl
 from .policy import AuthPolicy
 
 if TYPE_CHECKING:
@@ -207,8 +210,12 @@ class Engine:
         clock: Callable[[], float],
         tracer: Tracer | None = None,
         resolver: DnsResolver | None = None,
+        overload: OverloadControl | None = None,
     ) -> None:
         self.transport = transport
+        #: refuses new out-of-dialog requests with 503 while overloaded
+        #: (``server.overload``); None: every request is handled
+        self.overload = overload
         self.resolver = resolver
         #: the RFC 3263 targets of each branch sent to a name (§4.3 failover)
         self._dns_branches: dict[ClientTransaction, _DnsBranch] = {}
@@ -244,6 +251,11 @@ class Engine:
         #: the Incoming that every answered request from a flow shares while it
         #: only waits for retransmissions (final, not proxied)
         self._answered = _PerFlow(_answered_on)
+        #: measures the loop's lag for ``overload`` when it watches lag
+        self._lag_probe: LagProbe | None = None
+        if overload is not None and overload.limits.max_lag:
+            self._lag_probe = LagProbe(overload, loop=self._loop)
+            self._lag_probe.start()
 
     # -- what is under way ----------------------------------------------------------------
 
@@ -322,6 +334,12 @@ class Engine:
         elif self.draining and request.to.tag is None:
             # stopping: no new dialogs or registrations; ask to come back (§21.5.4)
             self.respond(tx, request.reply(503, headers=[("Retry-After", "5")]))
+        elif self.overload is not None and request.to.tag is None \
+                and not self.overload.admit(incoming.started, len(self._tasks)):
+            # overloaded: new work is refused before any of it is done
+            # (§21.5.4); retransmissions, ACK, CANCEL and in-dialog requests
+            # never get here or pass (server/overload.py)
+            self.respond(tx, request.reply(503, headers=[self.overload.retry_after_header]))
         elif method == "REGISTER" and self._for_registrar(request):
             self._run_store(self._register(request, tx, flow))
         else:
@@ -1058,6 +1076,8 @@ class Engine:
     async def close(self) -> None:
         """Stop the timer and every task; the transport and store are the caller's."""
         self._closed = True
+        if self._lag_probe is not None:
+            self._lag_probe.stop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
