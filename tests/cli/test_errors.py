@@ -187,3 +187,72 @@ def test_ctrl_d_at_the_password_prompt(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 1
     assert b"sipwire user add: no password given" in output
     assert b"Traceback" not in output
+
+
+#: (arguments, the one line), ``{tmp}`` standing for the test's directory: the
+#: new commands and flags fail as the old ones do, usage errors included
+ONE_LINE_FAILURES = [
+    (("ladder", "{tmp}/garbage.pcap"), "sipwire ladder: {tmp}/garbage.pcap: no SIP message"),
+    (("ladder", "{tmp}"), "sipwire ladder: {tmp}: is a directory"),
+    (("ladder", "{tmp}/none.pcap"), "sipwire ladder: {tmp}/none.pcap: no such file"),
+    (("ladder", "{tmp}/call.log", "--svg", "{tmp}/no/dir/x.svg"),
+     "sipwire ladder: {tmp}/no/dir/x.svg: no such file"),
+    (("ladder",), "sipwire ladder: the following arguments are required: file "
+                  "(see sipwire ladder --help)"),
+    (("registrations", "list", "--control", "{tmp}/none.sock"),
+     "sipwire registrations list: no sipwire serve is running with control socket "
+     "{tmp}/none.sock"),
+    (("stats", "--control", "{tmp}/none.sock"),
+     "sipwire stats: no sipwire serve is running with control socket {tmp}/none.sock"),
+    (("reload", "--control", "{tmp}/none.sock"),
+     "sipwire reload: no sipwire serve is running with control socket {tmp}/none.sock"),
+    (("options", "sip:a@127.0.0.1", "--dns-server", "ns.example.com"),
+     "sipwire options: argument --dns-server: bad DNS server 'ns.example.com': the host must "
+     "be an IP address (see sipwire options --help)"),
+    (("call", "sip:a@127.0.0.1", "--dns-server", "127.0.0.1:99999"),
+     "sipwire call: argument --dns-server: bad DNS server '127.0.0.1:99999': bad port "
+     "'99999' (see sipwire call --help)"),
+    (("serve", "--dns-server", "ns.example.com"),
+     "sipwire serve: --dns-server: bad DNS server 'ns.example.com': the host must be an IP "
+     "address"),
+    (("serve", "--no-such-flag"),
+     "sipwire serve: unrecognized arguments: --no-such-flag (see sipwire serve --help)"),
+    (("serve", "--tls-verify", "off"),
+     "sipwire serve: argument --tls-verify: invalid choice: 'off' (choose from 'peer', "
+     "'none') (see sipwire serve --help)"),
+    (("serve", "--http", "nowhere"), "sipwire serve: --http: expected HOST:PORT, not 'nowhere'"),
+    (("serve", "--pcap", "{tmp}/no/dir/s.pcap"),
+     "sipwire serve: cannot start: --pcap {tmp}/no/dir/s.pcap: No such file or directory"),
+    (("serve", "--hep", "collector"), "sipwire serve: --hep 'collector': expected HOST:PORT"),
+    (("serve", "--hep", "127.0.0.1:99999"),
+     "sipwire serve: --hep '127.0.0.1:99999': expected HOST:PORT, a port 1-65535"),
+    (("serve", "--hep", "127.0.0.1:9060", "--hep-id", "-1"),
+     "sipwire serve: --hep-id -1: must be 0-4294967295 (32 bits)"),
+    (("listen", "udp:127.0.0.1:0", "--pcap", "{tmp}/no/dir/l.pcap"),
+     "sipwire listen: --pcap {tmp}/no/dir/l.pcap: No such file or directory"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), ONE_LINE_FAILURES,
+                         ids=[" ".join(args) for args, _ in ONE_LINE_FAILURES])
+def test_each_failure_is_one_line(args: tuple[str, ...], expected: str, tmp_path: Path) -> None:
+    (tmp_path / "garbage.pcap").write_bytes(b"\xd4\xc3\xb2\xa1 not really a capture")
+    (tmp_path / "call.log").write_bytes(
+        b"--- 2026-12-02T07:41:04.811570Z sent UDP 127.0.0.1:5060 -> 127.0.0.1:5062 "
+        b"(9 bytes)\nOPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n\n")
+    serve_flags = ("--listen", "udp:127.0.0.1:0", "--store", "memory:", "--auth", "off",
+                   "--control", "") if args[0] == "serve" else ()
+    argv = [arg.format(tmp=tmp_path) for arg in args]
+    line = one_line(sipwire(*argv, *serve_flags, cwd=tmp_path))
+    assert line.startswith(expected.format(tmp=tmp_path)), line
+
+
+def test_an_http_address_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = sipwire("serve", "--listen", "udp:127.0.0.1:0", "--auth", "off", "--store",
+                         "memory:", "--control", "", "--http", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert one_line(result) == (f"sipwire serve: cannot start: cannot serve HTTP on "
+                                f"127.0.0.1:{port}: address already in use")

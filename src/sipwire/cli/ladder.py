@@ -44,7 +44,11 @@ def run_ladder(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"sipwire ladder: {args.file}: no such file", file=sys.stderr)
         return 2
-    except (OSError, PcapError) as exc:
+    except OSError as exc:
+        print(f"sipwire ladder: {args.file}: {(exc.strerror or str(exc)).lower()}",
+              file=sys.stderr)
+        return 2
+    except PcapError as exc:
         print(f"sipwire ladder: {args.file}: {exc}", file=sys.stderr)
         return 2
     ladders = build_ladders(records, args.call_id)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import __version__
 from . import inspect
@@ -14,8 +14,18 @@ from . import inspect
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (the command, the flag and what
+    is wrong with its value) instead of the usage summary and the error; the
+    sub-command parsers are of this class too (``add_subparsers`` makes them
+    of the class of their parent)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sipwire", description="A SIP (RFC 3261) stack and server: tools and server."
     )
     parser.add_argument("--version", action="version", version=f"sipwire {__version__}")
@@ -53,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--debug" in args_list[1:]:  # after the command too, where users type it
         args_list = [args_list[0]] + [a for a in args_list[1:] if a != "--debug"]
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:  # named with the command they were given to
+        parser.exit(2, f"sipwire {args.command}: unrecognized arguments: {' '.join(unknown)} "
+                       f"(see sipwire {args.command} --help)\n")
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:

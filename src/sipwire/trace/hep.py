@@ -109,8 +109,8 @@ class HepSender:
     def parse(cls, spec: str, *, agent_id: int = 0) -> HepSender:
         """``HOST:PORT`` (``[::1]:9060`` for IPv6)."""
         host, sep, port = spec.rpartition(":")
-        if not sep or not port.isdigit() or not host:
-            raise ValueError(f"--hep: expected HOST:PORT, not {spec!r}")
+        if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+            raise ValueError(f"--hep: expected HOST:PORT with a port 1-65535, not {spec!r}")
         return cls(host.strip("[]"), int(port), agent_id=agent_id)
 
     def write(self, record: TraceRecord) -> None:
