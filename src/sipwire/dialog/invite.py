@@ -107,7 +107,7 @@ Composed in (both from this package):
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -138,7 +138,7 @@ from .actions import (
 from .checks import not_acceptable_here
 from .dialog import Dialog, DialogError, DialogState
 from .dialogset import DialogSet, ForkOutcome
-from .negotiation import OfferAnswer, OfferState, refusal_status
+from .negotiation import ForkableOfferAnswer, OfferAnswer, OfferState, refusal_status
 from .prack import (
     Acknowledged,
     GaveUp,
@@ -318,6 +318,17 @@ def _retry_after(request: Request, rng: random.Random, status: int = 500) -> Res
     return request.reply(status, headers=[("Retry-After", str(rng.randint(0, 10)))])
 
 
+@dataclass(slots=True)
+class _ForkMedia:
+    """The offer/answer state of one early dialog of our forked INVITE: each
+    fork answers the one offer its own way (RFC 3261 §13.2.2.4, RFC 3264 §4)."""
+
+    media: OfferAnswer | None
+    offer_state: OfferState
+    exchanged: bool
+    early_exchanged: bool
+
+
 class InviteSession:
     """One INVITE session (see the module docstring for its interface and tables).
 
@@ -349,6 +360,7 @@ class InviteSession:
         self._deadlines: dict[str, float] = {}
         self._interval = 0.0
         self._answer: bytes | None = None             # UAS: our answer, not yet sent
+        self._offer_body = b""                        # the peer's last offer
         self._unacked: Response | None = None         # our 2xx waiting for its ACK
         self._acks: dict[int, Request] = {}           # UAC: ACK per INVITE CSeq number
         self._modify: Request | None = None           # our re-INVITE / UPDATE in progress
@@ -368,6 +380,16 @@ class InviteSession:
         #: the session timer (RFC 4028), None when off
         self.session_timer = SessionTimer(session_timer) if session_timer is not None else None
         self._peer_allows_update = False
+        #: called with each re-INVITE or UPDATE received that the session could
+        #: accept; None or a 2xx accepts it, a 300-699 status refuses it
+        self.modification_hook: Callable[[Request], int | None] | None = None
+        self._answer_pracked = False                  # UAS: a 1xx with SDP was PRACKed
+        # UAC, a forkable ``media``: the offer/answer state as the INVITE left
+        # (copied for each new early dialog), the To tag the session's state
+        # is of, and the states of the other early dialogs
+        self._fork_base: ForkableOfferAnswer | None = None
+        self._fork_tag: str | None = None
+        self._forks: dict[str, _ForkMedia] = {}
 
     # -- construction ------------------------------------------------------------------------
 
@@ -482,6 +504,8 @@ class InviteSession:
             _add_option_tags(invite, supported, require)
             for name, value in extra:
                 invite.headers.add(name, value, before="Content-Length")
+            if isinstance(self.media, ForkableOfferAnswer):
+                self._fork_base = self.media.fork()
             self._move(SessionEvent.START)
             return [SendRequest(invite)]
         invite = self.invite
@@ -518,8 +542,13 @@ class InviteSession:
     def provisional(self, now: float, status: int = 180, *, early_media: bool = False,
                     headers: Iterable[tuple[str, str | Field]] = ()) -> list[DialogAction]:
         """Send a provisional response (100 keeps no To tag and creates no
-        dialog; 101-199 create the early dialog, §12.1.1).  ``early_media``
-        puts our answer in it (a preview: the 2xx repeats it, §13.2.1)."""
+        dialog; 101-199 create the early dialog, §12.1.1).  A reliable one
+        (RFC 3262) carries our answer to the INVITE's offer: it is the first
+        reliable non-failure response, which the answer must be in (RFC 3261
+        §13.2.1, RFC 6337 §3.1.1).  ``early_media`` puts the answer in an
+        unreliable one too (a preview: the 2xx repeats it, §13.2.1), and, in
+        a reliable one to an INVITE without offer, our offer (the PRACK
+        answers it, RFC 3262 §5)."""
         self._require(Role.UAS, "provisional responses")
         if self.state not in (SessionState.PROCEEDING, SessionState.EARLY):
             raise SessionError(f"no provisional response in state {self.state.value}")
@@ -529,9 +558,11 @@ class InviteSession:
             return [SendResponse(self.invite.reply(100, headers=headers))]
         reliable = self.reliable is not None
         body = b""
-        if early_media and self.offer_state is OfferState.REMOTE:
+        if self.offer_state is OfferState.REMOTE and (early_media or reliable):
             body = self._answer or b""
-            if reliable:  # RFC 3262 §5: the answer, sent reliably
+            if reliable:
+                # RFC 3261 §13.2.1, RFC 3262 §5, RFC 6337 §3.1.1: once a reliable
+                # non-failure response goes, the INVITE's offer is answered in it
                 self._answer = None
                 self._answer_sent()
         elif early_media and reliable and self.offer_state is OfferState.NONE and \
@@ -590,6 +621,56 @@ class InviteSession:
             sent = self._prack_actions(self.reliable.send_final(response, now), now)
             return [*sent, *self._ended(str(status), response)]
         return [SendResponse(response), *self._ended(str(status), response)]
+
+    @property
+    def answer_pending(self) -> bool:
+        """The peer's offer is taken and our answer to it not sent yet."""
+        return self.offer_state is OfferState.REMOTE
+
+    def remake_answer(self) -> None:
+        """Make our pending answer again with ``media`` (whose capabilities the
+        application changed since the offer came, RFC 3264 §6).  SessionError
+        when no answer is pending, or the offer cannot be answered now (the
+        answer is then left unmade: fix the capabilities and call again)."""
+        if self.offer_state is not OfferState.REMOTE or self.media is None:
+            raise SessionError("no answer is pending to make again (RFC 3264 §4)")
+        if self._answer is not None:
+            self.media.rollback()
+            self._answer = None
+        try:
+            self._answer = bytes(self.media.receive_offer(self._offer_body))
+        except ValueError as exc:
+            raise SessionError(f"the offer cannot be answered: {exc} (RFC 3264 §6)") from exc
+
+    def request_retried(self, original: Request, retry: Request) -> None:
+        """``original``, a request of this session, was sent again as ``retry``
+        with credentials (§22.2, CSeq one up): the session follows the retry.
+
+        The INVITE's retry is the INVITE (its dialogs are the retry's, §12.1.2);
+        a re-INVITE, UPDATE or other request within the dialog is matched by
+        the retry's CSeq from now on, and the dialog's local CSeq number
+        moves up to it, so that the next request takes a higher one (§12.2.1.1).
+        """
+        if original.method != retry.method or retry.cseq.seq <= original.cseq.seq:
+            raise SessionError(f"{retry.method} {retry.cseq.seq} is no retry of "
+                               f"{original.method} {original.cseq.seq} (RFC 3261 §22.2)")
+        if original is self.invite or (
+                self.role is Role.UAC and original.method == "INVITE" and
+                original.cseq.seq == self.invite.cseq.seq and self.dialog is None):
+            self.invite = retry
+            self.dialogs = DialogSet(retry)
+            self._received = ReceivedProvisionals()
+            self._provisional_received = False
+            self._restart_forks()
+            return
+        if self._modify is not None and self._modify.cseq.seq == original.cseq.seq and \
+                self._modify.method == original.method:
+            self._modify = retry
+        elif self._sent.pop(original.cseq.seq, None) is not None:
+            self._sent[retry.cseq.seq] = retry
+        dialog = self.dialog
+        if dialog is not None and dialog.local_seq is not None:
+            dialog.local_seq = max(dialog.local_seq, retry.cseq.seq)
 
     def _outgoing_body(self) -> bytes:
         """The body of a 2xx to an INVITE: our pending answer, or a new offer."""
@@ -684,6 +765,8 @@ class InviteSession:
             dialog.terminate("BYE sent")
             return [SendAck(ack), SendRequest(bye)]
         self.dialog = dialog
+        self._follow_fork(dialog.id.remote_tag)
+        self._fork_base, self._forks = None, {}  # the call's dialog is chosen
         self._move(SessionEvent.SUCCESS)
         self._peer_allows_update = _allows(response, "UPDATE")
         if self.session_timer is not None:
@@ -710,6 +793,8 @@ class InviteSession:
         fork = self.dialogs.receive_response(response)
         if self.state not in (SessionState.CALLING, SessionState.EARLY):
             return []
+        if fork.dialog is not None:
+            self._follow_fork(fork.dialog.id.remote_tag)
         if fork.outcome is ForkOutcome.NEW_EARLY or fork.outcome is ForkOutcome.EARLY:
             self.dialog = fork.dialog
             self._move(SessionEvent.EARLY_DIALOG)
@@ -747,6 +832,26 @@ class InviteSession:
         prack = dialog.create_request("PRACK", body=body, content_type=SDP if body else None,
                                       headers=[("RAck", str(rack_for(response)))])
         return [SendRequest(prack), *actions]
+
+    def _follow_fork(self, tag: str) -> None:
+        """Make the offer/answer state the session works on that of the early
+        dialog ``tag`` (§13.2.2.4): the first dialog keeps the session's, each
+        other starts from a copy of it as the INVITE left it."""
+        base = self._fork_base
+        if base is None or tag == self._fork_tag:
+            return
+        current = self._fork_tag
+        self._fork_tag = tag
+        if current is None:
+            return
+        self._forks[current] = _ForkMedia(self.media, self.offer_state, self._exchanged,
+                                          self._early_exchanged)
+        state = self._forks.pop(tag, None)
+        if state is None:
+            state = _ForkMedia(base.fork(), OfferState.LOCAL if self.invite.body else
+                               OfferState.NONE, False, False)
+        self.media, self.offer_state = state.media, state.offer_state
+        self._exchanged, self._early_exchanged = state.exchanged, state.early_exchanged
 
     def _answer_in_2xx(self, response: Response, actions: list[DialogAction]) -> bytes:
         """Take the offer or answer of a 2xx to our (re-)INVITE; returns the
@@ -863,6 +968,15 @@ class InviteSession:
             refusal = self.session_timer.receive_request(request)
             if refusal is not None:
                 return [SendResponse(refusal)]
+        hook = self.modification_hook
+        status = hook(request) if hook is not None else None
+        if status is not None and not 200 <= status < 300:
+            if not 300 <= status < 700:
+                raise SessionError(f"a modification is refused with 300-699, not {status}")
+            # §14.2: refused, the session stays as it was (its offer is not taken)
+            refusal = not_acceptable_here(request, "refused by the application") \
+                if status == 488 else request.reply(status)
+            return [SendResponse(refusal)]
         actions: list[DialogAction] = []
         body = b""
         if request.body:
@@ -970,6 +1084,11 @@ class InviteSession:
         if self.state not in (SessionState.EARLY, SessionState.CONFIRMED,
                               SessionState.ACCEPTED):
             raise SessionError(f"no UPDATE in state {self.state.value} (RFC 3311 §5.1)")
+        if self.state is SessionState.EARLY and (
+                not self._exchanged or (self.role is Role.UAS and not self._answer_pracked)):
+            raise SessionError("no offer in an UPDATE before the INVITE's offer/answer "
+                               "exchange completed in a reliable provisional response "
+                               "(and, for the callee, its PRACK came) (RFC 3311 §5.1)")
         return self._start_modify("UPDATE", now, hold)
 
     def hold(self, now: float) -> list[DialogAction]:
@@ -1063,24 +1182,60 @@ class InviteSession:
     def _prack_actions(self, actions: list[PrackAction], now: float) -> list[DialogAction]:
         """What ``ReliableProvisionals`` asks, as the session's actions."""
         out: list[DialogAction] = []
+        answers = self._prack_offers(actions)
         for action in actions:
-            if isinstance(action, SendProvisional | SendPrackResponse):
+            if isinstance(action, SendPrackResponse):
+                out.append(SendResponse(answers.get(id(action.response), action.response)))
+            elif isinstance(action, SendProvisional):
                 out.append(SendResponse(action.response))
             elif isinstance(action, SendFinal):
                 out.append(SendResponse(action.response))
                 if 200 <= action.response.status < 300:
                     self._await_ack(action.response, now)
             elif isinstance(action, Acknowledged):
+                if action.provisional.body:
+                    self._answer_pracked = True
                 body = action.prack.body
                 if body and self.offer_state is OfferState.LOCAL:
                     out.append(AnswerReceived(action.prack, body))  # RFC 3262 §5
                     self._take_answer(body)
+                elif body:
+                    out.append(OfferReceived(action.prack, body))
             elif isinstance(action, GaveUp):
                 # RFC 3262 §3: no PRACK in 64*T1: the INVITE is refused (5xx)
                 out.append(SendResponse(action.final))
                 self._move(SessionEvent.SEND_FAILURE)
                 out += self._ended("no PRACK", action.final)
         return out
+
+    def _prack_offers(self, actions: list[PrackAction]) -> dict[int, Response]:
+        """RFC 3262 §5: "If the UAS receives a PRACK with an offer, it MUST place
+        the answer in the 2xx to the PRACK."  The 200 that ``ReliableProvisionals``
+        made for a PRACK bringing a new offer, by ``id``, replaced by one with
+        our answer, or by 488 (with Warning) when the offer cannot be met
+        (RFC 6337 §3.2: the 1xx is acknowledged all the same, the session
+        stays as it was)."""
+        replaced: dict[int, Response] = {}
+        ok = next((a.response for a in actions if isinstance(a, SendPrackResponse)
+                   and a.response.status == 200), None)
+        acked = next((a for a in actions if isinstance(a, Acknowledged)), None)
+        if ok is None or acked is None or not acked.prack.body or \
+                self.offer_state is OfferState.LOCAL:
+            return replaced
+        prack = acked.prack
+        if self.offer_state is OfferState.REMOTE:
+            # the INVITE's offer is still unanswered (no reliable 1xx carried
+            # the answer): a second offer cannot cross it (RFC 3264 §4)
+            replaced[id(ok)] = _retry_after(prack, self.rng)
+            return replaced
+        try:
+            answer = self._take_offer(prack.body)
+        except ValueError as exc:
+            replaced[id(ok)] = self._refusal(prack, exc)
+            return replaced
+        self._answer_sent()
+        replaced[id(ok)] = prack.reply(200, body=answer, content_type=SDP if answer else None)
+        return replaced
 
     def _timer_actions(self, actions: list[SessionTimerAction],
                        now: float) -> list[DialogAction]:
@@ -1103,6 +1258,10 @@ class InviteSession:
                     out += self._ended("session expired", None)
         return out
 
+    def _restart_forks(self) -> None:
+        """The INVITE went again (422, a challenge): no early dialog is left."""
+        self._fork_tag, self._forks = None, {}
+
     def _retry_invite(self) -> list[DialogAction]:
         """RFC 4028 §7.3: a 422 to our INVITE: the INVITE again, CSeq one up,
         with the Session-Expires and Min-SE the 422 asked for."""
@@ -1117,6 +1276,7 @@ class InviteSession:
         self._received = ReceivedProvisionals()
         self._provisional_received = False
         self.dialog = None
+        self._restart_forks()
         self._move(SessionEvent.RETRY_422)
         return [SendRequest(invite)]
 
@@ -1133,6 +1293,7 @@ class InviteSession:
     def _take_offer(self, body: bytes) -> bytes:
         """The peer's offer; our answer (not yet sent).  ValueError: refused."""
         answer = bytes(self.media.receive_offer(body)) if self.media is not None else b""
+        self._offer_body = body
         self.offer_state = OfferState.REMOTE
         return answer
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Protocol, SupportsBytes, runtime_checkable
 
-__all__ = ["OfferAnswer", "OfferState", "refusal_status"]
+__all__ = ["ForkableOfferAnswer", "OfferAnswer", "OfferState", "refusal_status"]
 
 
 @runtime_checkable
@@ -43,6 +43,17 @@ class OfferAnswer(Protocol):
         """The outstanding offer (ours, or the peer's we refuse) is dropped: the
         session goes back to what it was (§14.1: "as if no re-INVITE had been
         issued")."""
+        ...
+
+
+@runtime_checkable
+class ForkableOfferAnswer(OfferAnswer, Protocol):
+    """An ``OfferAnswer`` that can be copied for another early dialog of a
+    forked INVITE (RFC 3261 §13.2.2.4: each fork answers the one offer its
+    own way); ``sipwire.sdp.OfferAnswer`` is one."""
+
+    def fork(self) -> ForkableOfferAnswer:
+        """A copy in the same state, to go its own way from here."""
         ...
 
 

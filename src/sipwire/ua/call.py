@@ -40,14 +40,13 @@ from ..dialog.actions import Answered as SessionAnswered
 from ..dialog.actions import Ended as SessionEnded
 from ..dialog.actions import Ringing as SessionRinging
 from ..dialog.dialog import Dialog
-from ..dialog.dialogset import DialogSet
 from ..dialog.invite import InviteSession, SessionError
 from ..dialog.redirect import TargetSet, redirected_request
 from ..message.fields.base import Field
 from ..message.fields.nameaddr import NameAddr
 from ..message.message import Request, Response
 from ..message.uri import URI, escape, unescape
-from ..sdp import MediaCapabilities, Negotiated, OfferAnswer, OfferAnswerState
+from ..sdp import MediaCapabilities, Negotiated, OfferAnswer
 from ..transaction.client import build_cancel
 from ..transport.base import TransportError
 from .client import ClientTransactionHandle
@@ -241,10 +240,11 @@ class Call:
         self.direction = direction
         self.proxy = proxy
         self.state = CallState.CALLING if direction == "outgoing" else CallState.INCOMING
-        self.offer_answer = OfferAnswer(capabilities)
+        self._offer_answer = OfferAnswer(capabilities)
         #: the call this one replaces (an INVITE with Replaces, RFC 3891)
         self.replaces: Call | None = None
-        self.session = self._new_session(invite)
+        self._modification_hook: Callable[[Request], int | None] | None = None
+        self.session = self._new_session(invite, self._offer_answer)
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.ended: asyncio.Future[Ended] = loop.create_future()
@@ -265,16 +265,20 @@ class Call:
         self._reported_held = False
         self._refers: list[asyncio.Future[ReferResult]] = []
 
-    def _new_session(self, invite: Request) -> InviteSession:
+    def _new_session(self, invite: Request, media: OfferAnswer) -> InviteSession:
         config = self.agent.config
         timers = self.agent.endpoint.config.timers
         if self.direction == "outgoing":
-            return InviteSession.uac(invite, media=self.offer_answer, timers=timers,
-                                     rel100=config.rel100,
-                                     session_timer=config.session_timer)
-        return InviteSession.uas(invite, contact=self.agent.contact_uri,
-                                 media=self.offer_answer, timers=timers,
-                                 rel100=config.rel100, session_timer=config.session_timer)
+            session = InviteSession.uac(invite, media=media, timers=timers,
+                                        rel100=config.rel100,
+                                        session_timer=config.session_timer)
+        else:
+            session = InviteSession.uas(invite, contact=self.agent.contact_uri,
+                                        media=media, timers=timers,
+                                        rel100=config.rel100,
+                                        session_timer=config.session_timer)
+        session.modification_hook = self._modification
+        return session
 
     def __repr__(self) -> str:
         return f"<Call {self.direction} {self.remote_uri} {self.state.value}>"
@@ -290,6 +294,14 @@ class Call:
     @property
     def dialog(self) -> Dialog | None:
         return self.session.dialog
+
+    @property
+    def offer_answer(self) -> OfferAnswer:
+        """The ``sipwire.sdp.OfferAnswer`` of the call's dialog (for a forked
+        INVITE, that of the early dialog heard last, then of the one answered:
+        each fork answers the offer its own way, §13.2.2.4)."""
+        media = self.session.media
+        return media if isinstance(media, OfferAnswer) else self._offer_answer
 
     @property
     def call_id(self) -> str:
@@ -366,12 +378,17 @@ class Call:
         self._perform(self.session.start(self._loop.time()))
         return self.state is not CallState.TERMINATED
 
-    async def ringing(self, status: int = 180) -> None:
+    async def ringing(self, status: int = 180, *, early_media: bool = False) -> None:
         """Send a provisional response (180 Ringing; 183 ...) to the INVITE;
         reliably (RFC 3262) when the caller supports 100rel and our policy
-        wants it."""
+        wants it.  A reliable one carries the answer to the INVITE's offer
+        (RFC 3261 §13.2.1: the first reliable non-failure response has it);
+        ``early_media`` puts the answer in an unreliable one too (RFC 3261
+        §13.2.1 allows it as a preview, the 2xx repeats it), and in a reliable
+        one to an INVITE without offer, our offer (RFC 3262 §5)."""
         self._incoming_tx()
-        self._perform(self._call(lambda now: self.session.provisional(now, status)))
+        self._perform(self._call(lambda now: self.session.provisional(
+            now, status, early_media=early_media)))
         if self.state is CallState.INCOMING:
             self.state = CallState.EARLY
 
@@ -388,13 +405,15 @@ class Call:
         self._incoming_tx()
         oa = self.offer_answer
         if sdp is not None:
-            oa.capabilities = sdp
-            if oa.state is OfferAnswerState.REMOTE_OFFER:
-                offer = oa.remote_offer
-                assert offer is not None
-                oa.rollback()
-                # the session keeps the answer it will send: made again from ``sdp``
-                self.session._answer = bytes(oa.receive_offer(offer))
+            before, oa.capabilities = oa.capabilities, sdp
+            if self.session.answer_pending:
+                # the answer the session will send, made again from ``sdp``
+                try:
+                    self.session.remake_answer()
+                except SessionError as exc:
+                    oa.capabilities = before
+                    self.session.remake_answer()
+                    raise CallError(str(exc)) from None
         self._perform(self._call(lambda now: self.session.answer(
             now, headers=self.agent._answer_headers())))
         waits: set[asyncio.Future[Any]] = {self._acked, self.ended}
@@ -445,7 +464,7 @@ class Call:
                     again = redirected_request(self.invite, nxt)
                     again.body = b""  # the new session makes its offer again
                     again.headers.remove("Content-Type")
-                    self.session = self._new_session(again)
+                    self.session = self._new_session(again, self.offer_answer)
                     self.state = CallState.CALLING
                     continue
             if final.status >= 300:
@@ -480,8 +499,7 @@ class Call:
                 response.cseq.seq == handle.request.cseq.seq:
             # the endpoint answered a 401/407 with a new INVITE (§22.2): the
             # session's dialogs are those of that one
-            session.invite = handle.request
-            session.dialogs = DialogSet(handle.request)
+            session.request_retried(session.invite, handle.request)
         self._perform(self._call(lambda now: session.receive_response(response, now)),
                       answering=(handle, response))
 
@@ -543,21 +561,51 @@ class Call:
         session as it was (a 481 or 408 ends the call).
         """
         self._confirmed()
+        await self._modify(lambda now: self.session.reinvite(now, hold=hold), sdp)
+
+    async def _modify(self, step: Callable[[float], list[DialogAction]],
+                      sdp: MediaCapabilities | None) -> None:
+        """Send a re-INVITE or UPDATE (``step``) with an offer from ``sdp`` and
+        wait for its outcome (after any 491 retries)."""
         oa = self.offer_answer
         before = oa.capabilities
         if sdp is not None:
             oa.capabilities = sdp
         self._modified = self._loop.create_future()
         try:
-            self._perform(self._call(lambda now: self.session.reinvite(now, hold=hold)))
-        except SessionError as exc:
+            self._perform(self._call(step))
+        except CallError:
             oa.capabilities = before
             self._modified = None
-            raise CallError(str(exc)) from None
+            raise
         response = await asyncio.shield(self._modified)
         if response.status >= 300:
             oa.capabilities = before
             raise CallFailed.of(response)
+
+    async def update(self, *, hold: bool | None = None,
+                     sdp: MediaCapabilities | None = None) -> None:
+        """Send an UPDATE with a new offer (RFC 3311 §5.1), as ``reinvite``
+        does with a re-INVITE: in the call once it is up, or in the early
+        dialog before the answer, once the INVITE's offer/answer exchange is
+        complete in a reliable provisional response (and, as the callee, once
+        its PRACK came).  A 491 is retried after the §14.1 wait; another
+        failure raises ``CallFailed`` and leaves the session as it was."""
+        if self.state not in (CallState.EARLY, CallState.CONFIRMED) or self.dialog is None:
+            raise CallError(f"{self!r} has no dialog to send UPDATE in (RFC 3311 §5.1)")
+        await self._modify(lambda now: self.session.update(now, hold=hold), sdp)
+
+    def on_modification(self, hook: Callable[[Request], int | None] | None) -> None:
+        """Decide on each re-INVITE or UPDATE the peer sends (§14.2, RFC 3311
+        §5.2): ``hook(request)`` returns None (or a 2xx) to accept it, the
+        session answering its offer, or a 300-699 status (488 Not Acceptable
+        Here, 403 ...) to refuse it, leaving the session as it was.  None as
+        ``hook`` accepts every modification, as calls do by default."""
+        self._modification_hook = hook
+
+    def _modification(self, request: Request) -> int | None:
+        hook = self._modification_hook
+        return hook(request) if hook is not None else None
 
     async def message(self, text: str | bytes, content_type: str = "text/plain") -> Response:
         """Send a MESSAGE within the call (RFC 3428 §4); its final response."""
@@ -779,8 +827,14 @@ class Call:
         self.agent._spawn(self._responses(handle))
 
     async def _responses(self, handle: ClientTransactionHandle) -> None:
-        """Every response of a request the session sent, back to it."""
+        """Every response of a request the session sent, back to it; when the
+        endpoint answered a challenge with the request again (§22.2, CSeq one
+        up), the session follows that retry first."""
+        sent = handle.request
         async for response in handle:
+            if handle.request is not sent and response.cseq.seq == handle.request.cseq.seq:
+                self.session.request_retried(sent, handle.request)
+                sent = handle.request
             if self.session.terminated and response.cseq.method != "INVITE":
                 continue
             self._perform(self._response(response))
@@ -831,9 +885,9 @@ class Call:
         if held != self._reported_held:
             self._reported_held = held
             self._emit(Held("remote", self.media) if held else Resumed("remote", self.media))
-        if response.cseq.method == "INVITE" and response.status < 300 and \
+        if response.cseq.method in ("INVITE", "UPDATE") and response.status < 300 and \
                 response.to.tag == (self.dialog.id.remote_tag if self.dialog else None):
-            self._modify_outcome(response)  # a response to our own re-INVITE
+            self._modify_outcome(response)  # a response to our own re-INVITE or UPDATE
 
     def _modify_outcome(self, response: Response) -> None:
         future = self._modified
