@@ -117,34 +117,19 @@ async def test_an_unreachable_server_is_a_store_error() -> None:
 
 def test_contention_gives_up_after_max_retries() -> None:
     """A change that another writer always beats ends in StoreError, not a loop."""
-    # Exercised through a fake pipeline to make the conflict certain.
-    from redis.exceptions import WatchError
+    # Exercised through a fake client whose write script always finds the
+    # hash changed since it was read, to make the conflict certain.
+    writes: list[int] = []
 
-    class Pipe:
-        async def __aenter__(self) -> Pipe:
-            return self
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-        async def watch(self, *keys: str) -> None:
-            return None
-
+    class Client:
         async def hgetall(self, key: str) -> dict[str, str]:
             return {}
 
-        def multi(self) -> None:
-            return None
-
-        def __getattr__(self, name: str) -> object:
-            return lambda *a, **k: None
-
-        async def execute(self) -> None:
-            raise WatchError("conflict")
-
-    class Client:
-        def pipeline(self, transaction: bool = True) -> Pipe:
-            return Pipe()
+        def register_script(self, script: str) -> object:
+            async def run(keys: list[str], args: list[object]) -> int:
+                writes.append(1)
+                return 0
+            return run
 
     store = RedisStore(Client(), max_retries=3)  # type: ignore[arg-type]
 
@@ -153,3 +138,4 @@ def test_contention_gives_up_after_max_retries() -> None:
 
     with pytest.raises(StoreError, match="after 3 conflicts"):
         asyncio.run(store.update(AOR, change, T0))
+    assert len(writes) == 3

@@ -13,11 +13,27 @@ Layout, under a key prefix (``sipwire:loc`` by default):
 
 Expiry is decided by the scores and the ``now`` given to each call, never by
 Redis's clock, so a driven clock in tests and nodes whose clocks differ
-slightly see the same bindings.  An update is optimistic: WATCH the AOR's
-hash, read it, compute, then MULTI/EXEC the writes; if another node wrote the
-AOR in between, EXEC fails and the update is tried again.  Updates of one AOR
+slightly see the same bindings.
+
+An update is optimistic, in two round trips that hold no connection in
+between: ``HGETALL`` the AOR's hash, compute the new bindings here, then one
+Lua script (``EVALSHA``) that compares the hash with what was read and, only
+if it is unchanged, writes the hash, its TTL and both sorted sets, atomically
+(Redis runs a script alone).  If another node wrote the AOR in between, the
+script writes nothing and the update is tried again.  Updates of one AOR
 within one node also wait for each other (an ``asyncio.Lock`` per AOR), so
-retries happen only between nodes.
+retries happen only between nodes.  (A WATCH/MULTI/EXEC transaction took
+three round trips and a connection of its own for all of them: under load
+the pool ran dry.)
+
+The connection pool is bounded (``max_connections``, 32 by default) and a
+request waits at most ``pool_timeout`` seconds for a connection; past that
+the store raises ``StoreError``, which the registrar and the proxy answer 503
+with Retry-After (RFC 3261 §21.5.4): back-pressure, not a 500.  Both can be
+given as options or in the URL (``redis://host/0?max_connections=64&timeout=0.2``).
+
+``purge`` reads the due AORs from the expiry set and rewrites them in
+batches, each batch one pipelined round trip to read and one to write.
 """
 
 from __future__ import annotations
@@ -26,13 +42,57 @@ import asyncio
 import random
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, WatchError
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from .binding import Binding, sort_bindings
 from .store import Change, KeyedLock, LocationStore, StoreError, check_change
 
-__all__ = ["RedisStore"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_TIMEOUT", "RedisStore"]
+
+#: connections a store opens to Redis at most (redis-py's own default is 2**31)
+DEFAULT_MAX_CONNECTIONS = 32
+#: seconds an operation waits for a free connection before failing (then 503)
+DEFAULT_POOL_TIMEOUT = 0.5
+#: AORs purged per pipelined round trip
+PURGE_BATCH = 500
+
+#: KEYS: the AOR's hash, the aors set, the expiry set.  ARGV: the AOR, the
+#: hash's TTL in ms (0: the AOR has no binding left), its latest and earliest
+#: expiry, n, the n field/value pairs the hash held when read, m, the m fields
+#: to delete, then the field/value pairs to set.  Returns 1 when written, 0
+#: when the hash changed since it was read (nothing written).
+_WRITE = """
+local held = redis.call('HGETALL', KEYS[1])
+local n = tonumber(ARGV[5])
+if #held ~= 2 * n then return 0 end
+if n > 0 then
+  local read = {}
+  for i = 6, 5 + 2 * n, 2 do read[ARGV[i]] = ARGV[i + 1] end
+  for i = 1, #held, 2 do
+    if read[held[i]] ~= held[i + 1] then return 0 end
+  end
+end
+local at = 6 + 2 * n
+local m = tonumber(ARGV[at])
+if ARGV[2] == '0' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 1
+end
+if m > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, at + 1, at + m)) end
+if #ARGV > at + m then redis.call('HSET', KEYS[1], unpack(ARGV, at + m + 1, #ARGV)) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+"""
+
+
+class _Conflict(Exception):
+    """Another writer changed the AOR between the read and the write."""
 
 
 class RedisStore(LocationStore):
@@ -60,14 +120,22 @@ class RedisStore(LocationStore):
         self._closed = False
         self._aors_key = f"{prefix}:aors"
         self._expiry_key = f"{prefix}:expiry"
+        self._write = client.register_script(_WRITE)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
-        """A store with its own client for ``redis://host:port/db`` (or ``rediss://``)."""
+        """A store with its own client for ``redis://host:port/db`` (or ``rediss://``).
+
+        Its pool holds at most ``max_connections`` (default 32) and an
+        operation waits at most ``pool_timeout`` seconds (default 0.5) for
+        one: then ``StoreError``.  The URL's ``max_connections`` and
+        ``timeout`` query parameters win over these options."""
         store_options = {k: options.pop(k) for k in ("prefix", "grace", "max_retries")
                          if k in options}
-        client = Redis.from_url(url, decode_responses=True, **options)
-        return cls(client, owns_client=True, **store_options)
+        options.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
+        options["timeout"] = options.pop("pool_timeout", DEFAULT_POOL_TIMEOUT)
+        pool = BlockingConnectionPool.from_url(url, decode_responses=True, **options)
+        return cls(Redis.from_pool(pool), owns_client=True, **store_options)
 
     def _key(self, aor: str) -> str:
         return f"{self.prefix}:aor:{aor}"
@@ -87,7 +155,7 @@ class RedisStore(LocationStore):
         try:
             raw = await self.client.hgetall(self._key(aor))
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
         bindings = (Binding.from_json(value) for value in raw.values())
         return sort_bindings([b for b in bindings if not b.expired(now)])
 
@@ -96,15 +164,40 @@ class RedisStore(LocationStore):
         return removed
 
     async def purge(self, now: float) -> int:
+        """Every AOR due in the expiry set, ``PURGE_BATCH`` at a time: one
+        pipelined round trip reads their hashes, one runs their writes.  An
+        AOR another node wrote meanwhile is purged on its own afterwards."""
         self._check_open()
         try:
-            due = await self.client.zrangebyscore(self._expiry_key, "-inf", now)
+            due = [_text(aor) for aor in
+                   await self.client.zrangebyscore(self._expiry_key, "-inf", now)]
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
         removed = 0
-        for aor in due:
-            _, count = await self._transact(_text(aor), lambda current: current, now)
-            removed += count
+        for start in range(0, len(due), PURGE_BATCH):
+            removed += await self._purge_batch(due[start:start + PURGE_BATCH], now)
+        return removed
+
+    async def _purge_batch(self, aors: list[str], now: float) -> int:
+        removed = 0
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for aor in aors:
+                    pipe.hgetall(self._key(aor))
+                hashes: list[dict[Any, Any]] = await pipe.execute()
+            plans = [self._plan(aor, raw, _unchanged, now)
+                     for aor, raw in zip(aors, hashes, strict=True)]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for (keys, args), _, _ in plans:
+                    await self._write(keys=keys, args=args, client=pipe)
+                written: list[int] = await pipe.execute()
+        except RedisError as exc:
+            raise self._error(exc) from exc
+        for aor, ok, (_, _, gone) in zip(aors, written, plans, strict=True):
+            if ok:
+                removed += gone
+            else:
+                removed += (await self._transact(aor, _unchanged, now))[1]
         return removed
 
     async def aors(self, now: float) -> list[str]:
@@ -112,7 +205,7 @@ class RedisStore(LocationStore):
         try:
             found = await self.client.zrangebyscore(self._aors_key, f"({now!r}", "+inf")
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
         return sorted(_text(aor) for aor in found)
 
     async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
@@ -125,7 +218,7 @@ class RedisStore(LocationStore):
                     pipe.hgetall(self._key(name))
                 hashes: list[dict[Any, Any]] = await pipe.execute()
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
         return [b for raw in hashes for b in sort_bindings(
             [b for b in map(Binding.from_json, raw.values()) if not b.expired(now)])]
 
@@ -139,7 +232,7 @@ class RedisStore(LocationStore):
                     pipe.hlen(self._key(name))
                 lengths: list[int] = await pipe.execute()
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
         return sum(lengths)
 
     async def ping(self) -> None:
@@ -147,7 +240,7 @@ class RedisStore(LocationStore):
         try:
             await self.client.ping()
         except RedisError as exc:
-            raise StoreError(f"redis: {exc}") from exc
+            raise self._error(exc) from exc
 
     async def close(self) -> None:
         if self._closed:
@@ -168,42 +261,54 @@ class RedisStore(LocationStore):
         async with self._locks(aor):
             for attempt in range(self.max_retries):
                 try:
-                    return await self._attempt(aor, change, now)
-                except WatchError:
-                    # Another node wrote this AOR between our WATCH and EXEC.
-                    await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
+                    raw: dict[Any, Any] = await self.client.hgetall(self._key(aor))
+                    write, new, gone = self._plan(aor, raw, change, now)
+                    if await self._write(keys=write[0], args=write[1]):
+                        return new, gone
                 except RedisError as exc:
-                    raise StoreError(f"redis: {exc}") from exc
+                    raise self._error(exc) from exc
+                # Another node wrote this AOR between our read and our write.
+                await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
         raise StoreError(f"gave up updating {aor!r} after {self.max_retries} conflicts")
 
-    async def _attempt(self, aor: str, change: Change, now: float) -> tuple[list[Binding], int]:
-        key = self._key(aor)
-        async with self.client.pipeline(transaction=True) as pipe:
-            await pipe.watch(key)
-            raw: dict[Any, Any] = await pipe.hgetall(key)
-            current = {_text(k): Binding.from_json(v) for k, v in raw.items()}
-            live = sort_bindings([b for b in current.values() if not b.expired(now)])
-            new = check_change(aor, change(live), now)
-            keep = {b.key for b in new}
-            gone = [k for k in current if k not in keep]
-            changed: dict[Any, Any] = {b.key: b.to_json() for b in new if current.get(b.key) != b}
-            pipe.multi()  # type: ignore[no-untyped-call]
-            if new:
-                if gone:
-                    pipe.hdel(key, *gone)
-                if changed:
-                    pipe.hset(key, mapping=changed)
-                latest = max(b.expires_at for b in new)
-                earliest = min(b.expires_at for b in new)
-                pipe.pexpire(key, max(1, int((latest - now + self.grace) * 1000)))
-                pipe.zadd(self._aors_key, {aor: latest})
-                pipe.zadd(self._expiry_key, {aor: earliest})
-            else:
-                pipe.delete(key)
-                pipe.zrem(self._aors_key, aor)
-                pipe.zrem(self._expiry_key, aor)
-            await pipe.execute()
-        return new, len(gone)
+    def _plan(self, aor: str, raw: dict[Any, Any], change: Change, now: float
+              ) -> tuple[tuple[list[str], list[Any]], list[Binding], int]:
+        """The write script's keys and arguments that turn ``raw`` (the hash
+        as read) into ``change``'s bindings, those bindings, and how many
+        hash entries the write deletes."""
+        current = {_text(k): Binding.from_json(v) for k, v in raw.items()}
+        live = sort_bindings([b for b in current.values() if not b.expired(now)])
+        new = check_change(aor, change(live), now)
+        keep = {b.key for b in new}
+        gone = [k for k in current if k not in keep]
+        args: list[Any] = [aor, 0, 0, 0, len(raw)]
+        for pair in raw.items():
+            args += pair
+        args.append(len(gone))
+        args += gone
+        if new:
+            latest = max(b.expires_at for b in new)
+            args[1] = max(1, int((latest - now + self.grace) * 1000))
+            args[2] = latest
+            args[3] = min(b.expires_at for b in new)
+            for b in new:
+                if current.get(b.key) != b:
+                    args += (b.key, b.to_json())
+        keys = [self._key(aor), self._aors_key, self._expiry_key]
+        return (keys, args), new, len(gone)
+
+    def _error(self, exc: RedisError) -> StoreError:
+        """``exc`` as the registrar and the proxy understand it (503)."""
+        if isinstance(exc, RedisConnectionError) and isinstance(exc.__cause__, TimeoutError):
+            pool = self.client.connection_pool
+            return StoreError(f"redis: every connection of the pool ({pool.max_connections}) "
+                              "is busy: overloaded")
+        return StoreError(f"redis: {exc}")
+
+
+def _unchanged(current: list[Binding]) -> list[Binding]:
+    """The change of a purge: the unexpired bindings stay, the rest go."""
+    return current
 
 
 def _text(value: Any) -> str:
