@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -139,3 +140,107 @@ def test_contention_gives_up_after_max_retries() -> None:
     with pytest.raises(StoreError, match="after 3 conflicts"):
         asyncio.run(store.update(AOR, change, T0))
     assert len(writes) == 3
+
+
+async def test_the_pool_is_bounded_and_a_burst_waits_for_it(redis_url: str, prefix: str) -> None:
+    """Fifty updates at once share the pool's connections, and none fails."""
+    name = f"bounded-{uuid.uuid4().hex[:8]}"
+    store = RedisStore.from_url(redis_url, prefix=prefix, max_connections=3,
+                                pool_timeout=5.0, client_name=name)
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        done = await asyncio.gather(*(
+            store.put(binding(f"sip:u{i}@192.0.2.1", aor=f"sip:u{i}@example.com"), T0)
+            for i in range(50)))
+        assert all(len(bindings) == 1 for bindings in done)
+        clients = await raw.client_list()
+        assert 1 <= sum(1 for c in clients if c.get("name") == name) <= 3
+        assert len(await store.aors(T0)) == 50
+    finally:
+        await store.close()
+        await raw.aclose()
+
+
+async def test_the_url_sets_the_pool_bound(redis_url: str, prefix: str) -> None:
+    store = RedisStore.from_url(f"{redis_url}?max_connections=7&timeout=0.25", prefix=prefix)
+    try:
+        pool = store.client.connection_pool
+        assert pool.max_connections == 7
+        assert pool.timeout == 0.25  # type: ignore[attr-defined]
+    finally:
+        await store.close()
+
+
+async def test_an_exhausted_pool_is_a_store_error_saying_so(redis_url: str, prefix: str) -> None:
+    """Back-pressure: with every connection taken, an operation waits
+    ``pool_timeout`` and fails with StoreError (which the registrar answers
+    503), not with redis-py's own exception; it works again once one is free."""
+    store = RedisStore.from_url(redis_url, prefix=prefix, max_connections=1, pool_timeout=0.05)
+    pool = store.client.connection_pool
+    try:
+        taken = await pool.get_connection()  # type: ignore[no-untyped-call]
+        with pytest.raises(StoreError, match=r"every connection of the pool \(1\) is busy"):
+            await store.put(binding(), T0)
+        with pytest.raises(StoreError, match="busy"):
+            await store.lookup(AOR, T0)
+        with pytest.raises(StoreError, match="busy"):
+            await store.purge(T0)
+        await pool.release(taken)
+        assert len(await store.put(binding(), T0)) == 1
+    finally:
+        await store.close()
+
+
+async def test_purge_in_batches_removes_only_what_expired(
+        redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sipwire.location import redis_store
+
+    monkeypatch.setattr(redis_store, "PURGE_BATCH", 7)
+    store = RedisStore.from_url(redis_url, prefix=prefix)
+    try:
+        for i in range(30):
+            aor = f"sip:p{i}@example.com"
+            await store.put(binding(f"sip:short@192.0.2.{i}", aor=aor, expires=10), T0)
+            if i % 3 == 0:  # a third keep a longer binding
+                await store.put(binding(f"sip:long@192.0.2.{i}", aor=aor, expires=100), T0)
+        assert await store.purge(T0 + 5) == 0
+        assert await store.purge(T0 + 50) == 30
+        assert await store.aors(T0 + 50) == sorted(f"sip:p{i}@example.com"
+                                                   for i in range(0, 30, 3))
+        assert await store.count(T0 + 50) == 10
+        assert await store.purge(T0 + 500) == 10
+        assert await store.aors(T0) == []
+    finally:
+        await store.close()
+
+
+async def test_a_write_after_another_nodes_write_is_retried(redis_url: str, prefix: str) -> None:
+    """The compare-and-write script refuses a write when the hash changed
+    since it was read; the update is then computed again from the new hash."""
+    one = RedisStore.from_url(redis_url, prefix=prefix)
+    two = RedisStore.from_url(redis_url, prefix=prefix)
+    try:
+        await one.put(binding("sip:a@192.0.2.1"), T0)
+        calls = 0
+
+        def change(current: list[Binding]) -> list[Binding]:
+            nonlocal calls
+            calls += 1
+            return [*current, binding("sip:c@192.0.2.3")]
+
+        real = one.client.hgetall
+
+        async def read_then_race(key: str) -> dict[Any, Any]:
+            got: dict[Any, Any] = await real(key)
+            if calls == 0:  # the other node writes between our read and our write
+                await two.put(binding("sip:b@192.0.2.2"), T0)
+            return got
+
+        one.client.hgetall = read_then_race  # type: ignore[method-assign,assignment]
+        new = await one.update(AOR, change, T0)
+        assert calls == 2
+        assert sorted(b.contact for b in new) == ["sip:a@192.0.2.1", "sip:b@192.0.2.2",
+                                                  "sip:c@192.0.2.3"]
+    finally:
+        await one.close()
+        await two.close()
