@@ -232,7 +232,7 @@ def _confirmed_uac() -> tuple[Probe, Dialog]:
 
 
 def _retry(request: Request) -> Request:
-    retry = request.copy()
+    retry: Request = request.copy()
     retry.headers.set("CSeq", f"{request.cseq.seq + 1} {request.method}")
     retry.headers.add("Authorization", 'Digest username="alice"', before="Content-Length")
     return wire(retry)
@@ -274,7 +274,7 @@ def test_a_retry_must_be_the_same_method_with_a_higher_cseq() -> None:
     s = probe.session
     [info] = probe.sent(s.send_request("INFO", 1.0))
     assert isinstance(info, Request)
-    with pytest.raises(SessionError, match="22.2"):
+    with pytest.raises(SessionError, match=r"22\.2"):
         s.request_retried(info, info)
 
 

@@ -9,8 +9,12 @@ when what arrived there is what the RFC says: checked headers, tags, bodies).
 - re-INVITE glare: 491 both ways, the UA's re-INVITE sent again after its wait
   (§14.1, §14.2);
 - UPDATE in the early dialog, before the answer (RFC 3311 §5.1): after a
-  reliable 180 (RFC 3262) and its PRACK, an UPDATE moving the caller's target,
-  which the callee's BYE must then use (§12.2.2);
+  reliable 180 (RFC 3262) carrying the SDP answer (RFC 3261 §13.2.1) and its
+  PRACK, an UPDATE with a new offer moving the caller's target, answered in
+  its 200, and which the callee's BYE must then use (§12.2.2);
+- a forked INVITE with two reliable 183s answering the offer differently,
+  each PRACKed in its early dialog; the media of the call is that of the fork
+  whose 200 came (§13.2.2.4);
 - session timers (RFC 4028) with ``UserAgentConfig(session_timer=...)``: as
   refresher the UA refreshes at half the interval; a session the other side
   does not refresh is ended by the UA with a BYE.  Session-Expires cannot go
@@ -132,6 +136,20 @@ async def test_the_second_2xx_of_a_fork_is_acked_then_ended(agent: UserAgent,
     await succeeded(sipp)
 
 
+async def test_forked_early_dialogs_answer_the_offer_each_their_own_way(
+        agent: UserAgent, start_sipp: StartSipp) -> None:
+    # two reliable 183s from two forks, media on ports 6000 and 7000, each PRACKed
+    # in its own early dialog; fork B's 200 makes the call: its answer is the media
+    sipp = await start_sipp("-sf", str(HERE / "fork_early_answers.xml"), calls=1)
+    await wait_listening(sipp.port)
+    call = await asyncio.wait_for(agent.call(f"sip:forked@127.0.0.1:{sipp.port}"), WAIT)
+    assert call.dialog is not None and call.dialog.id.remote_tag.startswith("forkB")
+    assert call.media is not None and call.media.streams[0].remote_port == 7000
+    response = await asyncio.wait_for(call.hangup(), WAIT)
+    assert response is not None and response.status == 200
+    await succeeded(sipp)  # PRACKs and ACK/BYE in the right dialogs (checked by tag)
+
+
 async def test_reinvite_glare_is_491_both_ways_then_retried(agent: UserAgent,
                                                             start_sipp: StartSipp) -> None:
     sipp = await start_sipp("-sf", str(HERE / "glare.xml"), "-s", "callee",
@@ -164,10 +182,13 @@ async def test_update_before_the_answer(agent: UserAgent, start_sipp: StartSipp)
     sipp = await start_sipp("-sf", str(HERE / "update_early.xml"), "-s", "callee",
                             f"127.0.0.1:{port_of(agent)}", calls=1)
     call = await incoming(agent)
-    await asyncio.wait_for(call.ringing(), WAIT)  # reliable: SIPp requires 100rel
-    # SIPp PRACKs it, then its UPDATE moves its target within the early dialog
+    # reliable (SIPp requires 100rel), with the answer to the INVITE's offer
+    await asyncio.wait_for(call.ringing(), WAIT)
+    # SIPp PRACKs it, then its UPDATE, with a new offer (sendonly), moves its
+    # target within the early dialog; the 200 to it has our answer (recvonly)
     await unless_sipp_ends(sipp, until(lambda: call.dialog is not None and
                                        call.dialog.remote_target.user == "moved"), WAIT)
+    assert call.held  # the UPDATE's offer: SIPp holds us
     await asyncio.wait_for(call.answer(), WAIT)
     response = await asyncio.wait_for(call.hangup(), WAIT)
     assert response is not None and response.status == 200

@@ -357,6 +357,7 @@ class InviteSession:
         self.contact = _contact_text(contact)
         self.to_tag = to_tag if to_tag is not None else new_tag()
         self.on_hold = False
+        self._hold_before = False                     # on_hold before our modification
         self._deadlines: dict[str, float] = {}
         self._interval = 0.0
         self._answer: bytes | None = None             # UAS: our answer, not yet sent
@@ -1106,6 +1107,7 @@ class InviteSession:
         if self.offer_state is not OfferState.NONE:
             raise SessionError(f"an offer is outstanding ({self.offer_state.value}): no new "
                                "one until it is answered (RFC 3264 §4)")
+        self._hold_before = self.on_hold
         if hold is not None:
             self.on_hold = hold
         self._modify_method = method
@@ -1158,6 +1160,7 @@ class InviteSession:
             self._deadlines["retry"] = retry_at
             return [ModifyFailed(method, response, retry_at)]
         self._modify_move(ModifyEvent.FAILURE)
+        self.on_hold = self._hold_before  # §14.1: as if it had not been sent
         failed: list[DialogAction] = [ModifyFailed(method, response)]
         if self.dialog.terminated and self._move(SessionEvent.DIALOG_GONE):
             failed += self._ended(str(status), response)
