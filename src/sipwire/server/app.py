@@ -74,7 +74,7 @@ from ..transaction.config import TimerConfig
 from ..transaction.layer import TransactionLayer
 from ..transport.base import ListeningPoint, Transport
 from ..transport.config import TransportConfig
-from ..transport.layer import TransportLayer
+from ..transport.layer import MessageHandler, TransportLayer
 from ..transport.tls import client_context
 from .config import ServerConfig
 from .engine import Engine
@@ -83,6 +83,7 @@ from .metrics import Metrics, TimedStore
 from .natping import NatPinger
 from .overload import overload_control
 from .policy import AuthPolicy, nonce_secret
+from .workers import Relay, WorkerContext, supervise, worker_count
 
 if TYPE_CHECKING:
     from ..dns.resolver import DnsResolver
@@ -116,8 +117,12 @@ class Server:
         purge_interval: float = 60.0,
         grace: float = 2.0,
         tracer: Tracer | None = None,
+        worker: WorkerContext | None = None,
     ) -> None:
         self.config = config.check()
+        #: set in a worker process of ``--workers N`` (``server.workers``)
+        self.worker = worker
+        self.relay: Relay | None = None
         self.clock = clock
         self.purge_interval = purge_interval
         self.grace = grace
@@ -240,13 +245,18 @@ class Server:
             overload=overload_control(config.overload_max_lag, config.overload_max_pending,
                                       config.overload_retry_after))
         self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
-        transport.on_message = self._engine.on_message
+        handler: MessageHandler = self._engine.on_message
+        if self.worker is not None:
+            self.relay = Relay(self.worker, transport, transactions)
+            handler = self.relay.wrap(handler)
+            self.relay.open()
+        transport.on_message = handler
         self._purge = asyncio.get_running_loop().create_task(
             purge_periodically(self._store, self.purge_interval, self.clock))
         if config.nat and config.nat_ping_interval > 0:
             pinger = NatPinger(self._store, transport, interval=config.nat_ping_interval,
                                sender=f"sip:nat-ping@{proxy_config.agent}", clock=self.clock)
-            transport.on_message = pinger.intercept(self._engine.on_message)
+            transport.on_message = pinger.intercept(handler)
             self._nat_ping = asyncio.get_running_loop().create_task(pinger.run())
 
     async def _check_store(self, store: LocationStore) -> None:
@@ -286,6 +296,7 @@ class Server:
                                tls_client_context=client_tls,
                                udp_receive_buffer=UDP_RECEIVE_BUFFER,
                                udp_coalesce_sends=True,
+                               reuse_port=self.worker is not None,
                                capture=self._capture)
 
     def _open_users(self) -> UserStore | None:
@@ -397,6 +408,9 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._nat_ping
             self._nat_ping = None
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
         if self._engine is not None:
             await self._engine.close()
         if self._transport is not None:
@@ -472,6 +486,18 @@ def run(config: ServerConfig,
     except OSError as exc:
         print(f"sipwire serve: cannot start: log {config.log_file}: {exc}", file=sys.stderr)
         return 1
+    worker = WorkerContext.from_environment()
+    if worker is None:
+        count = worker_count(config)
+        if count > 1:
+            return supervise(config, count)
+    else:
+        worker.watch_parent()
+        worker.tag_log()
+        config = worker.configure(config)
+        if reload_config is not None:
+            reread = reload_config
+            reload_config = lambda: worker.configure(reread())  # noqa: E731
     loop_factory = None
     if config.uvloop:
         try:
@@ -482,7 +508,7 @@ def run(config: ServerConfig,
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         try:
-            return runner.run(_serve(config, reload_config))
+            return runner.run(_serve(config, reload_config, worker))
         except KeyboardInterrupt:
             return 130
 
@@ -522,14 +548,15 @@ def _tune_gc() -> None:
 
 
 async def _serve(config: ServerConfig,
-                 reload_config: Callable[[], ServerConfig] | None = None) -> int:
+                 reload_config: Callable[[], ServerConfig] | None = None,
+                 worker: WorkerContext | None = None) -> int:
     from .control import Operations
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    server = Server(config, grace=config.drain_timeout)
+    server = Server(config, grace=config.drain_timeout, worker=worker)
     operations = Operations(server, reload_config)
     try:
         await server.start(announce=False)
@@ -542,7 +569,11 @@ async def _serve(config: ServerConfig,
         await server.stop(grace=0)
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
-    server.announce()  # after /metrics and the control socket, which tools wait for
+    if server.relay is not None:  # the supervisor announces when every worker is up
+        log.info("worker=%d pid=%d ready", server.relay.index, os.getpid())
+        server.relay.tell_supervisor("ready")
+    else:
+        server.announce()  # after /metrics and the control socket, which tools wait for
     loop.add_signal_handler(signal.SIGHUP, operations.sighup)  # was: the default, exit
     _tune_gc()
     try:

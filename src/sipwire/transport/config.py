@@ -85,6 +85,10 @@ class TransportConfig:
     #: SO_RCVBUF of UDP listening sockets (the kernel caps it at net.core.rmem_max);
     #: None keeps the system default.  A busy server needs room for bursts.
     udp_receive_buffer: int | None = None
+    #: SO_REUSEPORT on every listening socket: several processes bind the same
+    #: address, and the kernel spreads datagrams and connections among them by a
+    #: hash of their addresses (``sipwire.server.workers``)
+    reuse_port: bool = False
     #: answers and other sends running in the background (beyond it they are dropped)
     max_pending_sends: int = 1024
     #: TLS and WSS listening points (required to listen on them)

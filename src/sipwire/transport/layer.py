@@ -90,6 +90,9 @@ class TransportLayer:
                  on_message: MessageHandler | None = None) -> None:
         self.config = config or TransportConfig()
         self.on_message = on_message
+        #: told of each connection admitted (True) and gone (False): worker
+        #: processes tell each other which flows they hold (``server.workers``)
+        self.on_connection: Callable[[Connection, bool], None] | None = None
         self._points: list[ListeningPoint] = []
         self._udp: list[UdpListener] = []
         self._stream_servers: list[asyncio.Server] = []
@@ -150,7 +153,7 @@ class TransportLayer:
                                       cfg.udp_send_buffer_limit, cfg.udp_receive_buffer,
                                       coalesce=cfg.udp_coalesce_sends,
                                       max_requests_per_source=cfg.max_requests_per_source,
-                                      log=self._log)
+                                      log=self._log, reuse_port=cfg.reuse_port)
             listener.capture = cfg.capture
             self._udp.append(listener)
             port = listener.local.port
@@ -159,7 +162,8 @@ class TransportLayer:
                 transport, point.host, point.port, self, ssl_context=ssl_context,
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
                 write_timeout=cfg.write_timeout, write_buffer_limit=cfg.write_buffer_limit,
-                handshake_timeout=cfg.connect_timeout, message_timeout=cfg.message_timeout)
+                handshake_timeout=cfg.connect_timeout, message_timeout=cfg.message_timeout,
+                reuse_port=cfg.reuse_port)
             self._stream_servers.append(server)
             port = server.sockets[0].getsockname()[1]
         else:
@@ -170,7 +174,7 @@ class TransportLayer:
                 write_timeout=cfg.write_timeout, open_timeout=cfg.connect_timeout,
                 close_timeout=cfg.close_timeout, ping_interval=cfg.ws_ping_interval,
                 max_queue=cfg.ws_max_queue, refuses=self._refuses,
-                message_timeout=cfg.message_timeout)
+                message_timeout=cfg.message_timeout, reuse_port=cfg.reuse_port)
             self._ws_servers.append(ws_server)
             port = ws_server.sockets[0].getsockname()[1]
         bound = ListeningPoint(transport, point.host, port, point.sent_by)
@@ -441,6 +445,8 @@ class TransportLayer:
         # §18: connections are indexed by the far end's transport, address and port.
         self._pool[(connection.transport, connection.remote)] = connection
         self._sources.setdefault(source_key(connection.remote.host), {})[connection] = None
+        if self.on_connection is not None:
+            self.on_connection(connection, True)
         return True
 
     def event_received(self, connection: Connection, event: StreamEvent) -> None:
@@ -474,7 +480,25 @@ class TransportLayer:
     def connection_closed(self, connection: Connection) -> None:
         self._forget(connection)
 
+    def adopt(self, connection: Connection) -> None:
+        """Pool ``connection`` under its far end without holding it: one that
+        stands for a connection of another process (``server.workers``), used
+        as the flow to that address until ``release``; a connection of ours
+        to the same address is preferred."""
+        key = (connection.transport, connection.remote)
+        held = self._pool.get(key)
+        if held is None or not held.is_open:
+            self._pool[key] = connection
+
+    def release(self, connection: Connection) -> None:
+        """Unpool a connection given to ``adopt``."""
+        key = (connection.transport, connection.remote)
+        if self._pool.get(key) is connection:
+            del self._pool[key]
+
     def _forget(self, connection: Connection) -> None:
+        if self.on_connection is not None and connection in self._connections:
+            self.on_connection(connection, False)
         self._connections.discard(connection)
         key = (connection.transport, connection.remote)
         if self._pool.get(key) is connection:

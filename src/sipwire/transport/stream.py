@@ -150,9 +150,10 @@ async def serve_stream(
     transport: Transport, host: str, port: int, owner: ConnectionOwner, *,
     ssl_context: ssl.SSLContext | None, limits: Limits, idle_timeout: float,
     write_timeout: float, write_buffer_limit: int, handshake_timeout: float,
-    message_timeout: float = 0.0,
+    message_timeout: float = 0.0, reuse_port: bool = False,
 ) -> asyncio.Server:
-    """Listen for TCP (or TLS with ``ssl_context``) connections (§18.2.1)."""
+    """Listen for TCP (or TLS with ``ssl_context``) connections (§18.2.1);
+    ``reuse_port`` sets SO_REUSEPORT (processes sharing the address)."""
     loop = asyncio.get_running_loop()
 
     def factory() -> StreamConnection:
@@ -163,8 +164,9 @@ async def serve_stream(
 
     if ssl_context is not None:
         return await loop.create_server(factory, host, port, ssl=ssl_context,
-                                        ssl_handshake_timeout=handshake_timeout)
-    return await loop.create_server(factory, host, port)
+                                        ssl_handshake_timeout=handshake_timeout,
+                                        reuse_port=reuse_port or None)
+    return await loop.create_server(factory, host, port, reuse_port=reuse_port or None)
 
 
 async def open_stream(

@@ -266,13 +266,16 @@ class UdpListener(asyncio.DatagramProtocol):
 async def open_udp(point: ListeningPoint, on_datagram: DatagramHandler,
                    send_buffer_limit: int, receive_buffer: int | None = None, *,
                    coalesce: bool = False, max_requests_per_source: int = 0,
-                   log: LogLimiter | None = None) -> UdpListener:
-    """Bind a UDP listening point (port 0 picks one; ``listener.point`` has it)."""
+                   log: LogLimiter | None = None, reuse_port: bool = False) -> UdpListener:
+    """Bind a UDP listening point (port 0 picks one; ``listener.point`` has it).
+    ``reuse_port`` sets SO_REUSEPORT: Linux then hands each datagram to one of
+    the sockets bound to the address by a hash of its source and destination,
+    so the datagrams of one source always reach the same socket."""
     loop = asyncio.get_running_loop()
     io, protocol = await loop.create_datagram_endpoint(
         lambda: UdpListener(point, on_datagram, send_buffer_limit, coalesce=coalesce,
                             max_requests_per_source=max_requests_per_source, log=log),
-        local_addr=(point.host, point.port),
+        local_addr=(point.host, point.port), reuse_port=reuse_port or None,
     )
     if receive_buffer is not None:
         sock = io.get_extra_info("socket")

@@ -177,9 +177,10 @@ async def serve_ws(
     ssl_context: ssl.SSLContext | None, limits: Limits, idle_timeout: float,
     write_timeout: float, open_timeout: float, close_timeout: float,
     ping_interval: float | None, max_queue: int, refuses: Callable[[Address], bool],
-    message_timeout: float = 0.0,
+    message_timeout: float = 0.0, reuse_port: bool = False,
 ) -> Server:
-    """Listen for WS (or WSS with ``ssl_context``) connections.
+    """Listen for WS (or WSS with ``ssl_context``) connections (``reuse_port``:
+    SO_REUSEPORT, for processes sharing the address).
 
     A client that does not offer the ``sip`` subprotocol is refused with an
     HTTP 400 (RFC 7118 §4.1); one that the layer would refuse (its source at
@@ -207,7 +208,7 @@ async def serve_ws(
         open_timeout=open_timeout, close_timeout=close_timeout,
         ping_interval=ping_interval, ping_timeout=ping_interval,
         max_size=limits.max_message_size, max_queue=max_queue, logger=_ws_logger,
-        create_connection=_ServerConnection,
+        create_connection=_ServerConnection, reuse_port=reuse_port or None,
     )
 
 

@@ -1,0 +1,209 @@
+"""``sipwire serve --workers 2`` as real processes on 127.0.0.1: the ports are
+shared (SO_REUSEPORT), UDP retransmissions stay with one worker, a flow held
+by one worker is reached from the other, and a killed worker is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .phone import Phone, request_of, status
+from .processes import Serving, free_port, start_serve, terminate
+
+pytestmark = pytest.mark.asyncio
+
+_RECEIVED = re.compile(r"worker=(\d+) received (\S+) call_id=(\S+)")
+
+
+async def _serve(tmp_path: Path, *extra: str) -> tuple[Serving, int]:
+    port = free_port()
+    serving = await start_serve(
+        "--workers", "2", "--store", f"sqlite:///{tmp_path / 'loc.db'}", "--auth", "off",
+        "--listen", f"udp:127.0.0.1:{port}", "--listen", f"tcp:127.0.0.1:{port}",
+        "--domain", "example.com", "--control", str(tmp_path / "control.sock"),
+        "--log-level", "debug", *extra, cwd=tmp_path)
+    return serving, port
+
+
+def _pids(serving: Serving) -> list[int]:
+    line = next(line for line in serving.lines if "serving domains=" in line)
+    match = re.search(r"pids=([\d,]+)", line)
+    assert match is not None, line
+    return [int(pid) for pid in match.group(1).split(",")]
+
+
+def _workers_of(serving: Serving, call_id: str, method: str) -> list[int]:
+    """The worker that logged each receipt of ``method`` in ``call_id``."""
+    found = []
+    for line in serving.lines:
+        match = _RECEIVED.search(line)
+        if match and match.group(2) == method and match.group(3) == call_id:
+            found.append(int(match.group(1)))
+    return found
+
+
+async def _logged(serving: Serving, call_id: str, method: str, count: int) -> list[int]:
+    async with asyncio.timeout(5):
+        while len(workers := _workers_of(serving, call_id, method)) < count:
+            await asyncio.sleep(0.02)
+    return workers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead too (the supervisor reaps its workers)
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    return False
+
+
+async def _gone(pids: list[int]) -> None:
+    async with asyncio.timeout(10):
+        while any(_alive(pid) for pid in pids):
+            await asyncio.sleep(0.05)
+
+
+async def test_udp_retransmissions_reach_the_worker_of_their_transaction(
+        tmp_path: Path) -> None:
+    serving, port = await _serve(tmp_path)
+    phones: list[Phone] = []
+    try:
+        # §17.2.1: the retransmissions of a request come from the same source;
+        # the kernel's SO_REUSEPORT hash sends them all to the same worker
+        alice = await Phone.open("alice", ("127.0.0.1", port))
+        phones.append(alice)
+        register = bytes(alice.register())
+        call_id = alice.register().call_id
+        answers = []
+        for _ in range(5):
+            # the worker's transaction, Completed, answers each again (§17.2.2)
+            alice.send(register)
+            answers.append(status(await alice.expect(200)))
+        assert answers == [200] * 5
+        workers = await _logged(serving, call_id, "REGISTER", 5)
+        assert len(workers) == 5 and len(set(workers)) == 1, workers
+        # and the two workers do share the port: sources spread over both
+        seen: set[int] = set()
+        for n in range(32):
+            phone = await Phone.open(f"user{n}", ("127.0.0.1", port))
+            phones.append(phone)
+            request = phone.register()
+            assert status(await phone.request(request)) == 200
+            seen.update(await _logged(serving, request.call_id, "REGISTER", 1))
+            if seen == {0, 1}:
+                break
+        assert seen == {0, 1}
+    finally:
+        for phone in phones:
+            phone.close()
+        pids = _pids(serving)
+        assert await serving.terminate() == 0
+    await _gone(pids)  # SIGTERM reached every worker
+
+
+async def test_a_call_reaches_a_tcp_flow_held_by_the_other_worker(tmp_path: Path) -> None:
+    serving, port = await _serve(tmp_path)
+    server = ("127.0.0.1", port)
+    alice = await Phone.open("alice", server, transport="tcp")
+    callers: list[Phone] = []
+    try:
+        register = alice.register()
+        assert status(await alice.request(register)) == 200
+        owner = (await _logged(serving, register.call_id, "REGISTER", 1))[0]
+        # calls from new sources until one lands on the other worker
+        crossed = 0
+        for n in range(24):
+            bob = await Phone.open(f"bob{n}", server)
+            callers.append(bob)
+            invite = bob.build("INVITE", alice.aor, to=f"<{alice.aor}>",
+                               contact=f"<{bob.contact}>")
+            bob.send(invite)
+            # over alice's own TCP connection (the phone has no other)
+            got = await alice.expect("INVITE")
+            assert request_of(got).call_id == invite.call_id
+            alice.answer(got, 180)
+            alice.answer(got, 200)
+            assert status(await bob.expect(180)) == 180
+            assert status(await bob.expect(200)) == 200
+            worker = (await _logged(serving, invite.call_id, "INVITE", 1))[0]
+            if worker != owner:
+                crossed += 1
+                break
+        assert crossed == 1, "no INVITE was taken by the other worker"
+    finally:
+        alice.close()
+        for phone in callers:
+            phone.close()
+        await terminate(serving.process)
+        await serving.kill()
+
+
+async def test_a_killed_worker_is_replaced_and_the_other_serves_on(tmp_path: Path) -> None:
+    serving, port = await _serve(tmp_path)
+    server = ("127.0.0.1", port)
+    phones: list[Phone] = []
+    try:
+        first, second = _pids(serving)
+        os.kill(second, signal.SIGKILL)
+        await serving.wait_for("exited with status -9: restarting")
+        # meanwhile the other worker answers every source
+        for n in range(4):
+            phone = await Phone.open(f"u{n}", server)
+            phones.append(phone)
+            assert status(await phone.request(phone.register())) == 200
+        line = await serving.wait_for(" restarted")
+        match = re.search(r"worker=(\d+) pid=(\d+) restarted", line)
+        assert match is not None, line
+        new = int(match.group(2))
+        assert new != second and _alive(new) and _alive(first)
+        # registrations and a call work with the new worker in place
+        alice = await Phone.open("alice", server, transport="tcp")
+        phones.append(alice)
+        assert status(await alice.request(alice.register())) == 200
+        for n in range(8):
+            bob = await Phone.open(f"caller{n}", server)
+            phones.append(bob)
+            invite = bob.build("INVITE", alice.aor, to=f"<{alice.aor}>",
+                               contact=f"<{bob.contact}>")
+            bob.send(invite)
+            got = await alice.expect("INVITE")
+            alice.answer(got, 200)
+            assert status(await bob.expect(200)) == 200
+    finally:
+        for phone in phones:
+            phone.close()
+        await terminate(serving.process)
+        await serving.kill()
+    await _gone([first, new])
+
+
+async def test_sighup_reaches_every_worker_and_http_is_served_once(tmp_path: Path) -> None:
+    http = free_port()
+    serving, _ = await _serve(tmp_path, "--http", f"127.0.0.1:{http}")
+    try:
+        def get(path: str) -> tuple[int, str]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+
+        code, _ = await asyncio.to_thread(get, "/health")
+        assert code == 200
+        code, body = await asyncio.to_thread(get, "/metrics")
+        assert code == 200 and "sipwire_" in body
+        os.kill(serving.pid, signal.SIGHUP)
+        async with asyncio.timeout(10):
+            while not all(any(f"worker={i} " in line and "reload" in line
+                              for line in serving.lines) for i in (0, 1)):
+                await asyncio.sleep(0.05)
+    finally:
+        await terminate(serving.process)
+        await serving.kill()
