@@ -345,3 +345,31 @@ def test_the_pending_answer_is_made_again_from_new_capabilities() -> None:
     assert not s.answer_pending
     with pytest.raises(SessionError, match="no answer is pending"):
         s.remake_answer()
+
+
+# -- re-INVITEs that must get 491 (§14.2, RFC 3311 §5.2) --------------------------------
+
+
+def test_the_callers_early_dialog_answers_a_reinvite_491_while_its_invite_is_pending(
+) -> None:
+    probe = Probe.uac()
+    s = probe.session
+    probe.do(s.start(0.0))
+    probe.do(s.receive_response(wire(probe.response(180)), 0.1))
+    assert s.state is SessionState.EARLY and probe.peer is not None
+    # the callee's INVITE on the early dialog while our INVITE is in progress:
+    # 491, not the 500 of a UAS that has not answered yet
+    [response] = probe.sent(s.receive_request(probe.peer_request("INVITE"), 0.2))
+    assert isinstance(response, Response) and response.status == 491
+    assert response.headers.get("Retry-After") is None
+
+
+def test_a_reinvite_without_offer_while_our_update_offer_is_outstanding_is_491() -> None:
+    probe, _ = _confirmed_uac()
+    s = probe.session
+    probe.do(s.update(1.0))
+    assert probe.peer is not None
+    before = list(probe.media.log)
+    [response] = probe.sent(s.receive_request(probe.peer_request("INVITE"), 1.1))
+    assert isinstance(response, Response) and response.status == 491
+    assert probe.media.log == before  # no second offer made

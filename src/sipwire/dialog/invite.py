@@ -78,11 +78,14 @@ Our own session modifications (re-INVITE §14, UPDATE RFC 3311), ``MODIFY_TABLE`
 (we were the caller), else 0-2 s, drawn from the session's ``rng``.  A
 re-INVITE received while ours is pending gets 491 (§14.2), and so does an
 offer (in UPDATE or re-INVITE) while one of ours is outstanding (RFC 3311
-§5.2); a re-INVITE before our final response to the INVITE, or an UPDATE
-offer while the peer's offer is unanswered, gets 500 with Retry-After 0-10 s
-(§14.2, RFC 3311 §5.2).  Received re-INVITEs and UPDATEs are answered at
-once (200 with the answer, or 488 when ``OfferAnswer.receive_offer`` refuses
-the offer), so an UPDATE never arrives before our answer to the last one.
+§5.2), as does an INVITE on the caller's early dialog while its INVITE is
+in progress (§14.2); a re-INVITE before our final response to the INVITE,
+or an UPDATE offer while the peer's offer is unanswered, gets 500 with
+Retry-After 0-10 s (§14.2, RFC 3311 §5.2).  Received re-INVITEs and UPDATEs
+are answered at once: ``modification_hook(request)``, when set, may refuse
+one with a 300-699 (the session stays as it was, §14.2); else 200 with the
+answer, or 488 when ``OfferAnswer.receive_offer`` refuses the offer.  A
+refused or failed modification of ours leaves the hold state as it was.
 
 Composed in (both from this package):
 
@@ -93,8 +96,17 @@ Composed in (both from this package):
   INVITE (``uas_decision``: 420/421 refuse it); its 101-199 then go through
   ``ReliableProvisionals`` (RSeq, retransmitted T1, 2*T1 ... until the
   PRACK, 500 after 64*T1), PRACKs are answered 200 or 481, and a 2xx waits
-  while a 1xx with a session description is unacknowledged.
-  ``provisional(early_media=True)`` puts our answer in a reliable 1xx.
+  while a 1xx with a session description is unacknowledged.  The first
+  reliable 1xx carries the answer to the INVITE's offer (RFC 3261 §13.2.1,
+  RFC 6337 §3.1.1); a PRACK with a new offer gets the answer in its 200, or
+  488 (the 1xx is acknowledged all the same).  An UPDATE with an offer goes
+  in the early dialog once that exchange completed (RFC 3311 §5.1).
+- Forking (§13.2.2.4): with a ``ForkableOfferAnswer`` (``sipwire.sdp``'s),
+  each early dialog keeps its own offer/answer state, copied from the
+  INVITE's; the dialog of the 2xx gives the call its ``media``.
+- A request challenged 401/407 and sent again with credentials (§22.2):
+  ``request_retried(original, retry)`` makes the session match the retry
+  (and the dialog's local CSeq follow it).
 - RFC 4028 (``session_timer``), when ``session_timer`` is given.  Our INVITE,
   re-INVITEs and UPDATEs carry Session-Expires/Min-SE; a 422 sends them
   again with the interval it asks for; the peer's are checked (422/420) and
@@ -939,15 +951,22 @@ class InviteSession:
         return actions + self._ended("BYE received", bye)
 
     def _reinvite_received(self, request: Request, now: float) -> list[DialogAction]:
-        if self.state in (SessionState.PROCEEDING, SessionState.EARLY, SessionState.CALLING):
+        if self.role is Role.UAC and self.state in (SessionState.CALLING, SessionState.EARLY):
+            # §14.2: "an INVITE on a dialog while an INVITE it had sent on that
+            # dialog is in progress": 491 (our INVITE has no final response yet)
+            return [SendResponse(request.reply(491))]
+        if self.state in (SessionState.PROCEEDING, SessionState.EARLY):
             # §14.2: an INVITE before our final response to the first
             return [SendResponse(_retry_after(request, self.rng))]
         if self.modify_state is ModifyState.PENDING and self._modify_method == "INVITE":
             return [SendResponse(request.reply(491))]  # §14.2 glare
         if self._unacked is not None:
             return [SendResponse(_retry_after(request, self.rng))]
-        if request.body and self.offer_state is OfferState.LOCAL:
-            return [SendResponse(request.reply(491))]  # RFC 3311 §5.2's rule, for INVITE
+        if self.offer_state is OfferState.LOCAL:
+            # our offer (in an UPDATE or PRACK) is outstanding: an offer crossing it,
+            # or a re-INVITE asking for ours, would need a second one (RFC 3311 §5.2,
+            # RFC 3264 §4)
+            return [SendResponse(request.reply(491))]
         return self._accept_modification(request, now)
 
     def _update_received(self, request: Request, now: float) -> list[DialogAction]:
