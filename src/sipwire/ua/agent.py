@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import __version__
 from ..auth.client import DigestClient
+from ..dialog.dialog import DialogState
 from ..dialog.prack import Rel100
 from ..dialog.session_timer import SessionTimerConfig
 from ..message.fields.base import Field
@@ -33,7 +34,7 @@ from ..message.message import Request, Response
 from ..message.uri import URI
 from ..sdp import DEFAULT_CODECS, Codec, MediaCapabilities
 from ..transport.base import ListeningPoint, TransportError
-from .call import Call, CallFailed, Ended
+from .call import Call, CallFailed, CallState, Ended
 from .config import EndpointConfig
 from .endpoint import Endpoint, RequestHandler
 from .registration import Registration
@@ -46,6 +47,10 @@ logger = logging.getLogger("sipwire.ua.agent")
 #: the methods a UserAgent answers within a call (§20.5 Allow)
 ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "REFER", "NOTIFY",
          "MESSAGE", "INFO")
+
+
+#: how many ended calls' dialogs are remembered for RFC 3891's 603
+_ENDED_DIALOGS = 256
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,9 @@ class UserAgent:
         # by (Call-ID, local tag): every dialog of a call, early ones and forks
         # included, reaches it; its session sorts them out (§12.2.2)
         self._dialogs: dict[tuple[str, str], Call] = {}
+        # the dialogs of the last calls that ended -> their remote tag, for the
+        # 603 of a Replaces naming one (RFC 3891 §3)
+        self._ended_dialogs: dict[tuple[str, str], str] = {}
         self._incoming: asyncio.Queue[Call | None] = asyncio.Queue()
         self._rtp_next = self.config.rtp_ports[0] & ~1
         self._closed = False
@@ -317,9 +325,9 @@ class UserAgent:
         if values:
             if len(values) > 1:
                 return tx.reply(400, "One Replaces (RFC 3891 §3)")
-            replaced = self._replaced(values[0])
+            replaced, refusal = self._replaced(values[0])
             if replaced is None:
-                return tx.reply(481)
+                return tx.reply(refusal)
         call = Call(self, direction="incoming", invite=request, proxy=self.proxy,
                     capabilities=self.capabilities())
         if not call._start_incoming(tx):
@@ -344,9 +352,12 @@ class UserAgent:
         except (CallFailed, TransportError) as exc:
             logger.info("answering %r: %s", call, exc)
 
-    def _replaced(self, value: str) -> Call | None:
-        """The call an INVITE's Replaces names (RFC 3891 §3): to-tag is our
-        local tag, from-tag the remote one; an early-only one must be early."""
+    def _replaced(self, value: str) -> tuple[Call | None, int]:
+        """The call an INVITE's Replaces names (RFC 3891 §3: to-tag is our local
+        tag, from-tag the remote one), or the status refusing the INVITE: 481
+        when it names no dialog of ours, or an early one we did not initiate;
+        603 for a dialog that has ended; 486 for a confirmed one when the
+        Replaces says early-only."""
         call_id, _, rest = value.partition(";")
         params: dict[str, str] = {}
         for item in rest.split(";"):
@@ -354,14 +365,20 @@ class UserAgent:
             params[name.strip().lower()] = val.strip()
         to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
         if to_tag is None or from_tag is None:
-            return None
-        call = self._dialogs.get((call_id.strip(), to_tag))
+            return None, 481
+        key = (call_id.strip(), to_tag)
+        call = self._dialogs.get(key)
         dialog = call.dialog if call is not None else None
-        if dialog is None or dialog.id.remote_tag != from_tag or dialog.terminated:
-            return None
-        if "early-only" in params and dialog.state.value == "confirmed":
-            return None
-        return call
+        if call is None or dialog is None or dialog.id.remote_tag != from_tag:
+            return None, 603 if self._ended_dialogs.get(key) == from_tag else 481
+        if dialog.terminated or call.state is CallState.TERMINATED:
+            return None, 603
+        if dialog.state is DialogState.EARLY:
+            if call.direction == "incoming":
+                return None, 481  # an early dialog not initiated by this UA
+        elif "early-only" in params:
+            return None, 486
+        return call, 0
 
     async def _on_stray_request(self, request: Request, tx: ServerTransactionHandle,
                                 ) -> Response:
@@ -381,8 +398,14 @@ class UserAgent:
 
     def _forget(self, call: Call) -> None:
         self._calls.pop(call, None)
-        if self._dialogs.get((call.call_id, call.local_tag)) is call:
-            del self._dialogs[(call.call_id, call.local_tag)]
+        key = (call.call_id, call.local_tag)
+        if self._dialogs.get(key) is call:
+            del self._dialogs[key]
+        dialog = call.dialog
+        if dialog is not None:
+            self._ended_dialogs[key] = dialog.id.remote_tag
+            if len(self._ended_dialogs) > _ENDED_DIALOGS:
+                del self._ended_dialogs[next(iter(self._ended_dialogs))]
 
     def _next_rtp_port(self) -> int:
         port = self._rtp_next

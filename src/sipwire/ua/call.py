@@ -508,7 +508,11 @@ class Call:
             await asyncio.wait_for(handle.cancel(), self.agent.config.cancel_timeout)
         except (TimeoutError, TransportError) as exc:
             logger.info("CANCEL of %r: %s", handle.request, exc)
-        self._finish(Ended("cancelled", "local", 487))
+        self._finish(Ended(self._cancel_reason(), "local", 487))
+
+    def _cancel_reason(self) -> str:
+        """Why we cancelled: the caller gave up, or the call was replaced."""
+        return "cancelled" if self._ending == "bye" else self._ending
 
     # -- what both sides do --------------------------------------------------------------
 
@@ -528,10 +532,18 @@ class Call:
 
     async def _end(self, reason: str) -> Response | None:
         """Send BYE (at once, or when the ACK of our 2xx comes, §15) and end the
-        call with ``reason`` as the local side; the BYE's final response."""
+        call with ``reason`` as the local side; the BYE's final response.  An
+        outgoing call not answered yet is CANCELled instead (§9.1; RFC 3891 §3
+        for an early dialog replaced); whoever awaits ``ua.call()`` gets the 487."""
         if self.state is CallState.TERMINATED:
             return None
         self._ending = reason
+        handle = self._invite_handle
+        if self.direction == "outgoing" and self.state is not CallState.CONFIRMED and \
+                handle is not None and not handle.done:
+            self._perform(self._call(self.session.cancel))  # its CANCEL goes by the handle
+            await self._cancel(handle)
+            return None
         self._perform(self._call(self.session.bye))
         byes = [h for h in self._sent if h.request.method == "BYE"]
         if not byes:
@@ -904,8 +916,10 @@ class Call:
             self._finish(Ended(known[0], known[1]))
             return
         if reason == "CANCEL":
-            side: Side = "remote" if self.direction == "incoming" else "local"
-            self._finish(Ended("cancelled", side, 487))
+            if self.direction == "incoming":
+                self._finish(Ended("cancelled", "remote", 487))
+            else:
+                self._finish(Ended(self._cancel_reason(), "local", 487))
             return
         status = int(reason) if reason.isdigit() else None
         if self.direction == "incoming" and self.state is not CallState.CONFIRMED and \
