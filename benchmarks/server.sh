@@ -11,6 +11,12 @@
 #   --only LIST      comma list of servers: sipwire,sqlite,kamailio (default all)
 #   --python PY      interpreter running sipwire (default: python3)
 #   --keep           keep the temporary directory (SIPp logs, server logs)
+#   --workers N      N sipwire worker processes (serve --workers N) and N Kamailio
+#                    SIP workers (-n N); default 1.  With N > 1 the "sipwire" server
+#                    uses the SQLite store (the memory store is one process's),
+#                    SIPp sends each call from its own socket (-t un, so the
+#                    kernel's SO_REUSEPORT hash spreads them over the workers),
+#                    and the server gets the last N cores when there are more.
 #
 # What it measures, for each server:
 #   REGISTER  SIPp UAC registers distinct users (r<RATE>u<N>@bench.test, one
@@ -58,6 +64,7 @@ PORT_GIVEN=
 KEEP=0
 ONLY="sipwire,sqlite,kamailio"
 PY=python3
+WORKERS=1
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -70,6 +77,7 @@ while (($#)); do
     --only) ONLY=${2:?--only needs a value}; shift ;;
     --python) PY=${2:?--python needs a value}; shift ;;
     --keep) KEEP=1 ;;
+    --workers) WORKERS=${2:?--workers needs a value}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "server.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -124,11 +132,16 @@ NCPU=$(nproc)
 SERVER_PIN=()
 CLIENT_PIN=()
 PINNING="none (fewer than 2 cores or no taskset)"
-if ((NCPU >= 2)) && command -v taskset >/dev/null; then
-    SERVER_PIN=(taskset -c "$((NCPU - 1))")
-    CLIENT_PIN=(taskset -c "0-$((NCPU - 2))")
-    PINNING="server on CPU $((NCPU - 1)), SIPp on CPU 0-$((NCPU - 2))"
+if ((NCPU > WORKERS)) && command -v taskset >/dev/null; then
+    SERVER_PIN=(taskset -c "$((NCPU - WORKERS))-$((NCPU - 1))")
+    CLIENT_PIN=(taskset -c "0-$((NCPU - WORKERS - 1))")
+    PINNING="server on CPU $((NCPU - WORKERS))-$((NCPU - 1)), SIPp on CPU 0-$((NCPU - WORKERS - 1))"
+elif ((WORKERS > 1)); then
+    PINNING="none ($WORKERS server workers on $NCPU cores: server and SIPp share them)"
 fi
+SIPP_SOCKETS=()
+# SIPp needs max_socket under the open-file limit (it refuses to start otherwise)
+((WORKERS > 1)) && SIPP_SOCKETS=(-t un -max_socket "$(($(ulimit -n) - 256))")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sipwire-bench.XXXXXX")
 STARTED=()  # PIDs of the long-running processes this script started
@@ -226,8 +239,10 @@ start_server() {  # KIND (sipwire | sqlite | kamailio)
     case $kind in
     sipwire | sqlite)
         local store="memory:"
-        [[ $kind == sqlite ]] && store="sqlite:///$TMP/sipwire.db"
+        [[ $kind == sqlite || $WORKERS -gt 1 ]] && store="sqlite:///$TMP/sipwire.db"
+        rm -f "$TMP/sipwire.db" "$TMP/sipwire.db-wal" "$TMP/sipwire.db-shm"
         (cd "$TMP" && exec "${SERVER_PIN[@]}" "$PY" -m sipwire.cli.main serve \
+            --workers "$WORKERS" \
             --listen "udp:127.0.0.1:$SERVER_PORT" --domain "$DOMAIN" \
             --store "$store" --users "$TMP/users.db" --auth off --no-trace \
             --log-level warning --uvloop --max-requests-per-source 0) >>"$SERVER_LOG" 2>&1 &
@@ -235,7 +250,7 @@ start_server() {  # KIND (sipwire | sqlite | kamailio)
     kamailio)
         mkdir -p "$TMP/kamailio"
         (cd "$TMP" && exec "${SERVER_PIN[@]}" kamailio -f "$KAM_CFG" -DD -E \
-            -Y "$TMP/kamailio" -P "$TMP/kamailio/kamailio.pid" -m 1024 -M 32 \
+            -Y "$TMP/kamailio" -P "$TMP/kamailio/kamailio.pid" -m 1024 -M 32 -n "$WORKERS" \
             -l "udp:127.0.0.1:$SERVER_PORT" --alias="$DOMAIN") >>"$SERVER_LOG" 2>&1 &
         ;;
     esac
@@ -330,7 +345,8 @@ run_step() {
     t0=$(now)
     (cd "$dir" && exec "${CLIENT_PIN[@]}" timeout $((STEP_SECS * 2 + 30)) \
         sipp "127.0.0.1:$SERVER_PORT" -sf "$scen" -key domain "$DOMAIN" "${args[@]}" \
-        -i 127.0.0.1 -p "$UAC_PORT" -m "$count" -r "$rate" -rp 1000 -l "$limit" \
+        -i 127.0.0.1 -p "$UAC_PORT" "${SIPP_SOCKETS[@]}" -m "$count" -r "$rate" -rp 1000 \
+        -l "$limit" \
         -nostdin -nd -buff_size 4194304 -timeout "$((STEP_SECS * 2 + 20))s" \
         -recv_timeout 5000 -trace_stat -stf "$dir/stat.csv" -fd 1 \
         -trace_err -error_file "$dir/errors.log") >"$dir/sipp.out" 2>&1 || rc=$?
@@ -432,9 +448,10 @@ error_summary() {
 
 label() {
     case $1 in
-    sipwire) echo "sipwire (uvloop, memory:)" ;;
-    sqlite) echo "sipwire (uvloop, SQLite)" ;;
-    kamailio) echo "Kamailio (children=1)" ;;
+    sipwire) if ((WORKERS > 1)); then echo "sipwire (uvloop, SQLite, $WORKERS workers)"
+             else echo "sipwire (uvloop, memory:)"; fi ;;
+    sqlite) echo "sipwire (uvloop, SQLite$( ((WORKERS > 1)) && echo ", $WORKERS workers"))" ;;
+    kamailio) echo "Kamailio (children=$WORKERS)" ;;
     esac
 }
 

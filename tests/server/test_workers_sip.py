@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sipwire.server.control import ask
+
 from .phone import Phone, request_of, status
 from .processes import Serving, free_port, start_serve, terminate
 
@@ -54,6 +56,14 @@ async def _logged(serving: Serving, call_id: str, method: str, count: int) -> li
         while len(workers := _workers_of(serving, call_id, method)) < count:
             await asyncio.sleep(0.02)
     return workers
+
+
+async def _reloads(serving: Serving, count: int) -> None:
+    """Until each of the two workers has logged ``count`` reloads."""
+    async with asyncio.timeout(10):
+        while any(sum(f"worker={i} reloaded:" in line for line in serving.lines) < count
+                  for i in (0, 1)):
+            await asyncio.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
@@ -200,10 +210,12 @@ async def test_sighup_reaches_every_worker_and_http_is_served_once(tmp_path: Pat
         code, body = await asyncio.to_thread(get, "/metrics")
         assert code == 200 and "sipwire_" in body
         os.kill(serving.pid, signal.SIGHUP)
-        async with asyncio.timeout(10):
-            while not all(any(f"worker={i} " in line and "reload" in line
-                              for line in serving.lines) for i in (0, 1)):
-                await asyncio.sleep(0.05)
+        await _reloads(serving, 1)
+        # `sipwire reload` reaches worker 0's control socket, and the others through
+        # the supervisor
+        reply = await asyncio.to_thread(ask, tmp_path / "control.sock", {"command": "reload"})
+        assert reply["workers"] == 2, reply
+        await _reloads(serving, 2)
     finally:
         await terminate(serving.process)
         await serving.kill()

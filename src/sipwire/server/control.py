@@ -307,7 +307,12 @@ class Operator:
         if command == "stats":
             return await self.stats()
         if command == "reload":
-            return await self.reload()
+            result = await self.reload()
+            relay = self.server.relay
+            if relay is not None:  # --workers N: the other workers reload on SIGHUP
+                relay.tell_supervisor("reload")
+                result["workers"] = relay.context.count
+            return result
         raise ControlError(f"unknown command {command!r} (registrations list, registrations "
                            "remove, stats, reload)")
 

@@ -476,10 +476,18 @@ class _Supervisor:
             except (BlockingIOError, InterruptedError):
                 return
             fields = data.decode("ascii", "replace").split()
-            if len(fields) >= 2 and fields[1] == "ready" and fields[0].isdigit():
-                event = self.ready.get(int(fields[0]))
+            if len(fields) < 2 or not fields[0].isdigit():
+                continue
+            sender = int(fields[0])
+            if fields[1] == "ready":
+                event = self.ready.get(sender)
                 if event is not None:
                     event.set()
+            elif fields[1] == "reload":  # `sipwire reload` reached worker 0: the rest too
+                for index, process in self.processes.items():
+                    if index != sender and process.returncode is None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(process.pid, signal.SIGHUP)
 
     async def keep(self, index: int, process: asyncio.subprocess.Process) -> None:
         """Restart worker ``index`` whenever it dies, until stopping."""
