@@ -143,7 +143,9 @@ def test_contention_gives_up_after_max_retries() -> None:
 
 
 async def test_the_pool_is_bounded_and_a_burst_waits_for_it(redis_url: str, prefix: str) -> None:
-    """Fifty updates at once share the pool's connections, and none fails."""
+    """Fifty updates and fifty counts at once: the updates share the one
+    pipelined connection, the counts at most ``max_connections`` of the pool,
+    and none fails."""
     name = f"bounded-{uuid.uuid4().hex[:8]}"
     store = RedisStore.from_url(redis_url, prefix=prefix, max_connections=3,
                                 pool_timeout=5.0, client_name=name)
@@ -153,8 +155,10 @@ async def test_the_pool_is_bounded_and_a_burst_waits_for_it(redis_url: str, pref
             store.put(binding(f"sip:u{i}@192.0.2.1", aor=f"sip:u{i}@example.com"), T0)
             for i in range(50)))
         assert all(len(bindings) == 1 for bindings in done)
+        counts = await asyncio.gather(*(store.count(T0) for _ in range(50)))
+        assert counts == [50] * 50
         clients = await raw.client_list()
-        assert 1 <= sum(1 for c in clients if c.get("name") == name) <= 3
+        assert 2 <= sum(1 for c in clients if c.get("name") == name) <= 1 + 3
         assert len(await store.aors(T0)) == 50
     finally:
         await store.close()
@@ -178,15 +182,16 @@ async def test_an_exhausted_pool_is_a_store_error_saying_so(redis_url: str, pref
     store = RedisStore.from_url(redis_url, prefix=prefix, max_connections=1, pool_timeout=0.05)
     pool = store.client.connection_pool
     try:
+        await store.put(binding(), T0)
         taken = await pool.get_connection()  # type: ignore[no-untyped-call]
         with pytest.raises(StoreError, match=r"every connection of the pool \(1\) is busy"):
-            await store.put(binding(), T0)
-        with pytest.raises(StoreError, match="busy"):
-            await store.lookup(AOR, T0)
+            await store.aors(T0)
         with pytest.raises(StoreError, match="busy"):
             await store.purge(T0)
+        with pytest.raises(StoreError, match="busy"):
+            await store.count(T0)
         await pool.release(taken)
-        assert len(await store.put(binding(), T0)) == 1
+        assert await store.aors(T0) == [AOR]
     finally:
         await store.close()
 
@@ -228,7 +233,7 @@ async def test_a_write_after_another_nodes_write_is_retried(redis_url: str, pref
             calls += 1
             return [*current, binding("sip:c@192.0.2.3")]
 
-        real = one.client.hgetall
+        real = one._hgetall
 
         async def read_then_race(key: str) -> dict[Any, Any]:
             got: dict[Any, Any] = await real(key)
@@ -236,7 +241,7 @@ async def test_a_write_after_another_nodes_write_is_retried(redis_url: str, pref
                 await two.put(binding("sip:b@192.0.2.2"), T0)
             return got
 
-        one.client.hgetall = read_then_race  # type: ignore[method-assign,assignment]
+        one._hgetall = read_then_race  # type: ignore[method-assign]
         new = await one.update(AOR, change, T0)
         assert calls == 2
         assert sorted(b.contact for b in new) == ["sip:a@192.0.2.1", "sip:b@192.0.2.2",
@@ -244,3 +249,36 @@ async def test_a_write_after_another_nodes_write_is_retried(redis_url: str, pref
     finally:
         await one.close()
         await two.close()
+
+
+async def test_past_max_in_flight_an_operation_fails_at_once(redis_url: str, prefix: str) -> None:
+    """Back-pressure on the pipelined connection: with ``max_in_flight``
+    commands waiting for Redis, another update or lookup is StoreError (503)
+    at once; those already sent complete."""
+    store = RedisStore.from_url(f"{redis_url}?max_in_flight=2", prefix=prefix)
+    try:
+        await store.put(binding(), T0)  # connected
+        results = await asyncio.gather(
+            *(store.put(binding(aor=f"sip:f{i}@example.com"), T0) for i in range(5)),
+            store.lookup(AOR, T0), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, StoreError)]
+        assert len(failed) == 4
+        assert all("2 commands already wait for Redis" in str(r) for r in failed)
+        assert [len(r) for r in results if isinstance(r, list)] == [1, 1]
+        assert len(await store.lookup(AOR, T0)) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_restarted_redis_gets_the_script_again(redis_url: str, prefix: str) -> None:
+    """EVALSHA of a script Redis forgot (a restart, SCRIPT FLUSH) falls back to EVAL."""
+    store = RedisStore.from_url(redis_url, prefix=prefix)
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await store.put(binding("sip:a@192.0.2.1"), T0)
+        await raw.script_flush()
+        await store.put(binding("sip:b@192.0.2.2"), T0)
+        assert len(await store.lookup(AOR, T0)) == 2
+    finally:
+        await store.close()
+        await raw.aclose()
