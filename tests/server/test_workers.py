@@ -104,6 +104,18 @@ async def test_relay_pools_the_connections_of_the_other_worker(tmp_path: Path) -
             while layers[1].has_connection("TCP", "127.0.0.1", port):
                 await asyncio.sleep(0.01)
         assert not stand_in.is_open
+        # a worker that stops takes its connections with it
+        await open_stream(Transport.TCP, Address("127.0.0.1", port), layers[0],
+                          ssl_context=None, server_hostname=None, local_host=None,
+                          limits=DEFAULT_LIMITS, idle_timeout=30, write_timeout=5,
+                          write_buffer_limit=65536)
+        async with asyncio.timeout(5):
+            while not layers[1].has_connection("TCP", "127.0.0.1", port):
+                await asyncio.sleep(0.01)
+        relays[0].close()
+        async with asyncio.timeout(5):
+            while layers[1].has_connection("TCP", "127.0.0.1", port):
+                await asyncio.sleep(0.01)
     finally:
         for relay in relays:
             relay.close()

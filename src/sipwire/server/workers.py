@@ -213,6 +213,7 @@ class Relay:
     Datagrams are ``SENDER KIND FIELDS...\\n`` and a payload; KIND is:
 
     ``H``  hello: the sender (re)started; its old connections are gone
+    ``G``  gone: the sender stops; so do its connections
     ``O``  open: the sender holds a connection (transport, remote, local)
     ``C``  closed: the sender no longer holds it (or never did)
     ``S``  send: the payload is to be sent on the receiver's connection
@@ -280,6 +281,7 @@ class Relay:
         self.transport.on_connection = None
         sock = self._socket
         if sock is not None:
+            self._broadcast(self._header("G"))
             asyncio.get_running_loop().remove_reader(sock.fileno())
             sock.close()
             self._socket = None
@@ -297,10 +299,11 @@ class Relay:
     def _header(self, kind: str, *fields: str) -> bytes:
         return " ".join((str(self.index), kind, *fields)).encode("ascii") + b"\n"
 
-    def _write(self, path: str, data: bytes) -> bool:
+    def _write(self, path: str, data: bytes) -> int:
+        """Write a datagram to ``path``: 0, or the errno of the failure."""
         sock = self._socket
         if sock is None:
-            return False
+            return errno.EBADF
         try:
             sock.sendto(data, path)
         except OSError as exc:
@@ -311,8 +314,8 @@ class Relay:
                                  errno.EWOULDBLOCK, errno.ENOBUFS):
                 log.warning("worker %d: cannot write to %s: %s", self.index, path, exc)
             self.lost += 1
-            return False
-        return True
+            return exc.errno or errno.EIO
+        return 0
 
     def _broadcast(self, data: bytes) -> None:
         for path in self._peers:
@@ -337,7 +340,17 @@ class Relay:
         self.forwarded += 1
         header = self._header("S", connection.transport.value,
                               _address_text(connection.remote))
-        self._write(self.context.socket_path(connection.worker), header + data)
+        failed = self._write(self.context.socket_path(connection.worker), header + data)
+        if failed in (errno.ENOENT, errno.ECONNREFUSED):
+            # that worker is gone (killed, restarting): so are its connections
+            self._drop(connection.worker)
+
+    def _drop(self, worker: int) -> None:
+        """Forget the connections of ``worker``."""
+        for key, conn in list(self._remote.items()):
+            if conn.worker == worker:
+                del self._remote[key]
+                conn.close()
 
     def _relay_response(self, response: Response, flow: Flow) -> None:
         self.responses_relayed += 1
@@ -393,11 +406,10 @@ class Relay:
             if stale is not None and stale.worker == sender:
                 del self._remote[key]
                 stale.close()
+        elif kind == "G":
+            self._drop(sender)
         elif kind == "H":
-            for key, conn in list(self._remote.items()):
-                if conn.worker == sender:
-                    del self._remote[key]
-                    conn.close()
+            self._drop(sender)
             path = self.context.socket_path(sender)
             for held in list(self._held.values()):
                 self._write(path, self._announcement(held))
