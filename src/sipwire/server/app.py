@@ -570,7 +570,7 @@ async def _serve(config: ServerConfig,
         print(f"sipwire serve: cannot start: {exc}", file=sys.stderr)
         return 1
     if server.relay is not None:  # the supervisor announces when every worker is up
-        log.info("worker=%d pid=%d ready", server.relay.index, os.getpid())
+        log.info("pid=%d ready", os.getpid())  # the line starts with worker=N
         server.relay.tell_supervisor("ready")
     else:
         server.announce()  # after /metrics and the control socket, which tools wait for
