@@ -1,7 +1,7 @@
 """CPU per REGISTER and per call of ``sipwire serve``'s ``Server``, in-process.
 
 The server runs here (uvloop when installed, the collector tuned as ``sipwire
-serve`` tunes it, ``store="memory:"``, ``auth="off"``) on 127.0.0.1; SIPp,
+serve`` tunes it, ``store="memory:"`` or ``--store URL``, ``auth="off"``) on 127.0.0.1; SIPp,
 a separate process, drives it with the scenarios of ``benchmarks/sipp/``
 that ``benchmarks/server.sh`` uses:
 
@@ -152,7 +152,8 @@ class _Floor(asyncio.DatagramProtocol):
 
 
 @contextlib.asynccontextmanager
-async def _serving(mode: str, port: int, work: float) -> AsyncIterator[None]:
+async def _serving(mode: str, port: int, work: float,
+                   store: str = "memory:") -> AsyncIterator[None]:
     if mode == "floor":
         io, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _Floor(work), local_addr=("127.0.0.1", port))
@@ -162,7 +163,7 @@ async def _serving(mode: str, port: int, work: float) -> AsyncIterator[None]:
             io.close()
         return
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
-                          store="memory:", auth="off", trace=False,
+                          store=store, auth="off", trace=False,
                           max_requests_per_source=0)  # the load comes from one address
     async with Server(config):
         yield
@@ -170,10 +171,10 @@ async def _serving(mode: str, port: int, work: float) -> AsyncIterator[None]:
 
 async def run(mode: str, count: int, rate: int, port: int, profile: cProfile.Profile | None,
               gc_off: bool = False, window: int = 0, work: float = 0.0,
-              ) -> tuple[int, float, float]:
+              store: str = "memory:") -> tuple[int, float, float]:
     tmp = tempfile.mkdtemp(prefix="sipwire-profile.")
     uas: asyncio.subprocess.Process | None = None
-    async with _serving(mode, port, work):
+    async with _serving(mode, port, work, store):
         _tune_gc()
         if gc_off:
             gc.disable()
@@ -311,6 +312,9 @@ def main() -> None:
                         help="disable the cyclic collector: what it costs")
     parser.add_argument("--work-us", type=float, default=0.0,
                         help="floor only: busy-wait this many µs per REGISTER before answering")
+    parser.add_argument("--store", default="memory:",
+                        help="location store URL of the server (memory:, sqlite:///PATH, "
+                        "redis://HOST:PORT/DB); SIPp mode only")
     parser.add_argument("--in-process", action="store_true",
                         help="register only: no SIPp, no socket I/O; datagrams handed "
                         "to the server's UDP listener")
@@ -335,7 +339,7 @@ def main() -> None:
         else:
             ok, cpu, wall = runner.run(run(args.mode, args.count, args.rate, args.port,
                                            profile, args.no_gc, args.window,
-                                           args.work_us / 1e6))
+                                           args.work_us / 1e6, args.store))
     unit = "call" if args.mode == "calls" else "REGISTER"
     per = 1e6 * cpu / ok if ok else float("nan")
     print(f"{args.mode}: {ok}/{args.count} completed in {wall:.2f} s ({ok / wall:.0f}/s), "

@@ -282,3 +282,20 @@ async def test_a_restarted_redis_gets_the_script_again(redis_url: str, prefix: s
     finally:
         await store.close()
         await raw.aclose()
+
+
+def test_the_pipelined_connection_under_uvloop(redis_url: str, prefix: str) -> None:
+    """uvloop, which ``sipwire serve`` runs on, calls ``connection_made`` only
+    after ``create_connection`` has returned: the first command still goes out."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def register_and_look_up() -> list[Binding]:
+        store = RedisStore.from_url(redis_url, prefix=prefix, socket_timeout=5)
+        try:
+            await store.put(binding(), T0)
+            return await store.lookup(AOR, T0)
+        finally:
+            await store.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(register_and_look_up()) == [binding()]

@@ -51,7 +51,7 @@ import asyncio
 import hashlib
 import random
 from collections import deque
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -424,8 +424,7 @@ class _Pipelined(asyncio.Protocol):
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
@@ -483,12 +482,13 @@ class _Connection:
         return await self._send(proto, args)
 
     async def _send(self, proto: _Pipelined, args: tuple[Any, ...]) -> Any:
+        transport = proto.transport
+        assert transport is not None
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._watchdog is None and proto is self._proto:
             self._arm(proto)
         proto.waiting.append(future)
-        assert proto.transport is not None
-        proto.transport.write(_command(args))
+        transport.write(_command(args))
         reply = await future
         if isinstance(reply, _ReplyError):
             raise reply
@@ -526,10 +526,14 @@ class _Connection:
         settings = self.settings
         async with asyncio.timeout(self.connect_timeout):
             if settings.get("path"):
-                _, proto = await loop.create_unix_connection(_Pipelined, settings["path"])
+                transport, proto = await loop.create_unix_connection(_Pipelined,
+                                                                     settings["path"])
             else:
-                _, proto = await loop.create_connection(
+                transport, proto = await loop.create_connection(
                     _Pipelined, settings.get("host", "localhost"), settings.get("port", 6379))
+            # uvloop tells the protocol of its transport only in a later
+            # callback (and its transports are not asyncio.Transport subclasses)
+            proto.transport = transport
             password = settings.get("password")
             if password is not None:
                 user = settings.get("username")
