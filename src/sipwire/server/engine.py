@@ -871,6 +871,10 @@ class Engine:
                 if incoming is not None and flow is not None and incoming.proxied is None:
                     # all it still needs is the flow: share one record per flow
                     self._incoming[tx] = self._answered(flow)
+            elif message.status < 200:
+                # a 1xx (of a ringing call: minutes) kept only for retransmissions
+                # of the request (§17.2.1): its bytes, not the object
+                tx.compact_response()
             return
         if not isinstance(tx, ClientTransaction):
             return

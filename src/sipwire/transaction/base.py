@@ -44,8 +44,8 @@ class Transaction:
     #: the edges from each state on each event, each with its steps' functions
     _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
 
-    __slots__ = ("_deadlines", "_interval", "_observer", "_request", "_request_wire", "config",
-                 "reliable", "state")
+    __slots__ = ("_deadlines", "_interval", "_method", "_observer", "_request", "_request_wire",
+                 "config", "reliable", "state")
 
     reliable: bool
     config: TimerConfig
@@ -69,6 +69,7 @@ class Transaction:
                  config: TimerConfig | None = None) -> None:
         self._request: Request | None = request
         self._request_wire: bytes | None = None
+        self._method = request.method
         self.reliable = reliable
         self.config = config if config is not None else TimerConfig()
         self.state = State.INITIAL
@@ -81,7 +82,7 @@ class Transaction:
     def __repr__(self) -> str:
         if not hasattr(self, "state"):  # __init__ refused the request
             return f"<{type(self).__name__}>"
-        return (f"<{type(self).__name__} {self.request.method} branch={self.branch!r} "
+        return (f"<{type(self).__name__} {self.method} branch={self.branch!r} "
                 f"{self.state.value}>")
 
     # -- the interface of every transaction -------------------------------------------------
@@ -122,10 +123,16 @@ class Transaction:
     @property
     def request(self) -> Request:
         """The request that created the transaction (parsed again from its
-        bytes when the transaction was ``compact()``-ed)."""
+        bytes when the transaction was ``compact()``-ed).
+
+        Raises ``LookupError`` once a ``compact()`` dropped it: a completed
+        non-INVITE server transaction keeps only its response (see
+        ``NonInviteServerTransaction.compact``).
+        """
         request = self._request
         if request is None:
-            assert self._request_wire is not None
+            if self._request_wire is None:
+                raise LookupError(f"{self!r} keeps only its response, not the request")
             parsed = parse(self._request_wire)
             assert isinstance(parsed, Request)
             request = self._request = parsed
@@ -154,11 +161,8 @@ class Transaction:
 
     @property
     def method(self) -> str:
-        request = self._request
-        if request is None and self._request_wire is not None:
-            # compacted: the method is the first word of the request line
-            return self._request_wire.partition(b" ")[0].decode("ascii", "replace")
-        return self.request.method
+        """The method of the request that created the transaction."""
+        return self._method
 
     # -- the machinery ----------------------------------------------------------------------
 

@@ -277,8 +277,13 @@ class TransactionLayer:
             by_branch = branch_key_of(via)
             candidates = [tx for tx in (self._branch_candidates(by_branch) if by_branch
                                         else itertools.chain(*self._by_2543.values()))
-                          if merge_key(tx.request) == key]
+                          if (tx._request is not None or tx._request_wire is not None)
+                          and merge_key(tx.request) == key]
         for tx in candidates:
+            if tx._request is None and tx._request_wire is None:
+                # completed and compacted: its response is sent, and any other
+                # is discarded (§17.2.2), as a response to no transaction is
+                continue
             top = tx.request.top_via
             if via.has_magic_cookie:
                 if top.branch == via.branch and top.sent_by == via.sent_by:
@@ -293,6 +298,7 @@ class TransactionLayer:
         # From parse per request)
         merged = merge_key(request) if self.detect_merged_requests else None
         if by_branch is not None:
+            tx._key = by_branch
             self._servers[tx] = by_branch
             if self._by_branch.setdefault(by_branch, tx) is not tx:
                 self._by_branch_more.setdefault(by_branch, []).append(tx)

@@ -25,6 +25,7 @@ from ..message.parser import parse
 from .actions import Action, Deliver, Send, Timeout, TransportFailure
 from .base import Message, Transaction
 from .config import TimerConfig
+from .matching import BranchKey
 from .table import FAILURE, FINAL, PROVISIONAL, SUCCESS, Edge, Event, State, Timer
 
 __all__ = [
@@ -99,7 +100,7 @@ class ServerTransaction(Transaction):
     the one a retransmitted request is answered with.
     """
 
-    __slots__ = ("_last_response", "_last_wire")
+    __slots__ = ("_key", "_last_response", "_last_wire")
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
@@ -108,6 +109,20 @@ class ServerTransaction(Transaction):
         super().__init__(request, reliable=reliable, config=config)
         self._last_response: Response | None = None
         self._last_wire: bytes | None = None
+        #: the branch key it is found by (§17.2.3), set by its ``TransactionLayer``;
+        #: None for an RFC 2543 request (no magic cookie) or outside a layer
+        self._key: BranchKey | None = None
+
+    @property
+    def branch(self) -> str | None:
+        key = self._key
+        return key[0] if key is not None else self.request.top_via.branch
+
+    @property
+    def key(self) -> BranchKey | None:
+        """The (branch, sent-by host, sent-by port) its layer finds it by (§17.2.3),
+        or None for a request whose branch lacks the magic cookie."""
+        return self._key
 
     @property
     def last_response(self) -> Response | None:
@@ -143,6 +158,16 @@ class ServerTransaction(Transaction):
             self._last_wire = kept_bytes(response)
             self._last_response = None
 
+    def compact_response(self) -> None:
+        """Keep the last response as bytes only (parsed again if read), after
+        the transport sent it: for a provisional response that a transaction
+        in Proceeding holds only to answer retransmissions of the request with
+        (§17.2.1, §17.2.2) while, for a ringing call, minutes may pass."""
+        response = self._last_response
+        if response is not None:
+            self._last_wire = kept_bytes(response)
+            self._last_response = None
+
     def receive(self, request: Request, now: float) -> list[Action]:
         """A request that matched this transaction (§17.2.3): a retransmission or an ACK."""
         event = Event.ACK if request.method == "ACK" else Event.REQUEST
@@ -167,9 +192,15 @@ class ServerTransaction(Transaction):
 
     def _resend_response(self, event: Event | Timer, message: Message | None,
                          now: float) -> list[Action]:
-        if self.last_response is None:
-            return []  # nothing sent yet: the retransmission is absorbed
-        return [Send(self.last_response, self)]
+        response = self._last_response
+        if response is None:
+            if self._last_wire is None:
+                return []  # nothing sent yet: the retransmission is absorbed
+            # compacted: a copy for this send (whose bytes are the wire's), not kept
+            parsed = parse(self._last_wire)
+            assert isinstance(parsed, Response)
+            response = parsed
+        return [Send(response, self)]
 
     def _transport_failure(self, event: Event | Timer, message: Message | None,
                            now: float) -> list[Action]:
@@ -273,6 +304,28 @@ class NonInviteServerTransaction(ServerTransaction):
         if request.method == "INVITE":
             raise ValueError("an INVITE needs an InviteServerTransaction")
         super().__init__(request, reliable=reliable, config=config)
+
+    def compact(self) -> None:
+        """In Completed, with a branch key (RFC 3261 §17.2.3 matching by
+        branch, sent-by and method): keep the last response's bytes and
+        nothing of the request.
+
+        Until Timer J ends it (64*T1 over UDP) the transaction only answers
+        retransmissions of the request with that response (§17.2.2), and its
+        layer finds them by the key: a busy registrar holds tens of thousands
+        of such transactions.  ``request`` raises ``LookupError`` afterwards.
+        Otherwise (an RFC 2543 request, matched by its fields, or an earlier
+        state) it is ``ServerTransaction.compact``.
+        """
+        if self._key is None or self.state is not State.COMPLETED:
+            super().compact()
+            return
+        response = self._last_response
+        if response is not None:
+            self._last_wire = kept_bytes(response)
+            self._last_response = None
+        self._request = None
+        self._request_wire = None
 
     def _start_timer_j(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
