@@ -397,7 +397,10 @@ class Call:
 
         The body is the SDP answer to the INVITE's offer (RFC 3264 §6), made
         from ``sdp`` (else the agent's capabilities); when the INVITE had no
-        offer, the 200 carries ours and the ACK the answer (§13.2.1).  Raises
+        offer, the 200 carries ours and the ACK the answer (§13.2.1).  Once a
+        reliable provisional response carried the answer, the 200 has none,
+        and ``sdp`` is for the offers that follow (a new answer would need an
+        UPDATE or re-INVITE, RFC 3264 §8).  Raises
         ``CallFailed`` (408) when no ACK came within 64*T1 (the call was then
         ended with a BYE, as §13.3.1.4 says it SHOULD be), or with the status
         that ended the call meanwhile.
