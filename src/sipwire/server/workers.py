@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..auth.userfile import users_location
-from ..message.message import Request, Response
+from ..message.message import Request, Response, kept_bytes
 from ..message.parser import parse
 from ..transaction.layer import TransactionLayer
 from ..transport.base import Address, Connection, Flow, ListeningPoint, Transport
@@ -356,7 +356,7 @@ class Relay:
         self.responses_relayed += 1
         header = self._header("R", flow.transport.value, _address_text(flow.remote),
                               _address_text(flow.local))
-        self._broadcast(header + bytes(response))
+        self._broadcast(header + kept_bytes(response))  # as received: no serializing
 
     # -- receiving ---------------------------------------------------------------------------
 
