@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +18,14 @@ import pytest
 from sipwire.server.control import ask
 
 from .phone import Phone, request_of, status
-from .processes import Serving, free_port, start_serve, terminate
+from .processes import (
+    Serving,
+    free_port,
+    sipwire_command,
+    sipwire_environment,
+    start_serve,
+    terminate,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -219,3 +227,25 @@ async def test_sighup_reaches_every_worker_and_http_is_served_once(tmp_path: Pat
     finally:
         await terminate(serving.process)
         await serving.kill()
+
+
+async def test_workers_that_cannot_bind_stop_the_start(tmp_path: Path) -> None:
+    env = sipwire_environment(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # no SO_REUSEPORT
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        code, _, err = await sipwire_command(
+            "serve", "--workers", "2", "--store", f"sqlite:///{tmp_path / 'loc.db'}",
+            "--auth", "off", "--control", "", "--listen", f"udp:127.0.0.1:{port}",
+            env=env, cwd=tmp_path)
+    assert code == 1
+    assert "address already in use" in err and "a worker did not start" in err
+
+
+async def test_memory_store_refuses_workers_in_one_line(tmp_path: Path) -> None:
+    code, _, err = await sipwire_command("serve", "--workers", "2", "--store", "memory:",
+                                         env=sipwire_environment(tmp_path), cwd=tmp_path)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "sipwire serve: --workers 2 needs a shared store (sqlite:, redis:): the memory "
+        "store is one process's"]
