@@ -25,7 +25,7 @@ from sipwire.ua import (
 )
 from sipwire.ua.call import Held
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, MakeEndpoint
 from .test_agent import MakeUA, address, connected, direction, ended, make_ua, next_call
 
 __all__ = ["make_ua"]
@@ -164,3 +164,22 @@ async def test_the_reliable_180_has_the_answer_and_the_caller_updates_before_the
     assert caller.on_hold
     await asyncio.wait_for(caller.hangup(), TIMEOUT)
     assert await ended(callee) == Ended("bye", "remote")
+
+
+@pytest.mark.parametrize("policy", [Rel100.SUPPORTED, Rel100.DISABLED])
+async def test_prack_is_allowed_with_100rel_and_a_stray_one_gets_481(
+        make_ua: MakeUA, make_endpoint: MakeEndpoint, policy: Rel100) -> None:
+    # RFC 3262 §3: a PRACK matching no reliable 1xx gets 481; Allow lists PRACK
+    # when we do reliable provisional responses
+    bob = await make_ua("bob", rel100=policy)
+    assert ("PRACK" in bob.allowed_methods) is (policy is not Rel100.DISABLED)
+    client = await make_endpoint("udp:127.0.0.1:0")
+    prack = Request.build("PRACK", address(bob), from_="sip:alice@127.0.0.1;tag=a1",
+                          to=f"<{address(bob)}>;tag=nosuchdialog",
+                          headers=[("RAck", "1 1 INVITE")])
+    response = await asyncio.wait_for(client.request(prack), TIMEOUT)
+    assert response.status == (481 if policy is not Rel100.DISABLED else 405)
+    options = await asyncio.wait_for(client.request(Request.build(
+        "OPTIONS", address(bob), from_="sip:alice@127.0.0.1")), TIMEOUT)
+    allow = [m.strip() for m in ",".join(options.headers.getall("Allow")).split(",")]
+    assert ("PRACK" in allow) is (policy is not Rel100.DISABLED)

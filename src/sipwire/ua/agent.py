@@ -137,6 +137,10 @@ class UserAgent:
         endpoint.dialog_router = self._route
         endpoint.on_request(self._on_invite, "INVITE")
         endpoint.on_request(self._on_stray_request, "BYE", "UPDATE", "INFO")
+        if self.config.rel100 is not Rel100.DISABLED:
+            # RFC 3262 §3: a PRACK matching no reliable 1xx of ours gets 481
+            endpoint.on_request(self._on_stray_request, "PRACK")
+        self._allow = ALLOW if self.config.rel100 is Rel100.DISABLED else (*ALLOW, "PRACK")
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -213,7 +217,8 @@ class UserAgent:
 
     @property
     def allowed_methods(self) -> list[str]:
-        return list(ALLOW)
+        """Our Allow (§20.5): PRACK too when we do reliable provisionals (RFC 3262)."""
+        return list(self._allow)
 
     # -- registration ----------------------------------------------------------------------
 
@@ -290,7 +295,7 @@ class UserAgent:
         if route is not None:
             lines.append(("Route", f"<{route}>"))
         lines += [
-            ("Allow", ", ".join(ALLOW)),
+            ("Allow", ", ".join(self._allow)),
             ("User-Agent", self.config.user_agent),
             *headers,
         ]
@@ -299,7 +304,7 @@ class UserAgent:
                              contact=self.contact_uri, headers=lines)
 
     def _answer_headers(self) -> list[tuple[str, str | Field]]:
-        return [("Allow", ", ".join(ALLOW)),
+        return [("Allow", ", ".join(self._allow)),
                 ("Supported", ", ".join(self.endpoint.config.supported))]
 
     # -- calls we take ---------------------------------------------------------------------
