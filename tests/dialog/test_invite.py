@@ -295,7 +295,7 @@ def test_update_in_an_early_dialog() -> None:
     probe.do(s.start(0.0))
     probe.do(s.receive_response(probe.response(183), 0.0))
     # the INVITE's offer is unanswered: no new one (RFC 3264 §4, RFC 3311 §5.1)
-    with pytest.raises(SessionError, match="RFC 3311 §5.1"):
+    with pytest.raises(SessionError, match=r"RFC 3311 §5\.1"):
         s.update(0.5)
     uas = Probe.uas()
     us = uas.session
