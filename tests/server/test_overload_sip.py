@@ -11,6 +11,7 @@ that returns a memory store whose writes wait for the test to let them go.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -83,3 +84,23 @@ async def test_new_requests_get_503_while_a_retransmission_is_absorbed(
     # nothing waits any more: new requests are handled again
     assert status(await bob.request(bob.register(call_id="reg-bob-2@test"))) == 200
     assert len(await gated.lookup(alice.aor, server.clock())) == 1
+
+
+async def test_the_receive_queue_fill_counts_what_the_kernel_holds_unread(
+        serve: Serve) -> None:
+    """The queue the overload control watches: datagrams sent while the
+    event loop cannot read (this test holds it) wait in the kernel's queue,
+    which fills up."""
+    server = await serve()
+    transport = server.engine.transport
+    assert transport.receive_queue_fill() < 0.5
+    host, port = server.address("udp")
+    held = 0.0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+        for _ in range(400):  # at most 40,000 datagrams, whatever SO_RCVBUF is
+            for _ in range(100):
+                flood.sendto(b"x" * 600, (host, port))
+            held = transport.receive_queue_fill()  # no await: nothing was read
+            if held > 0.5:
+                break
+    assert 0.5 < held <= 1.0

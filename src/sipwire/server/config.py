@@ -84,6 +84,8 @@ TOML layout (all keys optional)::
                                         # the rest are dropped unread (0: no limit)
     overload_max_lag = 0.5              # seconds of event-loop lag past which new
                                         # requests get 503 + Retry-After (0: not watched)
+    overload_max_queue = 0.5            # how full a UDP receive queue may be (0-1) before
+                                        # new requests get 503 + Retry-After (0: not watched)
     overload_max_pending = 1000         # requests waiting for the store at which new
                                         # ones get 503 + Retry-After (0: not watched)
     overload_retry_after = 2            # the Retry-After of those 503s, seconds
@@ -230,10 +232,12 @@ class ServerConfig:
     #: (Kamailio's pike); 200 is far above what phones send, 0 turns it off
     max_requests_per_source: int = 200
     #: overload control (``server.overload``): past this event-loop lag (seconds)
-    #: or with this many requests waiting for the store or a connection, new
-    #: out-of-dialog requests are answered 503 with ``overload_retry_after``
-    #: (RFC 3261 §21.5.4); 0 turns a sign off, both 0 turns shedding off
+    #: or receive-queue fill (share), a growing share of new out-of-dialog
+    #: requests, and with this many requests waiting for the store or a
+    #: connection every new one, is answered 503 with ``overload_retry_after``
+    #: (RFC 3261 §21.5.4); 0 turns a sign off, all 0 turns shedding off
     overload_max_lag: float = 0.5
+    overload_max_queue: float = 0.5
     overload_max_pending: int = 1000
     overload_retry_after: int = 2
     # [tls]
@@ -317,7 +321,8 @@ class ServerConfig:
         if self.max_breadth < 1:
             raise ConfigError("max_breadth must be 1 or more (RFC 5393 §5.3.3)")
         for name in ("max_connections_per_source", "message_timeout",
-                     "max_requests_per_source", "overload_max_lag", "overload_max_pending"):
+                     "max_requests_per_source", "overload_max_lag", "overload_max_pending",
+                     "overload_max_queue"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be 0 (no limit) or more")
         for alias in self.aliases:
@@ -325,6 +330,8 @@ class ServerConfig:
                 parse_alias(alias)
             except ValueError as exc:
                 raise ConfigError(f"--alias {alias!r}: {exc}") from None
+        if self.overload_max_queue > 1:
+            raise ConfigError("overload_max_queue is a share of the queue, 0 to 1")
         if self.overload_retry_after < 1:
             raise ConfigError("overload_retry_after must be 1 second or more (§20.33)")
         if self.tls_verify not in TLS_VERIFY:
@@ -401,6 +408,7 @@ _TABLES = {
                "idle_timeout": "idle_timeout", "message_timeout": "message_timeout",
                "max_requests_per_source": "max_requests_per_source",
                "overload_max_lag": "overload_max_lag",
+               "overload_max_queue": "overload_max_queue",
                "overload_max_pending": "overload_max_pending",
                "overload_retry_after": "overload_retry_after"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
@@ -618,10 +626,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="UDP requests per second one source may send; the rest of the second's are "
            "dropped unread, as Kamailio's pike does (default 200; 0: no limit)")
     a("--overload-max-lag", type=float, metavar="S",
-      help="overload control: while the event loop runs this many seconds late, new "
-           "requests outside a dialog are answered 503 with Retry-After before any work; "
+      help="overload control: while the event loop runs this many seconds late, a growing "
+           "share of new requests outside a dialog (up to a quarter) is answered 503 with "
+           "Retry-After before any work; "
            "retransmissions, ACK, CANCEL and in-dialog requests still pass (default 0.5; "
            "0: lag not watched)")
+    a("--overload-max-queue", type=float, metavar="SHARE",
+      help="overload control: while a UDP socket's receive queue (datagrams the kernel "
+           "holds unread) is fuller than this share (0-1), a growing share of new requests "
+           "outside a dialog, up to a quarter, is answered 503 with Retry-After (default "
+           "0.5; 0: not watched)")
     a("--overload-max-pending", type=int, metavar="N",
       help="overload control: with N requests waiting for the location store or a "
            "connection, new requests outside a dialog are answered 503 with Retry-After "

@@ -253,8 +253,9 @@ class Engine:
         self._answered = _PerFlow(_answered_on)
         #: measures the loop's lag for ``overload`` when it watches lag
         self._lag_probe: LagProbe | None = None
-        if overload is not None and overload.limits.max_lag:
-            self._lag_probe = LagProbe(overload, loop=self._loop)
+        if overload is not None and (overload.limits.max_lag or overload.limits.max_queue):
+            self._lag_probe = LagProbe(overload, loop=self._loop,
+                                       queue=transport.receive_queue_fill)
             self._lag_probe.start()
 
     # -- what is under way ----------------------------------------------------------------
@@ -335,7 +336,7 @@ class Engine:
             # stopping: no new dialogs or registrations; ask to come back (§21.5.4)
             self.respond(tx, request.reply(503, headers=[("Retry-After", "5")]))
         elif self.overload is not None and request.to.tag is None \
-                and not self.overload.admit(incoming.started, len(self._tasks)):
+                and not self.overload.admit(len(self._tasks)):
             # overloaded: new work is refused before any of it is done
             # (§21.5.4); retransmissions, ACK, CANCEL and in-dialog requests
             # never get here or pass (server/overload.py)

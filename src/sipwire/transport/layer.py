@@ -128,6 +128,11 @@ class TransportLayer:
         ``max_requests_per_source`` in a second."""
         return sum(listener.over_rate for listener in self._udp)
 
+    def receive_queue_fill(self) -> float:
+        """How full the fullest UDP receive queue is, 0 to 1 (at 1 the kernel
+        drops datagrams unread): the overload control's queue (server.overload)."""
+        return max((listener.receive_queue_fill() for listener in self._udp), default=0.0)
+
     async def listen(self, spec: str | ListeningPoint, *, sent_by: str | None = None,
                      ) -> ListeningPoint:
         """Bind ``udp:127.0.0.1:5060``, ``tcp:[::1]:0``, ``tls:…``, ``ws:…``, ``wss:…``.

@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import socket
+import struct
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -19,6 +20,10 @@ __all__ = ["UdpListener", "open_udp"]
 
 #: the largest UDP payload over IPv4: 65,535 less the IP and UDP headers (§18.1.1)
 _MAX_PAYLOAD = 65507
+
+#: getsockopt(SOL_SOCKET, SO_MEMINFO) of Linux: 9 u32, the first the bytes the
+#: receive queue holds, the second its limit
+_SO_MEMINFO = 55
 
 #: errno of a send buffer that is full for now (sendto would block)
 _FULL = frozenset({errno.ENOBUFS, errno.EAGAIN, errno.EWOULDBLOCK})
@@ -250,6 +255,20 @@ class UdpListener(asyncio.DatagramProtocol):
         if self.dropped % 1000 == 1:  # under overload, not a line per datagram
             logger.warning("UDP %s: send buffer full, dropping datagrams (%d so far)",
                            self.local, self.dropped)
+
+    def receive_queue_fill(self) -> float:
+        """How full the socket's receive queue is, 0 to 1: the datagrams the
+        kernel holds that are not read yet, against its limit (``SO_RCVBUF``;
+        at 1 it drops them).  0 where the kernel does not say (Linux 4.6 does)."""
+        if self._io is None:
+            return 0.0
+        try:
+            info = self._io.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, _SO_MEMINFO,
+                                                                 36)
+        except (OSError, AttributeError):
+            return 0.0
+        held, limit = struct.unpack_from("=2I", info)
+        return held / limit if limit else 0.0
 
     def close(self) -> None:
         if self._held:
