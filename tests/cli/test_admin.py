@@ -188,3 +188,21 @@ async def test_the_default_socket_is_under_xdg_runtime_dir(tmp_path: Path) -> No
     finally:
         assert await serving.terminate() == 0
     assert not (runtime / "sipwire" / "control.sock").exists()  # removed at exit
+
+
+async def test_reload_keeps_the_bindings(server: tuple[Serving, int], tmp_path: Path) -> None:
+    """``sipwire reload`` on each store answers what it did, and the bindings
+    (in SQLite, Redis or memory) are still there after it."""
+    serving, port = server
+    phone = await _register(port, "erin")
+    try:
+        code, out, err = await admin(tmp_path, "reload")
+        assert code == 0, err
+        assert out.splitlines() == ["users not reloaded: auth is off", "applied: -",
+                                    "restart needed: -"]
+        await serving.wait_for("reloaded: applied=")
+        code, out, err = await admin(tmp_path, "registrations", "list", "--json")
+        assert code == 0, err
+        assert [b["contact"] for b in json.loads(out)] == [phone.contact]
+    finally:
+        phone.close()
