@@ -14,7 +14,9 @@
 #   --factors LIST comma list of multiples of R (default 1,2,4)
 #   --store KIND   memory (default) or redis (a redis-server started on a free
 #                  port for the run and stopped by its PID)
-#   --no-shed      --overload-max-lag 0 --overload-max-pending 0: no shedding
+#   --no-shed      --overload-max-lag 0 --overload-max-queue 0 --overload-max-pending 0:
+#                  no shedding by the overload control (the store's bounds stay)
+#   --serve-args A more flags for `sipwire serve` (e.g. "--overload-max-refused 0.5")
 #   --port N       the server's UDP port on 127.0.0.1 (default 17560; SIPp uses N+1)
 #   --python PY    interpreter running sipwire (default: python3)
 #   --keep         keep the temporary directory
@@ -43,6 +45,7 @@ SHED=1
 PORT=17560
 PY=python3
 KEEP=0
+EXTRA=()
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -53,6 +56,7 @@ while (($#)); do
     --factors) FACTORS=${2:?}; shift ;;
     --store) STORE=${2:?}; shift ;;
     --no-shed) SHED=0 ;;
+    --serve-args) read -r -a EXTRA <<<"${2:?}"; shift ;;
     --port) PORT=${2:?}; shift ;;
     --python) PY=${2:?}; shift ;;
     --keep) KEEP=1 ;;
@@ -110,8 +114,8 @@ if [[ $STORE == redis ]]; then
     STORE_URL="redis://127.0.0.1:$REDIS_PORT/0"
 fi
 
-SHED_FLAGS=()
-((SHED)) || SHED_FLAGS=(--overload-max-lag 0 --overload-max-pending 0)
+SHED_FLAGS=("${EXTRA[@]}")
+((SHED)) || SHED_FLAGS+=(--overload-max-lag 0 --overload-max-queue 0 --overload-max-pending 0)
 
 start_server() {
     (cd "$TMP" && exec "${SERVER_PIN[@]}" "$PY" -m sipwire.cli.main serve \
@@ -180,7 +184,7 @@ for k in "${KS[@]}"; do
     ROWS+=("| ${k}x | $rate | $count | $ok | $shed | $failed | $retrans | $window | $goodput/s ($pct %) |")
 done
 
-echo "### REGISTER under overload (store $STORE, shedding $( ((SHED)) && echo on || echo off), 1x = $RATE/s, $SECS s per step)"
+echo "### REGISTER under overload (store $STORE, shedding $( ((SHED)) && echo on || echo off)${EXTRA[*]:+ ${EXTRA[*]}}, 1x = $RATE/s, $SECS s per step)"
 echo
 echo "| Offered | Rate (/s) | REGISTERs | 200 | 503 | Failed (no answer) | Retransmissions | Window (s) | Goodput (200s / window, % of 1x rate) |"
 echo "|---|---|---|---|---|---|---|---|---|"

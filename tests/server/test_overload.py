@@ -89,10 +89,10 @@ def test_a_sign_set_to_zero_is_not_watched() -> None:
 
 def test_overload_control_is_none_when_nothing_is_watched() -> None:
     assert overload_control(0, 0, max_queue=0) is None
-    made = overload_control(0.25, 7, retry_after=9, max_queue=0.75)
+    made = overload_control(0.25, 7, retry_after=9, max_queue=0.75, max_refused=0.5)
     assert made is not None
     assert made.limits == OverloadLimits(max_lag=0.25, max_pending=7, retry_after=9,
-                                         max_queue=0.75)
+                                         max_queue=0.75, max_refused=0.5)
     assert made.retry_after_header == ("Retry-After", "9")
 
 
@@ -102,6 +102,19 @@ def test_overload_control_is_none_when_nothing_is_watched() -> None:
 def test_limits_that_make_no_sense_are_refused(limits: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         OverloadLimits(**limits)  # type: ignore[arg-type]
+
+
+def test_the_serve_settings_reach_the_control() -> None:
+    from sipwire.server.config import ConfigError, ServerConfig
+
+    config = ServerConfig(listen=("udp:127.0.0.1:0",), overload_max_refused=0.5).check()
+    assert config.overload_max_refused == 0.5
+    with pytest.raises(ConfigError, match="overload_max_refused"):
+        ServerConfig(listen=("udp:127.0.0.1:0",), overload_max_refused=0.0).check()
+    with pytest.raises(ConfigError, match="overload_max_queue"):
+        ServerConfig(listen=("udp:127.0.0.1:0",), overload_max_queue=2.0).check()
+    with pytest.raises(ConfigError, match="overload_retry_after"):
+        ServerConfig(listen=("udp:127.0.0.1:0",), overload_retry_after=0).check()
 
 
 def test_the_start_and_the_end_of_an_overload_are_logged_once_each(

@@ -243,7 +243,8 @@ class Server:
             registrar=registrar, store=self._store, policy=policy, clock=self.clock,
             tracer=self.metrics.tap, resolver=_resolver(config),
             overload=overload_control(config.overload_max_lag, config.overload_max_pending,
-                                      config.overload_retry_after, config.overload_max_queue))
+                                      config.overload_retry_after, config.overload_max_queue,
+                                      config.overload_max_refused))
         self._probe = asyncio.get_running_loop().create_task(self.metrics.loop_lag.run())
         handler: MessageHandler = self._engine.on_message
         if self.worker is not None:

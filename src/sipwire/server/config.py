@@ -88,6 +88,8 @@ TOML layout (all keys optional)::
                                         # new requests get 503 + Retry-After (0: not watched)
     overload_max_pending = 1000         # requests waiting for the store at which new
                                         # ones get 503 + Retry-After (0: not watched)
+    overload_max_refused = 0.25         # the largest share of new requests refused on
+                                        # lag or a full queue (0-1)
     overload_retry_after = 2            # the Retry-After of those 503s, seconds
 
     [tls]
@@ -239,6 +241,7 @@ class ServerConfig:
     overload_max_lag: float = 0.5
     overload_max_queue: float = 0.5
     overload_max_pending: int = 1000
+    overload_max_refused: float = 0.25
     overload_retry_after: int = 2
     # [tls]
     tls_cert: str | None = None
@@ -332,6 +335,9 @@ class ServerConfig:
                 raise ConfigError(f"--alias {alias!r}: {exc}") from None
         if self.overload_max_queue > 1:
             raise ConfigError("overload_max_queue is a share of the queue, 0 to 1")
+        if not 0 < self.overload_max_refused <= 1:
+            raise ConfigError("overload_max_refused is a share of new requests, more than 0 "
+                              "and at most 1")
         if self.overload_retry_after < 1:
             raise ConfigError("overload_retry_after must be 1 second or more (§20.33)")
         if self.tls_verify not in TLS_VERIFY:
@@ -410,6 +416,7 @@ _TABLES = {
                "overload_max_lag": "overload_max_lag",
                "overload_max_queue": "overload_max_queue",
                "overload_max_pending": "overload_max_pending",
+               "overload_max_refused": "overload_max_refused",
                "overload_retry_after": "overload_retry_after"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "ca": "tls_ca", "verify": "tls_verify"},
 }
@@ -640,6 +647,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="overload control: with N requests waiting for the location store or a "
            "connection, new requests outside a dialog are answered 503 with Retry-After "
            "(default 1000; 0: not watched)")
+    a("--overload-max-refused", type=float, metavar="SHARE",
+      help="overload control: the largest share (0-1) of new requests refused while the "
+           "loop lags or a receive queue is full; a 503 costs CPU too, so more can leave "
+           "fewer 200s (default 0.25)")
     a("--overload-retry-after", type=int, metavar="S",
       help="the Retry-After, in seconds, of the 503 sent while overloaded (default 2)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")

@@ -247,9 +247,10 @@ class LagProbe:
 
 
 def overload_control(max_lag: float, max_pending: int, retry_after: int = DEFAULT_RETRY_AFTER,
-                     max_queue: float = 0.5) -> OverloadControl | None:
+                     max_queue: float = 0.5, max_refused: float = 0.25,
+                     ) -> OverloadControl | None:
     """The control of ``sipwire serve``'s ``overload_*`` settings, or None
     when no sign is watched (then the engine pays one None test per request)."""
     limits = OverloadLimits(max_lag=max_lag, max_pending=max_pending, retry_after=retry_after,
-                            max_queue=max_queue)
+                            max_queue=max_queue, max_refused=max_refused)
     return OverloadControl(limits) if limits.active else None
