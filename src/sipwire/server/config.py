@@ -88,7 +88,7 @@ TOML layout (all keys optional)::
                                         # new requests get 503 + Retry-After (0: not watched)
     overload_max_pending = 1000         # requests waiting for the store at which new
                                         # ones get 503 + Retry-After (0: not watched)
-    overload_max_refused = 0.25         # the largest share of new requests refused on
+    overload_max_refused = 1.0          # the largest share of new requests refused on
                                         # lag or a full queue (0-1)
     overload_retry_after = 2            # the Retry-After of those 503s, seconds
 
@@ -241,7 +241,7 @@ class ServerConfig:
     overload_max_lag: float = 0.5
     overload_max_queue: float = 0.5
     overload_max_pending: int = 1000
-    overload_max_refused: float = 0.25
+    overload_max_refused: float = 1.0
     overload_retry_after: int = 2
     # [tls]
     tls_cert: str | None = None
@@ -634,23 +634,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "dropped unread, as Kamailio's pike does (default 200; 0: no limit)")
     a("--overload-max-lag", type=float, metavar="S",
       help="overload control: while the event loop runs this many seconds late, a growing "
-           "share of new requests outside a dialog (up to a quarter) is answered 503 with "
+           "share of new requests outside a dialog is answered 503 with "
            "Retry-After before any work; "
            "retransmissions, ACK, CANCEL and in-dialog requests still pass (default 0.5; "
            "0: lag not watched)")
     a("--overload-max-queue", type=float, metavar="SHARE",
       help="overload control: while a UDP socket's receive queue (datagrams the kernel "
            "holds unread) is fuller than this share (0-1), a growing share of new requests "
-           "outside a dialog, up to a quarter, is answered 503 with Retry-After (default "
-           "0.5; 0: not watched)")
+           "outside a dialog is answered 503 with Retry-After (default 0.5; 0: not watched)")
     a("--overload-max-pending", type=int, metavar="N",
       help="overload control: with N requests waiting for the location store or a "
            "connection, new requests outside a dialog are answered 503 with Retry-After "
            "(default 1000; 0: not watched)")
     a("--overload-max-refused", type=float, metavar="SHARE",
       help="overload control: the largest share (0-1) of new requests refused while the "
-           "loop lags or a receive queue is full; a 503 costs CPU too, so more can leave "
-           "fewer 200s (default 0.25)")
+           "loop lags or a receive queue is full (default 1: as many as it takes)")
     a("--overload-retry-after", type=int, metavar="S",
       help="the Retry-After, in seconds, of the 503 sent while overloaded (default 2)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")

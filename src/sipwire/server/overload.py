@@ -76,7 +76,7 @@ class OverloadLimits:
     max_lag: float = 0.5
     max_queue: float = 0.5
     max_pending: int = 1000
-    max_refused: float = 0.25
+    max_refused: float = 1.0
     step: float = 0.05
     retry_after: int = DEFAULT_RETRY_AFTER
 
@@ -107,14 +107,15 @@ class OverloadControl:
     (True) or refused with 503 (False): every one while ``pending`` is at
     ``max_pending``, else ``refusing`` of them, spread evenly.
 
-    Why a share, and why at most a quarter by default: a rejection costs CPU
-    too (a point RFC 6357 makes of 503), here about a third of a REGISTER.
-    A server short of CPU that refused everything would spend its time
-    writing 503s and answer fewer 200s than one that refused nothing;
-    refusing a quarter keeps about nine tenths of its goodput, while telling
-    that many clients to come back later (Retry-After), which a phone does
-    and a retransmission timer does not; the kernel still drops the rest.
-    The share is the knob ``max_refused``.
+    Why a share that grows rather than all at once: the server should keep
+    admitting as much as it can serve.  The share rises while the queue
+    stays over its bound and falls once it is under, so the admitted rate
+    settles near what the server can do, and the rest is answered at once
+    instead of left to the kernel to drop.  An answered request is done: its
+    client stops retransmitting (a dropped one is sent again and again, each
+    copy more load), and a phone honours the Retry-After.  A rejection costs
+    CPU too (a point RFC 6357 makes of 503), but far less than the work it
+    spares; ``max_refused`` caps the share where it would not.
     """
 
     __slots__ = ("_credit", "_episode", "lag", "limits", "logger", "overloads", "queue",
@@ -247,7 +248,7 @@ class LagProbe:
 
 
 def overload_control(max_lag: float, max_pending: int, retry_after: int = DEFAULT_RETRY_AFTER,
-                     max_queue: float = 0.5, max_refused: float = 0.25,
+                     max_queue: float = 0.5, max_refused: float = 1.0,
                      ) -> OverloadControl | None:
     """The control of ``sipwire serve``'s ``overload_*`` settings, or None
     when no sign is watched (then the engine pays one None test per request)."""
