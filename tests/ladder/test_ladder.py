@@ -124,7 +124,10 @@ async def test_ladder_of_a_real_call_through_serve(tmp_path: Path,
     (ladder,) = build_ladders(read_records(pcap), run.call_id)
     alice, proxy_udp = f"127.0.0.1:{run.alice}", f"127.0.0.1:{run.ports['udp']}"
     proxy_tcp, bob = f"127.0.0.1:{run.ports['tcp']}", f"127.0.0.1:{run.bob}"
-    assert ladder.lanes == (alice, proxy_udp, proxy_tcp, bob)
+    # the server is one element: its TCP side forwarded what its UDP side got
+    assert ladder.lanes == (alice, proxy_udp, bob)
+    assert ladder.addresses(proxy_udp) == (proxy_tcp,)
+    assert ladder.lane(proxy_tcp) == ladder.lane(proxy_udp) == 1
     steps = [(a.source, a.destination, a.short_label.split(" ")[0], a.retransmission)
              for a in ladder.arrows]
     assert steps == [
@@ -140,3 +143,40 @@ async def test_ladder_of_a_real_call_through_serve(tmp_path: Path,
     text = render_text(ladder)
     assert max(len(line) for line in text.splitlines()) <= 100
     assert text.count("(again)") == 2
+
+
+def test_an_element_is_one_lane_whichever_port_it_sends_from() -> None:
+    """A proxy that got an INVITE on UDP and forwards it over a TCP connection
+    of its own (another port; its Via names its listening port) is one lane;
+    a UA whose Via names the port it sends to is not folded into that one."""
+    proxy_tcp = Address("192.0.2.10", 40001)  # the connection's own port
+
+    def request(first: str, vias: list[str]) -> bytes:
+        return (f"{first}\r\n" + "".join(f"Via: {v}\r\n" for v in vias) +
+                "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: tcp@x\r\n"
+                "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+
+    alice_via = "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa"
+    proxy_via = "SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bKp"
+    records = [
+        rec(0.0, A, P, request("INVITE sip:b@x SIP/2.0", [alice_via])),
+        TraceRecord(0.1, Transport.TCP, proxy_tcp, B,
+                    request("INVITE sip:b@192.0.2.2 SIP/2.0", [proxy_via, alice_via])),
+        TraceRecord(0.2, Transport.TCP, B, proxy_tcp, message(
+            "SIP/2.0 200 OK", call_id="tcp@x", branch="z9hG4bKp", to_tag="b")),
+        rec(0.3, P, A, message("SIP/2.0 200 OK", call_id="tcp@x", branch="z9hG4bKa",
+                               to_tag="b")),
+    ]
+    (ladder,) = build_ladders(records)
+    assert ladder.lanes == (str(A), str(P), str(B))
+    assert ladder.addresses(str(P)) == (str(proxy_tcp),)
+    assert [(ladder.lane(a.source), ladder.lane(a.destination)) for a in ladder.arrows] == [
+        (0, 1), (1, 2), (2, 1), (1, 0)]
+    assert ladder.arrows[1].source == str(proxy_tcp)  # the arrow keeps the wire's address
+    assert f"{P} also sends or receives as {proxy_tcp}" in render_text(ladder)
+    assert f"also {proxy_tcp}" in render_svg(ladder)
+    # a UA on a connection of its own whose Via names the proxy's port: two elements
+    ua = Address("192.0.2.10", 40002)
+    (ladder,) = build_ladders([TraceRecord(0.0, Transport.TCP, ua, P, request(
+        "INVITE sip:b@x SIP/2.0", ["SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bKu"]))])
+    assert ladder.lanes == (str(ua), str(P)) and ladder.aliases == ()

@@ -38,6 +38,11 @@ class CallRun:
     call_id: str
 
 
+def _frame(data: str | bytes) -> bytes:
+    """A WebSocket message's bytes (RFC 7118 §5: text or binary frames)."""
+    return data.encode() if isinstance(data, str) else data
+
+
 def _request(received: Received) -> Request:
     assert isinstance(received.message, Request)
     return received.message
@@ -75,7 +80,7 @@ async def run_call(tmp_path: Path, certificate: Certificate, **settings: Any) ->
                 contact="<sip:dave@df7jal23ls0d.invalid;transport=ws>",
                 headers=[("Expires", "60")])
             await ws.send(bytes(register).decode())
-            reply = sipwire.parse((await asyncio.wait_for(ws.recv(), 3)).encode())
+            reply = sipwire.parse(_frame(await asyncio.wait_for(ws.recv(), 3)))
             assert getattr(reply, "status", None) == 200
             call_id = await _call(alice, bob)
             carol.send(carol.build("MESSAGE", alice.aor, body=b""))
@@ -83,7 +88,7 @@ async def run_call(tmp_path: Path, certificate: Certificate, **settings: Any) ->
             alice.answer(got, 200)
             assert status(await carol.expect(200)) == 200
             alice.send(alice.build("MESSAGE", "sip:dave@example.com"))
-            message = sipwire.parse((await asyncio.wait_for(ws.recv(), 3)).encode())
+            message = sipwire.parse(_frame(await asyncio.wait_for(ws.recv(), 3)))
             assert isinstance(message, Request)
             await ws.send(bytes(message.reply(200, to_tag="ws")).decode())
             assert status(await alice.expect(200)) == 200

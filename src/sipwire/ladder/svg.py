@@ -84,6 +84,10 @@ def render_svg(ladder: Ladder) -> str:
     for lane, x in zip(ladder.lanes, xs, strict=True):
         out.append(f'<text x="{x}" y="{_TOP - 16}" text-anchor="middle" class="head">'
                    f"{html.escape(lane)}</text>")
+        others = ladder.addresses(lane)
+        if others:  # the element's other ports (another transport, a connection)
+            out.append(f'<text x="{x}" y="{_TOP - 32}" text-anchor="middle" class="time">'
+                       f"{html.escape(_short('also ' + ', '.join(others), 32))}</text>")
         out.append(f'<line class="lane" x1="{x}" y1="{_TOP - 8}" x2="{x}" y2="{bottom}"/>')
     for row, arrow in enumerate(ladder.arrows, start=1):
         out.append(_arrow(arrow, ladder, xs, _TOP + row * _ROW))

@@ -63,6 +63,11 @@ def render_text(ladder: Ladder) -> str:
         begin = min(max(0, column - len(name) // 2), WIDTH - len(name))
         header[begin:begin + len(name)] = name
     lines.extend(legend)
+    for lane in ladder.lanes:  # an element's other ports (another transport, a connection)
+        others = ladder.addresses(lane)
+        if others:
+            lines.append(_fit(f"  {lane} also sends or receives as {', '.join(others)}",
+                              WIDTH))
     lines.append("".join(header).rstrip())
     lines.append(_row(" " * _TIME, columns, width))
     for arrow in ladder.arrows:
