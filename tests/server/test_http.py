@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sipwire import Request
+from sipwire import Request, Response
 from sipwire.server.config import ConfigError, ServerConfig
 from sipwire.server.control import Operations
 
@@ -224,6 +224,7 @@ async def test_auth_failures_and_bans_are_counted(serve: Serve) -> None:
             request = phone.register()
             challenge = await phone.request(request)
             assert status(challenge) == 401
+            assert isinstance(challenge.message, Response)
             wrong = DigestClient(phone.user, "wrong").answer(challenge.message, request)
             assert wrong is not None
             phone.send(wrong)
@@ -267,3 +268,26 @@ async def test_open_connections_are_counted_by_transport(serve: Serve) -> None:
         assert value(samples, "sipwire_connections_open", transport="tls") == 0
     finally:
         phone.close()
+
+
+async def test_no_store_check_starts_unhealthy_until_the_store_answers(
+        tmp_path: Path, redis: RedisProcess) -> None:
+    """``--no-store-check``: a Redis down at start does not stop the start;
+    /health answers 503 naming the store until it answers, then 200."""
+    redis.stop()
+    port, http_port = free_port(), free_port()
+    serving = await start_serve(
+        "--listen", f"udp:127.0.0.1:{port}", "--auth", "off", "--store", redis.url,
+        "--no-store-check", "--http", f"127.0.0.1:{http_port}", "--control", "",
+        "--no-uvloop", cwd=tmp_path)
+    try:
+        await serving.wait_for("http=127.0.0.1:")
+        code, _, body = await http(http_port, "/health")
+        assert code == 503
+        assert body.startswith("location store unavailable: redis:"), body
+        redis.start()
+        code, _, body = await http(http_port, "/health")
+        assert (code, body) == (200, "ok\n")
+        assert value(parse((await http(http_port, "/metrics"))[2]), "sipwire_store_up") == 1
+    finally:
+        assert await serving.terminate() == 0
