@@ -53,12 +53,12 @@ def test_a_full_receive_queue_is_overload_too() -> None:
     assert admitted(shed, 10) == 9
 
 
-def test_the_share_shrinks_by_half_steps_once_calm_and_then_all_is_admitted() -> None:
-    shed = control(max_lag=0.1, max_queue=0, max_pending=0, step=0.1, max_refused=0.2)
-    shed.observe(1.0)
-    shed.observe(1.0)
-    assert shed.refusing == pytest.approx(0.2)
-    for expected in (0.15, 0.1, 0.05):
+def test_the_share_shrinks_step_by_step_once_calm_and_then_all_is_admitted() -> None:
+    shed = control(max_lag=0.1, max_queue=0, max_pending=0, step=0.1, max_refused=0.3)
+    for _ in range(4):
+        shed.observe(1.0)
+    assert shed.refusing == pytest.approx(0.3)
+    for expected in (0.2, 0.1):
         shed.observe(0.0)
         assert shed.refusing == pytest.approx(expected)
     shed.observe(0.0)

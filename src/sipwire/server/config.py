@@ -88,7 +88,7 @@ TOML layout (all keys optional)::
                                         # new requests get 503 + Retry-After (0: not watched)
     overload_max_pending = 1000         # requests waiting for the store at which new
                                         # ones get 503 + Retry-After (0: not watched)
-    overload_max_refused = 1.0          # the largest share of new requests refused on
+    overload_max_refused = 0.5          # the largest share of new requests refused on
                                         # lag or a full queue (0-1)
     overload_retry_after = 2            # the Retry-After of those 503s, seconds
 
@@ -241,7 +241,7 @@ class ServerConfig:
     overload_max_lag: float = 0.5
     overload_max_queue: float = 0.5
     overload_max_pending: int = 1000
-    overload_max_refused: float = 1.0
+    overload_max_refused: float = 0.5
     overload_retry_after: int = 2
     # [tls]
     tls_cert: str | None = None
@@ -648,7 +648,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "(default 1000; 0: not watched)")
     a("--overload-max-refused", type=float, metavar="SHARE",
       help="overload control: the largest share (0-1) of new requests refused while the "
-           "loop lags or a receive queue is full (default 1: as many as it takes)")
+           "loop lags or a receive queue is full (default 0.5)")
     a("--overload-retry-after", type=int, metavar="S",
       help="the Retry-After, in seconds, of the 503 sent while overloaded (default 2)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")

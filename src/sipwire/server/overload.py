@@ -69,14 +69,14 @@ class OverloadLimits:
     for the store or a connection at which every new one is refused (0: not
     watched).  ``max_refused``: the largest share of new requests refused
     while overloaded; ``step``: how much that share grows at each probe that
-    finds the server overloaded (it shrinks by half as much at each that does
+    finds the server overloaded (and shrinks by as much at each that does
     not).  ``retry_after``: the Retry-After of the 503, in seconds.
     """
 
     max_lag: float = 0.5
     max_queue: float = 0.5
     max_pending: int = 1000
-    max_refused: float = 1.0
+    max_refused: float = 0.5
     step: float = 0.05
     retry_after: int = DEFAULT_RETRY_AFTER
 
@@ -102,7 +102,7 @@ class OverloadControl:
     ``observe(lag, queue)`` is told, at each probe, how late the loop ran
     and how full the receive queues are; while either is over its bound the
     share ``refusing`` grows by ``step`` per probe up to ``max_refused``, and
-    it shrinks by ``step / 2`` per probe once both are under.
+    it shrinks by as much per probe once both are under.
     ``admit(pending)`` says whether a new out-of-dialog request is handled
     (True) or refused with 503 (False): every one while ``pending`` is at
     ``max_pending``, else ``refusing`` of them, spread evenly.
@@ -154,7 +154,7 @@ class OverloadControl:
                               f"a UDP receive queue is {queue:.0%} full")
             self.refusing = min(limits.max_refused, self.refusing + limits.step)
         elif self.refusing:
-            refusing = self.refusing - limits.step / 2
+            refusing = self.refusing - limits.step
             self.refusing = refusing if refusing > 1e-9 else 0.0  # not a float's dust
             if not self.refusing:
                 self._credit = 0.0
@@ -248,7 +248,7 @@ class LagProbe:
 
 
 def overload_control(max_lag: float, max_pending: int, retry_after: int = DEFAULT_RETRY_AFTER,
-                     max_queue: float = 0.5, max_refused: float = 1.0,
+                     max_queue: float = 0.5, max_refused: float = 0.5,
                      ) -> OverloadControl | None:
     """The control of ``sipwire serve``'s ``overload_*`` settings, or None
     when no sign is watched (then the engine pays one None test per request)."""
