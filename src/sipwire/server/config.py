@@ -84,11 +84,11 @@ TOML layout (all keys optional)::
                                         # the rest are dropped unread (0: no limit)
     overload_max_lag = 0.5              # seconds of event-loop lag past which new
                                         # requests get 503 + Retry-After (0: not watched)
-    overload_max_queue = 0.5            # how full a UDP receive queue may be (0-1) before
+    overload_max_queue = 0              # how full a UDP receive queue may be (0-1) before
                                         # new requests get 503 + Retry-After (0: not watched)
     overload_max_pending = 1000         # requests waiting for the store at which new
                                         # ones get 503 + Retry-After (0: not watched)
-    overload_max_refused = 0.5          # the largest share of new requests refused on
+    overload_max_refused = 0.2          # the largest share of new requests refused on
                                         # lag or a full queue (0-1)
     overload_retry_after = 2            # the Retry-After of those 503s, seconds
 
@@ -239,9 +239,9 @@ class ServerConfig:
     #: connection every new one, is answered 503 with ``overload_retry_after``
     #: (RFC 3261 §21.5.4); 0 turns a sign off, all 0 turns shedding off
     overload_max_lag: float = 0.5
-    overload_max_queue: float = 0.5
+    overload_max_queue: float = 0.0
     overload_max_pending: int = 1000
-    overload_max_refused: float = 0.5
+    overload_max_refused: float = 0.2
     overload_retry_after: int = 2
     # [tls]
     tls_cert: str | None = None
@@ -641,14 +641,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--overload-max-queue", type=float, metavar="SHARE",
       help="overload control: while a UDP socket's receive queue (datagrams the kernel "
            "holds unread) is fuller than this share (0-1), a growing share of new requests "
-           "outside a dialog is answered 503 with Retry-After (default 0.5; 0: not watched)")
+           "outside a dialog is answered 503 with Retry-After (default 0: not watched, since "
+           "the kernel drops what overflows for free, and a 503 costs CPU; 0.5 answers some)")
     a("--overload-max-pending", type=int, metavar="N",
       help="overload control: with N requests waiting for the location store or a "
            "connection, new requests outside a dialog are answered 503 with Retry-After "
            "(default 1000; 0: not watched)")
     a("--overload-max-refused", type=float, metavar="SHARE",
       help="overload control: the largest share (0-1) of new requests refused while the "
-           "loop lags or a receive queue is full (default 0.5)")
+           "loop lags or a receive queue is full (default 0.2)")
     a("--overload-retry-after", type=int, metavar="S",
       help="the Retry-After, in seconds, of the 503 sent while overloaded (default 2)")
     a("--tls-cert", metavar="PEM", help="certificate chain of tls: and wss: listening points")

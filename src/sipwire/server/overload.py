@@ -17,7 +17,8 @@ the client should retry the request in a Retry-After header field"):
 - the **receive queues**: how full the kernel's queue of unread datagrams of
   a UDP socket is.  A server short of CPU reads one datagram per callback,
   so its loop hardly lags while the kernel queue fills and then drops what
-  arrives, unanswered;
+  arrives, unanswered.  Off by default (``max_queue`` 0): dropping is free
+  and a 503 is not, so a server only short of CPU serves more 200s without;
 - the **pending work**: requests whose handling waits (for the store, a
   connection), counted by the engine.  A slow store makes these pile up long
   before the loop lags; at the bound every new request is refused.
@@ -74,9 +75,9 @@ class OverloadLimits:
     """
 
     max_lag: float = 0.5
-    max_queue: float = 0.5
+    max_queue: float = 0.0
     max_pending: int = 1000
-    max_refused: float = 0.5
+    max_refused: float = 0.2
     step: float = 0.05
     retry_after: int = DEFAULT_RETRY_AFTER
 
@@ -248,7 +249,7 @@ class LagProbe:
 
 
 def overload_control(max_lag: float, max_pending: int, retry_after: int = DEFAULT_RETRY_AFTER,
-                     max_queue: float = 0.5, max_refused: float = 0.5,
+                     max_queue: float = 0.0, max_refused: float = 0.2,
                      ) -> OverloadControl | None:
     """The control of ``sipwire serve``'s ``overload_*`` settings, or None
     when no sign is watched (then the engine pays one None test per request)."""
