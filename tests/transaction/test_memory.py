@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
+from typing import ClassVar
 
 import pytest
 
@@ -14,6 +16,7 @@ from sipwire.transaction import (
     Send,
     ServerTransaction,
     State,
+    Timer,
     TransactionLayer,
 )
 
@@ -140,3 +143,18 @@ def test_a_ringing_invite_keeps_its_provisional_as_bytes() -> None:
     assert last is not None and last.status == 180  # parsed again when read
     [ok] = tx.send(invite.reply(200, to_tag="callee"), 2.0)
     assert tx.state is State.ACCEPTED and isinstance(ok, Send)
+
+
+def test_a_transaction_holds_two_timers_at_most() -> None:
+    # the figures never run more than two at once (A+B, E+F, G+H); a table that
+    # would is refused when its class is made
+    with pytest.raises(TypeError, match="more than two timers"):
+        class Three(NonInviteServerTransaction):
+            STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {
+                State.COMPLETED: frozenset({Timer.J, Timer.K, Timer.D}),
+            }
+    layer = TransactionLayer()
+    tx = received(layer, request("INVITE", branch="z9hG4bK-inv-3"))
+    tx.send(request("INVITE", branch="z9hG4bK-inv-3").reply(486, to_tag="callee"), 1.0)
+    assert tx.timers == {Timer.G: 1.5, Timer.H: 1.0 + 32.0}
+    assert tx.next_deadline() == 1.5

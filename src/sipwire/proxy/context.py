@@ -231,6 +231,18 @@ class ResponseContext:
                 branch.kept = None
         self._state.responses.clear()  # only the best response (§16.7 step 6) read them
 
+    def compact_branch(self, key: BranchKey) -> None:
+        """Keep branch ``key``'s forwarded request as bytes only (parsed again
+        if read), as it was last sent.
+
+        For an INVITE branch a provisional response reached: until its final
+        response, a CANCEL (§9.1) or Timer C (§16.8) nothing reads that
+        request, and a ringing call may last minutes."""
+        branch = self._branches.get(key)
+        if branch is not None and branch.kept is not None:
+            branch.wire = kept_bytes(branch.kept)
+            branch.kept = None
+
     def __contains__(self, key: object) -> bool:
         return key in self._branches
 

@@ -660,6 +660,11 @@ class Engine:
             # it (Timers D and K, §17.1.1.2, §17.1.2.2) or passes on those of a
             # 2xx (Timer M, RFC 6026 §8.4); its request is kept as bytes
             tx.compact()
+        elif tx.state is State.PROCEEDING and proxied.context.invite:
+            # ringing: no Timer A in Proceeding (§17.1.1.2); only a final
+            # response, a CANCEL or Timer C reads the forwarded INVITE again
+            tx.compact()
+            proxied.context.compact_branch(tx)
         self._settle(proxied)
 
     # -- RFC 3263: branches to a name ---------------------------------------------------------

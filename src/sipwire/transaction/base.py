@@ -44,8 +44,8 @@ class Transaction:
     #: the edges from each state on each event, each with its steps' functions
     _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
 
-    __slots__ = ("_deadlines", "_interval", "_method", "_observer", "_request", "_request_wire",
-                 "config", "reliable", "state")
+    __slots__ = ("_at1", "_at2", "_interval", "_method", "_observer", "_request", "_request_wire",
+                 "_timer1", "_timer2", "config", "reliable", "state")
 
     reliable: bool
     config: TimerConfig
@@ -64,6 +64,9 @@ class Transaction:
                 steps.append(function)
             edges.setdefault((edge.state, edge.event), []).append((edge, tuple(steps)))
         cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
+        for state, timers in cls.STATE_TIMERS.items():
+            if len(timers) > 2:  # a transaction holds two timers at most (Figures 5-8)
+                raise TypeError(f"{cls.__name__}: more than two timers in {state}")
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
@@ -73,7 +76,12 @@ class Transaction:
         self.reliable = reliable
         self.config = config if config is not None else TimerConfig()
         self.state = State.INITIAL
-        self._deadlines: dict[Timer, float] = {}
+        # the running timers and their deadlines: two slots, not a dict (a busy
+        # element holds tens of thousands of transactions waiting on one timer)
+        self._timer1: Timer | None = None
+        self._at1 = 0.0
+        self._timer2: Timer | None = None
+        self._at2 = 0.0
         #: the last interval of its retransmission timer, which doubles (A, E or G:
         #: a transaction has one at most)
         self._interval = 0.0
@@ -97,16 +105,26 @@ class Transaction:
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must next be called, or None if no timer runs."""
-        return min(self._deadlines.values(), default=None)
+        if self._timer1 is None:
+            return None if self._timer2 is None else self._at2
+        if self._timer2 is None or self._at1 <= self._at2:
+            return self._at1
+        return self._at2
 
     def handle_timer(self, now: float) -> list[Action]:
         """Fire every timer due at ``now``, earliest first."""
         actions: list[Action] = []
-        while self._deadlines:
-            timer, deadline = min(self._deadlines.items(), key=lambda item: item[1])
-            if deadline > now:
-                break
-            del self._deadlines[timer]
+        while True:
+            timer = self._timer1
+            if timer is not None and (self._timer2 is None or self._at1 <= self._at2):
+                if self._at1 > now:
+                    break
+                self._timer1 = None
+            else:
+                timer = self._timer2
+                if timer is None or self._at2 > now:
+                    break
+                self._timer2 = None
             actions += self._dispatch(timer, None, now)
         self._changed()
         return actions
@@ -114,7 +132,12 @@ class Transaction:
     @property
     def timers(self) -> dict[Timer, float]:
         """The running timers and their deadlines (a copy, for inspection)."""
-        return dict(self._deadlines)
+        timers: dict[Timer, float] = {}
+        if self._timer1 is not None:
+            timers[self._timer1] = self._at1
+        if self._timer2 is not None:
+            timers[self._timer2] = self._at2
+        return timers
 
     @property
     def terminated(self) -> bool:
@@ -181,16 +204,18 @@ class Transaction:
         else:
             return []  # no arrow in the figure: ignore
         if edge.next_state is not self.state:
-            if self._deadlines:
+            if self._timer1 is not None or self._timer2 is not None:
                 running = self.STATE_TIMERS.get(edge.next_state, frozenset())
-                for timer in [t for t in self._deadlines if t not in running]:
-                    del self._deadlines[timer]
+                if self._timer1 not in running:
+                    self._timer1 = None
+                if self._timer2 not in running:
+                    self._timer2 = None
             self.state = edge.next_state
         actions: list[Action] = []
         for step in steps:
             actions += step(self, event, message, now)
         if self.state is State.TERMINATED:
-            self._deadlines.clear()
+            self._timer1 = self._timer2 = None
             actions.append(Terminated(event.value, self))
         return actions
 
@@ -199,9 +224,17 @@ class Transaction:
             self._observer(self)
 
     def _start_timer(self, timer: Timer, now: float, interval: float) -> None:
-        self._deadlines[timer] = now + interval
+        if self._timer1 is timer or (self._timer1 is None and self._timer2 is not timer):
+            self._timer1, self._at1 = timer, now + interval
+        elif self._timer2 is timer or self._timer2 is None:
+            self._timer2, self._at2 = timer, now + interval
+        else:
+            raise RuntimeError(f"{self!r}: a third timer, {timer.value}")
         if timer in _BACKING_OFF:
             self._interval = interval
 
     def _stop_timer(self, timer: Timer) -> None:
-        self._deadlines.pop(timer, None)
+        if self._timer1 is timer:
+            self._timer1 = None
+        elif self._timer2 is timer:
+            self._timer2 = None
