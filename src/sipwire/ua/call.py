@@ -499,9 +499,10 @@ class Call:
     def _invite_response(self, handle: ClientTransactionHandle, response: Response) -> None:
         session = self.session
         if handle.request is not session.invite and \
-                response.cseq.seq == handle.request.cseq.seq:
+                response.cseq.seq == handle.request.cseq.seq > session.invite.cseq.seq:
             # the endpoint answered a 401/407 with a new INVITE (§22.2): the
-            # session's dialogs are those of that one
+            # session's dialogs are those of that one (an RFC 3263 §4.3 failover
+            # sends the same INVITE, CSeq kept, with a new branch only)
             session.request_retried(session.invite, handle.request)
         self._perform(self._call(lambda now: session.receive_response(response, now)),
                       answering=(handle, response))
@@ -847,7 +848,8 @@ class Call:
         up), the session follows that retry first."""
         sent = handle.request
         async for response in handle:
-            if handle.request is not sent and response.cseq.seq == handle.request.cseq.seq:
+            if handle.request is not sent and \
+                    response.cseq.seq == handle.request.cseq.seq > sent.cseq.seq:
                 self.session.request_retried(sent, handle.request)
                 sent = handle.request
             if self.session.terminated and response.cseq.method != "INVITE":
