@@ -315,6 +315,9 @@ def main() -> None:
     parser.add_argument("--store", default="memory:",
                         help="location store URL of the server (memory:, sqlite:///PATH, "
                         "redis://HOST:PORT/DB); SIPp mode only")
+    parser.add_argument("--refuse-all", action="store_true",
+                        help="the overload control refuses every new request: what "
+                        "answering 503 costs instead of serving")
     parser.add_argument("--in-process", action="store_true",
                         help="register only: no SIPp, no socket I/O; datagrams handed "
                         "to the server's UDP listener")
@@ -322,7 +325,13 @@ def main() -> None:
     if args.in_process and args.mode != "register":
         parser.error("--in-process measures REGISTERs only")
     _pin_self()
-    configure_logging("warning")  # as `sipwire serve --log-level warning`
+    # as `sipwire serve --log-level warning` (with every request refused, the
+    # line that the overload started says only that)
+    configure_logging("error" if args.refuse_all else "warning")
+    if args.refuse_all:
+        from sipwire.server import overload
+
+        overload.OverloadControl.admit = lambda self, pending: False  # type: ignore[method-assign]
     profile = cProfile.Profile() if args.profile else None
     loop_factory = None
     if not args.no_uvloop:
