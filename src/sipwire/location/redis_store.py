@@ -545,6 +545,8 @@ class _Connection:
         return proto
 
     def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
