@@ -99,8 +99,10 @@ async def _probe(stalls: list[float], stop: asyncio.Event) -> None:
         stalls.append(loop.time() - start - PROBE)
 
 
-async def purge_stall(bindings: int, expired: bool, seconds: float) -> tuple[float, float]:
-    """The longest probe delay (s) and the first purge's wall time (s)."""
+async def purge_stall(bindings: int, expired: bool,
+                      seconds: float) -> tuple[float, float, tuple[float, float] | None]:
+    """The longest probe delay (s), the first purge's wall time (s) and the
+    purge steps' median and longest (s; None for a store that purges in one go)."""
     store = MemoryStore()
     lifetime = 30.0 if expired else 3600.0
     for n in range(bindings):
@@ -123,6 +125,16 @@ async def purge_stall(bindings: int, expired: bool, seconds: float) -> tuple[flo
 
     real_purge = store.purge
     store.purge = timed_purge  # type: ignore[method-assign]
+    steps: list[float] = []
+    real_step = getattr(store, "purge_step", None)
+    if real_step is not None:
+        def timed_step(now: float) -> Any:
+            start = time.perf_counter()
+            done = real_step(now)
+            steps.append(time.perf_counter() - start)
+            return done
+
+        store.purge_step = timed_step  # type: ignore[attr-defined]
     stalls: list[float] = []
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe(stalls, stop))
@@ -136,7 +148,8 @@ async def purge_stall(bindings: int, expired: bool, seconds: float) -> tuple[flo
     await probe
     gc.unfreeze()
     assert await store.count(T0 + 60) == (0 if expired else bindings)
-    return max(stalls), first
+    busy = sorted(steps)
+    return max(stalls), first, (busy[len(busy) // 2], busy[-1]) if busy else None
 
 
 # -- the server in-process --------------------------------------------------------------------
@@ -280,8 +293,12 @@ def main() -> None:
             parser.error(f"no measure {what!r}: purge, register or call")
         if what == "purge":
             for expired in (False, True):
-                stall, first = asyncio.run(purge_stall(args.bindings, expired, args.seconds))
+                stall, first, step = asyncio.run(
+                    purge_stall(args.bindings, expired, args.seconds))
                 state = "all expired" if expired else "none expired"
+                if step is not None:
+                    print(f"| purge of {args.bindings:,} bindings, {state}: purge step, "
+                          f"median / longest | {step[0] * 1000:.2f} / {step[1] * 1000:.2f} ms |")
                 print(f"| purge of {args.bindings:,} bindings, {state}: longest event-loop "
                       f"stall (probe every 20 ms) | {stall * 1000:.1f} ms |")
                 print(f"| purge of {args.bindings:,} bindings, {state}: first purge's "

@@ -21,7 +21,7 @@ __all__ = ["PURGE_STEP", "MemoryStore", "PurgeStep"]
 
 #: heap entries one purge step examines at most (each costs a heap pop and a
 #: look at one AOR's few bindings: a few µs)
-PURGE_STEP = 500
+PURGE_STEP = 250
 
 
 @dataclass(frozen=True, slots=True)
