@@ -228,6 +228,9 @@ ONE_LINE_FAILURES = [
      "sipwire serve: --hep '127.0.0.1:99999': expected HOST:PORT, a port 1-65535"),
     (("serve", "--hep", "127.0.0.1:9060", "--hep-id", "-1"),
      "sipwire serve: --hep-id -1: must be 0-4294967295 (32 bits)"),
+    (("serve", "--control", "{tmp}/no/dir/c.sock"),
+     "sipwire serve: cannot start: cannot open control socket {tmp}/no/dir/c.sock: no such "
+     "file or directory"),
     (("listen", "udp:127.0.0.1:0", "--pcap", "{tmp}/no/dir/l.pcap"),
      "sipwire listen: --pcap {tmp}/no/dir/l.pcap: No such file or directory"),
 ]
@@ -240,8 +243,11 @@ def test_each_failure_is_one_line(args: tuple[str, ...], expected: str, tmp_path
     (tmp_path / "call.log").write_bytes(
         b"--- 2026-12-02T07:41:04.811570Z sent UDP 127.0.0.1:5060 -> 127.0.0.1:5062 "
         b"(9 bytes)\nOPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n\n")
-    serve_flags = ("--listen", "udp:127.0.0.1:0", "--store", "memory:", "--auth", "off",
-                   "--control", "") if args[0] == "serve" else ()
+    serve_flags: tuple[str, ...] = ()
+    if args[0] == "serve":
+        serve_flags = ("--listen", "udp:127.0.0.1:0", "--store", "memory:", "--auth", "off")
+        if "--control" not in args:
+            serve_flags += ("--control", "")
     argv = [arg.format(tmp=tmp_path) for arg in args]
     line = one_line(sipwire(*argv, *serve_flags, cwd=tmp_path))
     assert line.startswith(expected.format(tmp=tmp_path)), line

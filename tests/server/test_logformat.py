@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from sipwire import Response
 from sipwire.auth import DigestClient
 from sipwire.server.logs import JsonFormatter, TextFormatter, configure_logging
 
@@ -67,6 +68,7 @@ async def _register_with_a_challenge(port: int) -> tuple[Phone, str, str]:
     request = phone.register()
     challenge = await phone.request(request)
     assert status(challenge) == 401
+    assert isinstance(challenge.message, Response)
     retry = DigestClient("alice", PASSWORD).answer(challenge.message, request)
     assert retry is not None
     assert status(await phone.request(retry)) == 200
@@ -155,8 +157,20 @@ async def test_a_log_file_that_cannot_be_opened_stops_the_start(tmp_path: Path) 
         "--auth", "off", "--control", "", "--log-file", str(tmp_path / "no" / "such.log"),
         env=sipwire_environment(tmp_path), cwd=tmp_path)
     assert code == 1
-    assert len(err.strip().splitlines()) == 1
-    assert err.startswith(f"sipwire serve: cannot start: log {tmp_path / 'no' / 'such.log'}:")
+    assert err.splitlines() == [f"sipwire serve: cannot start: log "
+                                f"{tmp_path / 'no' / 'such.log'}: No such file or directory"]
+
+
+async def test_a_syslog_socket_that_is_not_there_stops_the_start(tmp_path: Path) -> None:
+    # SysLogHandler alone would start, then print a traceback for every line
+    missing = tmp_path / "no-syslog.sock"
+    code, _, err = await sipwire_command(
+        "serve", "--listen", f"udp:127.0.0.1:{free_port()}", "--store", "memory:",
+        "--auth", "off", "--control", "", "--log-file", f"syslog:{missing}",
+        env=sipwire_environment(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert err.splitlines() == [f"sipwire serve: cannot start: log syslog:{missing}: "
+                                "No such file or directory"]
 
 
 def _record(message: str, **sip: object) -> logging.LogRecord:

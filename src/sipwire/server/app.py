@@ -485,7 +485,8 @@ def run(config: ServerConfig,
     try:
         configure_logging(config.log_level, format=config.log_format, file=config.log_file)
     except OSError as exc:
-        print(f"sipwire serve: cannot start: log {config.log_file}: {exc}", file=sys.stderr)
+        print(f"sipwire serve: cannot start: log {config.log_file}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     worker = WorkerContext.from_environment()
     if worker is None:

@@ -336,10 +336,12 @@ class ControlServer:
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> ControlServer:
-        """Bind at ``path`` (its directory made 0700 if missing).  ``OSError``
-        when it cannot be, ``FileExistsError`` when a server answers there."""
+        """Bind at ``path`` (its directory made 0700 if missing, such as the
+        ``sipwire`` one of ``$XDG_RUNTIME_DIR``, but not the directories above
+        it: a mistyped path is an error).  ``OSError`` when it cannot be,
+        ``FileExistsError`` when a server answers there."""
         path = self.path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):
                 raise FileExistsError(f"control socket {path}: a file that is not a socket "

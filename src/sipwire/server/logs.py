@@ -57,8 +57,13 @@ def configure_logging(level: str, stream: TextIO | None = None, *, format: str =
     handler: logging.Handler
     syslog = file.startswith("syslog:")
     if syslog:
+        address = file[len("syslog:"):] or "/dev/log"
+        # SysLogHandler ignores a socket it cannot connect to, then reports a
+        # logging error for every line: a probe makes that an OSError now
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+            probe.connect(address)
         handler = logging.handlers.SysLogHandler(
-            address=file[len("syslog:"):] or "/dev/log", socktype=socket.SOCK_DGRAM,
+            address=address, socktype=socket.SOCK_DGRAM,
             facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.ident = f"sipwire[{os.getpid()}]: "
     elif file:
