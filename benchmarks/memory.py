@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,15 +127,19 @@ async def purge_stall(bindings: int, expired: bool,
     real_purge = store.purge
     store.purge = timed_purge  # type: ignore[method-assign]
     steps: list[float] = []
-    real_step = getattr(store, "purge_step", None)
-    if real_step is not None:
-        def timed_step(now: float) -> Any:
-            start = time.perf_counter()
-            done = real_step(now)
-            steps.append(time.perf_counter() - start)
-            return done
+    real_steps = getattr(store, "purge_steps", None)
+    if real_steps is not None:
+        def timed_steps(now: float) -> Iterator[Any]:
+            steps_of = iter(real_steps(now))
+            while True:
+                start = time.perf_counter()
+                step = next(steps_of, None)
+                steps.append(time.perf_counter() - start)
+                if step is None:
+                    return
+                yield step
 
-        store.purge_step = timed_step  # type: ignore[attr-defined]
+        store.purge_steps = timed_steps  # type: ignore[method-assign]
     stalls: list[float] = []
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe(stalls, stop))
