@@ -194,3 +194,13 @@ async def test_call_to_a_name(dns_server: ZoneServer, tmp_path: Path,
     finally:
         await kill_all([answer])
         await asyncio.wait_for(busy.close(), TIMEOUT)
+
+
+async def test_options_says_where_it_resolves(dns_server: ZoneServer,
+                                              targets: tuple[Target, Target],
+                                              run_cli: RunCli) -> None:
+    result = await run_cli("options", "sip:probe@failover.test", "--count", "1",
+                           "--dns-server", dns_server.address)
+    assert result.status == 0, result.err
+    assert result.out.splitlines()[0] == (f"OPTIONS sip:probe@failover.test via RFC 3263 "
+                                          f"(DNS at {dns_server.address})")

@@ -85,6 +85,13 @@ class DnsResolver:
             if self.nameservers is not None else "system"
         return f"<DnsResolver {where}>"
 
+    def __str__(self) -> str:
+        """What a command prints: ``RFC 3263 (DNS at 127.0.0.1:5353)``."""
+        where = "the system's resolver" if self.nameservers is None else \
+            "DNS at " + ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}"
+                                  for h, p in self.nameservers)
+        return f"RFC 3263 ({where})"
+
     # -- RFC 3263 -------------------------------------------------------------------------
 
     async def resolve(self, uri: URI, *,
