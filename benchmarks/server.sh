@@ -140,8 +140,8 @@ elif ((WORKERS > 1)); then
     PINNING="none ($WORKERS server workers on $NCPU cores: server and SIPp share them)"
 fi
 SIPP_SOCKETS=()
-# SIPp needs max_socket under the open-file limit (it refuses to start otherwise)
-((WORKERS > 1)) && SIPP_SOCKETS=(-t un -max_socket "$(($(ulimit -n) - 256))")
+# SIPp needs max_socket plus the open calls under the open-file limit
+((WORKERS > 1)) && SIPP_SOCKETS=(-t un -max_socket "$(($(ulimit -n) / 2))")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sipwire-bench.XXXXXX")
 STARTED=()  # PIDs of the long-running processes this script started

@@ -589,8 +589,13 @@ async def _run_workers(config: ServerConfig, count: int, command: list[str], dir
     loop.add_signal_handler(signal.SIGHUP, supervisor.signal_all, signal.SIGHUP)
     keepers: list[asyncio.Task[None]] = []
     try:
-        first = [await supervisor.spawn(i) for i in range(count)]
-        if not await _all_ready(supervisor, first):
+        # worker 0 first: it creates the store (an SQLite file switching to WAL
+        # takes a lock that a second process opening it at the same moment
+        # would fail on); then the others, together
+        first = [await supervisor.spawn(0)]
+        if await _all_ready(supervisor, first):
+            first += [await supervisor.spawn(i) for i in range(1, count)]
+        if len(first) < count or not await _all_ready(supervisor, first):
             await supervisor.stop()
             print("sipwire serve: cannot start: a worker did not start", file=sys.stderr)
             return 1
