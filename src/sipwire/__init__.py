@@ -7,6 +7,7 @@ The message layer is re-exported here::
     >>> msg.via[0].branch, msg.cseq.seq, msg.call_id
 """
 
+from ._build import BUILD
 from .message.errors import MessageTooLarge, ParseError, UnsupportedVersion
 from .message.fields.base import Field, register
 from .message.fields.cseq import CSeq
@@ -30,6 +31,7 @@ from .message.uri import URI
 __version__ = "0.1.0"
 
 __all__ = [
+    "BUILD",
     "DEFAULT_LIMITS",
     "URI",
     "BadMessage",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from .._build import BUILD
 from . import inspect
 
 __all__ = ["main"]
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sipwire", description="A SIP (RFC 3261) stack and server: tools and server."
     )
-    parser.add_argument("--version", action="version", version=f"sipwire {__version__}")
+    parser.add_argument("--version", action="version", version=f"sipwire {__version__} ({BUILD})")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of a failure (also accepted after "
                              "the command, and as SIPWIRE_DEBUG=1)")

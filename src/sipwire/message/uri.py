@@ -38,7 +38,7 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*", re.ASCII)
 _P = rf"[\[\]/:&+${UNRESERVED}%]"
 _H = rf"[\[\]/?:+${UNRESERVED}%]"
 _SIP_FAST_RE = re.compile(
-    rf"(?:([{UNRESERVED}&=+$,;?/%]+)(?::([{UNRESERVED}&=+$,%]*))?@)?"
+    rf"(?:([{UNRESERVED}&=+$,;?/%]++)(?::([{UNRESERVED}&=+$,%]*+))?@)?"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*)(?::([0-9]{1,5}))?"
     rf"((?:;{_P}+(?:={_P}+)?)*)"
     rf"(?:\?({_H}+={_H}*(?:&{_H}+={_H}*)*))?",
@@ -50,7 +50,7 @@ _BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 #: parts ``URI.from_parts()`` takes: user, password, host, port, parameters
 #: and headers.
 SIP_URI_FAST = (
-    rf"[Ss][Ii][Pp][Ss]?:(?:([{UNRESERVED}&=+$,;?/%]+)(?::([{UNRESERVED}&=+$,%]*))?@)?"
+    rf"[Ss][Ii][Pp][Ss]?:(?:([{UNRESERVED}&=+$,;?/%]++)(?::([{UNRESERVED}&=+$,%]*+))?@)?"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*)(?::([0-9]{1,5}))?"
     rf"((?:;{_P}+(?:={_P}+)?)*)"
     rf"(?:\?({_H}+={_H}*(?:&{_H}+={_H}*)*))?"

@@ -147,6 +147,20 @@ def _encoded(flow: Source) -> bytes:
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9.])?")
 
 
+@functools.lru_cache(maxsize=1024)
+def _flowable(flow: Source) -> bool:
+    """Whether ``flow`` can be written in a token: a known transport, and an
+    IP address or a host name of at most 253 characters."""
+    if flow.transport.upper() not in _TRANSPORTS or not 0 <= flow.port < 65536:
+        return False
+    host = flow.host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOSTNAME.fullmatch(host) is not None
+    return True
+
+
 class RouteToken:
     """Signs and checks Record-Route tokens with one secret (see the module)."""
 
@@ -162,19 +176,9 @@ class RouteToken:
                                 tag.encode("utf-8", "surrogateescape"), body))
         return hmac.digest(self._key, message, "sha256")[:_MAC_SIZE]
 
-    @staticmethod
-    @functools.lru_cache(maxsize=1024)
-    def flowable(flow: Source) -> bool:
-        """Whether ``flow`` can be written in a token: a known transport, and an
-        IP address or a host name of at most 253 characters."""
-        if flow.transport.upper() not in _TRANSPORTS or not 0 <= flow.port < 65536:
-            return False
-        host = flow.host.strip("[]")
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return _HOSTNAME.fullmatch(host) is not None
-        return True
+    # a plain assignment, not a decorator over lru_cache: the compiled build
+    # (Cython) takes @staticmethod only over a function
+    flowable = staticmethod(_flowable)
 
     def sign(self, call_id: str, from_tag: str | None, *, caller_flow: Source | None = None,
              callee_flow: Source | None = None) -> str:
