@@ -4,6 +4,9 @@
 #
 #   bash benchmarks/instructions.sh              # the src/ of this checkout
 #   bash benchmarks/instructions.sh OTHER/src    # another tree's src/, to compare
+#   PYTHON=.venv-compiled/bin/python bash benchmarks/instructions.sh installed
+#                                                # the sipwire installed in PYTHON's
+#                                                # environment (the compiled build)
 #
 # It runs `profile_server.py register --in-process --no-gc` (`sipwire serve`'s
 # Server, its REGISTER datagrams handed to the UDP listener in rounds of 32, no
@@ -22,8 +25,9 @@ if ! command -v valgrind >/dev/null; then
     echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2
     exit 2
 fi
-# the interpreter itself, not a wrapper script (valgrind would count the wrapper)
-PY=$(python3 -c 'import sys; print(sys.executable)')
+# the interpreter itself, not a wrapper script (valgrind would count the wrapper);
+# a venv's python is kept as it is, so that its site-packages are seen
+PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
 
 count() {
     PYTHONHASHSEED=0 SIPWIRE_SRC=$SRC valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -36,5 +40,8 @@ high=$(count 3000)
 if [ -z "$low" ] || [ -z "$high" ]; then
     echo "instructions.sh: valgrind gave no count" >&2
     exit 1
+fi
+if [ "$SRC" = installed ]; then
+    SRC="$PY ($("$PY" -c 'import sipwire; print(sipwire.BUILD)' 2>/dev/null || echo 'no BUILD'))"
 fi
 echo "$SRC: $(( (high - low) / 2000 )) instructions per REGISTER"

@@ -55,8 +55,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the sipwire of this checkout (SIPWIRE_SRC: another tree's src/, to compare)
-sys.path.insert(0, os.environ.get("SIPWIRE_SRC") or str(ROOT / "src"))
+# the sipwire of this checkout (SIPWIRE_SRC: another tree's src/, to compare;
+# SIPWIRE_SRC=installed: the sipwire installed in this interpreter, e.g. the
+# compiled build)
+if os.environ.get("SIPWIRE_SRC") != "installed":
+    sys.path.insert(0, os.environ.get("SIPWIRE_SRC") or str(ROOT / "src"))
 
 from sipwire.server.app import Server, _tune_gc  # noqa: E402
 from sipwire.server.config import ServerConfig  # noqa: E402

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sipwire
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -161,14 +163,20 @@ class Serving:
             self.reader.cancel()
 
 
+#: the folder the sipwire under test was imported from, for a subprocess's
+#: PYTHONPATH: this checkout's src/ in a development run, the site-packages of a
+#: (compiled) install otherwise, so that its subprocesses run the same build and
+#: not the pure source
+SIPWIRE_PATH = str(Path(sipwire.__file__).resolve().parents[1])
+
+
 def sipwire_environment(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a ``sipwire`` command in a test: this checkout's
     sources, and ``home/data`` as ``$XDG_DATA_HOME``, so that the default user
     file is ``home/data/sipwire/users.db`` and never the one of the account
     running the tests (nor its ``$SIPWIRE_USERS``); ``extra`` is added."""
     env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = SIPWIRE_PATH + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("SIPWIRE_USERS", None)
     env["XDG_DATA_HOME"] = str(home / "data")
     env.update(extra)

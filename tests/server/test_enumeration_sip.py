@@ -34,7 +34,7 @@ from sipwire.auth import DigestClient, MemoryUserStore
 
 from .conftest import OpenPhone, Serve
 from .phone import Phone, response_of
-from .processes import Serving, free_port, sipvicious, start_serve
+from .processes import SIPWIRE_PATH, Serving, free_port, sipvicious, start_serve
 
 SDP = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 RUN_TIMEOUT = 45.0
@@ -165,7 +165,7 @@ def add_user(path: Path, aor: str, password: str) -> None:
         [sys.executable, "-m", "sipwire.cli.main", "user", "add", aor, "--password-stdin",
          "--users", str(path)], input=password + "\n", capture_output=True, text=True,
         timeout=60, check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+        env={**os.environ, "PYTHONPATH": SIPWIRE_PATH})
     assert result.returncode == 0, result.stderr
 
 

@@ -24,7 +24,7 @@ import pytest
 from sipwire.auth import DigestClient
 
 from .phone import Phone, response_of
-from .processes import Serving, free_port, sipvicious, start_serve
+from .processes import SIPWIRE_PATH, Serving, free_port, sipvicious, start_serve
 
 PASSWORD = "7391"
 RUN_TIMEOUT = 45.0
@@ -49,7 +49,7 @@ def add_user(users: Path, aor: str, password: str) -> None:
         [sys.executable, "-m", "sipwire.cli.main", "user", "add", aor, "--password-stdin",
          "--users", str(users)], input=password + "\n", capture_output=True, text=True,
         timeout=60, check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")})
+        env={**os.environ, "PYTHONPATH": SIPWIRE_PATH})
     assert result.returncode == 0, result.stderr
 
 

@@ -101,7 +101,9 @@ class Message:
     #: the start line as received, or None for a built message
     _start: str | None
 
-    is_request: ClassVar[bool]
+    #: True for Request, False for Response (a value here, not a bare annotation,
+    #: which the compiled build would read as a field of the extension type)
+    is_request: ClassVar[bool] = False
 
     # -- body ---------------------------------------------------------------------
 

@@ -17,10 +17,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..processes import terminate
+from ..processes import SIPWIRE_PATH, terminate
 from .certs import Issued
 
-SRC = Path(__file__).resolve().parents[3] / "src"
+#: the sipwire under test (see processes.SIPWIRE_PATH)
+SRC = Path(SIPWIRE_PATH)
 START_TIMEOUT = 20.0
 
 

@@ -15,7 +15,6 @@ _RULE = "RFC 3261 §20.16"
 _CSEQ_RE = re.compile(rf"[ \t]*([0-9]+)[ \t]+({TOKEN})[ \t]*", re.ASCII)
 
 
-@register("CSeq")
 class CSeq(Field):
     """``CSeq: 4711 INVITE``: ``seq`` below 2**31 (§8.1.1.5) and ``method``."""
 
@@ -58,3 +57,7 @@ class CSeq(Field):
             return True
         seq, method = raw.split()
         return int(seq) != self.seq or method != self.method
+
+
+# a call, not a decorator: CSeq is an extension type in the compiled build
+register("CSeq")(CSeq)

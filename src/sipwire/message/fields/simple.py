@@ -19,7 +19,6 @@ N = TypeVar("N", bound="_Number")
 DELTA_SECONDS_MAX = 2**32 - 1
 
 
-@register("Call-ID", "i")
 class CallID(Field):
     """``Call-ID: callid`` where callid = word ["@" word] (§20.8)."""
 
@@ -52,6 +51,10 @@ class CallID(Field):
         # compared with the kept text instead of parsing it again
         raw = self._raw
         return raw is None or raw.strip(" \t") != self.value
+
+
+# a call, not a decorator: CallID is an extension type in the compiled build
+register("Call-ID", "i")(CallID)
 
 
 class _Number(Field):

@@ -31,7 +31,6 @@ _VIA_FAST_RE = re.compile(
 )
 
 
-@register("Via", "v", multi=True)
 class Via(Field):
     """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``.
 
@@ -227,3 +226,7 @@ class Via(Field):
             self.params.pop(name, None)
         else:
             self.params[name] = value
+
+
+# a call, not a decorator: Via is an extension type in the compiled build
+register("Via", "v", multi=True)(Via)

@@ -1,0 +1,4 @@
+# Cython declarations for the compiled build (see fields/base.pxd).
+
+cdef class Headers:
+    cdef public object _index, _lines

@@ -1,0 +1,70 @@
+"""Which build is loaded: the compiled extension modules or pure Python.
+
+``scripts/test.sh`` runs the suite twice and says which build each run must
+have loaded with ``SIPWIRE_EXPECT_COMPILED`` (1: compiled, 0: pure); without
+it, the tests check only that the build's description is consistent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import os
+import subprocess
+import sys
+
+import pytest
+
+import sipwire
+from sipwire._build import BUILD, build_description, compiled_modules
+
+from .server.processes import SIPWIRE_PATH
+
+EXPECT = os.environ.get("SIPWIRE_EXPECT_COMPILED")
+#: modules on the hot path that a compiled build must have compiled
+HOT = ("sipwire.message.parser", "sipwire.message.headers", "sipwire.message.message",
+       "sipwire.message.fields.via", "sipwire.message.fields.nameaddr", "sipwire.message.uri",
+       "sipwire.transaction.layer", "sipwire.transport.layer", "sipwire.proxy.core",
+       "sipwire.registrar.core")
+
+
+def _is_extension(module_name: str) -> bool:
+    module = importlib.import_module(module_name)
+    origin = getattr(module, "__file__", None) or ""
+    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+def test_every_listed_module_is_loaded_from_its_extension() -> None:
+    names = compiled_modules()
+    assert list(names) == sorted(set(names))
+    for name in names:
+        assert _is_extension(name), name
+    assert BUILD == build_description() == (
+        "pure Python" if not names else f"compiled: {len(names)} modules")
+    assert sipwire.BUILD == BUILD
+
+
+@pytest.mark.skipif(EXPECT != "1", reason="SIPWIRE_EXPECT_COMPILED=1 is not set")
+def test_the_compiled_build_is_loaded() -> None:
+    names = compiled_modules()
+    assert names, "SIPWIRE_EXPECT_COMPILED=1 but sipwire is pure Python here"
+    for name in HOT:
+        assert name in names, name
+        assert _is_extension(name), name
+    # modules run with ``python -m`` stay Python
+    assert "sipwire.cli.main" not in names
+
+
+@pytest.mark.skipif(EXPECT != "0", reason="SIPWIRE_EXPECT_COMPILED=0 is not set")
+def test_the_pure_build_is_loaded() -> None:
+    assert compiled_modules() == ()
+    for name in HOT:
+        assert not _is_extension(name), name
+
+
+def test_version_names_the_build() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sipwire.cli.main", "--version"], capture_output=True, text=True,
+        timeout=60, check=False, env={**os.environ, "PYTHONPATH": SIPWIRE_PATH})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"sipwire {sipwire.__version__} ({BUILD})"
