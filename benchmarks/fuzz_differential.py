@@ -18,7 +18,11 @@ swapped between messages.
     python benchmarks/fuzz_differential.py                  # 60 s
     python benchmarks/fuzz_differential.py --seconds 600 --seed 7
     python benchmarks/fuzz_differential.py --pure .venv/bin/python \\
-        --compiled .venv-compiled/bin/python --seconds 5     # what CI runs
+        --compiled .venv-compiled/bin/python --seconds 5
+
+(CI runs it for a few seconds from ``tests/test_fuzz_differential.py`` in the
+compiled build's suite, the pure worker being the same interpreter with
+``PYTHONPATH=src``: ``--pure-src src``.)
 
 ``--pure`` and ``--compiled`` name the interpreters (defaults: ``.venv`` and
 ``.venv-compiled`` of this checkout, see ``scripts/test.sh``); the driver
@@ -139,8 +143,10 @@ def mutate(rng: random.Random, pool: list[bytes]) -> bytes:
 class Worker:
     """A worker subprocess in one interpreter."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, path: str | None = None) -> None:
         env = {**os.environ, "PYTHONHASHSEED": "0"}
+        if path is not None:  # sipwire from this folder (a src/: the pure source)
+            env["PYTHONPATH"] = path
         self.process = subprocess.Popen(
             [os.path.abspath(python), str(Path(__file__).resolve()), "--worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
@@ -181,9 +187,10 @@ def compare(inputs: list[bytes], pure: Worker, compiled: Worker) -> tuple[int, b
 
 
 def run(pure_python: str, compiled_python: str, seconds: float, seed: int,
-        max_inputs: int | None = None) -> int:
+        pure_path: str | None = None) -> int:
+    """Compare the builds for ``seconds``; the exit status of ``main``."""
     pool = seeds()
-    pure, compiled = Worker(pure_python), Worker(compiled_python)
+    pure, compiled = Worker(pure_python, pure_path), Worker(compiled_python)
     try:
         if pure.compiled or not compiled.compiled:
             print(f"fuzz_differential: wrong builds: {pure_python} has {len(pure.compiled)} "
@@ -193,7 +200,7 @@ def run(pure_python: str, compiled_python: str, seconds: float, seed: int,
         rng = random.Random(seed)
         done = 0
         start = time.monotonic()
-        while time.monotonic() - start < seconds and (max_inputs is None or done < max_inputs):
+        while time.monotonic() - start < seconds:
             batch = list(pool) if done == 0 else [mutate(rng, pool) for _ in range(100)]
             agreed, bad = compare(batch, pure, compiled)
             done += agreed
@@ -217,6 +224,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pure", default=str(ROOT / ".venv" / "bin" / "python"))
+    parser.add_argument("--pure-src", metavar="DIR",
+                        help="run the pure worker with PYTHONPATH=DIR (e.g. this checkout's "
+                             "src/ with the compiled build's interpreter)")
     parser.add_argument("--compiled", default=str(ROOT / ".venv-compiled" / "bin" / "python"))
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=int(time.time()))
@@ -224,7 +234,7 @@ def main() -> int:
     if args.worker:
         worker()
         return 0
-    return run(args.pure, args.compiled, args.seconds, args.seed)
+    return run(args.pure, args.compiled, args.seconds, args.seed, args.pure_src)
 
 
 if __name__ == "__main__":
