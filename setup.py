@@ -40,10 +40,13 @@ COMPILED = (
     "sipwire/routing",
     "sipwire/proxy",
 )
-#: modules left as Python: those run with ``python -m``, and those whose
-#: compiled form was no faster or behaved differently (see BENCHMARKS.md)
+#: modules of those packages left as Python (the modules run with ``python -m``,
+#: sipwire.cli.*, and the benchmarks are outside them; server/, location/ and
+#: auth/ compiled were no faster per REGISTER: see BENCHMARKS.md)
 PURE = {
-    "sipwire/registrar/registrar.py",  # inspect.isawaitable on coroutines it defines
+    # tells stores' coroutines from plain results with inspect.isawaitable: kept
+    # Python as a precaution, and not on the parse path
+    "sipwire/registrar/registrar.py",
 }
 
 
