@@ -29,6 +29,9 @@ def _environment(ca: Path | None = None, data: Path | None = None) -> dict[str, 
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("SIPWIRE_USERS", None)
+    # the default configuration, as a user gets it: one worker per core (tests/conftest.py
+    # pins other tests to one)
+    env.pop("SIPWIRE_WORKERS", None)
     if ca is not None:
         env["SSL_CERT_FILE"] = str(ca)
     if data is not None:
