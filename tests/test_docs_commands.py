@@ -74,3 +74,24 @@ def test_the_readme_library_example_runs() -> None:
     exec(compile(block.group(1), "README.md", "exec"), namespace)
     assert namespace["resp"].status == 200  # type: ignore[attr-defined]
     assert namespace["msg"].method == "INVITE"  # type: ignore[attr-defined]
+
+
+def test_every_command_line_of_the_readme_parses() -> None:
+    """The README's command list is made of commands the parser accepts."""
+    from sipwire.cli.main import build_parser
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## The command line\n\n```sh\n(.*?)```", text, re.S)
+    assert block is not None
+    parser = build_parser()
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    seen = 0
+    for line in lines:
+        for command in line.split("#", 1)[0].split(";"):
+            command = command.partition("|")[2] if "|" in command else command
+            words = shlex.split(command.replace("[", "").replace("]", ""))  # [--opt]: given
+            if not words or words[0] != "sipwire":
+                continue
+            parser.parse_args(words[1:])  # SystemExit (a failing test) if not
+            seen += 1
+    assert seen >= 20
