@@ -162,8 +162,13 @@ async def test_reliable_ringing_and_prack(make_ua: MakeUA, caller_policy: Rel100
     at_bob: list[Request | Response] = []
 
     def spy(into: list[Request | Response]) -> ReceiveFilter:
+        seen: set[bytes] = set()  # a retransmission (T1 is short here) counts once
+
         def keep(message: Request | Response, flow: object) -> bool:
-            into.append(message)
+            data = bytes(message)
+            if data not in seen:
+                seen.add(data)
+                into.append(message)
             return True
         return keep
 

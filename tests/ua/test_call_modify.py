@@ -34,8 +34,15 @@ Handler = Callable[[Request, ServerTransactionHandle], Awaitable[Response | None
 
 
 def spy(into: list[Request | Response]) -> ReceiveFilter:
+    """Keeps each message received, a retransmission (the same bytes again:
+    T1 is 5 ms here) once."""
+    seen: set[bytes] = set()
+
     def keep(message: Request | Response, flow: object) -> bool:
-        into.append(message)
+        data = bytes(message)
+        if data not in seen:
+            seen.add(data)
+            into.append(message)
         return True
     return keep
 
