@@ -39,7 +39,7 @@ def run_parse(args: argparse.Namespace) -> int:
     try:
         msg = parse(data)
     except ParseError as exc:
-        print(f"sipwire: {args.file}: {exc} -> {exc.status_code}", file=sys.stderr)
+        print(f"sipwire parse: {args.file}: {exc} -> {exc.status_code}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(describe(msg), indent=2, ensure_ascii=False))
