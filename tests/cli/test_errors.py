@@ -262,3 +262,13 @@ def test_an_http_address_in_use_is_one_line(tmp_path: Path) -> None:
                          "memory:", "--control", "", "--http", f"127.0.0.1:{port}", cwd=tmp_path)
     assert one_line(result) == (f"sipwire serve: cannot start: cannot serve HTTP on "
                                 f"127.0.0.1:{port}: address already in use")
+
+
+def test_a_store_that_cannot_open_is_one_line_with_several_workers(tmp_path: Path) -> None:
+    env = sipwire_environment(tmp_path, SIPWIRE_WORKERS="2")
+    result = sipwire("serve", "--listen", "udp:127.0.0.1:0", "--auth", "off",
+                     "--store", f"sqlite:///{tmp_path}/no/such/dir/loc.db", cwd=tmp_path,
+                     env=env)
+    line = one_line(result)
+    assert line.startswith("sipwire serve: cannot start: cannot open location database")
+    assert result.returncode == 1

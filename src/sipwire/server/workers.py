@@ -597,7 +597,11 @@ async def _run_workers(config: ServerConfig, count: int, command: list[str], dir
             first += [await supervisor.spawn(i) for i in range(1, count)]
         if len(first) < count or not await _all_ready(supervisor, first):
             await supervisor.stop()
-            print("sipwire serve: cannot start: a worker did not start", file=sys.stderr)
+            # a worker that could not start said why in its one line, and ended
+            # with status 1: say nothing more then (one failure, one line)
+            if not any(process.returncode == 1 for process in first):
+                print(f"sipwire serve: cannot start: a worker did not start within "
+                      f"{START_TIMEOUT:g} s", file=sys.stderr)
             return 1
         for probe in probes:  # a probe socket would take a share of the datagrams
             probe.close()
