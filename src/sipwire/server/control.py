@@ -182,8 +182,6 @@ class Operator:
 
     async def families(self) -> list[Sample]:
         server = self.server
-        engine = server.engine
-        throttle = engine.policy.throttle
         now = server.clock()
         try:
             async with asyncio.timeout(STORE_TIMEOUT):
@@ -191,7 +189,23 @@ class Operator:
             store_up: bool | None = True
         except (StoreError, TimeoutError):
             bindings, store_up = None, False
-        return server.metrics.collect(
+        own = self._collect(bindings, store_up)
+        relay = server.relay
+        if relay is None or relay.figures is None:
+            return own
+        # worker 0 of --workers N: the others' figures added (server.workers)
+        await relay.gather_figures()
+        return relay.figures.merge(own)
+
+    def local_families(self) -> list[Sample]:
+        """This process's figures, without the location store's (which every
+        worker shares): what a worker other than 0 sends to worker 0."""
+        return self._collect(None, None)
+
+    def _collect(self, bindings: int | None, store_up: bool | None) -> list[Sample]:
+        engine = self.server.engine
+        throttle = engine.policy.throttle
+        return self.server.metrics.collect(
             transactions=engine.transactions, connections=engine.transport.connections,
             bindings=bindings, bans=throttle.bans(engine.policy.clock()),
             auth_failures=throttle.failures, retransmissions=engine.retransmissions,
@@ -486,6 +500,9 @@ class Operations:
         """Open the control socket and the HTTP endpoint; ``OSError`` (with the
         path or address) when one cannot be, nothing left open then."""
         config = self.operator.server.config
+        relay = self.operator.server.relay
+        if relay is not None:  # --workers N: worker 0 serves everyone's figures
+            relay.share_figures(self.operator.local_families)
         try:
             if config.control is None or config.control:
                 await self._start_control(config.control)

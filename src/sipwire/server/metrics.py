@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -43,7 +44,7 @@ from ..transport.base import Flow
 from .logs import Tracer
 
 __all__ = ["KNOWN_METHODS", "Histogram", "LoopLagProbe", "Metrics", "MetricsTap", "Sample",
-           "TimedStore", "render"]
+           "TimedStore", "WorkerFigures", "decode_snapshot", "encode_snapshot", "render"]
 
 #: request methods counted by name; others are counted as ``other``
 KNOWN_METHODS = frozenset({
@@ -427,3 +428,151 @@ def as_dict(families: Iterable[Sample], prefix: str = "sipwire_") -> dict[str, A
             else:
                 out[name] = value
     return out
+
+
+# -- the figures of several workers (``sipwire serve --workers N``) --------------------------
+
+#: bytes of one snapshot part at most: a Unix datagram this size is always
+#: accepted (the limit is the socket buffer, 200 KiB by default)
+SNAPSHOT_PART = 32768
+#: samples of one family per piece of a part (a piece never exceeds a part)
+_PIECE_SAMPLES = 200
+#: parts of one snapshot at most.  The label sets are bounded (``KNOWN_METHODS``
+#: by three-digit statuses, the store's operations), so a real snapshot needs a
+#: handful; a worker drops a snapshot announcing more
+MAX_SNAPSHOT_PARTS = 64
+#: families that describe the shared location store: worker 0's alone is shown
+_SHARED = frozenset({"bindings", "store_up"})
+#: gauges combined otherwise than summed: the earliest start, the worst lag,
+#: draining when any worker is
+_GAUGE_RULES: dict[str, Callable[[float, float], float]] = {
+    "start_time_seconds": min, "event_loop_lag_last_seconds": max, "draining": max}
+
+_SampleKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def encode_snapshot(families: Iterable[Sample]) -> list[bytes]:
+    """``families`` (without their help) as JSON parts of at most
+    ``SNAPSHOT_PART`` bytes each, a family's samples split across parts when
+    they do not fit in one: every part decodes alone (``decode_snapshot``)."""
+    parts: list[bytes] = []
+    pieces: list[str] = []
+    size = 2
+    for family in families:
+        samples = family.samples
+        for start in range(0, max(len(samples), 1), _PIECE_SAMPLES):
+            piece = json.dumps(
+                [family.name, family.kind,
+                 [[suffix, [list(pair) for pair in labels], value]
+                  for suffix, labels, value in samples[start:start + _PIECE_SAMPLES]]],
+                separators=(",", ":"))
+            if pieces and size + len(piece) + 1 > SNAPSHOT_PART:
+                parts.append(("[" + ",".join(pieces) + "]").encode())
+                pieces, size = [], 2
+            pieces.append(piece)
+            size += len(piece) + 1
+    parts.append(("[" + ",".join(pieces) + "]").encode())
+    return parts
+
+
+def decode_snapshot(data: bytes) -> list[Sample]:
+    """The families of one part written by ``encode_snapshot``; ``ValueError``
+    when it is not one."""
+    families: list[Sample] = []
+    for name, kind, samples in json.loads(data):
+        if not isinstance(name, str) or kind not in ("counter", "gauge", "histogram"):
+            raise ValueError(f"not a metric family: {name!r} {kind!r}")
+        families.append(Sample(name, kind, "", tuple(
+            (str(suffix), tuple((str(k), str(v)) for k, v in labels), float(value))
+            for suffix, labels, value in samples)))
+    return families
+
+
+class WorkerFigures:
+    """What worker 0 knows of the other workers' figures, to add to its own.
+
+    Each other worker sends a snapshot of its families every second and when
+    asked (``server.workers``); ``update`` keeps the latest of each.  When a
+    worker stops or is restarted (``retire``), its counters and histograms are
+    kept, added to those of the workers gone before, so that a total never
+    goes down (Prometheus counters are monotonic), and its gauges are dropped.
+    ``merge`` adds them all to worker 0's own families:
+
+    - counters and histograms (every bucket, ``_sum``, ``_count``): summed;
+    - gauges: summed (transactions, open connections, bans), except
+      ``start_time_seconds`` (the earliest), ``event_loop_lag_last_seconds``
+      (the worst), ``draining`` (1 when any worker drains), and ``bindings``
+      and ``store_up``, which describe the one shared store: worker 0's;
+    - ``workers_reporting``: how many workers' figures are in the sums.
+    """
+
+    __slots__ = ("received", "retired", "snapshots")
+
+    def __init__(self) -> None:
+        #: the latest snapshot of each other worker
+        self.snapshots: dict[int, list[Sample]] = {}
+        #: when each arrived (the caller's clock)
+        self.received: dict[int, float] = {}
+        #: the counters and histograms of the workers gone, by family and sample
+        self.retired: dict[str, dict[_SampleKey, float]] = {}
+
+    def update(self, worker: int, families: list[Sample], now: float) -> None:
+        self.snapshots[worker] = families
+        self.received[worker] = now
+
+    def retire(self, worker: int) -> None:
+        """``worker`` stopped or restarted: keep its counts, drop its gauges."""
+        families = self.snapshots.pop(worker, None)
+        self.received.pop(worker, None)
+        for family in families or ():
+            if family.kind == "gauge":
+                continue
+            kept = self.retired.setdefault(family.name, {})
+            for suffix, labels, value in family.samples:
+                kept[(suffix, labels)] = kept.get((suffix, labels), 0.0) + value
+
+    def merge(self, own: list[Sample]) -> list[Sample]:
+        """``own`` with the other workers' figures added (see the class)."""
+        others: dict[str, list[Sample]] = {}
+        order: list[str] = [family.name for family in own]
+        kinds = {family.name: family.kind for family in own}
+        for families in self.snapshots.values():
+            for family in families:
+                if family.name in _SHARED:
+                    continue
+                if family.name not in kinds:
+                    kinds[family.name] = family.kind
+                    order.append(family.name)
+                others.setdefault(family.name, []).append(family)
+        for name in self.retired:
+            if name not in kinds:
+                kinds[name] = "counter"
+                order.append(name)
+        helps = {family.name: family.help for family in own}
+        mine = {family.name: family for family in own}
+        merged: list[Sample] = []
+        for name in order:
+            kind = kinds[name]
+            combine = _GAUGE_RULES.get(name, _add) if kind == "gauge" else _add
+            values: dict[_SampleKey, float] = {}
+            sources = ([mine[name]] if name in mine else []) + others.get(name, [])
+            for family in sources:
+                if family.kind != kind:
+                    continue  # a worker of another version: not comparable
+                for suffix, labels, value in family.samples:
+                    key = (suffix, labels)
+                    values[key] = combine(values[key], value) if key in values else value
+            if kind != "gauge":
+                for key, value in self.retired.get(name, {}).items():
+                    values[key] = values.get(key, 0.0) + value
+            merged.append(Sample(name, kind, helps.get(name, name.replace("_", " ")),
+                                 tuple((suffix, labels, value)
+                                       for (suffix, labels), value in values.items())))
+        merged.append(Sample("workers_reporting", "gauge",
+                             "workers whose figures are in these sums (--workers)",
+                             (("", (), float(1 + len(self.snapshots))),)))
+        return merged
+
+
+def _add(a: float, b: float) -> float:
+    return a + b

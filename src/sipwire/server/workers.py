@@ -28,7 +28,13 @@ sockets (``Relay``), one per worker in a private directory:
 - a response that matches no client transaction of the worker it reached
   (the kernel hashed its source to another worker than the one that sent
   the request) goes to the others, and the one whose client transaction it
-  matches handles it (§17.1.3).
+  matches handles it (§17.1.3);
+- ``/metrics`` and the control socket are served by worker 0 alone, so every
+  other worker sends it a snapshot of its figures (``Metrics.collect``: the
+  counters, histograms and gauges, not the shared store's) every
+  ``SHARE_INTERVAL`` seconds, when it stops, and when worker 0 asks (on each
+  scrape or ``sipwire stats``, waiting at most ``GATHER_TIMEOUT``).  Worker 0
+  adds them to its own (``WorkerFigures``); nothing is sent per message.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from ..transport.base import Address, Connection, Flow, ListeningPoint, Transpor
 from ..transport.layer import MessageHandler, TransportLayer
 from .config import ServerConfig
 from .logs import log
+from .metrics import MAX_SNAPSHOT_PARTS, Sample, WorkerFigures, decode_snapshot, encode_snapshot
 
 __all__ = ["Relay", "RemoteConnection", "WorkerContext", "supervise", "worker_count"]
 
@@ -77,6 +84,10 @@ STOP_MARGIN = 5.0
 #: seconds before restarting a worker that died, doubled while they die young
 RESTART_DELAY = 0.2
 MAX_RESTART_DELAY = 5.0
+#: seconds between two snapshots of a worker's figures sent to worker 0
+SHARE_INTERVAL = 1.0
+#: seconds worker 0 waits for the others' fresh snapshots when asked for figures
+GATHER_TIMEOUT = 0.5
 
 
 def worker_count(config: ServerConfig) -> int:
@@ -219,6 +230,9 @@ class Relay:
     ``S``  send: the payload is to be sent on the receiver's connection
     ``R``  response: a response that matched no client transaction of the
            sender, with the flow it arrived on
+    ``M``  metrics: part PART of COUNT of the sender's snapshot number SEQ
+           (``encode_snapshot``), for worker 0
+    ``Q``  query: worker 0 asks for a snapshot now
     """
 
     def __init__(self, context: WorkerContext, transport: TransportLayer,
@@ -238,6 +252,15 @@ class Relay:
         self.lost = 0
         self.forwarded = 0
         self.responses_relayed = 0
+        #: worker 0: the other workers' figures (None in the others)
+        self.figures = WorkerFigures() if self.index == 0 else None
+        self._figures_source: Callable[[], list[Sample]] | None = None
+        self._sharing: asyncio.Task[None] | None = None
+        self._snapshot_seq = 0
+        #: worker 0: the parts of a snapshot being received, by sender
+        self._parts: dict[int, tuple[int, int, dict[int, list[Sample]]]] = {}
+        #: worker 0: the workers each pending ``gather_figures`` waits for
+        self._gathers: list[tuple[set[int], asyncio.Event]] = []
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -279,8 +302,12 @@ class Relay:
 
     def close(self) -> None:
         self.transport.on_connection = None
+        if self._sharing is not None:
+            self._sharing.cancel()
+            self._sharing = None
         sock = self._socket
         if sock is not None:
+            self.send_figures()  # the last counts, before worker 0 retires ours
             self._broadcast(self._header("G"))
             asyncio.get_running_loop().remove_reader(sock.fileno())
             sock.close()
@@ -290,6 +317,88 @@ class Relay:
         for conn in list(self._remote.values()):
             conn.close()
         self._remote.clear()
+
+    # -- figures -----------------------------------------------------------------------------
+
+    def share_figures(self, source: Callable[[], list[Sample]],
+                      interval: float = SHARE_INTERVAL) -> None:
+        """Send worker 0 the families ``source`` gives, now, then every
+        ``interval`` seconds, when asked and when stopping (not in worker 0)."""
+        if self.index == 0:
+            return
+        self._figures_source = source
+        self.send_figures()
+
+        async def periodically() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self.send_figures()
+
+        self._sharing = asyncio.get_running_loop().create_task(periodically())
+
+    def send_figures(self) -> None:
+        """Write a snapshot of this worker's figures to worker 0."""
+        source = self._figures_source
+        if source is None or self.index == 0:
+            return
+        try:
+            parts = encode_snapshot(source())
+        except Exception:
+            log.exception("worker %d: cannot take a snapshot of the figures", self.index)
+            return
+        self._snapshot_seq += 1
+        path = self.context.socket_path(0)
+        for number, part in enumerate(parts):
+            header = self._header("M", str(self._snapshot_seq), str(number), str(len(parts)))
+            if self._write(path, header + part):
+                return  # worker 0 is not there (or its queue is full): the next one
+
+    async def gather_figures(self, timeout: float = GATHER_TIMEOUT) -> None:
+        """Worker 0: ask the others for a snapshot and wait for them, at most
+        ``timeout`` seconds (a worker that does not answer keeps its last)."""
+        if self.figures is None:
+            return
+        waiting = {i for i in range(self.context.count) if i != self.index}
+        for index in list(waiting):
+            if self._write(self.context.socket_path(index), self._header("Q")):
+                waiting.discard(index)  # not there (restarting): nothing to wait for
+        if not waiting:
+            return
+        done = asyncio.Event()
+        gather = (waiting, done)
+        self._gathers.append(gather)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await done.wait()
+        finally:
+            self._gathers.remove(gather)
+
+    def _figures_part(self, sender: int, fields: list[str], payload: bytes) -> None:
+        figures = self.figures
+        if figures is None:
+            return
+        seq, number, count = int(fields[2]), int(fields[3]), int(fields[4])
+        if not 0 <= number < count <= MAX_SNAPSHOT_PARTS:
+            return
+        pending = self._parts.get(sender)
+        if pending is None or pending[0] != seq:
+            pending = self._parts[sender] = (seq, count, {})
+        pending[2][number] = decode_snapshot(payload)
+        if len(pending[2]) < count:
+            return
+        del self._parts[sender]
+        families = [family for i in range(count) for family in pending[2][i]]
+        figures.update(sender, families, asyncio.get_running_loop().time())
+        for waiting, done in self._gathers:
+            waiting.discard(sender)
+            if not waiting:
+                done.set()
+
+    def _forget_figures(self, sender: int) -> None:
+        if self.figures is not None:
+            self._parts.pop(sender, None)
+            self.figures.retire(sender)
 
     def tell_supervisor(self, text: str) -> None:
         self._write(self.context.supervisor_path, f"{self.index} {text}".encode())
@@ -406,13 +515,21 @@ class Relay:
             if stale is not None and stale.worker == sender:
                 del self._remote[key]
                 stale.close()
+        elif kind == "M":
+            self._figures_part(sender, fields, payload)
+        elif kind == "Q":
+            self.send_figures()
         elif kind == "G":
             self._drop(sender)
+            self._forget_figures(sender)
         elif kind == "H":
             self._drop(sender)
+            self._forget_figures(sender)
             path = self.context.socket_path(sender)
             for held in list(self._held.values()):
                 self._write(path, self._announcement(held))
+            if sender == 0:  # worker 0 restarted: it has no figures of ours
+                self.send_figures()
 
     def _response(self, fields: list[str], payload: bytes) -> None:
         handler = self._handler
