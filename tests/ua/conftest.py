@@ -74,3 +74,18 @@ def uri(ep: Endpoint, transport: str = "udp", user: str = "bob") -> str:
 
 def request(method: str, to: str, **kwargs: Any) -> Request:
     return Request.build(method, to, from_="sip:alice@example.com", **kwargs)
+
+
+def once(spy: Callable[[Any, object], bool]) -> Callable[[Any, object], bool]:
+    """A receive filter that shows ``spy`` each message once: a retransmission
+    (the same bytes again, as UDP with a short T1 sends on a loaded machine)
+    is passed on without it."""
+    seen: set[bytes] = set()
+
+    def keep(message: Any, flow: object) -> bool:
+        data = bytes(message)
+        if data in seen:
+            return True
+        seen.add(data)
+        return spy(message, flow)
+    return keep

@@ -26,7 +26,7 @@ from sipwire.ua import (
 )
 from sipwire.ua.call import Answered, Held, MessageReceived, Resumed, Ringing
 
-from .conftest import FAST, QUICK, TIMEOUT, MakeEndpoint
+from .conftest import FAST, QUICK, TIMEOUT, MakeEndpoint, once
 
 MakeUA = Callable[..., Awaitable[UserAgent]]
 
@@ -164,7 +164,7 @@ async def test_hold_and_unhold_by_re_invite(make_ua: MakeUA) -> None:
             invites.append(message)
         return True
 
-    bob.endpoint.receive_filter = spy
+    bob.endpoint.receive_filter = once(spy)
     await asyncio.wait_for(caller.hold(), TIMEOUT)
     # RFC 3264 §8.4: the offer is sendonly, the answer recvonly
     assert b"a=sendonly" in invites[-1].body
@@ -309,7 +309,7 @@ async def test_no_ack_ends_the_call(make_ua: MakeUA) -> None:
         return True
 
     bob.endpoint.receive_filter = drop_ack
-    alice.endpoint.receive_filter = spy
+    alice.endpoint.receive_filter = once(spy)
     callee = asyncio.ensure_future(answering(bob, ring=False))
     caller = await asyncio.wait_for(alice.call(address(bob)), TIMEOUT)
     with pytest.raises(CallFailed) as failure:

@@ -99,9 +99,12 @@ async def test_attended_transfer_with_replaces(make_ua: MakeUA) -> None:
     a_b, b_a = await connected(alice, bob)          # A calls B
     b_c, c_b = await connected(bob, carol)          # B calls C (consultation)
     invites: list[Request] = []
+    seen: set[bytes] = set()  # a retransmitted INVITE counts once
 
     def spy(message: Request | Response, flow: object) -> bool:
-        if isinstance(message, Request) and message.method == "INVITE":
+        if isinstance(message, Request) and message.method == "INVITE" \
+                and bytes(message) not in seen:
+            seen.add(bytes(message))
             invites.append(message)
         return True
 
@@ -210,10 +213,12 @@ async def test_session_timer_negotiated(make_ua: MakeUA) -> None:
     alice = await make_ua("alice", session_timer=timer)
     bob = await make_ua("bob", session_timer=timer)
     oks: list[Response] = []
+    seen: set[bytes] = set()  # a retransmitted 200 counts once
 
     def spy(message: Request | Response, flow: object) -> bool:
         if isinstance(message, Response) and message.cseq.method == "INVITE" \
-                and message.status == 200:
+                and message.status == 200 and bytes(message) not in seen:
+            seen.add(bytes(message))
             oks.append(message)
         return True
 
@@ -242,8 +247,11 @@ async def timed_call(make_ua: MakeUA) -> tuple[Call, Call, dict[Call, list[Reque
     at_bob: list[Request] = []
 
     def spy(into: list[Request]) -> ReceiveFilter:
+        seen: set[bytes] = set()  # a retransmission counts once
+
         def keep(message: Request | Response, flow: object) -> bool:
-            if isinstance(message, Request):
+            if isinstance(message, Request) and bytes(message) not in seen:
+                seen.add(bytes(message))
                 into.append(message)
             return True
         return keep

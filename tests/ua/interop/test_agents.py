@@ -14,6 +14,7 @@ from sipwire.sdp import Direction
 from sipwire.ua import Call, CallState, Ended, UserAgent
 from sipwire.ua.call import Held, Resumed
 
+from ..conftest import once
 from .conftest import TIMEOUT, Site
 
 
@@ -58,7 +59,7 @@ async def test_call_hold_and_hang_up_from_each_side(site: Site, side: str) -> No
     hop = a_b.dialog.route_set[0].uri  # the server's, with its signed token as user
     assert (hop.host, hop.port, hop.lr) == ("127.0.0.1", site.port, True)
     holder, other = (a_b, b_a) if side == "caller" else (b_a, a_b)
-    (bob if side == "caller" else alice).endpoint.receive_filter = spy
+    (bob if side == "caller" else alice).endpoint.receive_filter = once(spy)
 
     await asyncio.wait_for(holder.hold(), TIMEOUT)
     assert direction(holder) is Direction.SENDONLY and direction(other) is Direction.RECVONLY
@@ -86,7 +87,7 @@ async def test_attended_transfer_with_replaces(site: Site) -> None:
             invites.append(message)
         return True
 
-    carol.endpoint.receive_filter = spy
+    carol.endpoint.receive_filter = once(spy)
     await asyncio.wait_for(b_c.hold(), TIMEOUT)  # B puts C on hold while it transfers
     # B refers A to C with Replaces naming B-C (Refer-To: <sip:carol@127.0.0.1?Replaces=...>)
     result = await asyncio.wait_for(b_a.refer(b_c), TIMEOUT)
@@ -175,8 +176,8 @@ async def test_100rel_both_ways_through_the_server(site: Site, calling: str) -> 
             ringing.append(message)
         return True
 
-    callee.endpoint.receive_filter = at_callee
-    caller.endpoint.receive_filter = at_caller
+    callee.endpoint.receive_filter = once(at_callee)
+    caller.endpoint.receive_filter = once(at_caller)
     a, b = await connected(caller, callee, target)
     [reliable] = ringing
     assert reliable.headers.getall("Require") == ["100rel"]
