@@ -65,7 +65,8 @@ async def test_subscribe_notify_refresh_and_unsubscribe(make_endpoint: MakeEndpo
     assert MessageSummary.parse(second.body).count("voice-message") == MessageCounts(2, 4, 0, 0)
     # a refresh within the dialog: 200, and a NOTIFY at once (§4.2.1.2)
     refreshed = await asyncio.wait_for(sub.refresh(300), TIMEOUT)
-    assert refreshed.status == 200 and sub.expires == 300
+    # the 200's Expires, or the remaining time of a NOTIFY handled before it
+    assert refreshed.status == 200 and sub.expires is not None and 290 <= sub.expires <= 300
     third = await asyncio.wait_for(anext(updates), TIMEOUT)
     assert (third.state.expires or 0) <= 300
     # unsubscribe: Expires 0, then the final NOTIFY (§4.1.2.3, §4.2.1.4)
