@@ -109,7 +109,8 @@ async def test_too_brief_is_asked_again_with_min_expires(make_endpoint: MakeEndp
     client = await make_endpoint("udp:127.0.0.1:0")
     sub = await asyncio.wait_for(subscribe(client, uri(server), "message-summary",
                                            from_=ALICE, expires=10), TIMEOUT)
-    assert sub.expires == 60 and notifier.subscriptions == 1
+    # (59: the remaining time of a NOTIFY handled before the 200)
+    assert sub.expires in (59, 60) and notifier.subscriptions == 1
     assert sub.core.request.cseq.seq == 2
 
 
