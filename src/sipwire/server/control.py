@@ -54,6 +54,7 @@ from ..location.store import StoreError
 from ..message.errors import ParseError
 from ..message.uri import URI
 from .config import ConfigError, ServerConfig
+from .http import close_server
 from .metrics import Sample, as_dict, render
 
 if TYPE_CHECKING:
@@ -376,12 +377,7 @@ class ControlServer:
     async def close(self) -> None:
         if self._server is None:
             return
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._server.wait_closed()
+        await close_server(self._server, self._handlers)
         self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-__all__ = ["MAX_HEAD", "HttpServer", "parse_http_address"]
+__all__ = ["MAX_HEAD", "HttpServer", "close_server", "parse_http_address"]
 
 log = logging.getLogger("sipwire.server")
 
@@ -75,12 +75,7 @@ class HttpServer:
     async def close(self) -> None:
         if self._server is None:
             return
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._server.wait_closed()
+        await close_server(self._server, self._handlers)
         self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -140,3 +135,14 @@ class HttpServer:
             log.exception("HTTP %s failed", path)
             return 500, text, f"{type(exc).__name__}: {exc}\n", head_only
         return 404, text, "not found: try /metrics or /health\n", head_only
+
+
+async def close_server(server: asyncio.Server, handlers: set[asyncio.Task[None]]) -> None:
+    """Stop accepting, cancel the connections' handlers and wait for them: how
+    the HTTP endpoint and the control socket both close."""
+    server.close()
+    for task in list(handlers):
+        task.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await server.wait_closed()
