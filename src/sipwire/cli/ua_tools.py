@@ -325,13 +325,20 @@ def _from_uri(args: argparse.Namespace, target: URI, user: str | None) -> URI:
     return URI(target.scheme, user or "sipwire", target.host)
 
 
+def _request_parties(args: argparse.Namespace) -> tuple[
+        URI, URI | None, Target, URI, DigestClient | None]:
+    """TARGET, --proxy, the next hop, --from and the credentials of a request
+    out of a dialog (message, subscribe); ``UsageError`` names a bad flag."""
+    uri = _sip_uri(args.target, "TARGET")
+    proxy = _sip_uri(args.proxy, "--proxy") if args.proxy else None
+    target = _next_hop(uri, proxy, args.transport)
+    from_ = _from_uri(args, uri, args.user)
+    return uri, proxy, target, from_, _credentials(args.user or from_.user, _password(args))
+
+
 def run_message(args: argparse.Namespace) -> int:
     try:
-        uri = _sip_uri(args.target, "TARGET")
-        proxy = _sip_uri(args.proxy, "--proxy") if args.proxy else None
-        target = _next_hop(uri, proxy, args.transport)
-        from_ = _from_uri(args, uri, args.user)
-        credentials = _credentials(args.user or from_.user, _password(args))
+        uri, proxy, target, from_, credentials = _request_parties(args)
     except UsageError as exc:
         print(f"sipwire message: {exc}", file=sys.stderr)
         return USAGE
@@ -378,11 +385,7 @@ def run_subscribe(args: argparse.Namespace) -> int:
             raise UsageError("--expires must be >= 0")
         if args.count is not None and args.count < 1:
             raise UsageError("--count must be at least 1")
-        uri = _sip_uri(args.target, "TARGET")
-        proxy = _sip_uri(args.proxy, "--proxy") if args.proxy else None
-        target = _next_hop(uri, proxy, args.transport)
-        from_ = _from_uri(args, uri, args.user)
-        credentials = _credentials(args.user or from_.user, _password(args))
+        uri, proxy, target, from_, credentials = _request_parties(args)
     except UsageError as exc:
         print(f"sipwire subscribe: {exc}", file=sys.stderr)
         return USAGE
