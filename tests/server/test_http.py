@@ -291,3 +291,40 @@ async def test_no_store_check_starts_unhealthy_until_the_store_answers(
         assert value(parse((await http(http_port, "/metrics"))[2]), "sipwire_store_up") == 1
     finally:
         assert await serving.terminate() == 0
+
+
+async def test_connections_over_the_limit_are_answered_503_at_once() -> None:
+    """Silent connections hold handlers for ``timeout`` seconds each; past
+    ``max_connections`` a newcomer is answered 503 + Retry-After without being
+    read, and once they are gone the endpoint serves again."""
+    from sipwire.server.http import HttpServer
+
+    async def metrics() -> str:
+        return "up 1\n"
+
+    async def health() -> str | None:
+        return None
+
+    server = await HttpServer("127.0.0.1", 0, metrics=metrics, health=health, timeout=30.0,
+                              max_connections=2).start()
+    port = server.address[1]
+    silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+    try:
+        # both silent connections are being served (their handlers wait to read)
+        async with asyncio.timeout(5):
+            while len(server._handlers) < 2:
+                await asyncio.sleep(0.01)
+        code, headers, body = await http(port, "/metrics")
+        assert (code, headers["retry-after"], body) == (503, "1", "too many connections\n")
+    finally:
+        for _, writer in silent:
+            writer.close()
+    async with asyncio.timeout(5):
+        while server._handlers:
+            await asyncio.sleep(0.01)
+    code, headers, body = await http(port, "/metrics")
+    assert (code, body) == (200, "up 1\n")
+    assert "retry-after" not in headers
+    await server.close()
+    with pytest.raises(ValueError, match="at least 1"):
+        HttpServer("127.0.0.1", 0, metrics=metrics, health=health, max_connections=0)

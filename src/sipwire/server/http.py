@@ -5,7 +5,11 @@ close``), for a Prometheus scraper and a load balancer's health check; no
 web framework, since two fixed paths need none.  What a request may cost is
 bounded: its head must arrive within ``timeout`` seconds and fit in
 ``MAX_HEAD`` bytes (else 408 or 431), and only ``GET`` and ``HEAD`` are
-answered (405 otherwise, RFC 9110 §15.5.6).
+answered (405 otherwise, RFC 9110 §15.5.6).  What all requests together may
+cost is bounded too: past ``max_connections`` open at once, a new connection
+is answered 503 with ``Retry-After`` (RFC 9110 §15.6.4, §10.2.3) after at
+most 0.2 s of reading its request, so that whoever opens connections and
+sends nothing holds at most that many handlers for ``timeout`` seconds.
 
 ``/metrics``: the text exposition format (``text/plain; version=0.0.4``),
 from ``metrics()``.  ``/health``: 200 ``ok`` while ``health()`` returns None,
@@ -20,16 +24,23 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-__all__ = ["MAX_HEAD", "HttpServer", "close_server", "parse_http_address"]
+__all__ = ["MAX_CONNECTIONS", "MAX_HEAD", "HttpServer", "close_server", "parse_http_address"]
 
 log = logging.getLogger("sipwire.server")
 
 #: bytes of a request line and headers accepted
 MAX_HEAD = 8192
+#: connections served at once; more are answered 503 at once
+MAX_CONNECTIONS = 32
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             408: "Request Timeout", 431: "Request Header Fields Too Large",
             500: "Internal Server Error", 503: "Service Unavailable"}
+
+#: seconds a connection over the limit is read for before its 503
+_BUSY_READ = 0.2
+#: sent with the 503 of a connection over the limit (RFC 9110 §10.2.3)
+_RETRY_AFTER = "Retry-After: 1\r\n"
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -49,12 +60,16 @@ class HttpServer:
     ``health()`` None when healthy, else why not."""
 
     def __init__(self, host: str, port: int, *, metrics: Callable[[], Awaitable[str]],
-                 health: Callable[[], Awaitable[str | None]], timeout: float = 5.0) -> None:
+                 health: Callable[[], Awaitable[str | None]], timeout: float = 5.0,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.host = host
         self.port = port
         self.metrics = metrics
         self.health = health
         self.timeout = timeout
+        self.max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
 
@@ -80,15 +95,27 @@ class HttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        busy = len(self._handlers) >= self.max_connections
         if task is not None:
             self._handlers.add(task)
         try:
-            status, content_type, body, head_only = await self._answer(reader)
+            if busy:
+                # the request is taken in (briefly), so that closing does not
+                # reset the connection before the client reads the 503
+                with contextlib.suppress(OSError, TimeoutError, asyncio.LimitOverrunError,
+                                         asyncio.IncompleteReadError):
+                    async with asyncio.timeout(_BUSY_READ):
+                        await reader.readuntil(b"\r\n\r\n")
+                status, content_type, body, head_only = (
+                    503, "text/plain; charset=utf-8", "too many connections\n", False)
+            else:
+                status, content_type, body, head_only = await self._answer(reader)
             reason = _REASONS.get(status, "")
             payload = body.encode("utf-8")
             writer.write(
                 f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nCache-Control: no-store\r\n"
+                f"{_RETRY_AFTER if busy else ''}"
                 f"Connection: close\r\n\r\n".encode("ascii")
                 + (b"" if head_only else payload))
             with contextlib.suppress(OSError, TimeoutError):
