@@ -14,9 +14,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
+import sipwire
+from sipwire import Request
 from sipwire.server.control import ask
 
+from ..transport.conftest import Certificate, certificate  # noqa: F401
 from .phone import Phone, request_of, status
 from .processes import (
     Serving,
@@ -161,6 +166,79 @@ async def test_a_call_reaches_a_tcp_flow_held_by_the_other_worker(tmp_path: Path
     finally:
         alice.close()
         for phone in callers:
+            phone.close()
+        await terminate(serving.process)
+        await serving.kill()
+
+
+async def _ws_register(ws: ClientConnection, user: str) -> str:
+    """REGISTER ``user`` over a WebSocket as a browser does (RFC 7118 §5.2);
+    its Call-ID."""
+    register = Request.build(
+        "REGISTER", "sip:example.com", from_=f"<sip:{user}@example.com>",
+        to=f"<sip:{user}@example.com>", transport="WS", sent_by=("df7jal23ls0d.invalid", None),
+        contact=f"<sip:{user}@df7jal23ls0d.invalid;transport=ws>", headers=[("Expires", "60")])
+    await ws.send(bytes(register).decode())
+    reply = sipwire.parse((await asyncio.wait_for(ws.recv(), 5)).encode())
+    assert getattr(reply, "status", None) == 200
+    return register.call_id
+
+
+@pytest.mark.parametrize("transport", ["tls", "ws"])
+async def test_a_request_reaches_a_tls_or_ws_flow_held_by_the_other_worker(
+        tmp_path: Path, transport: str, certificate: Certificate) -> None:  # noqa: F811
+    """The flow of a phone registered over TLS or a WebSocket lives in one
+    worker; a MESSAGE taken by the other worker reaches the phone over that
+    flow (relayed to the owner), and the phone's 200 gets back to the sender."""
+    stream_port = free_port()
+    serving, port = await _serve(
+        tmp_path, "--listen", f"{transport}:127.0.0.1:{stream_port}",
+        "--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key))
+    server = ("127.0.0.1", port)
+    senders: list[Phone] = []
+    alice: Phone | None = None
+    ws: ClientConnection | None = None
+    try:
+        if transport == "tls":
+            alice = await Phone.open("alice", ("127.0.0.1", stream_port), transport="tls",
+                                     tls=certificate.client_context())
+            register = alice.register()
+            assert status(await alice.request(register)) == 200
+            call_id = register.call_id
+        else:
+            ws = await connect(f"ws://127.0.0.1:{stream_port}/",
+                               subprotocols=[Subprotocol("sip")], open_timeout=5)
+            call_id = await _ws_register(ws, "alice")
+        owner = (await _logged(serving, call_id, "REGISTER", 1))[0]
+        # MESSAGEs from new UDP sources until one lands on the other worker
+        for n in range(24):
+            bob = await Phone.open(f"bob{n}", server)
+            senders.append(bob)
+            message = bob.build("MESSAGE", "sip:alice@example.com", body=f"hi {n}".encode())
+            bob.send(message)
+            if alice is not None:
+                received = await alice.expect("MESSAGE")
+                got = request_of(received)
+                assert got.via[0].transport == "TLS"
+                alice.answer(received, 200)
+            else:
+                assert ws is not None
+                got = sipwire.parse((await asyncio.wait_for(ws.recv(), 5)).encode())
+                assert isinstance(got, Request) and got.via[0].transport == "WS"
+                await ws.send(bytes(got.reply(200, to_tag=f"ws{n}")).decode())
+            # what arrived is what bob sent
+            assert (got.call_id, got.body) == (message.call_id, f"hi {n}".encode())
+            assert status(await bob.expect(200)) == 200
+            if (await _logged(serving, message.call_id, "MESSAGE", 1))[0] != owner:
+                break
+        else:
+            pytest.fail("no MESSAGE was taken by the other worker")
+    finally:
+        if alice is not None:
+            alice.close()
+        if ws is not None:
+            await ws.close()
+        for phone in senders:
             phone.close()
         await terminate(serving.process)
         await serving.kill()
