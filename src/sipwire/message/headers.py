@@ -111,35 +111,89 @@ def split_list(value: str) -> list[str]:
 class Headers:
     """Ordered header lines of a message.
 
-    Each line is ``[name, key, value, raw, typed]``: the name as written, the
-    lookup key, the unfolded value (surrounding whitespace not yet stripped),
-    the exact original text of the line (or ``None`` once it is rewritten) and
-    the typed values once parsed.  ``_index`` maps keys to their lines; it is
-    built by the parser, dropped by every change and rebuilt when next needed.
+    A parsed message's headers start in a compact, read-only form: ``_raw``
+    holds the exact text of each line as received (continuation lines of a
+    folded header joined with their CRLFs), ``_keys`` its lookup key and
+    ``_vals`` its typed values once parsed (None before).  Reads work from
+    those three lists; no other object is made per line.
+
+    The first change (or iteration, copy of a changed message, lint) turns
+    them into ``_lines``, whose every line is ``[name, key, value, raw,
+    typed]``: the name as written, the lookup key, the unfolded value
+    (surrounding whitespace not yet stripped), the exact original text of the
+    line (or ``None`` once it is rewritten) and the typed values once parsed.
+    ``_lines`` is None exactly while the compact form is in use.  ``_index``
+    maps keys to their lines; it is dropped by every change and rebuilt when
+    next needed.
     """
 
-    __slots__ = ("_index", "_lines")
+    __slots__ = ("_index", "_keys", "_lines", "_raw", "_vals")
 
     def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
-        self._lines: list[HeaderLine] = []
+        self._lines: list[HeaderLine] | None = []
         self._index: dict[str, list[HeaderLine]] | None = None
+        self._raw: list[str] | None = None
+        self._keys: list[str] | None = None
+        self._vals: list[list[Field] | None] | None = None
         for name, value in items:
             self.add(name, value)
 
     @classmethod
-    def _from_lines(
-        cls, lines: list[HeaderLine], index: dict[str, list[HeaderLine]] | None = None
-    ) -> Headers:
+    def _from_lines(cls, lines: list[HeaderLine]) -> Headers:
         self = cls.__new__(cls)
         self._lines = lines
-        self._index = index
+        self._index = None
+        self._raw = self._keys = self._vals = None
         return self
+
+    @classmethod
+    def _parsed(cls, raw: list[str], keys: list[str]) -> Headers:
+        """The compact form of a parsed header section: each line's exact text
+        and lookup key (the scanner's output)."""
+        self = cls.__new__(cls)
+        self._lines = None
+        self._index = None
+        self._raw = raw
+        self._keys = keys
+        self._vals = [None] * len(keys)
+        return self
+
+    def _all(self) -> list[HeaderLine]:
+        """The lines as ``[name, key, value, raw, typed]`` lists, made from the
+        compact form the first time (which is then given up)."""
+        lines = self._lines
+        if lines is None:
+            lines = []
+            append = lines.append
+            for raw, key, values in zip(self._raw, self._keys, self._vals, strict=True):  # type: ignore[arg-type]
+                text = _unfold(raw) if "\n" in raw else raw
+                colon = text.find(":")
+                append([text[:colon], key, text[colon + 1:], raw, values])
+            self._lines = lines
+            self._raw = self._keys = self._vals = None
+            self._index = None
+        return lines
+
+    def _value_at(self, i: int) -> str:
+        """The value of compact line ``i``, unfolded, whitespace stripped."""
+        raw: str = self._raw[i]  # type: ignore[index]
+        if "\n" in raw:
+            raw = _unfold(raw)
+        return raw[raw.find(":") + 1:].strip(" \t")
+
+    def _typed_at(self, i: int, key: str) -> list[Field]:
+        """The typed values of compact line ``i``, parsed once and cached."""
+        vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
+        values = vals[i]
+        if values is None:
+            values = vals[i] = _parse_raw(HEADER_TYPES[key], key, self._raw[i])  # type: ignore[index]
+        return values
 
     def _find(self, key: str) -> list[HeaderLine]:
         index = self._index
         if index is None:
             index = {}
-            for line in self._lines:
+            for line in self._all():
                 found = index.get(line[1])
                 if found is None:
                     index[line[1]] = [line]
@@ -153,6 +207,12 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` as text (first list element for list headers)."""
         key = header_key(name)
+        keys = self._keys
+        if keys is not None:
+            if key not in keys:
+                return default
+            text = self._value_at(keys.index(key))
+            return split_list(text)[0] if key in LIST_HEADERS else text
         for line in self._find(key):
             value: str = line[2].strip(" \t")
             if key in LIST_HEADERS:
@@ -165,6 +225,15 @@ class Headers:
         key = header_key(name)
         split = key in LIST_HEADERS
         out: list[str] = []
+        keys = self._keys
+        if keys is not None:
+            for i in _where(keys, key):
+                text = self._value_at(i)
+                if split:
+                    out.extend(p for p in split_list(text) if p)
+                else:
+                    out.append(text)
+            return out
         for line in self._find(key):
             value: str = line[2].strip(" \t")
             if split:
@@ -176,7 +245,11 @@ class Headers:
     def texts(self, name: str) -> list[str]:
         """The value of every ``name`` line as text, a comma-separated list left
         whole: for counting or scanning values without splitting them all."""
-        lines = self._find(header_key(name))
+        key = header_key(name)
+        keys = self._keys
+        if keys is not None:
+            return [self._value_at(i) for i in _where(keys, key)]
+        lines = self._find(key)
         if len(lines) == 1:
             return [lines[0][2].strip(" \t")]
         return [line[2].strip(" \t") for line in lines]
@@ -184,6 +257,9 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
+        keys = self._keys
+        if keys is not None:
+            return header_key(name) in keys
         return bool(self._find(header_key(name)))
 
     def __getitem__(self, name: str) -> str:
@@ -193,11 +269,12 @@ class Headers:
         return value
 
     def __len__(self) -> int:
-        return len(self._lines)
+        keys = self._keys
+        return len(keys) if keys is not None else len(self._lines)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """(name as written, value) for every header line, in order."""
-        for line in self._lines:
+        for line in self._all():
             yield line[0], self._text_of(line)
 
     def items(self) -> list[tuple[str, str]]:
@@ -205,7 +282,10 @@ class Headers:
 
     def keys(self) -> list[str]:
         """Distinct lookup keys (lower-case long forms) in order of first appearance."""
-        return list(dict.fromkeys(line[1] for line in self._lines))
+        keys = self._keys
+        if keys is not None:
+            return list(dict.fromkeys(keys))
+        return list(dict.fromkeys(line[1] for line in self._all()))
 
     def typed(self, name: str) -> list[Field]:
         """Every value of ``name`` as its typed class, parsed once and cached.
@@ -217,6 +297,17 @@ class Headers:
 
     def _typed(self, key: str) -> list[Field]:
         """``typed()`` for a key already in lookup form (the accessors' fast path)."""
+        keys = self._keys
+        if keys is not None:
+            where = _where(keys, key)
+            if len(where) == 1:
+                return list(self._typed_at(where[0], key))
+            found: list[Field] = []
+            if not where and key not in HEADER_TYPES:
+                raise KeyError(key)
+            for i in where:
+                found.extend(self._typed_at(i, key))
+            return found
         lines = self._find(key)
         if len(lines) == 1:
             values = lines[0][4]
@@ -236,10 +327,16 @@ class Headers:
         return self._first(header_key(name))
 
     def _first(self, key: str) -> Field | None:
+        keys = self._keys
+        if keys is not None:
+            if key not in keys:
+                return None
+            values = self._typed_at(keys.index(key), key)
+            return values[0] if values else None
         index = self._index
         # without an index (a message just built), scanning to the first line
         # of the name is cheaper than building one: Via is at the top
-        for line in self._lines if index is None else index.get(key, _NONE):
+        for line in self._lines if index is None else index.get(key, _NONE):  # type: ignore[union-attr]
             if line[1] != key:
                 continue
             values = line[4]
@@ -286,53 +383,57 @@ class Headers:
         (or at the very top): how a proxy adds its Via and Record-Route.  With
         ``before="Content-Length"`` a new header goes before that header.
         """
+        current = self._all()
         self._index = None
         lines = self._new_lines(name, value)
         if not lines:
             return
         key = lines[0][1]
-        positions = [i for i, existing in enumerate(self._lines) if existing[1] == key]
+        positions = [i for i, existing in enumerate(current) if existing[1] == key]
         if before is not None and not positions:
             anchor = header_key(before)
-            at = next((i for i, x in enumerate(self._lines) if x[1] == anchor), len(self._lines))
-            self._lines[at:at] = lines
+            at = next((i for i, x in enumerate(current) if x[1] == anchor), len(current))
+            current[at:at] = lines
             return
         if top:
             at = positions[0] if positions else 0
         else:
-            at = positions[-1] + 1 if positions else len(self._lines)
-        self._lines[at:at] = lines
+            at = positions[-1] + 1 if positions else len(current)
+        current[at:at] = lines
 
     def append(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Add a header line at the very end of the header section."""
+        current = self._all()
         self._index = None
-        self._lines.extend(self._new_lines(name, value))
+        current.extend(self._new_lines(name, value))
 
     def set(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Replace every line of ``name`` with one line (placed where the first was)."""
+        current = self._all()
         self._index = None
         lines = self._new_lines(name, value)
         if not lines:
             self.remove(name)
             return
         key = lines[0][1]
-        for i, existing in enumerate(self._lines):
+        for i, existing in enumerate(current):
             if existing[1] == key:
-                rest = [x for x in self._lines[i + 1:] if x[1] != key]
-                self._lines[i:] = lines + rest
+                rest = [x for x in current[i + 1:] if x[1] != key]
+                current[i:] = lines + rest
                 return
-        self._lines.extend(lines)
+        current.extend(lines)
 
     def __setitem__(self, name: str, value: str | Field) -> None:
         self.set(name, value)
 
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; return how many were removed."""
+        current = self._all()
         self._index = None
         key = header_key(name)
-        before = len(self._lines)
-        self._lines = [line for line in self._lines if line[1] != key]
-        return before - len(self._lines)
+        kept = [line for line in current if line[1] != key]
+        self._lines = kept
+        return len(current) - len(kept)
 
     def __delitem__(self, name: str) -> None:
         if not self.remove(name):
@@ -344,9 +445,10 @@ class Headers:
         A line holding several comma-separated values keeps the others.  This is
         how a proxy strips its own Via from a response or a used Route (§16.4).
         """
+        current = self._all()
         self._index = None
         key = header_key(name)
-        for i, line in enumerate(self._lines):
+        for i, line in enumerate(current):
             if line[1] != key:
                 continue
             cls = HEADER_TYPES.get(key)
@@ -354,22 +456,22 @@ class Headers:
                 values: list[Field] = self.typed_line(i, cls)
                 first = values[0]
                 if len(values) == 1:
-                    del self._lines[i]
+                    del current[i]
                 else:
-                    self._lines[i] = [line[0], key, "", None, values[1:]]
-                    self._lines[i][2] = self._text_of(self._lines[i])
+                    current[i] = [line[0], key, "", None, values[1:]]
+                    current[i][2] = self._text_of(current[i])
                 return str(first)
             text: str = line[2].strip(" \t")
             parts = split_list(text) if key in LIST_HEADERS else [text]
             if len(parts) <= 1:
-                del self._lines[i]
+                del current[i]
             else:
-                self._lines[i] = [line[0], key, ", ".join(parts[1:]), None, None]
+                current[i] = [line[0], key, ", ".join(parts[1:]), None, None]
             return parts[0]
         return None
 
     def typed_line(self, index: int, cls: type[Field]) -> list[Field]:
-        line = self._lines[index]
+        line = self._all()[index]
         values = line[4]
         if values is None:
             values = line[4] = _parse_line(cls, line[1], line)
@@ -382,9 +484,14 @@ class Headers:
         Typed values are not shared: the copy parses them again when read, from
         the text (canonical text for values changed here).
         """
+        keys = self._keys
+        if keys is not None and not any(
+                values is not None and _changed(values) for values in self._vals):  # type: ignore[union-attr]
+            # the compact form is never changed in place: the copy shares it
+            return Headers._parsed(self._raw, keys)  # type: ignore[arg-type]
         lines: list[HeaderLine] = []
         append = lines.append
-        for name, key, value, raw, typed in self._lines:
+        for name, key, value, raw, typed in self._all():
             if typed is not None and (raw is None or _changed(typed)):
                 value, raw = ", ".join([str(x) for x in typed]), None
             append([name, key, value, raw, None])
@@ -394,8 +501,15 @@ class Headers:
 
     def serialize(self) -> str:
         """The header lines, each followed by CRLF, untouched lines byte-identical."""
+        raws = self._raw
+        if raws is not None:
+            for values in self._vals:  # type: ignore[union-attr]
+                if values is not None and _changed(values):
+                    break
+            else:
+                return "\r\n".join(raws) + "\r\n" if raws else ""
         out: list[str] = []
-        for line in self._lines:
+        for line in self._all():
             raw = line[3]
             values = line[4]
             if raw is not None and (values is None or not _changed(values)):
@@ -414,8 +528,8 @@ class Headers:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
             return NotImplemented
-        return [(k, self._text_of(a)) for a in self._lines for k in (a[1],)] == [
-            (k, other._text_of(b)) for b in other._lines for k in (b[1],)
+        return [(k, self._text_of(a)) for a in self._all() for k in (a[1],)] == [
+            (k, other._text_of(b)) for b in other._all() for k in (b[1],)
         ]
 
     __hash__ = None  # type: ignore[assignment]
@@ -432,9 +546,51 @@ def _changed(values: list[Field]) -> bool:
     return False
 
 
+def _where(keys: list[str], key: str) -> list[int]:
+    """The positions of ``key`` in ``keys`` (C-level scans, no loop per line)."""
+    count = keys.count(key)
+    if count == 0:
+        return []
+    i = keys.index(key)
+    if count == 1:
+        return [i]
+    out = [i]
+    for _ in range(count - 1):
+        i = keys.index(key, i + 1)
+        out.append(i)
+    return out
+
+
+def _unfold(raw: str) -> str:
+    """The text of a folded header line (continuation lines after CRLFs): each
+    continuation joined to what precedes it by one space (§7.3.1)."""
+    parts = raw.split("\r\n")
+    text = parts[0]
+    for part in parts[1:]:
+        text = text.rstrip(" \t") + " " + part.strip(" \t")
+    return text
+
+
+def _split_raw(raw: str) -> tuple[str, str]:
+    """(name as written, value) of a header line's exact text, unfolded."""
+    if "\n" in raw:
+        raw = _unfold(raw)
+    colon = raw.find(":")
+    return raw[:colon], raw[colon + 1:]
+
+
+def _parse_raw(cls: type[Field], key: str, raw: str) -> list[Field]:
+    """The typed values of a header line given as its exact text."""
+    name, value = _split_raw(raw)
+    return _parse_value(cls, key, name, value)
+
+
 def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:
-    value: str = line[2].strip(" \t")
-    name: str = line[0]
+    return _parse_value(cls, key, line[0], line[2])
+
+
+def _parse_value(cls: type[Field], key: str, name: str, value: str) -> list[Field]:
+    value = value.strip(" \t")
     try:
         if key in LIST_HEADERS:
             if not value:

@@ -93,7 +93,7 @@ def lint_message(msg: Message) -> list[Finding]:
     findings: list[Finding] = []
     add = findings.append
     counts: dict[str, int] = {}
-    for line in msg.headers._lines:
+    for line in msg.headers._all():
         key: str = line[1]
         counts[key] = counts.get(key, 0) + 1
         text: str = line[3] if line[3] is not None else line[2]
@@ -249,7 +249,7 @@ def _three_colon_ipv6(msg: Message, add: Callable[[Finding], None]) -> None:
     places: list[str | None] = []
     if isinstance(msg, Request) and any(map(three_colon_ipv6, _uri_hosts(msg.uri))):
         places.append(None)
-    for line in msg.headers._lines:
+    for line in msg.headers._all():
         name = canonical_name(line[1])
         if name not in places and any(
                 any(map(three_colon_ipv6, _hosts(value))) for value in line[4] or ()):

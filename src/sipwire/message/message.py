@@ -17,7 +17,7 @@ from .fields.base import HEADER_TYPES, Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .headers import HeaderLine, Headers, _parse_line, header_key
+from .headers import HeaderLine, Headers, _parse_line, _split_raw, header_key
 from .status import Status
 from .uri import URI, UriParts
 
@@ -121,14 +121,18 @@ class Message:
 
     @property
     def via(self) -> list[Via]:
-        index = self.headers._index
+        headers = self.headers
+        keys = headers._keys
+        if keys is not None and keys.count("via") == 1:
+            return list(headers._typed_at(keys.index("via"), "via"))  # type: ignore[arg-type]
+        index = headers._index
         if index is not None:
             lines = index.get("via")
             if lines is not None and len(lines) == 1:
                 values = lines[0][4]
                 if values is not None:
                     return list(values)
-        return self.headers._typed("via")  # type: ignore[return-value]
+        return headers._typed("via")  # type: ignore[return-value]
 
     @property
     def top_via(self) -> Via:
@@ -199,9 +203,19 @@ class Message:
         return self.headers.typed(name)
 
     def _one(self, key: str) -> Field:
-        # the parser's index and typed values, read directly: proxies and
-        # registrars ask for From, To, Call-ID and CSeq of every message
-        index = self.headers._index
+        # the parser's typed values, read directly: proxies and registrars
+        # ask for From, To, Call-ID and CSeq of every message
+        headers = self.headers
+        keys = headers._keys
+        if keys is not None and key in keys:
+            i = keys.index(key)
+            values = headers._vals[i]  # type: ignore[index]
+            if values is None:
+                values = headers._typed_at(i, key)
+            if values:
+                found_value: Field = values[0]
+                return found_value
+        index = headers._index
         if index is not None:
             lines = index.get(key)
             if lines:
@@ -209,14 +223,25 @@ class Message:
                 if values:
                     found: Field = values[0]
                     return found
-        value = self.headers._first(key)
+        value = headers._first(key)
         if value is None:
             raise ParseError("missing mandatory header", header=key.title(),
                              rfc="RFC 3261 §8.1.1")
         return value
 
     def _int(self, key: str) -> int | None:
-        index = self.headers._index
+        headers = self.headers
+        keys = headers._keys
+        if keys is not None:
+            if key not in keys:
+                return None
+            i = keys.index(key)
+            values = headers._vals[i]  # type: ignore[index]
+            if values is None:
+                values = headers._typed_at(i, key)
+            found: int | None = values[0].value if values else None  # type: ignore[union-attr]
+            return found
+        index = headers._index
         if index is not None:
             lines = index.get(key)
             if lines is None:
@@ -225,7 +250,7 @@ class Message:
             if values:
                 number: int = values[0].value
                 return number
-        value = self.headers._first(key)
+        value = headers._first(key)
         return value.value if value is not None else None  # type: ignore[attr-defined]
 
     # -- checking -------------------------------------------------------------------
@@ -237,7 +262,15 @@ class Message:
         checked against its grammar without ``validate()``'s rules between
         headers.  Raises ``ParseError`` for the first malformed header.
         """
-        for line in self.headers._lines:
+        headers = self.headers
+        keys = headers._keys
+        if keys is not None:
+            vals: list[list[Field] | None] = headers._vals  # type: ignore[assignment]
+            for i, key in enumerate(keys):
+                if vals[i] is None and key in HEADER_TYPES:
+                    headers._typed_at(i, key)
+            return
+        for line in headers._all():
             if line[4] is None:
                 cls = HEADER_TYPES.get(line[1])
                 if cls is not None:
@@ -425,7 +458,19 @@ class Request(Message):
             101 <= status < 300 and self.method in DIALOG_CREATING_METHODS) else _REPLY_COPIES
         lines: list[HeaderLine] = []
         tagged = True
-        for line in self.headers._lines:
+        source = self.headers
+        keys = source._keys
+        if keys is not None:
+            # the compact form: only the lines copied are made into lists
+            source_lines: list[HeaderLine] = []
+            for i, source_key in enumerate(keys):
+                if source_key in wanted:
+                    line_name, line_value = _split_raw(source._raw[i])  # type: ignore[index]
+                    source_lines.append([line_name, source_key, line_value, source._raw[i],  # type: ignore[index]
+                                         source._vals[i]])  # type: ignore[index]
+        else:
+            source_lines = source._all()
+        for line in source_lines:
             key = line[1]
             if key not in wanted:
                 continue

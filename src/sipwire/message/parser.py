@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .abnf import REASON_PHRASE_RE, SIP_VERSION_RE, TOKEN, TOKEN_RE
 from .errors import MessageTooLarge, ParseError, UnsupportedVersion
@@ -35,14 +36,16 @@ from .fields.nameaddr import NameAddr
 from .fields.simple import CallID, ContentLength, MaxForwards
 from .fields.via import Via
 from .headers import (
-    COMPACT_FORMS,
     HeaderLine,
     Headers,
-    _parse_line,
+    _parse_value,
+    _split_raw,
+    _where,
     canonical_name,
     split_list,
 )
 from .message import Message, Request, Response
+from .scanner import scan
 from .uri import SIP_URI_FAST, URI, UriParts, check_fast
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
@@ -68,8 +71,6 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-_KNOWN_KEYS = frozenset(HEADER_TYPES) | frozenset(COMPACT_FORMS)
-
 
 def parse(
     data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS, *,
@@ -90,58 +91,30 @@ def parse(
         raise MessageTooLarge(
             f"message of {len(data)} bytes is over the limit of {limits.max_message_size}",
             rfc="RFC 3261 §21.5.11")
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        if b"\n\n" in data or (b"\n" in data and b"\r\n" not in data):
-            raise ParseError("lines must end in CRLF", rfc="RFC 3261 §7")
-        raise ParseError("no empty line ends the header section", rfc="RFC 3261 §7")
-    start = 0
-    if data[0:2] == b"\r\n":
-        # §7.5: CRLFs before the start line are ignored.
-        while data.startswith(b"\r\n", start):
-            start += 2
-        if start >= end:
-            end = data.find(b"\r\n\r\n", start)
-            if end < 0:
-                raise ParseError("no empty line ends the header section", rfc="RFC 3261 §7")
-    try:
-        head = data[start:end].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(data, start, start + exc.start) from None
-    lines = head.split("\r\n")
-    nlines = len(lines)
-    if head.count("\n") != nlines - 1 or head.count("\r") != nlines - 1:
-        raise ParseError("bare CR or LF inside the header section", rfc="RFC 3261 §7")
-    if nlines - 1 > limits.max_headers:
-        raise MessageTooLarge(f"more than {limits.max_headers} header lines",
-                              rfc="RFC 3261 §21.5.11")
-    if end - start > limits.max_line_length:
-        # only a header section longer than the limit can hold a line that is
-        longest = max(map(len, lines))
-        if longest > limits.max_line_length:
-            raise MessageTooLarge(f"a line of {longest} characters is over the limit of "
-                                  f"{limits.max_line_length}", rfc="RFC 3261 §21.5.11")
-    nul = "\x00" in head
-    if nul and "\x00" in lines[0]:
+    start, end, first, raws, keys, nul = scan(data, limits.max_headers,
+                                              limits.max_line_length)
+    if nul and "\x00" in first:
         raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
-                         offset=start + lines[0].encode("utf-8").index(b"\x00"))
-    msg = _start_line(lines[0], limits)
-    header_lines, index = _header_lines(lines, limits)
+                         offset=start + first.encode("utf-8").index(b"\x00"))
+    msg = _start_line(first, limits)
+    headers = msg.headers = Headers._parsed(raws, keys)
     if nul:
-        for line in header_lines:
-            check_nul(line)
-    msg.headers = Headers._from_lines(header_lines, index)
+        for i, raw in enumerate(raws):
+            if "\x00" in raw:
+                name, value = _split_raw(raw)
+                headers._vals[i] = _check_nul(keys[i], name, value)  # type: ignore[index]
     if collect is None:
-        _check_mandatory(msg, index)
+        _check_mandatory(msg, headers)
     else:
-        _collect_mandatory(msg, index, collect)
+        _collect_mandatory(msg, headers, collect)
     if limits.require_branch and collect is None and missing_branch(msg):
         raise ParseError("missing branch parameter", header="Via", rfc="RFC 3261 §8.1.1.7")
 
     body_start = end + 4
-    length_lines = index.get("content-length")
-    if length_lines and length_lines[0][4] is not None:
-        length: int = length_lines[0][4][0].value
+    vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
+    length_values = vals[keys.index("content-length")] if "content-length" in keys else None
+    if length_values is not None:
+        length: int = length_values[0].value
         available = len(data) - body_start
         if length > available:
             raise ParseError(
@@ -173,37 +146,25 @@ def check_nul(line: HeaderLine) -> None:
     is never allowed; in a known header the typed value is parsed now, by the
     grammar of its quoted-strings and comments, and kept.
     """
-    value: str = line[2]
+    values = _check_nul(line[1], line[0], line[2])
+    if values is not None:
+        line[4] = values
+
+
+def _check_nul(key: str, name: str, value: str) -> list[Field] | None:
+    """``check_nul`` of one header's key, name and value: the typed values
+    parsed when the value holds a NUL, else None."""
     if "\x00" not in value:
-        return
-    key: str = line[1]
-    name = canonical_name(key)
+        return None
+    canonical = canonical_name(key)
     cls = HEADER_TYPES.get(key)
     if cls is None or _BARE_NUL_RE.search(value) is not None:
-        raise ParseError("NUL byte outside a quoted-pair", header=name,
+        raise ParseError("NUL byte outside a quoted-pair", header=canonical,
                          rfc="RFC 3261 §25.1 quoted-pair")
     try:
-        line[4] = _parse_line(cls, key, line)
+        return _parse_value(cls, key, name, value)
     except ParseError as exc:
-        raise exc.with_header(name) from None
-
-
-def _not_utf8(data: bytes, start: int, offset: int) -> ParseError:
-    """The error for a byte at ``offset`` of the header section that does not
-    start or continue a UTF-8 character, naming the header it is in."""
-    line_start = data.rfind(b"\r\n", start, offset) + 2
-    while line_start > start + 1 and data[line_start:line_start + 1] in (b" ", b"\t"):
-        line_start = data.rfind(b"\r\n", start, line_start - 2) + 2  # folded (§7.3.1)
-    if line_start <= start + 1:
-        return ParseError("bytes that are not UTF-8 in the start line",
-                          rfc="RFC 3261 §25.1 UTF8-NONASCII", offset=offset)
-    colon = data.find(b":", line_start, offset)
-    if colon < 0:
-        return ParseError("bytes that are not UTF-8 in a header name",
-                          rfc="RFC 3261 §25.1 header-name", offset=offset)
-    header = canonical_name(data[line_start:colon].decode("ascii", "replace").strip(" \t"))
-    return ParseError("bytes that are not UTF-8", header=header,
-                      rfc="RFC 3261 §25.1 UTF8-NONASCII", offset=offset)
+        raise exc.with_header(canonical) from None
 
 
 def _start_line(line: str, limits: Limits) -> Request | Response:
@@ -284,111 +245,46 @@ def _check_version(version: str) -> None:
                                  rfc="RFC 3261 §8.2.2 / §21.5.6")
 
 
-def _header_lines(
-    lines: list[str], limits: Limits
-) -> tuple[list[HeaderLine], dict[str, list[HeaderLine]]]:
-    """Split header lines into ``[name, key, value, raw, typed]`` and index them."""
-    out: list[HeaderLine] = []
-    index: dict[str, list[HeaderLine]] = {}
-    keys = _KEYS
-    for raw in lines[1:]:
-        name, colon, value = raw.partition(":")
-        key = keys.get(name)
-        if key is None or not colon:
-            if raw[:1] in (" ", "\t"):
-                return _folded_lines(lines, limits)
-            key = _new_key(name, colon, raw)
-        line: HeaderLine = [name, key, value, raw, None]
-        out.append(line)
-        found = index.get(key)
-        if found is None:
-            index[key] = [line]
-        else:
-            found.append(line)
-    return out, index
-
-
-def _folded_lines(
-    lines: list[str], limits: Limits
-) -> tuple[list[HeaderLine], dict[str, list[HeaderLine]]]:
-    """The slow path: some lines continue the previous one (§7.3.1 folding)."""
-    merged: list[tuple[str, str]] = []  # (unfolded text, raw text)
-    for i in range(1, len(lines)):
-        raw = lines[i]
-        if not raw:
-            raise ParseError("empty header line", rfc="RFC 3261 §7.3")
-        if raw[0] == " " or raw[0] == "\t":
-            if not merged:
-                raise ParseError("continuation line before any header", rfc="RFC 3261 §7.3.1")
-            text, prev_raw = merged[-1]
-            merged[-1] = (text.rstrip(" \t") + " " + raw.strip(" \t"), prev_raw + "\r\n" + raw)
-        else:
-            merged.append((raw, raw))
-    out: list[HeaderLine] = []
-    index: dict[str, list[HeaderLine]] = {}
-    for text, raw in merged:
-        name, colon, value = text.partition(":")
-        key = _KEYS.get(name)
-        if key is None or not colon:
-            key = _new_key(name, colon, text)
-        if len(raw) > limits.max_line_length:
-            raise MessageTooLarge("header line too long", header=name.strip(),
-                                  rfc="RFC 3261 §21.5.11")
-        line: HeaderLine = [name, key, value, raw, None]
-        out.append(line)
-        index.setdefault(key, []).append(line)
-    return out, index
-
-
-def _new_key(name: str, colon: str, raw: str) -> str:
-    """Check a header name not seen before (``token``, §25.1) and cache its key."""
-    if not raw:
-        raise ParseError("empty header line", rfc="RFC 3261 §7.3")
-    if not colon:
-        raise ParseError(f"header line without a colon: {raw[:40]!r}", rfc="RFC 3261 §7.3")
-    stripped = name.rstrip(" \t")
-    if TOKEN_RE.fullmatch(stripped) is None:
-        raise ParseError(f"bad header name {stripped!r}", rfc="RFC 3261 §25.1 header-name")
-    key = stripped.lower()
-    key = COMPACT_FORMS.get(key, key)
-    if len(_KEYS) < 4096:
-        _KEYS[name] = key
-    return key
-
-
-def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
+def _check_mandatory(msg: Message, headers: Headers) -> None:
     """Parse the headers every element reads, and require the mandatory ones
     (§8.1.1 for requests, §8.2.6.2 for responses).
 
     Max-Forwards is parsed when present but not required: §16.3 step 3 passes
     a request without it, and §16.6 step 3 has a proxy add one.
     """
-    get = index.get
+    keys: list[str] = headers._keys  # type: ignore[assignment]
+    raws: list[str] = headers._raw  # type: ignore[assignment]
+    vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
     key = "via"
     try:
-        lines = get("via")
-        if lines is None:
+        count = keys.count("via")
+        if count == 0:
             raise _missing("via", msg)
-        for line in lines:
-            value: str = line[2]
+        i = -1
+        for _ in range(count):
+            i = keys.index("via", i + 1)
+            raw = raws[i]
+            value = _split_raw(raw)[1] if "\n" in raw else raw[raw.find(":") + 1:]
             if "," in value:
-                line[4] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
+                vals[i] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
             else:
-                line[4] = [Via.parse(value)]
+                vals[i] = [Via.parse(value)]
         for key, cls, in_request, in_response in _HOT_SINGLE:
-            lines = get(key)
-            if lines is None:
+            count = keys.count(key)
+            if count == 0:
                 if in_request if is_request else in_response:
                     raise _missing(key, msg)
                 continue
-            if len(lines) > 1:
+            if count > 1:
                 raise _duplicate(key)
-            line = lines[0]
-            line[4] = [cls.parse(line[2])]
+            i = keys.index(key)
+            raw = raws[i]
+            vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw
+                                 else raw[raw.find(":") + 1:])]
         if is_request:
             key = "cseq"
-            cseq = index["cseq"][0][4][0]
+            cseq = vals[keys.index("cseq")][0]  # type: ignore[index]
             if cseq.method != msg.method:  # type: ignore[attr-defined]
                 raise ParseError(f"CSeq method {cseq.method!r} differs from the request "
                                  f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")  # type: ignore[attr-defined]
@@ -396,33 +292,36 @@ def _check_mandatory(msg: Message, index: dict[str, list[HeaderLine]]) -> None:
         raise exc.with_header(canonical_name(key)) from None
 
 
-def _collect_mandatory(msg: Message, index: dict[str, list[HeaderLine]],
-                       problems: list[ParseError]) -> None:
+def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError]) -> None:
     """``_check_mandatory`` that appends every problem to ``problems`` instead of
     raising the first: each missing, repeated or malformed mandatory header."""
+    keys: list[str] = headers._keys  # type: ignore[assignment]
+    raws: list[str] = headers._raw  # type: ignore[assignment]
+    vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
-    for line in index.get("via", ()):
+    for i in _where(keys, "via"):
         try:
-            line[4] = [Via.parse(part) for part in split_list(line[2].strip(" \t"))]
+            vals[i] = [Via.parse(part)
+                       for part in split_list(_split_raw(raws[i])[1].strip(" \t"))]
         except ParseError as exc:
             problems.append(exc.with_header("Via"))
-    if "via" not in index:
+    if "via" not in keys:
         problems.append(_missing("via", msg))
     for key, cls, in_request, in_response in _HOT_SINGLE:
-        lines = index.get(key)
-        if lines is None:
+        where = _where(keys, key)
+        if not where:
             if in_request if is_request else in_response:
                 problems.append(_missing(key, msg))
             continue
-        if len(lines) > 1:
+        if len(where) > 1:
             problems.append(_duplicate(key))
         try:
-            lines[0][4] = [cls.parse(lines[0][2])]
+            vals[where[0]] = [cls.parse(_split_raw(raws[where[0]])[1])]
         except ParseError as exc:
             problems.append(exc.with_header(canonical_name(key)))
-    cseq_lines = index.get("cseq")
-    if is_request and cseq_lines and cseq_lines[0][4] is not None:
-        cseq = cseq_lines[0][4][0]
+    cseq_values = vals[keys.index("cseq")] if "cseq" in keys else None
+    if is_request and cseq_values is not None:
+        cseq = cseq_values[0]
         if cseq.method != msg.method:  # type: ignore[attr-defined]
             problems.append(ParseError(
                 f"CSeq method {cseq.method!r} differs from the request method "
@@ -448,13 +347,6 @@ def _missing(key: str, msg: Message) -> ParseError:
 def _duplicate(key: str) -> ParseError:
     return ParseError("header appears more than once", header=canonical_name(key),
                       rfc="RFC 3261 §7.3.1")
-
-
-# header name as written -> lookup key, for names already checked once
-_KEYS: dict[str, str] = {}
-for _key in _KNOWN_KEYS:
-    for _name in {_key, canonical_name(_key), _key.upper(), _key.title()}:
-        _KEYS[_name] = COMPACT_FORMS.get(_key, _key)
 
 
 # -- stream framing ---------------------------------------------------------------------
