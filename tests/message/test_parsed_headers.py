@@ -1,0 +1,208 @@
+"""A parsed message's headers, read before and after a change: the compact
+form the parser makes (each line's text and key) and the per-line lists a
+change turns it into must give the same answers through the public API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sipwire
+from sipwire import ParseError, Via
+
+from .conftest import sip
+
+INVITE = sip("""INVITE sip:bob@biloxi.com SIP/2.0
+Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8
+v: SIP/2.0/UDP big.atlanta.com;branch=z9hG4bK7.1, SIP/2.0/TCP p.example.com;branch=z9hG4bK3
+Max-Forwards: 70
+Route: <sip:a.example.com;lr>,
+  <sip:b.example.com;lr>
+To: Bob <sip:bob@biloxi.com>
+f:   Alice <sip:alice@atlanta.com>;tag=1928301774
+Call-ID: a84b4c76e66710
+CSeq: 314159 INVITE
+X-Custom :  one
+Supported: timer, 100rel
+x-custom: two
+Contact: <sip:alice@pc33.atlanta.com>
+Content-Type: application/sdp
+Content-Length: 5
+
+v=0
+""")
+
+#: every read of the public API, applied to a message's headers
+READS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("get via", lambda m: m.headers.get("Via")),
+    ("get route", lambda m: m.headers.get("route")),
+    ("get absent", lambda m: m.headers.get("Subject", "none")),
+    ("getall via", lambda m: m.headers.getall("v")),
+    ("getall route", lambda m: m.headers.getall("Route")),
+    ("getall custom", lambda m: m.headers.getall("X-CUSTOM")),
+    ("texts supported", lambda m: m.headers.texts("supported")),
+    ("texts custom", lambda m: m.headers.texts("x-custom")),
+    ("contains", lambda m: ("From" in m.headers, "Subject" in m.headers, 3 in m.headers)),
+    ("len", lambda m: len(m.headers)),
+    ("keys", lambda m: m.headers.keys()),
+    ("items", lambda m: m.headers.items()),
+    ("typed via", lambda m: [str(v) for v in m.headers.typed("Via")]),
+    ("typed route", lambda m: [str(v) for v in m.headers.typed("Route")]),
+    ("typed absent", lambda m: m.headers.typed("Record-Route")),
+    ("first from", lambda m: str(m.headers.first("From"))),
+    ("first absent", lambda m: m.headers.first("Record-Route")),
+    ("accessors", lambda m: (m.top_via.branch, [v.host for v in m.via], m.from_.tag,
+                             m.to.tag, m.call_id, m.cseq.seq, m.max_forwards,
+                             [str(r.uri) for r in m.route], m.content_length, m.expires)),
+    ("serialize", lambda m: m.headers.serialize()),
+    ("bytes", bytes),
+]
+
+
+@pytest.mark.parametrize(("what", "read"), READS, ids=[what for what, _ in READS])
+def test_reads_agree_before_and_after_the_lines_are_made(
+        what: str, read: Callable[[Any], Any]) -> None:
+    compact = sipwire.parse(INVITE)
+    lines = sipwire.parse(INVITE)
+    list(lines.headers)  # iterating makes the per-line lists
+    assert read(compact) == read(lines)
+
+
+def test_untouched_parsed_message_is_its_bytes_after_every_read() -> None:
+    msg = sipwire.parse(INVITE)
+    for _, read in READS:
+        read(msg)
+    msg.parse_headers()
+    assert bytes(msg) == INVITE
+    assert bytes(msg.copy()) == INVITE
+
+
+def test_folded_header_reads_unfolded_and_writes_as_received() -> None:
+    msg = sipwire.parse(INVITE)
+    assert msg.headers.getall("Route") == ["<sip:a.example.com;lr>", "<sip:b.example.com;lr>"]
+    assert b"Route: <sip:a.example.com;lr>,\r\n  <sip:b.example.com;lr>\r\n" in bytes(msg)
+
+
+def test_iteration_keeps_the_order_and_the_names_as_written() -> None:
+    msg = sipwire.parse(INVITE)
+    names = [name for name, _ in msg.headers]
+    assert names == ["Via", "v", "Max-Forwards", "Route", "To", "f", "Call-ID", "CSeq",
+                     "X-Custom ", "Supported", "x-custom", "Contact", "Content-Type",
+                     "Content-Length"]
+    assert dict(msg.headers.items())["X-Custom "] == "one"
+
+
+def test_a_typed_value_read_before_a_change_is_the_one_changed_after() -> None:
+    msg = sipwire.parse(INVITE)
+    top = msg.top_via
+    sender = msg.from_
+    msg.headers.add("Via", Via("UDP", "proxy.example.com", 5060, branch="z9hG4bKp1"), top=True)
+    assert msg.via[0].host == "proxy.example.com"
+    assert msg.via[1] is top
+    assert msg.from_ is sender
+    sender.tag = "changed"
+    out = bytes(msg)
+    assert out.startswith(b"INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+                          b"Via: SIP/2.0/UDP proxy.example.com:5060;branch=z9hG4bKp1\r\n"
+                          b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\n")
+    assert b'f: "Alice" <sip:alice@atlanta.com>;tag=changed\r\n' in out
+    again = sipwire.parse(out)
+    assert again.from_.tag == "changed" and len(again.via) == 4
+
+
+def test_a_changed_typed_value_is_written_without_any_other_change() -> None:
+    msg = sipwire.parse(INVITE)
+    msg.to.tag = "t1"  # a typed value changed in place: no line was added or removed
+    out = bytes(msg)
+    assert out == INVITE.replace(b"To: Bob <sip:bob@biloxi.com>\r\n",
+                                 b'To: "Bob" <sip:bob@biloxi.com>;tag=t1\r\n')
+    copy = msg.copy()
+    assert copy.to.tag == "t1" and copy.to is not msg.to
+    assert bytes(copy) == out
+
+
+def test_a_copy_is_independent_of_the_original() -> None:
+    msg = sipwire.parse(INVITE)
+    copy = msg.copy()
+    copy.headers.remove("Route")
+    copy.from_.tag = "other"
+    assert msg.route and msg.from_.tag == "1928301774"
+    assert bytes(msg) == INVITE
+    assert "Route" not in copy.headers and copy.from_.tag == "other"
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.headers.set("Max-Forwards", "69"),
+    lambda m: m.headers.append("X-Trace", "1"),
+    lambda m: m.headers.add("Record-Route", "<sip:rr.example.com;lr>", before="To"),
+    lambda m: m.headers.pop("Route"),
+    lambda m: m.headers.remove("x-custom"),
+])
+def test_reads_after_a_change_see_the_change(change: Callable[[Any], Any]) -> None:
+    msg = sipwire.parse(INVITE)
+    msg.top_via  # noqa: B018 - a read first, from the compact form
+    change(msg)
+    again = sipwire.parse(bytes(msg))
+    for _, read in READS[:-2]:
+        assert read(msg) == read(again)
+
+
+def test_reply_copies_the_lines_of_a_parsed_request_exactly() -> None:
+    msg = sipwire.parse(INVITE)
+    assert isinstance(msg, sipwire.Request)
+    reply = msg.reply(180, to_tag="x")
+    out = bytes(reply)
+    assert b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\n" in out
+    assert b"f:   Alice <sip:alice@atlanta.com>;tag=1928301774\r\n" in out
+    assert b"To: Bob <sip:bob@biloxi.com>;tag=x\r\n" in out
+    assert msg.to.tag is None and bytes(msg) == INVITE
+
+
+def test_a_malformed_header_is_reported_when_read_and_then_again() -> None:
+    msg = sipwire.parse(INVITE.replace(b"Supported: timer, 100rel", b"Supported: timer, , x"))
+    for _ in range(2):
+        with pytest.raises(ParseError) as info:
+            msg.headers.typed("Supported")
+        assert info.value.header == "Supported"
+    assert msg.headers.texts("Supported") == ["timer, , x"]
+
+
+def test_errors_from_the_scanner() -> None:
+    with pytest.raises(ParseError, match="header line without a colon"):
+        sipwire.parse(INVITE.replace(b"X-Custom :  one", b"X-Custom one"))
+    with pytest.raises(ParseError, match="bad header name"):
+        sipwire.parse(INVITE.replace(b"X-Custom :", b"X Custom:"))
+    with pytest.raises(ParseError, match="bare CR or LF"):
+        sipwire.parse(INVITE.replace(b"X-Custom :  one", b"X-Custom :  o\rne"))
+    with pytest.raises(ParseError, match="continuation line before any header"):
+        sipwire.parse(INVITE.replace(b"SIP/2.0\r\nVia", b"SIP/2.0\r\n x\r\nVia"))
+    with pytest.raises(ParseError) as info:
+        sipwire.parse(INVITE.replace(b"X-Custom :  one", b"X-Custom :  \xffne"))
+    assert info.value.header == "X-Custom"
+    assert info.value.offset == INVITE.index(b"X-Custom :") + len(b"X-Custom :  ")
+
+
+_NAMES = st.sampled_from(["Subject", "X-A", "x-a", "s", "Organization", "X-Long-Name"])
+_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e, exclude_characters=","),
+                  min_size=1, max_size=12)
+
+
+@given(st.lists(st.tuples(_NAMES, _VALUES, st.booleans()), max_size=8),
+       st.sampled_from(["Subject", "X-A", "Organization", "X-Long-Name", "Via"]))
+def test_generated_headers_read_the_same_compact_and_as_lines(
+        extra: list[tuple[str, str, bool]], asked: str) -> None:
+    head = INVITE.split(b"\r\n\r\n")[0]
+    lines = [f"{name}:{' ' if spaced else ''}{value}" for name, value, spaced in extra]
+    data = head + b"".join(b"\r\n" + line.encode() for line in lines) + b"\r\n\r\nv=0\r\n"
+    compact = sipwire.parse(data)
+    expanded = sipwire.parse(data)
+    list(expanded.headers)
+    assert compact.headers.getall(asked) == expanded.headers.getall(asked)
+    assert compact.headers.get(asked) == expanded.headers.get(asked)
+    assert (asked in compact.headers) == (asked in expanded.headers)
+    assert compact.headers.items() == expanded.headers.items()
+    assert bytes(compact) == data == bytes(expanded)
