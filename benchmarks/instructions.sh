@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Instructions the server executes per REGISTER, counted by valgrind: a steady
-# measure for comparing two trees when CPU timings drift by 5-10 % run to run.
+# Instructions the server executes per REGISTER (or per proxied call), counted
+# by valgrind: a steady measure for comparing two trees when CPU timings drift
+# by 5-10 % run to run.
 #
 #   bash benchmarks/instructions.sh              # the src/ of this checkout
 #   bash benchmarks/instructions.sh OTHER/src    # another tree's src/, to compare
 #   PYTHON=.venv-compiled/bin/python bash benchmarks/instructions.sh installed
 #                                                # the sipwire installed in PYTHON's
 #                                                # environment (the compiled build)
+#   bash benchmarks/instructions.sh calls [SRC]  # per call instead: INVITE/100/180/
+#                                                # 200/ACK/BYE/200 through the proxy,
+#                                                # benchmarks/calls_in_process.py
 #
 # It runs `profile_server.py register --in-process --no-gc` (`sipwire serve`'s
 # Server, its REGISTER datagrams handed to the UDP listener in rounds of 32, no
@@ -16,10 +20,20 @@
 # tree gives the same count to a fraction of a percent.  What it leaves out:
 # the kernel and the collector (see profile_server.py for those), and it counts
 # instructions, not time (a cache miss costs more than an add).
+# The calls mode runs calls_in_process.py (the same server, a fake caller and
+# callee answering in-process, the collector off) for 300 and 900 calls: the
+# fake agents' own work is in the count (about 3 % of it, see that script's
+# --agents-only).  CALLGRIND_OUT=PREFIX keeps the two callgrind outputs
+# (PREFIX.LOW, PREFIX.HIGH) for callgrind_annotate, to see where they differ.
 # Takes about two minutes; needs valgrind (Debian package `valgrind`).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MODE=register
+if [ "${1:-}" = calls ] || [ "${1:-}" = register ]; then
+    MODE=$1
+    shift
+fi
 SRC=${1:-$(dirname "$HERE")/src}
 if ! command -v valgrind >/dev/null; then
     echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2
@@ -29,14 +43,29 @@ fi
 # a venv's python is kept as it is, so that its site-packages are seen
 PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
 
+if [ "$MODE" = calls ]; then
+    RUN=("$HERE/calls_in_process.py")
+    LOW=300 HIGH=900 UNIT=call
+else
+    RUN=("$HERE/profile_server.py" register --in-process --no-gc)
+    LOW=1000 HIGH=3000 UNIT=REGISTER
+fi
+
 count() {
-    PYTHONHASHSEED=0 SIPWIRE_SRC=$SRC valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        "$PY" "$HERE/profile_server.py" register --in-process --no-gc --count "$1" 2>&1 |
-        sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
+    local out
+    out=$(PYTHONHASHSEED=0 SIPWIRE_SRC=$SRC valgrind --tool=callgrind \
+        --callgrind-out-file="${CALLGRIND_OUT:-/dev/null}${CALLGRIND_OUT:+.$1}" \
+        "$PY" "${RUN[@]}" --count "$1" 2>&1) || true
+    if [ "$MODE" = calls ] && ! grep -q "^calls: $1/$1 completed" <<<"$out"; then
+        echo "instructions.sh: not every call completed:" >&2
+        grep -v '^==' <<<"$out" | tail -5 >&2
+        return 0
+    fi
+    sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' <<<"$out"
 }
 
-low=$(count 1000)
-high=$(count 3000)
+low=$(count $LOW)
+high=$(count $HIGH)
 if [ -z "$low" ] || [ -z "$high" ]; then
     echo "instructions.sh: valgrind gave no count" >&2
     exit 1
@@ -44,4 +73,4 @@ fi
 if [ "$SRC" = installed ]; then
     SRC="$PY ($("$PY" -c 'import sipwire; print(sipwire.BUILD)' 2>/dev/null || echo 'no BUILD'))"
 fi
-echo "$SRC: $(( (high - low) / 2000 )) instructions per REGISTER"
+echo "$SRC: $(( (high - low) / (HIGH - LOW) )) instructions per $UNIT"
