@@ -279,11 +279,17 @@ class ResponseContext:
         self._branches[key] = branch
 
     def on_response(self, key: BranchKey, response: Response,
-                    now: float) -> list[ContextAction]:
+                    now: float, *, owned: bool = False) -> list[ContextAction]:
         """A response from branch ``key``'s client transaction (§16.7), or the
-        408 or 503 it made up for a timeout or a transport error (§16.9)."""
+        408 or 503 it made up for a timeout or a transport error (§16.9).
+
+        Our Via is removed from a copy of ``response`` (§16.7 step 3); with
+        ``owned`` the caller hands ``response`` over (a message parsed for
+        this call and read by nobody after it) and it is removed from
+        ``response`` itself, which is then what goes upstream: a relayed
+        response costs no copy."""
         branch = self._branches[key]
-        upstream: Response = response.copy()
+        upstream: Response = response if owned else response.copy()
         upstream.headers.pop("Via")
         if "Via" not in upstream.headers:
             # §16.7 step 3: it was meant for this element

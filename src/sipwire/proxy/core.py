@@ -37,7 +37,7 @@ from ..message.message import Request, Response
 from ..routing.token import Verified
 from .config import ProxyAddress, ProxyConfig
 from .context import ResponseContext
-from .routing import is_for_me, own_route_tokens, preprocess_route
+from .routing import is_for_me, is_strict, leading_own, preprocess, route_tokens
 from .targets import FlowCheck, Target, TargetSet, determine_targets, lookup_aor
 from .validate import validate_request
 
@@ -141,9 +141,14 @@ class ProxyCore:
         if request.method == "CANCEL":
             return Respond(request.reply(481))
         ack = request.method == "ACK"
+        # what §16.4 and the token check both need, found once
+        routes = request.route
+        strict = is_strict(request, config) if routes else False
+        own = leading_own(config, routes) if routes else 0
         # only a request within a dialog (a To tag), or an ACK, can be routed
-        verified = self._verified(request) if ack or request.to.tag is not None else None
-        preprocessed = preprocess_route(request, config, received=received)
+        verified = self._verified(request, route_tokens(request, strict, routes, own)) \
+            if ack or request.to.tag is not None else None
+        preprocessed = preprocess(request, config, received, strict, routes, own)
         if verified is not None and verified.next_flow is not None:
             # to the other side's hop, the only place it may go
             target = Target(preprocessed.uri.copy(), flow=verified.next_flow)
@@ -162,9 +167,8 @@ class ProxyCore:
             return LookUp(preprocessed, aor)
         return self._relay(preprocessed)
 
-    def _verified(self, request: Request) -> Verified | None:
+    def _verified(self, request: Request, tokens: list[str]) -> Verified | None:
         """The first valid token among our Route values (§16.4), if any."""
-        tokens = own_route_tokens(request, self.config)
         if not tokens:
             return None
         from_ = request.from_

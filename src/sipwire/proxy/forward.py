@@ -52,7 +52,7 @@ def forward_request(request: Request, target: Target | URI | str, config: ProxyC
 
 
 def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
-            branch: str, *, inbound: Source | None = None) -> Forwarded:
+            branch: str, *, inbound: Source | None = None, copy: bool = True) -> Forwarded:
     """§16.6 steps 1 to 9 on a copy of the preprocessed ``request``.
 
     1. Copy: every header kept, in order; the body untouched.
@@ -79,10 +79,14 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
 
     ``branch`` must be unique per call (§16.6 step 7).  Raises ValueError
     for a request with Max-Forwards 0 (``validate_request`` answers those).
+
+    ``copy=False`` changes ``request`` itself instead of a copy (step 1 done
+    by the caller): for a request forwarded once, already a copy of the one
+    received (``preprocess_route`` copied it), such as the ACK of a 2xx.
     """
     if not isinstance(target, Target):
         target = Target(URI.parse(target) if isinstance(target, str) else target)
-    out: Request = request.copy()
+    out: Request = request.copy() if copy else request
     out.uri = _request_uri(target.uri)
     _decrement_max_forwards(out)
     _set_max_breadth(out, target.breadth if target.breadth is not None

@@ -21,9 +21,13 @@ from .config import ProxyAddress, ProxyConfig, default_port, uri_transport
 __all__ = [
     "NextHop",
     "is_for_me",
+    "is_strict",
+    "leading_own",
     "next_hop_for_uri",
     "own_route_tokens",
+    "preprocess",
     "preprocess_route",
+    "route_tokens",
     "routed_to_me",
     "strict_route",
 ]
@@ -60,14 +64,22 @@ def preprocess_route(request: Request, own: Own, *,
     """
     config = _config(own)
     routes = request.route
-    uri = request.uri
-    strict = _strict(request, config)
-    maddr = uri.maddr
-    if not strict and maddr is None:
+    return preprocess(request, config, received, _strict(request, config), routes,
+                      leading_own(config, routes))
+
+
+def preprocess(request: Request, config: ProxyConfig, received: ProxyAddress | None,
+               strict: bool, routes: list[NameAddr], own: int) -> Request:
+    """``preprocess_route`` given what the caller found already: whether the
+    sender is a strict router (``is_strict``), the request's Route values and
+    how many of them, from the top, are ours (``leading_own``)."""
+    if not strict and request.uri.maddr is None:
         # steps 1 and 2 do nothing: only step 3 may change the request
-        if routes and config.is_own_uri(routes[0].uri):
+        if own:
             out: Request = request.copy()
-            _pop_own_routes(out, config, routes)
+            headers = out.headers
+            for _ in range(own):
+                headers.pop("Route")
             return out
         return request
     out = request.copy()
@@ -77,6 +89,23 @@ def preprocess_route(request: Request, own: Own, *,
     _strip_own_maddr(out, config, received)
     _pop_own_routes(out, config, out.route)
     return out
+
+
+def leading_own(config: ProxyConfig, routes: list[NameAddr]) -> int:
+    """How many of ``routes``, from the first, are ours (§16.4 removes those)."""
+    n = 0
+    for route in routes:
+        if not config.is_own_uri(route.uri):
+            break
+        n += 1
+    return n
+
+
+def is_strict(request: Request, config: ProxyConfig) -> bool:
+    """§16.4 step 1: a Request-URI that is a value this proxy put in
+    Record-Route (ours, no user part or ``lr``) while Route values remain:
+    the previous hop is a strict router."""
+    return _strict(request, config)
 
 
 def _strict(request: Request, config: ProxyConfig) -> bool:
@@ -99,15 +128,23 @@ def own_route_tokens(request: Request, own: Own) -> list[str]:
     (``RouteToken``).  No more than two: that is what a double Record-Route
     leaves, and a stranger's list of forged ones costs no more MACs."""
     config = _config(own)
+    routes = request.route
+    return route_tokens(request, _strict(request, config), routes, leading_own(config, routes))
+
+
+def route_tokens(request: Request, strict: bool, routes: list[NameAddr], own: int
+                 ) -> list[str]:
+    """``own_route_tokens`` given whether the sender is a strict router, the
+    request's Route values and how many of them, from the top, are ours."""
     tokens: list[str] = []
-    uri = request.uri
-    if _strict(request, config) and uri.user:
-        tokens.append(uri.user)
-    for route in request.route[:2]:  # a double Record-Route is two (RFC 5658 §5)
-        if not config.is_own_uri(route.uri):
-            break
-        if route.uri.user:
-            tokens.append(route.uri.user)
+    if strict:
+        user = request.uri.user
+        if user:
+            tokens.append(user)
+    for route in routes[:min(own, 2)]:  # a double Record-Route is two (RFC 5658 §5)
+        user = route.uri.user
+        if user:
+            tokens.append(user)
     return tokens
 
 
