@@ -114,8 +114,9 @@ class Headers:
     A parsed message's headers start in a compact, read-only form: ``_raw``
     holds the exact text of each line as received (continuation lines of a
     folded header joined with their CRLFs), ``_keys`` its lookup key and
-    ``_vals`` its typed values once parsed (None before).  Reads work from
-    those three lists; no other object is made per line.
+    ``_vals`` its typed values once parsed (None before); ``_pos`` maps each
+    key to the position of its line (an int) or lines (a list).  Reads work
+    from those; no other object is made per line.
 
     The first change (or iteration, copy of a changed message, lint) turns
     them into ``_lines``, whose every line is ``[name, key, value, raw,
@@ -127,7 +128,7 @@ class Headers:
     next needed.
     """
 
-    __slots__ = ("_index", "_keys", "_lines", "_raw", "_vals")
+    __slots__ = ("_index", "_keys", "_lines", "_pos", "_raw", "_vals")
 
     def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
         self._lines: list[HeaderLine] | None = []
@@ -135,6 +136,7 @@ class Headers:
         self._raw: list[str] | None = None
         self._keys: list[str] | None = None
         self._vals: list[list[Field] | None] | None = None
+        self._pos: dict[str, int | list[int]] | None = None
         for name, value in items:
             self.add(name, value)
 
@@ -143,18 +145,20 @@ class Headers:
         self = cls.__new__(cls)
         self._lines = lines
         self._index = None
-        self._raw = self._keys = self._vals = None
+        self._raw = self._keys = self._vals = self._pos = None
         return self
 
     @classmethod
-    def _parsed(cls, raw: list[str], keys: list[str]) -> Headers:
-        """The compact form of a parsed header section: each line's exact text
-        and lookup key (the scanner's output)."""
+    def _parsed(cls, raw: list[str], keys: list[str],
+                positions: dict[str, int | list[int]]) -> Headers:
+        """The compact form of a parsed header section: each line's exact text,
+        lookup key and the positions of each key (the scanner's output)."""
         self = cls.__new__(cls)
         self._lines = None
         self._index = None
         self._raw = raw
         self._keys = keys
+        self._pos = positions
         self._vals = [None] * len(keys)
         return self
 
@@ -166,11 +170,10 @@ class Headers:
             lines = []
             append = lines.append
             for raw, key, values in zip(self._raw, self._keys, self._vals, strict=True):  # type: ignore[arg-type]
-                text = _unfold(raw) if "\n" in raw else raw
-                colon = text.find(":")
-                append([text[:colon], key, text[colon + 1:], raw, values])
+                name, _, value = (_unfold(raw) if "\n" in raw else raw).partition(":")
+                append([name, key, value, raw, values])
             self._lines = lines
-            self._raw = self._keys = self._vals = None
+            self._raw = self._keys = self._vals = self._pos = None
             self._index = None
         return lines
 
@@ -179,7 +182,7 @@ class Headers:
         raw: str = self._raw[i]  # type: ignore[index]
         if "\n" in raw:
             raw = _unfold(raw)
-        return raw[raw.find(":") + 1:].strip(" \t")
+        return raw.partition(":")[2].strip(" \t")
 
     def _typed_at(self, i: int, key: str) -> list[Field]:
         """The typed values of compact line ``i``, parsed once and cached."""
@@ -207,11 +210,12 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` as text (first list element for list headers)."""
         key = header_key(name)
-        keys = self._keys
-        if keys is not None:
-            if key not in keys:
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
                 return default
-            text = self._value_at(keys.index(key))
+            text = self._value_at(at if type(at) is int else at[0])  # type: ignore[index]
             return split_list(text)[0] if key in LIST_HEADERS else text
         for line in self._find(key):
             value: str = line[2].strip(" \t")
@@ -225,9 +229,9 @@ class Headers:
         key = header_key(name)
         split = key in LIST_HEADERS
         out: list[str] = []
-        keys = self._keys
-        if keys is not None:
-            for i in _where(keys, key):
+        pos = self._pos
+        if pos is not None:
+            for i in _where(pos, key):
                 text = self._value_at(i)
                 if split:
                     out.extend(p for p in split_list(text) if p)
@@ -246,9 +250,9 @@ class Headers:
         """The value of every ``name`` line as text, a comma-separated list left
         whole: for counting or scanning values without splitting them all."""
         key = header_key(name)
-        keys = self._keys
-        if keys is not None:
-            return [self._value_at(i) for i in _where(keys, key)]
+        pos = self._pos
+        if pos is not None:
+            return [self._value_at(i) for i in _where(pos, key)]
         lines = self._find(key)
         if len(lines) == 1:
             return [lines[0][2].strip(" \t")]
@@ -257,9 +261,9 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        keys = self._keys
-        if keys is not None:
-            return header_key(name) in keys
+        pos = self._pos
+        if pos is not None:
+            return header_key(name) in pos
         return bool(self._find(header_key(name)))
 
     def __getitem__(self, name: str) -> str:
@@ -297,15 +301,17 @@ class Headers:
 
     def _typed(self, key: str) -> list[Field]:
         """``typed()`` for a key already in lookup form (the accessors' fast path)."""
-        keys = self._keys
-        if keys is not None:
-            where = _where(keys, key)
-            if len(where) == 1:
-                return list(self._typed_at(where[0], key))
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if type(at) is int:
+                return list(self._typed_at(at, key))
             found: list[Field] = []
-            if not where and key not in HEADER_TYPES:
-                raise KeyError(key)
-            for i in where:
+            if at is None:
+                if key not in HEADER_TYPES:
+                    raise KeyError(key)
+                return found
+            for i in at:  # type: ignore[union-attr]
                 found.extend(self._typed_at(i, key))
             return found
         lines = self._find(key)
@@ -327,11 +333,12 @@ class Headers:
         return self._first(header_key(name))
 
     def _first(self, key: str) -> Field | None:
-        keys = self._keys
-        if keys is not None:
-            if key not in keys:
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
                 return None
-            values = self._typed_at(keys.index(key), key)
+            values = self._typed_at(at if type(at) is int else at[0], key)  # type: ignore[index]
             return values[0] if values else None
         index = self._index
         # without an index (a message just built), scanning to the first line
@@ -488,7 +495,7 @@ class Headers:
         if keys is not None and not any(
                 values is not None and _changed(values) for values in self._vals):  # type: ignore[union-attr]
             # the compact form is never changed in place: the copy shares it
-            return Headers._parsed(self._raw, keys)  # type: ignore[arg-type]
+            return Headers._parsed(self._raw, keys, self._pos)  # type: ignore[arg-type]
         lines: list[HeaderLine] = []
         append = lines.append
         for name, key, value, raw, typed in self._all():
@@ -546,19 +553,14 @@ def _changed(values: list[Field]) -> bool:
     return False
 
 
-def _where(keys: list[str], key: str) -> list[int]:
-    """The positions of ``key`` in ``keys`` (C-level scans, no loop per line)."""
-    count = keys.count(key)
-    if count == 0:
+def _where(positions: dict[str, int | list[int]], key: str) -> list[int]:
+    """The positions of the lines of ``key`` (compact form)."""
+    at = positions.get(key)
+    if at is None:
         return []
-    i = keys.index(key)
-    if count == 1:
-        return [i]
-    out = [i]
-    for _ in range(count - 1):
-        i = keys.index(key, i + 1)
-        out.append(i)
-    return out
+    if type(at) is int:
+        return [at]
+    return at  # type: ignore[return-value]
 
 
 def _unfold(raw: str) -> str:
@@ -575,8 +577,8 @@ def _split_raw(raw: str) -> tuple[str, str]:
     """(name as written, value) of a header line's exact text, unfolded."""
     if "\n" in raw:
         raw = _unfold(raw)
-    colon = raw.find(":")
-    return raw[:colon], raw[colon + 1:]
+    name, _, value = raw.partition(":")
+    return name, value
 
 
 def _parse_raw(cls: type[Field], key: str, raw: str) -> list[Field]:

@@ -122,9 +122,14 @@ class Message:
     @property
     def via(self) -> list[Via]:
         headers = self.headers
-        keys = headers._keys
-        if keys is not None and keys.count("via") == 1:
-            return list(headers._typed_at(keys.index("via"), "via"))  # type: ignore[arg-type]
+        pos = headers._pos
+        if pos is not None:
+            at = pos.get("via")
+            if type(at) is int:
+                values = headers._vals[at]  # type: ignore[index]
+                if values is not None:
+                    return list(values)
+            return headers._typed("via")  # type: ignore[return-value]
         index = headers._index
         if index is not None:
             lines = index.get("via")
@@ -206,15 +211,18 @@ class Message:
         # the parser's typed values, read directly: proxies and registrars
         # ask for From, To, Call-ID and CSeq of every message
         headers = self.headers
-        keys = headers._keys
-        if keys is not None and key in keys:
-            i = keys.index(key)
-            values = headers._vals[i]  # type: ignore[index]
-            if values is None:
-                values = headers._typed_at(i, key)
-            if values:
-                found_value: Field = values[0]
-                return found_value
+        pos = headers._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is not None:
+                if type(at) is not int:
+                    at = at[0]  # type: ignore[index]
+                values = headers._vals[at]  # type: ignore[index]
+                if values is None:
+                    values = headers._typed_at(at, key)
+                if values:
+                    found_value: Field = values[0]
+                    return found_value
         index = headers._index
         if index is not None:
             lines = index.get(key)
@@ -231,14 +239,16 @@ class Message:
 
     def _int(self, key: str) -> int | None:
         headers = self.headers
-        keys = headers._keys
-        if keys is not None:
-            if key not in keys:
+        pos = headers._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
                 return None
-            i = keys.index(key)
-            values = headers._vals[i]  # type: ignore[index]
+            if type(at) is not int:
+                at = at[0]  # type: ignore[index]
+            values = headers._vals[at]  # type: ignore[index]
             if values is None:
-                values = headers._typed_at(i, key)
+                values = headers._typed_at(at, key)
             found: int | None = values[0].value if values else None  # type: ignore[union-attr]
             return found
         index = headers._index

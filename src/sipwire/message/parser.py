@@ -91,13 +91,13 @@ def parse(
         raise MessageTooLarge(
             f"message of {len(data)} bytes is over the limit of {limits.max_message_size}",
             rfc="RFC 3261 §21.5.11")
-    start, end, first, raws, keys, nul = scan(data, limits.max_headers,
-                                              limits.max_line_length)
+    start, end, first, raws, keys, positions, nul = scan(data, limits.max_headers,
+                                                         limits.max_line_length)
     if nul and "\x00" in first:
         raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
                          offset=start + first.encode("utf-8").index(b"\x00"))
     msg = _start_line(first, limits)
-    headers = msg.headers = Headers._parsed(raws, keys)
+    headers = msg.headers = Headers._parsed(raws, keys, positions)
     if nul:
         for i, raw in enumerate(raws):
             if "\x00" in raw:
@@ -112,7 +112,8 @@ def parse(
 
     body_start = end + 4
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
-    length_values = vals[keys.index("content-length")] if "content-length" in keys else None
+    at = positions.get("content-length")
+    length_values = None if at is None else vals[at if type(at) is int else at[0]]  # type: ignore[index]
     if length_values is not None:
         length: int = length_values[0].value
         available = len(data) - body_start
@@ -252,39 +253,35 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
     Max-Forwards is parsed when present but not required: §16.3 step 3 passes
     a request without it, and §16.6 step 3 has a proxy add one.
     """
-    keys: list[str] = headers._keys  # type: ignore[assignment]
+    positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
     raws: list[str] = headers._raw  # type: ignore[assignment]
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
     key = "via"
     try:
-        count = keys.count("via")
-        if count == 0:
+        at = positions.get("via")
+        if at is None:
             raise _missing("via", msg)
-        i = -1
-        for _ in range(count):
-            i = keys.index("via", i + 1)
+        for i in (at,) if type(at) is int else at:
             raw = raws[i]
-            value = _split_raw(raw)[1] if "\n" in raw else raw[raw.find(":") + 1:]
+            value = _split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2]
             if "," in value:
                 vals[i] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
             else:
                 vals[i] = [Via.parse(value)]
         for key, cls, in_request, in_response in _HOT_SINGLE:
-            count = keys.count(key)
-            if count == 0:
+            i = positions.get(key)
+            if i is None:
                 if in_request if is_request else in_response:
                     raise _missing(key, msg)
                 continue
-            if count > 1:
+            if type(i) is not int:
                 raise _duplicate(key)
-            i = keys.index(key)
             raw = raws[i]
-            vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw
-                                 else raw[raw.find(":") + 1:])]
+            vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2])]
         if is_request:
             key = "cseq"
-            cseq = vals[keys.index("cseq")][0]  # type: ignore[index]
+            cseq = vals[positions["cseq"]][0]
             if cseq.method != msg.method:  # type: ignore[attr-defined]
                 raise ParseError(f"CSeq method {cseq.method!r} differs from the request "
                                  f"method {msg.method!r}", rfc="RFC 3261 §8.1.1.5")  # type: ignore[attr-defined]
@@ -295,20 +292,20 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
 def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError]) -> None:
     """``_check_mandatory`` that appends every problem to ``problems`` instead of
     raising the first: each missing, repeated or malformed mandatory header."""
-    keys: list[str] = headers._keys  # type: ignore[assignment]
+    positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
     raws: list[str] = headers._raw  # type: ignore[assignment]
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
-    for i in _where(keys, "via"):
+    for i in _where(positions, "via"):
         try:
             vals[i] = [Via.parse(part)
                        for part in split_list(_split_raw(raws[i])[1].strip(" \t"))]
         except ParseError as exc:
             problems.append(exc.with_header("Via"))
-    if "via" not in keys:
+    if "via" not in positions:
         problems.append(_missing("via", msg))
     for key, cls, in_request, in_response in _HOT_SINGLE:
-        where = _where(keys, key)
+        where = _where(positions, key)
         if not where:
             if in_request if is_request else in_response:
                 problems.append(_missing(key, msg))
@@ -319,7 +316,8 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
             vals[where[0]] = [cls.parse(_split_raw(raws[where[0]])[1])]
         except ParseError as exc:
             problems.append(exc.with_header(canonical_name(key)))
-    cseq_values = vals[keys.index("cseq")] if "cseq" in keys else None
+    cseq_at = _where(positions, "cseq")
+    cseq_values = vals[cseq_at[0]] if cseq_at else None
     if is_request and cseq_values is not None:
         cseq = cseq_values[0]
         if cseq.method != msg.method:  # type: ignore[attr-defined]

@@ -20,18 +20,23 @@ from .errors import MessageTooLarge, ParseError
 from .fields.base import HEADER_TYPES
 from .headers import COMPACT_FORMS, canonical_name
 
-__all__ = ["KEYS", "not_utf8", "scan"]
+__all__ = ["KEYS", "Positions", "not_utf8", "positions_of", "scan"]
 
 
-def scan(data: bytes, max_headers: int,
-         max_line_length: int) -> tuple[int, int, str, list[str], list[str], bool]:
-    """Scan a framed message: ``(start, end, start_line, lines, keys, nul)``.
+#: lookup key -> the position of its line, or of its lines when there are several
+Positions = dict[str, "int | list[int]"]
+
+
+def scan(data: bytes, max_headers: int, max_line_length: int
+         ) -> tuple[int, int, str, list[str], list[str], Positions, bool]:
+    """Scan a framed message: ``(start, end, start_line, lines, keys, positions, nul)``.
 
     ``start`` is the offset of the start line (CRLFs before it are skipped,
     §7.5), ``end`` that of the CRLFCRLF ending the header section; ``lines``
     the exact text of each header line (a folded header's continuation lines
-    joined with their CRLFs) and ``keys`` its lookup key; ``nul`` is True when
-    a NUL byte is somewhere in the header section (the caller checks where).
+    joined with their CRLFs), ``keys`` its lookup key and ``positions`` where
+    each key's lines are; ``nul`` is True when a NUL byte is somewhere in the
+    header section (the caller checks where).
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -70,15 +75,40 @@ def scan(data: bytes, max_headers: int,
     keys: list[str] = []
     append = keys.append
     get = KEYS.get
-    for raw in lines:
-        colon = raw.find(":")
-        key = get(raw[:colon]) if colon > 0 else None
-        if key is None:
+    positions: Positions = {}
+    for i, raw in enumerate(lines):
+        name, colon, _ = raw.partition(":")
+        key = get(name)
+        if key is None or not colon:
             if raw[:1] in (" ", "\t"):
-                return start, end, start_line, *_folded(lines, max_line_length), nul
-            key = _new_key(raw, colon)
+                lines, keys = _folded(lines, max_line_length)
+                return start, end, start_line, lines, keys, positions_of(keys), nul
+            key = _new_key(raw, len(name) if colon else -1)
         append(key)
-    return start, end, start_line, lines, keys, nul
+        if key in positions:
+            found = positions[key]
+            if type(found) is int:
+                positions[key] = [found, i]
+            else:
+                found.append(i)  # type: ignore[union-attr]
+        else:
+            positions[key] = i
+    return start, end, start_line, lines, keys, positions, nul
+
+
+def positions_of(keys: list[str]) -> Positions:
+    """The positions of each key's lines."""
+    positions: Positions = {}
+    for i, key in enumerate(keys):
+        if key in positions:
+            found = positions[key]
+            if type(found) is int:
+                positions[key] = [found, i]
+            else:
+                found.append(i)  # type: ignore[union-attr]
+        else:
+            positions[key] = i
+    return positions
 
 
 def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str]]:
@@ -98,12 +128,12 @@ def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str
             texts.append(raw)
     keys: list[str] = []
     for raw, text in zip(merged, texts, strict=True):
-        colon = text.find(":")
-        key = KEYS.get(text[:colon]) if colon > 0 else None
-        if key is None:
-            key = _new_key(text, colon)
+        name, colon, _ = text.partition(":")
+        key = KEYS.get(name)
+        if key is None or not colon:
+            key = _new_key(text, len(name) if colon else -1)
         if len(raw) > max_line_length:
-            raise MessageTooLarge("header line too long", header=text[:colon].strip(),
+            raise MessageTooLarge("header line too long", header=name.strip(),
                                   rfc="RFC 3261 §21.5.11")
         keys.append(key)
     return merged, keys
