@@ -63,6 +63,17 @@ def test_the_tap_counts_requests_and_responses_by_method_and_status() -> None:
     assert tap.responses_received == {("INVITE", 200): 1}
 
 
+def test_the_tap_counts_a_response_resent_from_its_bytes() -> None:
+    # a retired transaction's final response goes out as the bytes it kept
+    tap = MetricsTap()
+    flow: Any = None
+    tap.sent(bytes(_request("REGISTER").reply(200)), flow)
+    tap.sent(bytes(_request("REGISTER").reply(200)), flow)
+    tap.sent(bytes(_request("OPTIONS").reply(404)), flow)
+    tap.sent(b"INVITE sip:bob@example.com SIP/2.0\r\n\r\n", flow)  # a request: not here
+    assert tap.responses_sent == {("REGISTER", 200): 2, ("OPTIONS", 404): 1}
+
+
 def test_invented_methods_share_one_label() -> None:
     tap = MetricsTap()
     flow: Any = None

@@ -210,9 +210,10 @@ async def test_retransmitted_register_is_answered_from_the_transaction(
     assert bytes(again) == bytes(first)
     [binding] = await server.store.lookup("sip:alice@example.com", server.clock())
     assert binding.contact == alice.contact
-    # answered transactions from one flow share one record of it until Timer J
+    # answered transactions are retired into the layer's table until Timer J:
+    # the response's bytes and flow, no transaction object, no engine record
     refresh = alice.register(expires=60)
     assert response_of(await alice.request(refresh)).status == 200
-    records = set(map(id, server.engine._incoming.values()))
-    assert len(server.engine._incoming) == 2 and len(records) == 1
+    assert server.engine._incoming == {}
+    assert server.engine.transactions.retired == 2 and len(server.engine.transactions) == 0
     assert bytes(response_of(await alice.request(register))) == bytes(first)

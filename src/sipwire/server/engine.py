@@ -58,7 +58,7 @@ from ..location.memory_store import MemoryStore
 from ..location.store import LocationStore, StoreError
 from ..message.errors import ParseError
 from ..message.fields.via import Via
-from ..message.message import Request, Response, new_branch
+from ..message.message import Request, Response, kept_bytes, new_branch
 from ..message.uri import URI
 from ..proxy.branch import branch_for, loop_part
 from ..proxy.config import ProxyAddress
@@ -78,6 +78,7 @@ from ..registrar.registrar import Registrar
 from ..transaction.actions import (
     Action,
     Deliver,
+    Retransmit,
     Send,
     Terminated,
     Timeout,
@@ -301,6 +302,9 @@ class Engine:
                 else:
                     assert isinstance(message, Response)
                     self._branch_response(action.transaction, message)
+            elif kind is Retransmit:
+                assert isinstance(action, Retransmit)
+                self._retransmit(action.data, action.destination)
             elif kind is Terminated:
                 self._forget(action.transaction)
             elif kind is Timeout or kind is TransportFailure:
@@ -501,9 +505,12 @@ class Engine:
         if not isinstance(decision, ForwardTo):
             log.debug("dropping %r (%s)", ack, getattr(decision, "reason", type(decision).__name__))
             return
-        target = self._live(decision.targets.first, decision.request)
+        request = decision.request
+        target = self._live(decision.targets.first, request)
         try:
-            fwd = forward(decision.request, target, self.proxy_config, branch_for(ack))
+            # forwarded once: the preprocessed copy itself (never the ACK received)
+            fwd = forward(request, target, self.proxy_config, branch_for(ack),
+                          copy=request is ack)
         except ValueError as exc:
             log.debug("dropping %r: %s", ack, exc)
             return
@@ -654,7 +661,10 @@ class Engine:
         assert isinstance(tx, ClientTransaction)
         if self._dns_branches and self._fail_over(proxied, tx, response, synthetic):
             return
-        self._context_actions(proxied, proxied.context.on_response(tx, response, now), now)
+        # a response from the wire is this call's own: our Via comes off it in
+        # place (§16.7 step 3) and it goes upstream as it is, without a copy
+        self._context_actions(
+            proxied, proxied.context.on_response(tx, response, now, owned=not synthetic), now)
         if tx.state is State.ACCEPTED or tx.state is State.COMPLETED:
             # a final response: the transaction only absorbs retransmissions of
             # it (Timers D and K, §17.1.1.2, §17.1.2.2) or passes on those of a
@@ -872,7 +882,12 @@ class Engine:
             if tx.settled and (not tx.reliable or isinstance(tx, InviteServerTransaction)):
                 # 64*T1 of answering retransmissions ahead (Timer J over UDP,
                 # §17.2.2; Timer L over any transport, RFC 6026 §8.7): keep
-                # bytes, not objects
+                # bytes, not objects; a non-INVITE one that nothing else holds
+                # (not proxied) becomes a table entry of the layer, its bytes and flow
+                if (incoming is None or incoming.proxied is None) \
+                        and self.transactions.retire(tx, kept_bytes(message), sent):
+                    self._incoming.pop(tx, None)
+                    return
                 tx.compact()
                 if incoming is not None and flow is not None and incoming.proxied is None:
                     # all it still needs is the flow: share one record per flow
@@ -897,6 +912,22 @@ class Engine:
             self._run(self._send_on(tx, flow, message))
         elif self.tracer is not None:
             self.tracer.sent(message, flow)
+
+    def _retransmit(self, data: bytes, flow: object) -> None:
+        """§17.2.2: a retransmitted request, answered from a retired transaction."""
+        assert isinstance(flow, Flow)
+        try:
+            self.transport.send_on_nowait(flow, data, self._retransmit_failed)
+        except TransportError as exc:
+            self._retransmit_failed(exc)
+            return
+        if self.tracer is not None:
+            self.tracer.sent(data, flow)
+
+    def _retransmit_failed(self, error: TransportError) -> None:
+        # §17.2.4 (RFC 6026 §8.8): the TU is told; of a retired transaction
+        # there is nothing left to tell but the log
+        log.info("cannot resend a final response: %s", error)
 
     async def _send_response(self, tx: ServerTransaction, response: Response,
                              flow: Flow | None) -> None:

@@ -128,8 +128,32 @@ class MetricsTap(Tracer):
                 method = "other"
             counts = self.requests_sent
             counts[method] = counts.get(method, 0) + 1
+        elif type(message) is bytes and message.startswith(b"SIP/2.0 "):
+            # a final response resent from the bytes a retired transaction kept
+            key = _response_key_of(message)
+            replies = self.responses_sent
+            replies[key] = replies.get(key, 0) + 1
         if self.inner is not None:
             self.inner.sent(message, flow)
+
+
+def _response_key_of(data: bytes) -> tuple[str, int]:
+    """(CSeq method, status) of a response's bytes as this server wrote them
+    (the status code after "SIP/2.0 ", §7.2; the CSeq header by its name)."""
+    try:
+        status = int(data[8:11])
+    except ValueError:
+        status = 0
+    method = "other"
+    at = data.find(b"\r\nCSeq:")
+    if at >= 0:
+        end = data.find(b"\r\n", at + 2)
+        fields = data[at + 7:end if end >= 0 else None].split()
+        if len(fields) == 2:
+            name = fields[1].decode("ascii", "replace")
+            if name in KNOWN_METHODS:
+                method = name
+    return method, status
 
 
 def _cseq_method(response: Response) -> str:

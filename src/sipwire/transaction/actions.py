@@ -24,6 +24,7 @@ __all__ = [
     "Action",
     "Deliver",
     "LoopDetected",
+    "Retransmit",
     "Send",
     "Stray",
     "Terminated",
@@ -131,4 +132,23 @@ class LoopDetected:
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 
-Action = Send | Deliver | Timeout | TransportFailure | Terminated | Stray | LoopDetected
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Retransmit:
+    """Send ``data`` again to ``destination``: a retransmitted request matched a
+    completed non-INVITE server transaction that its ``TransactionLayer``
+    keeps only as the bytes of its final response and where they went
+    (``TransactionLayer.retire``).  §17.2.2: "the server transaction MUST
+    pass the final response to the transport layer for retransmission".
+
+    ``destination`` is what the driver gave ``retire`` (its flow); the
+    transaction object is gone, so ``transaction`` is None.
+    """
+
+    data: bytes
+    destination: object = field(compare=False)
+    transaction: Transaction | None = field(default=None, compare=False, repr=False)
+
+
+Action = (Send | Deliver | Timeout | TransportFailure | Terminated | Stray | LoopDetected
+          | Retransmit)

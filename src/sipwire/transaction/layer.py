@@ -30,17 +30,28 @@ in on, or per §18.2.2)::
 
     # on every datagram:   perform(layer.receive(sipwire.parse(data), loop.time()))
     # after every call:    loop.call_at(layer.next_deadline(), ...handle_timer(now))
+
+Completed non-INVITE server transactions over an unreliable transport (UDP)
+wait 64*T1 for Timer J, only to answer retransmissions of their request with
+their final response (§17.2.2): a busy registrar holds tens of thousands.  A
+driver that has sent that response may ``retire(tx, data, destination)`` it:
+the layer then forgets the transaction object and keeps one table entry, the
+request's §17.2.3 match as one string -> the response's bytes and where they
+went, dropped when Timer J would have fired (the entries expire in the order
+they came: Timer J is one constant).  A retransmission that matches comes
+back as ``Retransmit(data, destination)``, with no transaction and no parse.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from ..message.message import Message, Request, Response
-from .actions import Action, Deliver, LoopDetected, Stray
+from .actions import Action, Deliver, LoopDetected, Retransmit, Stray
 from .base import Transaction
 from .client import ClientTransaction, InviteClientTransaction, NonInviteClientTransaction
 from .config import TimerConfig
@@ -52,6 +63,7 @@ from .matching import (
     branch_key,
     branch_key_of,
     client_key,
+    completed_key,
     merge_key,
     response_key,
     rfc2543_key,
@@ -77,9 +89,9 @@ class TransactionLayer:
     turns it off: merged requests are a UAS matter).
     """
 
-    __slots__ = ("_by_2543", "_by_branch", "_by_branch_more", "_clients", "_counter", "_heap",
-                 "_merge", "_merge_keys", "_on_change", "_pushed", "_servers", "config",
-                 "detect_merged_requests")
+    __slots__ = ("_by_2543", "_by_branch", "_by_branch_more", "_clients", "_completed",
+                 "_counter", "_heap", "_j_at", "_j_keys", "_merge", "_merge_keys", "_on_change",
+                 "_pushed", "_servers", "_waiting_j", "config", "detect_merged_requests")
 
     def __init__(self, config: TimerConfig | None = None, *,
                  detect_merged_requests: bool = True) -> None:
@@ -101,6 +113,16 @@ class TransactionLayer:
         self._heap: list[tuple[float, int, Transaction]] = []
         self._pushed: dict[Transaction, float] = {}
         self._counter = itertools.count()
+        #: Timer J over an unreliable transport, in its own queue rather than the
+        #: heap (one constant interval: deadlines come in order): the
+        #: ``completed_key`` of each completed non-INVITE server transaction
+        #: with a branch key, and its deadline
+        self._j_keys: deque[str] = deque()
+        self._j_at: deque[float] = deque()
+        #: those of them still held as objects, by ``completed_key``
+        self._waiting_j: dict[str, ServerTransaction] = {}
+        #: those ``retire``-d: the bytes of the final response, and where they went
+        self._completed: dict[str, tuple[bytes, object]] = {}
         #: every transaction's observer: one bound method, not one per transaction
         self._on_change = self._changed
 
@@ -133,7 +155,8 @@ class TransactionLayer:
     # -- server side ------------------------------------------------------------------------
 
     def find_server(self, request: Request) -> ServerTransaction | None:
-        """The server transaction ``request`` belongs to (§17.2.3), ACK included."""
+        """The server transaction ``request`` belongs to (§17.2.3), ACK included
+        (None for a retired one: see ``retire``)."""
         return self._find_server(request, branch_key(request))
 
     def _find_server(self, request: Request,
@@ -182,6 +205,39 @@ class TransactionLayer:
         tx = self._server_for_response(response)
         return tx.send(response, now) if tx is not None else []
 
+    def retire(self, tx: ServerTransaction, data: bytes, destination: object) -> bool:
+        """Keep a completed non-INVITE server transaction as a table entry.
+
+        For a transaction in Completed over an unreliable transport, whose
+        request had a branch with the magic cookie: ``data`` is the final
+        response as the transport sent it, ``destination`` where it went (the
+        driver's flow, given back untouched).  Until Timer J (64*T1 after the
+        response, §17.2.2) a retransmission of the request is answered
+        ``Retransmit(data, destination)``; then the entry is dropped, with no
+        action (there is no transaction left to terminate).  The layer
+        forgets ``tx``: it is no longer counted, iterated or found, and a
+        later response of the TU to the same request matches nothing (§17.2.2:
+        discarded).  Returns False, changing nothing, for any other
+        transaction: a reliable one (Timer J is zero), an INVITE one, one with
+        an RFC 2543 request, one not in Completed or not of this layer.
+        """
+        key = tx._key
+        if key is None or tx.reliable or tx.state is not State.COMPLETED \
+                or not isinstance(tx, NonInviteServerTransaction):
+            return False
+        name = completed_key(key, tx._method)
+        if self._waiting_j.get(name) is not tx:
+            return False  # not ours, or its Timer J is in the heap (see _changed)
+        del self._waiting_j[name]
+        self._completed[name] = (data, destination)
+        self._drop(tx)
+        return True
+
+    @property
+    def retired(self) -> int:
+        """How many retired transactions are kept as table entries (``retire``)."""
+        return len(self._completed)
+
     # -- the transport's entry point ----------------------------------------------------------
 
     def receive(self, message: Message, now: float, *,
@@ -209,6 +265,10 @@ class TransactionLayer:
             return server.receive(message, now)
         if message.method == "ACK":
             return [Deliver(message)]
+        if by_branch is not None and self._completed:
+            done = self._completed.get(completed_key(by_branch, message.method))
+            if done is not None:  # §17.2.2, from a retired transaction
+                return [Retransmit(done[0], done[1])]
         merged = self._is_merged(message)
         if reliable is None:
             reliable = message.top_via.transport.upper() not in UNRELIABLE_TRANSPORTS
@@ -227,25 +287,39 @@ class TransactionLayer:
     # -- time ---------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        """The earliest deadline of all transactions, or None."""
+        """The earliest deadline of all transactions (and retired ones), or None."""
         heap = self._heap
+        first: float | None = None
         while heap:
             deadline, _, tx = heap[0]
             if self._pushed.get(tx) == deadline:
-                return deadline
+                first = deadline
+                break
             heapq.heappop(heap)
-        return None
+        at = self._j_at
+        if at and (first is None or at[0] < first):
+            return at[0]
+        return first
 
     def handle_timer(self, now: float) -> list[Action]:
         """Fire every timer due at ``now``, in deadline order."""
         actions: list[Action] = []
         heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _, tx = heapq.heappop(heap)
-            if self._pushed.get(tx) == deadline:
+        at = self._j_at
+        while True:
+            if at and at[0] <= now and (not heap or at[0] <= heap[0][0]):
+                deadline = at.popleft()
+                name = self._j_keys.popleft()
+                if self._completed.pop(name, None) is not None:
+                    continue  # a retired transaction: nothing to tell
+                tx: Transaction | None = self._waiting_j.pop(name, None)
+            elif heap and heap[0][0] <= now:
+                deadline, _, tx = heapq.heappop(heap)
+            else:
+                return actions
+            if tx is not None and self._pushed.get(tx) == deadline:
                 del self._pushed[tx]
                 actions += tx.handle_timer(now)
-        return actions
 
     # -- what it holds ------------------------------------------------------------------------
 
@@ -320,17 +394,34 @@ class TransactionLayer:
             self._pushed.pop(tx, None)
         elif self._pushed.get(tx) != deadline:
             self._pushed[tx] = deadline
-            heapq.heappush(self._heap, (deadline, next(self._counter), tx))
+            if tx.state is State.COMPLETED and not tx.reliable \
+                    and isinstance(tx, NonInviteServerTransaction) and tx._key is not None \
+                    and (not self._j_at or deadline >= self._j_at[-1]):
+                # Timer J, the only timer of Completed (Figure 8): queued in
+                # order, and the transaction may be retired
+                name = completed_key(tx._key, tx._method)
+                self._waiting_j[name] = tx
+                self._j_keys.append(name)
+                self._j_at.append(deadline)
+            else:
+                heapq.heappush(self._heap, (deadline, next(self._counter), tx))
 
     def _forget(self, tx: Transaction) -> None:
-        tx._observer = None
-        self._pushed.pop(tx, None)
         if isinstance(tx, ClientTransaction):
+            tx._observer = None
+            self._pushed.pop(tx, None)
             key = client_key(tx.request)
             if self._clients.get(key) is tx:
                 del self._clients[key]
             return
         assert isinstance(tx, ServerTransaction)
+        self._drop(tx)
+
+    def _drop(self, tx: ServerTransaction) -> None:
+        """Take a server transaction out of every index (its Timer J entry, if
+        any, is dropped when it comes due and finds another or none)."""
+        tx._observer = None
+        self._pushed.pop(tx, None)
         found = self._servers.pop(tx, None)
         if found is None:
             return

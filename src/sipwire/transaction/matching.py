@@ -24,6 +24,7 @@ __all__ = [
     "branch_key",
     "branch_key_of",
     "client_key",
+    "completed_key",
     "merge_key",
     "response_key",
     "rfc2543_key",
@@ -69,6 +70,15 @@ def branch_key_of(via: Via) -> BranchKey | None:
         return None
     assert via.branch is not None
     return via.branch, via.host.lower(), via.port
+
+
+def completed_key(key: BranchKey, method: str) -> str:
+    """The whole §17.2.3 match of a request with the magic cookie as one string:
+    branch, sent-by host and port, and method (never ACK: an ACK matches only
+    an INVITE transaction).  A branch is a token and a method a token, neither
+    holds a space, so no two different matches give the same string."""
+    branch, host, port = key
+    return f"{method} {branch} {host} {port}"
 
 
 @dataclass(frozen=True, slots=True)
