@@ -524,3 +524,24 @@ def test_branch_added_after_closing_is_cancelled_when_it_rings() -> None:
     fork.ctx.add_branch("late", late, T)
     actions = fork.ctx.on_response("late", answer(late, 180), T)
     assert cancelled(actions) == ["late"]
+
+
+def test_an_owned_response_goes_upstream_itself_without_our_via() -> None:
+    # §16.7 step 3 on the response the caller hands over: no copy
+    fork = Fork(1)
+    response = answer(fork.sent[0], 180)
+    vias = len(response.via)
+    actions = fork.ctx.on_response(0, response, T, owned=True)
+    assert forwarded(actions) == [response]
+    assert len(response.via) == vias - 1
+    assert response.top_via.branch == fork.received.top_via.branch
+
+
+def test_a_response_not_owned_is_left_as_it_came() -> None:
+    fork = Fork(1)
+    response = answer(fork.sent[0], 180)
+    before = bytes(response)
+    (upstream,) = forwarded(fork.ctx.on_response(0, response, T))
+    assert upstream is not response
+    assert bytes(response) == before
+    assert len(upstream.via) == len(response.via) - 1

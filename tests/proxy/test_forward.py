@@ -308,3 +308,27 @@ def test_basic_trapezoid() -> None:
     assert str(fwd.request.uri) == "sip:callee@u2.domain.com"
     assert fwd.request.headers.getall("Route") == ["<sip:p2.domain.com;lr>"]
     assert fwd.next_hop == NextHop("UDP", "p2.domain.com", 5060)
+
+
+def test_forward_without_a_copy_changes_the_request_itself() -> None:
+    # §16.6 step 1 copies so that other branches start from the same request;
+    # a caller forwarding a request (already a copy) once may skip it, and gets
+    # what the copy would have become
+    req = request(max_forwards=10)
+    cfg = config()  # one secret: the same Record-Route token
+    copied = forward(req, BOB, cfg, "z9hG4bK1")
+    fwd = forward(req, BOB, cfg, "z9hG4bK1", copy=False)
+    assert fwd.request is req
+    assert fwd.request.headers.getall("Record-Route") != []
+    assert bytes(fwd.request) == bytes(copied.request)
+    assert fwd.next_hop == copied.next_hop
+    assert req.max_forwards == 9
+    assert req.top_via.branch == "z9hG4bK1"
+
+
+def test_forward_copies_by_default() -> None:
+    req = request(max_forwards=10)
+    before = bytes(req)
+    out = forward_request(req, BOB, config(), "z9hG4bK1")
+    assert out is not req
+    assert bytes(req) == before
