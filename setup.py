@@ -58,7 +58,11 @@ def _module_paths() -> list[Path]:
     paths: list[Path] = []
     for entry in COMPILED:
         base = SRC / entry
-        for path in sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]:
+        # a .pyx is a Cython module with no .py of its name (a .py twin of
+        # another name is the fallback, as message/_cscanner.pyx and scanner.py)
+        found = sorted(base.rglob("*.py")) + sorted(base.rglob("*.pyx")) if base.is_dir() \
+            else [base.with_suffix(".py")]
+        for path in found:
             rel = path.relative_to(SRC).as_posix()
             if path.name != "__init__.py" and rel not in PURE:
                 paths.append(path)

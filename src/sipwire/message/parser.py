@@ -45,7 +45,11 @@ from .headers import (
     split_list,
 )
 from .message import Message, Request, Response
-from .scanner import scan
+
+try:  # the compiled build's C scanner, else its pure-Python twin
+    from ._cscanner import scan
+except ImportError:
+    from .scanner import scan
 from .uri import SIP_URI_FAST, URI, UriParts, check_fast
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
@@ -85,7 +89,7 @@ def parse(
     headers (§8.1.1, §8.2.6.2) are appended to it instead of raised, so every
     one of them can be reported; framing errors are still raised.
     """
-    if not isinstance(data, bytes):
+    if type(data) is not bytes:
         data = bytes(data)
     if len(data) > limits.max_message_size:
         raise MessageTooLarge(
