@@ -121,17 +121,20 @@ class Incoming:
 class Proxied:
     """One proxied request (§16.6): its server transaction, its response
     context, the preprocessed request each branch copies (None once the
-    context is finished: no branch is added then), and how many client
-    transactions of its branches live."""
+    context is finished: no branch is added then; the forwarded request
+    itself when its one branch took it, ``_forwarded_once``), and how many
+    client transactions of its branches live."""
 
-    __slots__ = ("clients", "context", "deadline", "done", "inbound", "request", "server",
-                 "server_gone")
+    __slots__ = ("clients", "context", "deadline", "done", "inbound", "owned", "request",
+                 "server", "server_gone")
 
     def __init__(self, server: ServerTransaction, context: ResponseContext,
                  request: Request, inbound: Source | None = None) -> None:
         self.server = server
         self.context = context
         self.request: Request | None = request
+        #: ``request`` is a copy of the received one (§16.4 changed it)
+        self.owned = request is not server.request and request is not context.request
         #: the flow the request came on (its interface and, where needed, the
         #: flow token of Record-Route, RFC 5658, RFC 5626 §5.3)
         self.inbound = inbound
@@ -562,10 +565,11 @@ class Engine:
 
     def _branch(self, proxied: Proxied, target: Target, branch: str, now: float) -> None:
         """§16.6: forward a copy to ``target`` in a new client transaction."""
-        assert proxied.request is not None  # a finished context adds no branch
-        target = self._live(target, proxied.request)
-        fwd = forward(proxied.request, target, self.proxy_config, branch,
-                      inbound=proxied.inbound)
+        preprocessed = proxied.request
+        assert preprocessed is not None  # a finished context adds no branch
+        target = self._live(target, preprocessed)
+        fwd = forward(preprocessed, target, self.proxy_config, branch, inbound=proxied.inbound,
+                      copy=not _forwarded_once(proxied, preprocessed, target))
         request = fwd.request
         if self.resolver is not None:
             uri = _dns_uri(fwd)
@@ -1126,6 +1130,25 @@ class Engine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _forwarded_once(proxied: Proxied, preprocessed: Request, target: Target) -> bool:
+    """Whether the branch to ``target`` may be forwarded from ``preprocessed``
+    itself rather than from a copy (§16.6 step 1 is there to keep the request
+    for the other branches): it is a copy already (preprocessing changed it),
+    the only target of its context with no alternate flow (RFC 5626 §7), and
+    it goes over a flow to an IP address (what a Record-Route token pins for a
+    request within a dialog), so no RFC 3263 failover forwards it again.  A
+    BYE or re-INVITE is then copied once, by §16.4, not twice."""
+    flow = target.flow
+    if not proxied.owned or flow is None or target.alternates or target.path \
+            or not is_ip(flow.host):
+        return False
+    targets = proxied.context.targets
+    if targets is None or len(targets.groups) != 1 or len(targets.groups[0]) != 1:
+        return False
+    routes = preprocessed.route
+    return not routes or bool(routes[0].uri.lr)  # strict routing: the hop is not the flow's
 
 
 def _interface(flow: Flow) -> ProxyAddress:
