@@ -198,7 +198,7 @@ class ProxyCore:
     ) -> Decision:
         """The decision once the location service answered ``lookup`` (§16.5)."""
         result = determine_targets(lookup.request, self.config, bindings, now=now,
-                                   known=known, flow_alive=flow_alive)
+                                   known=known, flow_alive=flow_alive, aor=lookup.aor)
         return self._decide(lookup.request, result)
 
     def context(self, request: Request, targets: TargetSet | None) -> ResponseContext:

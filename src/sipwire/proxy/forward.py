@@ -153,10 +153,16 @@ def _interface(config: ProxyConfig, inbound: Source) -> ProxyAddress | None:
     ``host:port`` of our end of the flow)."""
     if not inbound.local:
         return None
-    host, sep, port = inbound.local.rpartition(":")
+    return _listening_address(inbound.transport, inbound.local)
+
+
+# a server has a few interfaces: each is read once, not per record-routed request
+@functools.lru_cache(maxsize=256)
+def _listening_address(transport: str, local: str) -> ProxyAddress | None:
+    host, sep, port = local.rpartition(":")
     if not sep or not port.isdigit():
         return None
-    return ProxyAddress(inbound.transport, host.strip("[]"), int(port))
+    return ProxyAddress(transport, host.strip("[]"), int(port))
 
 
 def record_route(request: Request, config: ProxyConfig, hop: NextHop, *,

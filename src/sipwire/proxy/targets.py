@@ -182,6 +182,7 @@ def determine_targets(
     relay: bool | None = None,
     known: bool = False,
     flow_alive: FlowCheck | None = None,
+    aor: str | None = None,
 ) -> TargetSet | Response:
     """The target set of a preprocessed request (§16.5), or the response to send.
 
@@ -190,7 +191,8 @@ def determine_targets(
     None.  ``relay`` overrides ``config.relay`` (pass True for a
     request the caller knows may be relayed).  ``now`` drops
     bindings expired meanwhile; ``flow_alive`` tells which registered flows
-    are still up; ``known`` says the AOR exists though it has no binding.
+    are still up; ``known`` says the AOR exists though it has no binding;
+    ``aor`` is ``lookup_aor(request, config)`` when the caller has it already.
 
     Targets from bindings come highest q first; ``config.forking`` says
     whether they form one parallel group or groups of equal q tried in turn.
@@ -198,7 +200,8 @@ def determine_targets(
     (``+sip.instance``) only one is, the others being its ``alternates``
     (RFC 5626 §7).
     """
-    aor = lookup_aor(request, config)
+    if aor is None:
+        aor = lookup_aor(request, config)
     if aor is None:
         allowed = config.relay if relay is None else relay
         if not allowed:
@@ -229,10 +232,17 @@ def determine_targets(
 def _with_breadth(group: list[Target], breadth: int) -> tuple[Target, ...]:
     """The targets of a parallel group, each with its share of ``breadth``."""
     if len(group) == 1:
-        return (replace(group[0], breadth=breadth),)
+        return (_with_breadth_of(group[0], breadth),)
     shares = split_breadth(breadth, len(group))
-    return tuple(replace(target, breadth=share)
+    return tuple(_with_breadth_of(target, share)
                  for target, share in zip(group, shares, strict=True))
+
+
+def _with_breadth_of(target: Target, breadth: int) -> Target:
+    """``replace(target, breadth=breadth)``, without ``replace``'s field walk
+    (once per target of every request looked up)."""
+    return Target(target.uri, target.q, target.path, target.flow, target.instance_id,
+                  target.alternates, target.binding, breadth)
 
 
 def _targets(bindings: Iterable[Binding], config: ProxyConfig,
