@@ -58,11 +58,16 @@ def loop_hash(request: Request) -> str:
         request.call_id,
         str(request.cseq.seq),
         str(request.uri),
-        *("route:" + v for v in headers.getall("Route")),
-        *("proxy-require:" + v for v in headers.getall("Proxy-Require")),
-        *("proxy-authorization:" + v for v in headers.getall("Proxy-Authorization")),
     ]
+    for name, prefix in _LOOP_HEADERS:
+        if name in headers:  # most requests have none of them
+            parts += [prefix + value for value in headers.getall(name)]
     return _digest(parts)
+
+
+#: the headers of the loop hash beyond the fixed fields, with their prefixes
+_LOOP_HEADERS = (("Route", "route:"), ("Proxy-Require", "proxy-require:"),
+                 ("Proxy-Authorization", "proxy-authorization:"))
 
 
 def branch_for(request: Request, index: int = 0) -> str:
