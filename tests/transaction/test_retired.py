@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sipwire import Request
 from sipwire.transaction import (
+    J_RESOLUTION,
     Deliver,
     NonInviteClientTransaction,
     Retransmit,
@@ -47,6 +48,35 @@ def test_a_retransmission_is_answered_from_the_table() -> None:
         assert again[0].transaction is None
     assert layer.find_server(wire(req)) is None
     assert layer.retired == 1 and len(layer) == 0
+
+
+def test_a_response_sent_back_where_its_request_came_from_keeps_no_destination() -> None:
+    # RFC 3581 §4, the usual case: the driver answers where each retransmission came from
+    layer = TransactionLayer()
+    req = request("OPTIONS", branch="z9hG4bK-ret-15")
+    tx, sent = answered(layer, req)
+    assert layer.retire(tx, sent)
+    [again] = layer.receive(wire(req), 1.0)
+    assert isinstance(again, Retransmit) and again.data == sent and again.destination is None
+
+
+def test_timer_j_deadlines_close_together_share_one_never_earlier() -> None:
+    # J_RESOLUTION apart at most: both end at the later deadline, not before
+    layer = TransactionLayer(detect_merged_requests=False)
+    first, sent1 = answered(layer, request("REGISTER", branch="z9hG4bK-ret-16"), now=1.0)
+    second, sent2 = answered(layer, request("REGISTER", branch="z9hG4bK-ret-17"),
+                             now=1.0 + J_RESOLUTION / 2)
+    assert layer.retire(first, sent1) and layer.retire(second, sent2)
+    assert layer.next_deadline() == 33.0 + J_RESOLUTION / 2
+    assert layer.handle_timer(33.0) == [] and layer.retired == 2
+    assert layer.handle_timer(33.0 + J_RESOLUTION / 2) == [] and layer.retired == 0
+    # one more than J_RESOLUTION later gets its own deadline
+    third, sent3 = answered(layer, request("REGISTER", branch="z9hG4bK-ret-18"), now=2.0)
+    fourth, sent4 = answered(layer, request("REGISTER", branch="z9hG4bK-ret-19"),
+                             now=2.0 + 2 * J_RESOLUTION)
+    assert layer.retire(third, sent3) and layer.retire(fourth, sent4)
+    assert layer.handle_timer(34.0) == [] and layer.retired == 1
+    assert layer.next_deadline() == 34.0 + 2 * J_RESOLUTION
 
 
 def test_the_match_is_branch_sent_by_and_method() -> None:

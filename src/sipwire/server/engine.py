@@ -307,7 +307,7 @@ class Engine:
                     self._branch_response(action.transaction, message)
             elif kind is Retransmit:
                 assert isinstance(action, Retransmit)
-                self._retransmit(action.data, action.destination)
+                self._retransmit(action.data, action.destination or flow)
             elif kind is Terminated:
                 self._forget(action.transaction)
             elif kind is Timeout or kind is TransportFailure:
@@ -888,8 +888,8 @@ class Engine:
                 # §17.2.2; Timer L over any transport, RFC 6026 §8.7): keep
                 # bytes, not objects; a non-INVITE one that nothing else holds
                 # (not proxied) becomes a table entry of the layer, its bytes and flow
-                if (incoming is None or incoming.proxied is None) \
-                        and self.transactions.retire(tx, kept_bytes(message), sent):
+                if (incoming is None or incoming.proxied is None) and self.transactions.retire(
+                        tx, kept_bytes(message), None if sent is flow else sent):
                     self._incoming.pop(tx, None)
                     return
                 tx.compact()
@@ -918,7 +918,8 @@ class Engine:
             self.tracer.sent(message, flow)
 
     def _retransmit(self, data: bytes, flow: object) -> None:
-        """§17.2.2: a retransmitted request, answered from a retired transaction."""
+        """§17.2.2: a retransmitted request, answered from a retired transaction
+        (over the flow its response went, or the one the request came on)."""
         assert isinstance(flow, Flow)
         try:
             self.transport.send_on_nowait(flow, data, self._retransmit_failed)

@@ -29,7 +29,7 @@ from .client import (
     build_cancel,
 )
 from .config import TimerConfig
-from .layer import UNRELIABLE_TRANSPORTS, TransactionLayer
+from .layer import J_RESOLUTION, UNRELIABLE_TRANSPORTS, TransactionLayer
 from .server import (
     FIGURE_7,
     FIGURE_8,
@@ -44,6 +44,7 @@ __all__ = [
     "FIGURE_6",
     "FIGURE_7",
     "FIGURE_8",
+    "J_RESOLUTION",
     "UNRELIABLE_TRANSPORTS",
     "Action",
     "ClientTransaction",

@@ -141,12 +141,14 @@ class Retransmit:
     (``TransactionLayer.retire``).  §17.2.2: "the server transaction MUST
     pass the final response to the transport layer for retransmission".
 
-    ``destination`` is what the driver gave ``retire`` (its flow); the
-    transaction object is gone, so ``transaction`` is None.
+    ``destination`` is what the driver gave ``retire`` (its flow), or None:
+    where this retransmission came from (the response went back where the
+    request came from, RFC 3581 §4).  The transaction object is gone, so
+    ``transaction`` is None.
     """
 
     data: bytes
-    destination: object = field(compare=False)
+    destination: object = field(default=None, compare=False)
     transaction: Transaction | None = field(default=None, compare=False, repr=False)
 
 

@@ -40,6 +40,8 @@ request's §17.2.3 match as one string -> the response's bytes and where they
 went, dropped when Timer J would have fired (the entries expire in the order
 they came: Timer J is one constant).  A retransmission that matches comes
 back as ``Retransmit(data, destination)``, with no transaction and no parse.
+Timer J deadlines less than ``J_RESOLUTION`` apart share one, the latest: a
+completed transaction may end up to a millisecond late, never early.
 """
 
 from __future__ import annotations
@@ -73,11 +75,17 @@ from .matching import (
 from .server import InviteServerTransaction, NonInviteServerTransaction, ServerTransaction
 from .table import State
 
-__all__ = ["UNRELIABLE_TRANSPORTS", "TransactionLayer"]
+__all__ = ["J_RESOLUTION", "UNRELIABLE_TRANSPORTS", "TransactionLayer"]
 
 #: Via transports with no delivery guarantee: retransmissions and wait timers apply
 #: (TCP, TLS, SCTP, WS and WSS are reliable, §18 and RFC 7118)
 UNRELIABLE_TRANSPORTS = frozenset({"UDP"})
+
+#: Timer J deadlines closer than this (seconds) share one float, the latest:
+#: a busy registrar completes several transactions per millisecond
+J_RESOLUTION = 0.01
+#: at most this many entries share one deadline (their count stays a cached small int)
+_J_BUCKET = 256
 
 K = TypeVar("K")
 
@@ -90,8 +98,9 @@ class TransactionLayer:
     """
 
     __slots__ = ("_by_2543", "_by_branch", "_by_branch_more", "_clients", "_completed",
-                 "_counter", "_heap", "_j_at", "_j_keys", "_merge", "_merge_keys", "_on_change",
-                 "_pushed", "_servers", "_waiting_j", "config", "detect_merged_requests")
+                 "_counter", "_heap", "_j_at", "_j_count", "_j_keys", "_j_opened", "_merge",
+                 "_merge_keys", "_on_change", "_pushed", "_servers", "_waiting_j", "config",
+                 "detect_merged_requests")
 
     def __init__(self, config: TimerConfig | None = None, *,
                  detect_merged_requests: bool = True) -> None:
@@ -116,13 +125,18 @@ class TransactionLayer:
         #: Timer J over an unreliable transport, in its own queue rather than the
         #: heap (one constant interval: deadlines come in order): the
         #: ``completed_key`` of each completed non-INVITE server transaction
-        #: with a branch key, and its deadline
+        #: with a branch key; and the deadlines, each with how many of those
+        #: keys share it (``J_RESOLUTION``)
         self._j_keys: deque[str] = deque()
         self._j_at: deque[float] = deque()
+        self._j_count: deque[int] = deque()
+        #: the first deadline of the last of them
+        self._j_opened = 0.0
         #: those of them still held as objects, by ``completed_key``
         self._waiting_j: dict[str, ServerTransaction] = {}
-        #: those ``retire``-d: the bytes of the final response, and where they went
-        self._completed: dict[str, tuple[bytes, object]] = {}
+        #: those ``retire``-d: the bytes of the final response, with where they
+        #: went unless that is where the request came from (None)
+        self._completed: dict[str, bytes | tuple[bytes, object]] = {}
         #: every transaction's observer: one bound method, not one per transaction
         self._on_change = self._changed
 
@@ -205,31 +219,34 @@ class TransactionLayer:
         tx = self._server_for_response(response)
         return tx.send(response, now) if tx is not None else []
 
-    def retire(self, tx: ServerTransaction, data: bytes, destination: object) -> bool:
+    def retire(self, tx: ServerTransaction, data: bytes, destination: object = None) -> bool:
         """Keep a completed non-INVITE server transaction as a table entry.
 
         For a transaction in Completed over an unreliable transport, whose
         request had a branch with the magic cookie: ``data`` is the final
         response as the transport sent it, ``destination`` where it went (the
-        driver's flow, given back untouched).  Until Timer J (64*T1 after the
-        response, §17.2.2) a retransmission of the request is answered
-        ``Retransmit(data, destination)``; then the entry is dropped, with no
-        action (there is no transaction left to terminate).  The layer
+        driver's flow, given back untouched), or None when it went back where
+        the request came from (RFC 3581 §4, the usual case: nothing is kept
+        for it, and the driver answers each retransmission where it came
+        from).  Until Timer J (64*T1 after the response, §17.2.2) a
+        retransmission of the request is answered ``Retransmit(data,
+        destination)``; then the entry is dropped, with no action (there is
+        no transaction left to terminate).  The layer
         forgets ``tx``: it is no longer counted, iterated or found, and a
         later response of the TU to the same request matches nothing (§17.2.2:
         discarded).  Returns False, changing nothing, for any other
         transaction: a reliable one (Timer J is zero), an INVITE one, one with
         an RFC 2543 request, one not in Completed or not of this layer.
         """
-        key = tx._key
-        if key is None or tx.reliable or tx.state is not State.COMPLETED \
-                or not isinstance(tx, NonInviteServerTransaction):
+        name = tx._j_name
+        if name is None or self._waiting_j.get(name) is not tx:
+            # not waiting for Timer J in our queue: not ours, not a completed
+            # non-INVITE one over UDP with a branch key, or its Timer J is in
+            # the heap (see _changed)
             return False
-        name = completed_key(key, tx._method)
-        if self._waiting_j.get(name) is not tx:
-            return False  # not ours, or its Timer J is in the heap (see _changed)
         del self._waiting_j[name]
-        self._completed[name] = (data, destination)
+        tx._j_name = None
+        self._completed[name] = data if destination is None else (data, destination)
         self._drop(tx)
         return True
 
@@ -268,6 +285,9 @@ class TransactionLayer:
         if by_branch is not None and self._completed:
             done = self._completed.get(completed_key(by_branch, message.method))
             if done is not None:  # §17.2.2, from a retired transaction
+                if type(done) is bytes:
+                    return [Retransmit(done, None)]
+                assert isinstance(done, tuple)
                 return [Retransmit(done[0], done[1])]
         merged = self._is_merged(message)
         if reliable is None:
@@ -308,18 +328,31 @@ class TransactionLayer:
         at = self._j_at
         while True:
             if at and at[0] <= now and (not heap or at[0] <= heap[0][0]):
-                deadline = at.popleft()
-                name = self._j_keys.popleft()
-                if self._completed.pop(name, None) is not None:
-                    continue  # a retired transaction: nothing to tell
-                tx: Transaction | None = self._waiting_j.pop(name, None)
+                at.popleft()
+                actions += self._timer_j(self._j_count.popleft(), now)
             elif heap and heap[0][0] <= now:
                 deadline, _, tx = heapq.heappop(heap)
+                if self._pushed.get(tx) == deadline:
+                    del self._pushed[tx]
+                    actions += tx.handle_timer(now)
             else:
                 return actions
-            if tx is not None and self._pushed.get(tx) == deadline:
-                del self._pushed[tx]
-                actions += tx.handle_timer(now)
+
+    def _timer_j(self, count: int, now: float) -> list[Action]:
+        """The next ``count`` entries of the Timer J queue are due."""
+        actions: list[Action] = []
+        keys = self._j_keys
+        completed = self._completed
+        for _ in range(count):
+            name = keys.popleft()
+            if completed.pop(name, None) is not None:
+                continue  # a retired transaction: nothing to tell
+            tx = self._waiting_j.pop(name, None)
+            if tx is not None:
+                tx._j_name = None
+                if self._pushed.pop(tx, None) is not None:
+                    actions += tx.handle_timer(now)
+        return actions
 
     # -- what it holds ------------------------------------------------------------------------
 
@@ -394,17 +427,32 @@ class TransactionLayer:
             self._pushed.pop(tx, None)
         elif self._pushed.get(tx) != deadline:
             self._pushed[tx] = deadline
-            if tx.state is State.COMPLETED and not tx.reliable \
-                    and isinstance(tx, NonInviteServerTransaction) and tx._key is not None \
-                    and (not self._j_at or deadline >= self._j_at[-1]):
-                # Timer J, the only timer of Completed (Figure 8): queued in
-                # order, and the transaction may be retired
-                name = completed_key(tx._key, tx._method)
-                self._waiting_j[name] = tx
-                self._j_keys.append(name)
-                self._j_at.append(deadline)
-            else:
+            if tx.state is not State.COMPLETED or tx.reliable \
+                    or not isinstance(tx, NonInviteServerTransaction) or tx._key is None \
+                    or not self._queue_j(tx, deadline):
                 heapq.heappush(self._heap, (deadline, next(self._counter), tx))
+
+    def _queue_j(self, tx: ServerTransaction, deadline: float) -> bool:
+        """Timer J, the only timer of Completed (Figure 8), in the queue, where
+        the transaction may be retired; False if its deadline is out of order."""
+        at = self._j_at
+        counts = self._j_count
+        opened = self._j_opened
+        if at and opened <= deadline < opened + J_RESOLUTION and counts[-1] < _J_BUCKET:
+            counts[-1] += 1
+            if deadline > at[-1]:
+                at[-1] = deadline
+        elif not at or deadline >= at[-1]:
+            at.append(deadline)
+            counts.append(1)
+            self._j_opened = deadline
+        else:
+            return False
+        assert tx._key is not None
+        name = tx._j_name = completed_key(tx._key, tx._method)
+        self._waiting_j[name] = tx
+        self._j_keys.append(name)
+        return True
 
     def _forget(self, tx: Transaction) -> None:
         if isinstance(tx, ClientTransaction):

@@ -100,7 +100,7 @@ class ServerTransaction(Transaction):
     the one a retransmitted request is answered with.
     """
 
-    __slots__ = ("_key", "_last_response", "_last_wire")
+    __slots__ = ("_j_name", "_key", "_last_response", "_last_wire")
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
@@ -112,6 +112,8 @@ class ServerTransaction(Transaction):
         #: the branch key it is found by (§17.2.3), set by its ``TransactionLayer``;
         #: None for an RFC 2543 request (no magic cookie) or outside a layer
         self._key: BranchKey | None = None
+        #: its ``completed_key`` while its layer's Timer J queue holds it
+        self._j_name: str | None = None
 
     @property
     def branch(self) -> str | None:
