@@ -17,10 +17,12 @@ Two fake user agents written with bytes slicing stand in for SIPp:
   with a tag, Call-ID and CSeq copied, as ``uas.xml``) and each BYE 200.
 
 So every call is INVITE / 100 / 180 / 200 / ACK / BYE / 200 through the proxy:
-13 datagrams the server reads or writes.  T1, T2 and T4 are a minute, so no
-timer fires during a run (not even under valgrind): the count leaves out
-retransmissions and the end of the transactions (Timers I, J, K, M, their
-records dropped), which a SIPp run of some seconds includes in part.  Calls
+13 datagrams the server reads or writes.  T1, T2, T4 and Timer C are hours,
+so no timer fires during a run (not even under valgrind): the count leaves
+out retransmissions and the end of the transactions (Timers I, J, K, M,
+their records dropped), which a SIPp run of some seconds includes in part;
+the process ends without the interpreter's shutdown (whose collection of
+what is left grows with the count).  Calls
 go in rounds of ``--batch`` (32 by default), each phase of a round (INVITEs; 180s and 200s; ACKs and
 BYEs; 200s of the BYEs) followed by a round of the event loop, where the
 server's coalesced sends go out.  The fake agents' own work (slicing lines,
@@ -32,6 +34,7 @@ Run from the repository root::
     python3 benchmarks/calls_in_process.py --count 2000
     python3 benchmarks/calls_in_process.py --count 2000 --profile --top 40
     python3 benchmarks/calls_in_process.py --count 1000 --show   # print one call
+    python3 benchmarks/calls_in_process.py --count 5000 --phases # µs per kind of message
 
 ``benchmarks/instructions.sh calls`` runs it under callgrind for two counts.
 SIPWIRE_SRC picks the tree as for ``profile_server.py`` (``installed``: the
@@ -218,6 +221,11 @@ CALLER_PORT = 0
 CALLEE_PORT = 0
 
 
+#: what the server does in each phase of a round, per call
+PHASES = ("INVITE in: 100 back, INVITE forwarded", "180 relayed", "200 relayed",
+          "ACK forwarded (no transaction)", "BYE forwarded", "200 of the BYE relayed")
+
+
 # -- the run --------------------------------------------------------------------------
 
 
@@ -230,6 +238,8 @@ class _Run:
         self.completed = 0
         self.unexpected = 0
         self.sample: list[tuple[str, bytes]] = []
+        #: process CPU time of each of PHASES
+        self.phase_cpu = [0.0] * len(PHASES)
 
     def _hand(self, datagrams: list[bytes], source: tuple[str, int], label: str) -> None:
         receive = self.listener.datagram_received  # type: ignore[attr-defined]
@@ -245,47 +255,58 @@ class _Run:
                 self.sample.append((f"{label} -> {port}", data))
         return sent
 
+    async def _phase(self, i: int, datagrams: list[bytes], source: tuple[str, int],
+                     label: str) -> list[tuple[bytes, int]]:
+        """Hand ``datagrams`` over, let the loop run once, and return what was
+        sent; the CPU time of it goes to phase ``i`` (``PHASES``)."""
+        cpu0 = time.process_time()
+        self._hand(datagrams, source, label)
+        await asyncio.sleep(0)
+        self.phase_cpu[i] += time.process_time() - cpu0
+        return self._sent("proxy")
+
     async def round(self, first: int, size: int) -> None:
         invites = [_INVITE.format(domain=DOMAIN, port=CALLER_PORT, n=n,
                                   length=len(_SDP)).encode() + _SDP
                    for n in range(first, first + size)]
-        self._hand(invites, self.caller, "caller INVITE")
-        await asyncio.sleep(0)
-        answers: list[bytes] = []
-        for data, port in self._sent("proxy"):
+        ringing: list[bytes] = []
+        oks: list[bytes] = []
+        for data, port in await self._phase(0, invites, self.caller, "caller INVITE"):
             if port == CALLEE_PORT:
-                answers += callee_answers(data, _call_of(data))
-        self._hand(answers, self.callee, "callee")
-        await asyncio.sleep(0)
-        requests: list[bytes] = []
-        for data, port in self._sent("proxy"):
+                ring, ok = callee_answers(data, _call_of(data))
+                ringing.append(ring)
+                oks.append(ok)
+        await self._phase(1, ringing, self.callee, "callee")
+        acks: list[bytes] = []
+        byes: list[bytes] = []
+        for data, port in await self._phase(2, oks, self.callee, "callee"):
             if port == CALLER_PORT and data.startswith(b"SIP/2.0 200"):
-                requests += caller_requests(data, _call_of(data))
-        self._hand(requests, self.caller, "caller")
-        await asyncio.sleep(0)
-        answers = []
-        for data, port in self._sent("proxy"):
+                ack, bye = caller_requests(data, _call_of(data))
+                acks.append(ack)
+                byes.append(bye)
+        await self._phase(3, acks, self.caller, "caller")
+        answers: list[bytes] = []
+        for data, port in await self._phase(4, byes, self.caller, "caller"):
             if port == CALLEE_PORT:
                 answers += callee_answers(data, _call_of(data))
-        self._hand(answers, self.callee, "callee")
-        await asyncio.sleep(0)
-        for data, port in self._sent("proxy"):
+        for data, port in await self._phase(5, answers, self.callee, "callee"):
             if port == CALLER_PORT and data.startswith(b"SIP/2.0 200") and b" BYE\r\n" in data:
                 self.completed += 1
-            elif port != CALLER_PORT or not data.startswith(b"SIP/2.0 "):
+            else:
                 self.unexpected += 1
 
 
 async def run(count: int, port: int, batch: int, profile: cProfile.Profile | None,
-              show: bool) -> tuple[int, int, float, float, list[tuple[str, bytes]]]:
+              show: bool) -> tuple[int, int, float, list[float], list[tuple[str, bytes]]]:
     global CALLER_PORT, CALLEE_PORT
-    # T1, T2 and T4 of a minute, the lag probe off: under valgrind, 50 times
-    # slower, no retransmission, no transaction's end and no 503 of the
-    # overload control comes into the count, so that it is the same each time
+    # T1, T2, T4 and Timer C of hours, the lag probe off: under valgrind, 50
+    # times slower on a loaded machine, no retransmission, no transaction's
+    # end, no Timer C and no 503 of the overload control comes into the
+    # count, so that it does not depend on how long the run took
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
                           store="memory:", auth="off", trace=False,
                           max_requests_per_source=0, overload_max_lag=0,
-                          t1=60.0, t2=60.0, t4=60.0)
+                          t1=3600.0, t2=3600.0, t4=3600.0, timer_c=36000.0)
     warm = min(200, count)
     async with Server(config) as server:
         _tune_gc()
@@ -308,17 +329,18 @@ async def run(count: int, port: int, batch: int, profile: cProfile.Profile | Non
             for first in range(1, warm, batch):  # imports, caches, allocations
                 await driver.round(first, min(batch, warm - first))
             driver.completed = 0
-            cpu0, t0 = _cpu(), time.monotonic()
+            driver.phase_cpu = [0.0] * len(PHASES)
+            cpu0 = _cpu()
             if profile is not None:
                 profile.enable()
             for first in range(warm, warm + count, batch):
                 await driver.round(first, min(batch, warm + count - first))
             if profile is not None:
                 profile.disable()
-            cpu1, t1 = _cpu(), time.monotonic()
+            cpu1 = _cpu()
         finally:
             listener._io = real
-    return driver.completed, driver.unexpected, cpu1 - cpu0, t1 - t0, sample
+    return driver.completed, driver.unexpected, cpu1 - cpu0, driver.phase_cpu, sample
 
 
 def agents_only(count: int, sample: list[tuple[str, bytes]]) -> float:
@@ -349,6 +371,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print the datagrams of one call")
     parser.add_argument("--agents-only", action="store_true",
                         help="also print what the fake agents alone cost per call")
+    parser.add_argument("--phases", action="store_true",
+                        help="print the CPU per call of each phase (each kind of message)")
     parser.add_argument("--no-uvloop", action="store_true")
     args = parser.parse_args()
     configure_logging("warning")
@@ -362,7 +386,7 @@ def main() -> None:
         else:
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        ok, unexpected, cpu, _wall, sample = runner.run(
+        ok, unexpected, cpu, phases, sample = runner.run(
             run(args.count, args.port, args.batch, profile, args.show or args.agents_only))
     if args.show:
         for label, data in sample:
@@ -373,6 +397,9 @@ def main() -> None:
           f"{' (under cProfile)' if profile else ''} (in-process, no sockets)")
     if ok != args.count:
         sys.exit(1)
+    if args.phases:
+        for name, spent in zip(PHASES, phases, strict=True):
+            print(f"  {1e6 * spent / ok:6.0f} µs  {name}")
     if args.agents_only:
         print(f"the fake agents alone: {1e6 * agents_only(args.count, sample):.0f} µs per call")
     if profile is not None:
@@ -381,6 +408,10 @@ def main() -> None:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
+    # no interpreter shutdown: its collection of what the run left (every
+    # transaction, none expired) grows with --count and would count per call
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
