@@ -3,7 +3,7 @@
 
 One pass over the header section's bytes finds the line ends, the first
 colon of each header line and any NUL, and checks that there is no bare CR or
-LF; each line's text is made straight from its bytes.  It handles the usual
+LF; no text is made but each header's name, to look its key up.  It handles the usual
 message only: ASCII, unfolded, every header name already known to
 ``scanner.KEYS``, within the limits.  Anything else (a folded or empty line,
 a byte over 0x7F, a bare CR or LF, a name seen for the first time, a line
@@ -15,8 +15,11 @@ input (``benchmarks/fuzz_differential.py`` compares the builds).
 otherwise (a pure-Python install, ``SIPWIRE_NO_EXTENSIONS=1``).
 """
 
+from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII
+
+import array as _array
 
 from .scanner import KEYS
 from .scanner import scan as scan_python
@@ -28,12 +31,13 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
     cdef const unsigned char* p = <const unsigned char*> PyBytes_AS_STRING(data)
     cdef Py_ssize_t end = data.find(b"\r\n\r\n")
     cdef Py_ssize_t start = 0
-    cdef Py_ssize_t i, line_start, colon, nheaders = 0
+    cdef Py_ssize_t i, line_start, colon, nheaders = 0, capacity = 32
     cdef unsigned char c
     cdef bint nul = False
     cdef dict keys_of = KEYS
     cdef dict positions = {}
-    cdef list lines = [], keys = []
+    cdef list keys = []
+    cdef array.array offsets
     cdef object key, found, name
     cdef str start_line = None
     if end < 0:
@@ -47,6 +51,7 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
                 return scan_python(data, max_headers, max_line_length)
     if end - start > max_line_length:
         return scan_python(data, max_headers, max_line_length)
+    offsets = array.clone(_OFFSETS, capacity, zero=False)
     i = start
     line_start = start
     colon = -1
@@ -67,8 +72,10 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
                 key = keys_of.get(name)
                 if key is None:
                     return scan_python(data, max_headers, max_line_length)
-                lines.append(PyUnicode_DecodeASCII(<const char*> p + line_start,
-                                                   i - line_start, NULL))
+                if nheaders + 1 >= capacity:
+                    capacity *= 2
+                    array.resize(offsets, capacity)
+                offsets.data.as_uints[nheaders] = <unsigned int> line_start
                 keys.append(key)
                 found = positions.get(key)
                 if found is None:
@@ -97,4 +104,9 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
         elif c == 0:
             nul = True
         i += 1
-    return start, end, start_line, lines, keys, positions, nul
+    offsets.data.as_uints[nheaders] = <unsigned int> (end + 2)
+    array.resize(offsets, nheaders + 1)
+    return start, end, start_line, offsets, keys, positions, nul
+
+
+cdef array.array _OFFSETS = _array.array("I")

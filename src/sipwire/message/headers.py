@@ -9,7 +9,7 @@ or whose typed value was changed is written in canonical form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import ParseError
@@ -111,12 +111,14 @@ def split_list(value: str) -> list[str]:
 class Headers:
     """Ordered header lines of a message.
 
-    A parsed message's headers start in a compact, read-only form: ``_raw``
-    holds the exact text of each line as received (continuation lines of a
-    folded header joined with their CRLFs), ``_keys`` its lookup key and
-    ``_vals`` its typed values once parsed (None before); ``_pos`` maps each
-    key to the position of its line (an int) or lines (a list).  Reads work
-    from those; no other object is made per line.
+    A parsed message's headers start in a compact, read-only form: the
+    message's bytes ``_data`` and ``_offs``, the offset in them of each header
+    line and, last, of the end of the header section plus 2 (line ``i`` is
+    ``_data[_offs[i]:_offs[i + 1] - 2]``, a folded header's continuation lines
+    included); ``_keys`` holds each line's lookup key, ``_vals`` its typed
+    values once parsed (None before) and ``_pos`` maps each key to the
+    position of its line (an int) or lines (a list).  Reads work from those;
+    no object is made per line until its text or value is asked for.
 
     The first change (or iteration, copy of a changed message, lint) turns
     them into ``_lines``, whose every line is ``[name, key, value, raw,
@@ -128,12 +130,13 @@ class Headers:
     next needed.
     """
 
-    __slots__ = ("_index", "_keys", "_lines", "_pos", "_raw", "_vals")
+    __slots__ = ("_data", "_index", "_keys", "_lines", "_offs", "_pos", "_vals")
 
     def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
         self._lines: list[HeaderLine] | None = []
         self._index: dict[str, list[HeaderLine]] | None = None
-        self._raw: list[str] | None = None
+        self._data: bytes | None = None
+        self._offs: Sequence[int] | None = None
         self._keys: list[str] | None = None
         self._vals: list[list[Field] | None] | None = None
         self._pos: dict[str, int | list[int]] | None = None
@@ -145,18 +148,20 @@ class Headers:
         self = cls.__new__(cls)
         self._lines = lines
         self._index = None
-        self._raw = self._keys = self._vals = self._pos = None
+        self._data = self._offs = self._keys = self._vals = self._pos = None
         return self
 
     @classmethod
-    def _parsed(cls, raw: list[str], keys: list[str],
+    def _parsed(cls, data: bytes, offsets: Sequence[int], keys: list[str],
                 positions: dict[str, int | list[int]]) -> Headers:
-        """The compact form of a parsed header section: each line's exact text,
-        lookup key and the positions of each key (the scanner's output)."""
+        """The compact form of a parsed header section: the message's bytes,
+        the offsets of its lines, their lookup keys and the positions of each
+        key (the scanner's output)."""
         self = cls.__new__(cls)
         self._lines = None
         self._index = None
-        self._raw = raw
+        self._data = data
+        self._offs = offsets
         self._keys = keys
         self._pos = positions
         self._vals = [None] * len(keys)
@@ -169,17 +174,27 @@ class Headers:
         if lines is None:
             lines = []
             append = lines.append
-            for raw, key, values in zip(self._raw, self._keys, self._vals, strict=True):  # type: ignore[arg-type]
+            line = self._line
+            for i, (key, values) in enumerate(zip(self._keys, self._vals, strict=True)):  # type: ignore[arg-type]
+                raw = line(i)
                 name, _, value = (_unfold(raw) if "\n" in raw else raw).partition(":")
                 append([name, key, value, raw, values])
             self._lines = lines
-            self._raw = self._keys = self._vals = self._pos = None
+            self._data = self._offs = self._keys = self._vals = self._pos = None
             self._index = None
         return lines
 
+    def _line(self, i: int) -> str:
+        """The exact text of compact line ``i`` (a folded one with its CRLFs)."""
+        offs: Sequence[int] = self._offs  # type: ignore[assignment]
+        data: bytes = self._data  # type: ignore[assignment]
+        start = offs[i]
+        end = offs[i + 1] - 2
+        return data[start:end].decode("utf-8")
+
     def _value_at(self, i: int) -> str:
         """The value of compact line ``i``, unfolded, whitespace stripped."""
-        raw: str = self._raw[i]  # type: ignore[index]
+        raw = self._line(i)
         if "\n" in raw:
             raw = _unfold(raw)
         return raw.partition(":")[2].strip(" \t")
@@ -189,7 +204,7 @@ class Headers:
         vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
         values = vals[i]
         if values is None:
-            values = vals[i] = _parse_raw(HEADER_TYPES[key], key, self._raw[i])  # type: ignore[index]
+            values = vals[i] = _parse_raw(HEADER_TYPES[key], key, self._line(i))
         return values
 
     def _find(self, key: str) -> list[HeaderLine]:
@@ -495,7 +510,7 @@ class Headers:
         if keys is not None and not any(
                 values is not None and _changed(values) for values in self._vals):  # type: ignore[union-attr]
             # the compact form is never changed in place: the copy shares it
-            return Headers._parsed(self._raw, keys, self._pos)  # type: ignore[arg-type]
+            return Headers._parsed(self._data, self._offs, keys, self._pos)  # type: ignore[arg-type]
         lines: list[HeaderLine] = []
         append = lines.append
         for name, key, value, raw, typed in self._all():
@@ -508,13 +523,13 @@ class Headers:
 
     def serialize(self) -> str:
         """The header lines, each followed by CRLF, untouched lines byte-identical."""
-        raws = self._raw
-        if raws is not None:
+        offs = self._offs
+        if offs is not None:
             for values in self._vals:  # type: ignore[union-attr]
                 if values is not None and _changed(values):
                     break
-            else:
-                return "\r\n".join(raws) + "\r\n" if raws else ""
+            else:  # every line as received, each followed by its CRLF
+                return self._data[offs[0]:offs[-1]].decode("utf-8")  # type: ignore[index]
         out: list[str] = []
         for line in self._all():
             raw = line[3]

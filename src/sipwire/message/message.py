@@ -475,8 +475,9 @@ class Request(Message):
             source_lines: list[HeaderLine] = []
             for i, source_key in enumerate(keys):
                 if source_key in wanted:
-                    line_name, line_value = _split_raw(source._raw[i])  # type: ignore[index]
-                    source_lines.append([line_name, source_key, line_value, source._raw[i],  # type: ignore[index]
+                    raw = source._line(i)
+                    line_name, line_value = _split_raw(raw)
+                    source_lines.append([line_name, source_key, line_value, raw,
                                          source._vals[i]])  # type: ignore[index]
         else:
             source_lines = source._all()

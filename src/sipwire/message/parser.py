@@ -95,15 +95,16 @@ def parse(
         raise MessageTooLarge(
             f"message of {len(data)} bytes is over the limit of {limits.max_message_size}",
             rfc="RFC 3261 §21.5.11")
-    start, end, first, raws, keys, positions, nul = scan(data, limits.max_headers,
-                                                         limits.max_line_length)
+    start, end, first, offsets, keys, positions, nul = scan(data, limits.max_headers,
+                                                            limits.max_line_length)
     if nul and "\x00" in first:
         raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
                          offset=start + first.encode("utf-8").index(b"\x00"))
     msg = _start_line(first, limits)
-    headers = msg.headers = Headers._parsed(raws, keys, positions)
+    headers = msg.headers = Headers._parsed(data, offsets, keys, positions)
     if nul:
-        for i, raw in enumerate(raws):
+        for i in range(len(keys)):
+            raw = headers._line(i)
             if "\x00" in raw:
                 name, value = _split_raw(raw)
                 headers._vals[i] = _check_nul(keys[i], name, value)  # type: ignore[index]
@@ -258,7 +259,7 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
     a request without it, and §16.6 step 3 has a proxy add one.
     """
     positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
-    raws: list[str] = headers._raw  # type: ignore[assignment]
+    line = headers._line
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
     key = "via"
@@ -267,7 +268,7 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
         if at is None:
             raise _missing("via", msg)
         for i in (at,) if type(at) is int else at:
-            raw = raws[i]
+            raw = line(i)
             value = _split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2]
             if "," in value:
                 vals[i] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
@@ -281,7 +282,7 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
                 continue
             if type(i) is not int:
                 raise _duplicate(key)
-            raw = raws[i]
+            raw = line(i)
             vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2])]
         if is_request:
             key = "cseq"
@@ -297,13 +298,13 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
     """``_check_mandatory`` that appends every problem to ``problems`` instead of
     raising the first: each missing, repeated or malformed mandatory header."""
     positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
-    raws: list[str] = headers._raw  # type: ignore[assignment]
+    line = headers._line
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
     for i in _where(positions, "via"):
         try:
             vals[i] = [Via.parse(part)
-                       for part in split_list(_split_raw(raws[i])[1].strip(" \t"))]
+                       for part in split_list(_split_raw(line(i))[1].strip(" \t"))]
         except ParseError as exc:
             problems.append(exc.with_header("Via"))
     if "via" not in positions:
@@ -317,7 +318,7 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
         if len(where) > 1:
             problems.append(_duplicate(key))
         try:
-            vals[where[0]] = [cls.parse(_split_raw(raws[where[0]])[1])]
+            vals[where[0]] = [cls.parse(_split_raw(line(where[0]))[1])]
         except ParseError as exc:
             problems.append(exc.with_header(canonical_name(key)))
     cseq_at = _where(positions, "cseq")

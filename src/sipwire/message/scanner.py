@@ -15,6 +15,11 @@ agree on every input (``benchmarks/fuzz_differential.py`` checks it).
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable
+from itertools import accumulate, islice, repeat
+from operator import add
+
 from .abnf import TOKEN_RE
 from .errors import MessageTooLarge, ParseError
 from .fields.base import HEADER_TYPES
@@ -28,15 +33,16 @@ Positions = dict[str, "int | list[int]"]
 
 
 def scan(data: bytes, max_headers: int, max_line_length: int
-         ) -> tuple[int, int, str, list[str], list[str], Positions, bool]:
-    """Scan a framed message: ``(start, end, start_line, lines, keys, positions, nul)``.
+         ) -> tuple[int, int, str, array[int], list[str], Positions, bool]:
+    """Scan a framed message: ``(start, end, start_line, offsets, keys, positions, nul)``.
 
     ``start`` is the offset of the start line (CRLFs before it are skipped,
-    §7.5), ``end`` that of the CRLFCRLF ending the header section; ``lines``
-    the exact text of each header line (a folded header's continuation lines
-    joined with their CRLFs), ``keys`` its lookup key and ``positions`` where
-    each key's lines are; ``nul`` is True when a NUL byte is somewhere in the
-    header section (the caller checks where).
+    §7.5), ``end`` that of the CRLFCRLF ending the header section; ``offsets``
+    the offset of each header line in ``data`` (a folded header's line runs
+    to the end of its last continuation line), then ``end + 2``; ``keys``
+    each line's lookup key and ``positions`` where each key's lines are;
+    ``nul`` is True when a NUL byte is somewhere in the header section (the
+    caller checks where).
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -81,8 +87,9 @@ def scan(data: bytes, max_headers: int, max_line_length: int
         key = get(name)
         if key is None or not colon:
             if raw[:1] in (" ", "\t"):
-                lines, keys = _folded(lines, max_line_length)
-                return start, end, start_line, lines, keys, positions_of(keys), nul
+                offsets, keys = _folded(lines, max_line_length,
+                                        _offsets(data, start, end, head, start_line, lines))
+                return start, end, start_line, offsets, keys, positions_of(keys), nul
             key = _new_key(raw, len(name) if colon else -1)
         append(key)
         if key in positions:
@@ -93,7 +100,21 @@ def scan(data: bytes, max_headers: int, max_line_length: int
                 found.append(i)  # type: ignore[union-attr]
         else:
             positions[key] = i
-    return start, end, start_line, lines, keys, positions, nul
+    offsets = _offsets(data, start, end, head, start_line, lines)
+    return start, end, start_line, offsets, keys, positions, nul
+
+
+def _offsets(data: bytes, start: int, end: int, head: str, start_line: str,
+             lines: list[str]) -> array[int]:
+    """The offset in ``data`` of each of ``lines``, then ``end + 2``."""
+    if head.isascii():
+        first = start + len(start_line) + 2
+        lengths: Iterable[int] = map(len, lines)
+    else:  # offsets in bytes, not characters
+        encoded = data[start:end].split(b"\r\n")
+        first = start + len(encoded[0]) + 2
+        lengths = map(len, islice(encoded, 1, None))
+    return array("I", accumulate(map(add, lengths, repeat(2)), initial=first))
 
 
 def positions_of(keys: list[str]) -> Positions:
@@ -111,11 +132,15 @@ def positions_of(keys: list[str]) -> Positions:
     return positions
 
 
-def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str]]:
-    """The slow path: some lines continue the previous one (§7.3.1 folding)."""
+def _folded(lines: list[str], max_line_length: int,
+            offsets: array[int]) -> tuple[array[int], list[str]]:
+    """The slow path: some lines continue the previous one (§7.3.1 folding).
+    ``offsets`` are those of ``lines``; the result has those of the lines
+    that are not continuations (and the end)."""
     merged: list[str] = []
+    starts: list[int] = []
     texts: list[str] = []  # the unfolded text of each merged line
-    for raw in lines:
+    for i, raw in enumerate(lines):
         if not raw:
             raise ParseError("empty header line", rfc="RFC 3261 §7.3")
         if raw[0] == " " or raw[0] == "\t":
@@ -126,6 +151,7 @@ def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str
         else:
             merged.append(raw)
             texts.append(raw)
+            starts.append(offsets[i])
     keys: list[str] = []
     for raw, text in zip(merged, texts, strict=True):
         name, colon, _ = text.partition(":")
@@ -136,7 +162,8 @@ def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str
             raise MessageTooLarge("header line too long", header=name.strip(),
                                   rfc="RFC 3261 §21.5.11")
         keys.append(key)
-    return merged, keys
+    starts.append(offsets[-1])
+    return array("I", starts), keys
 
 
 def _new_key(raw: str, colon: int) -> str:
