@@ -873,8 +873,11 @@ class Engine:
             incoming = self._incoming.get(tx)
             flow = incoming.flow if incoming is not None else None
             try:
+                # the error callback only serves a datagram held for later
+                # (``udp_coalesce_sends``); sent at once, a failure raises
                 sent = self.transport.send_response_nowait(
-                    message, flow, functools.partial(self._send_failed, tx))
+                    message, flow, functools.partial(self._send_failed, tx)
+                    if self.transport.config.udp_coalesce_sends else None)
             except TransportError as exc:
                 self._send_failed(tx, exc)
                 return

@@ -269,21 +269,24 @@ class TransactionLayer:
         request).  ``reliable`` is the transport the request came over; by
         default, the transport of its top Via.
         """
-        if isinstance(message, Response):
-            client = self.find_client(message)
-            if client is None:
-                return [Stray(message)]
-            return client.receive(message, now)
         if not isinstance(message, Request):
+            if isinstance(message, Response):
+                client = self.find_client(message)
+                if client is None:
+                    return [Stray(message)]
+                return client.receive(message, now)
             raise TypeError(f"not a SIP request or response: {message!r}")
         by_branch = branch_key(message)
         server = self._find_server(message, by_branch)
         if server is not None:
             return server.receive(message, now)
-        if message.method == "ACK":
+        method = message.method
+        if method == "ACK":
             return [Deliver(message)]
+        name: str | None = None
         if by_branch is not None and self._completed:
-            done = self._completed.get(completed_key(by_branch, message.method))
+            name = completed_key(by_branch, method)
+            done = self._completed.get(name)
             if done is not None:  # §17.2.2, from a retired transaction
                 if type(done) is bytes:
                     return [Retransmit(done, None)]
@@ -293,10 +296,11 @@ class TransactionLayer:
         if reliable is None:
             reliable = message.top_via.transport.upper() not in UNRELIABLE_TRANSPORTS
         tx: ServerTransaction
-        if message.method == "INVITE":
+        if method == "INVITE":
             tx = InviteServerTransaction(message, reliable=reliable, config=self.config)
         else:
             tx = NonInviteServerTransaction(message, reliable=reliable, config=self.config)
+            tx._j_name = name  # computed already: the key of its Timer J entry
         self._add_server(tx, by_branch)
         actions = tx.start(now)
         if merged:
@@ -448,8 +452,10 @@ class TransactionLayer:
             self._j_opened = deadline
         else:
             return False
-        assert tx._key is not None
-        name = tx._j_name = completed_key(tx._key, tx._method)
+        name = tx._j_name
+        if name is None:
+            assert tx._key is not None
+            name = tx._j_name = completed_key(tx._key, tx._method)
         self._waiting_j[name] = tx
         self._j_keys.append(name)
         return True

@@ -112,7 +112,8 @@ class ServerTransaction(Transaction):
         #: the branch key it is found by (§17.2.3), set by its ``TransactionLayer``;
         #: None for an RFC 2543 request (no magic cookie) or outside a layer
         self._key: BranchKey | None = None
-        #: its ``completed_key`` while its layer's Timer J queue holds it
+        #: its ``completed_key``, once its layer computed it (its Timer J queue
+        #: holds it by that)
         self._j_name: str | None = None
 
     @property
