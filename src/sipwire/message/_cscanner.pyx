@@ -106,7 +106,7 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
         i += 1
     offsets.data.as_uints[nheaders] = <unsigned int> (end + 2)
     array.resize(offsets, nheaders + 1)
-    return start, end, start_line, offsets, keys, positions, nul
+    return start, end, start_line, offsets, keys, positions, nul, None
 
 
 cdef array.array _OFFSETS = _array.array("I")

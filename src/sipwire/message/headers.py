@@ -115,10 +115,12 @@ class Headers:
     message's bytes ``_data`` and ``_offs``, the offset in them of each header
     line and, last, of the end of the header section plus 2 (line ``i`` is
     ``_data[_offs[i]:_offs[i + 1] - 2]``, a folded header's continuation lines
-    included); ``_keys`` holds each line's lookup key, ``_vals`` its typed
-    values once parsed (None before) and ``_pos`` maps each key to the
-    position of its line (an int) or lines (a list).  Reads work from those;
-    no object is made per line until its text or value is asked for.
+    included), from the C scanner; or, from the pure-Python one, ``_data`` the
+    list of the lines' text and ``_offs`` None; ``_keys`` holds each line's
+    lookup key, ``_vals`` its typed values once parsed (None before) and
+    ``_pos`` maps each key to the position of its line (an int) or lines (a
+    list).  Reads work from those; from offsets, no object is made per line
+    until its text or value is asked for.
 
     The first change (or iteration, copy of a changed message, lint) turns
     them into ``_lines``, whose every line is ``[name, key, value, raw,
@@ -135,7 +137,7 @@ class Headers:
     def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
         self._lines: list[HeaderLine] | None = []
         self._index: dict[str, list[HeaderLine]] | None = None
-        self._data: bytes | None = None
+        self._data: bytes | list[str] | None = None
         self._offs: Sequence[int] | None = None
         self._keys: list[str] | None = None
         self._vals: list[list[Field] | None] | None = None
@@ -152,7 +154,7 @@ class Headers:
         return self
 
     @classmethod
-    def _parsed(cls, data: bytes, offsets: Sequence[int], keys: list[str],
+    def _parsed(cls, data: bytes | list[str], offsets: Sequence[int] | None, keys: list[str],
                 positions: dict[str, int | list[int]]) -> Headers:
         """The compact form of a parsed header section: the message's bytes,
         the offsets of its lines, their lookup keys and the positions of each
@@ -186,7 +188,10 @@ class Headers:
 
     def _line(self, i: int) -> str:
         """The exact text of compact line ``i`` (a folded one with its CRLFs)."""
-        offs: Sequence[int] = self._offs  # type: ignore[assignment]
+        offs = self._offs
+        if offs is None:
+            lines: list[str] = self._data  # type: ignore[assignment]
+            return lines[i]
         data: bytes = self._data  # type: ignore[assignment]
         start = offs[i]
         end = offs[i + 1] - 2
@@ -204,7 +209,11 @@ class Headers:
         vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
         values = vals[i]
         if values is None:
-            values = vals[i] = _parse_raw(HEADER_TYPES[key], key, self._line(i))
+            raw = self._line(i)
+            if "\n" in raw:
+                raw = _unfold(raw)
+            name, _, value = raw.partition(":")
+            values = vals[i] = _parse_value(HEADER_TYPES[key], key, name, value)
         return values
 
     def _find(self, key: str) -> list[HeaderLine]:
@@ -523,13 +532,16 @@ class Headers:
 
     def serialize(self) -> str:
         """The header lines, each followed by CRLF, untouched lines byte-identical."""
-        offs = self._offs
-        if offs is not None:
+        keys = self._keys
+        if keys is not None:
             for values in self._vals:  # type: ignore[union-attr]
                 if values is not None and _changed(values):
                     break
             else:  # every line as received, each followed by its CRLF
-                return self._data[offs[0]:offs[-1]].decode("utf-8")  # type: ignore[index]
+                offs = self._offs
+                if offs is not None:
+                    return self._data[offs[0]:offs[-1]].decode("utf-8")  # type: ignore[index, union-attr]
+                return "\r\n".join(self._data) + "\r\n" if keys else ""  # type: ignore[arg-type]
         out: list[str] = []
         for line in self._all():
             raw = line[3]
@@ -594,12 +606,6 @@ def _split_raw(raw: str) -> tuple[str, str]:
         raw = _unfold(raw)
     name, _, value = raw.partition(":")
     return name, value
-
-
-def _parse_raw(cls: type[Field], key: str, raw: str) -> list[Field]:
-    """The typed values of a header line given as its exact text."""
-    name, value = _split_raw(raw)
-    return _parse_value(cls, key, name, value)
 
 
 def _parse_line(cls: type[Field], key: str, line: HeaderLine) -> list[Field]:

@@ -95,13 +95,14 @@ def parse(
         raise MessageTooLarge(
             f"message of {len(data)} bytes is over the limit of {limits.max_message_size}",
             rfc="RFC 3261 §21.5.11")
-    start, end, first, offsets, keys, positions, nul = scan(data, limits.max_headers,
-                                                            limits.max_line_length)
+    start, end, first, offsets, keys, positions, nul, lines = scan(
+        data, limits.max_headers, limits.max_line_length)
     if nul and "\x00" in first:
         raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
                          offset=start + first.encode("utf-8").index(b"\x00"))
     msg = _start_line(first, limits)
-    headers = msg.headers = Headers._parsed(data, offsets, keys, positions)
+    headers = msg.headers = Headers._parsed(
+        data if lines is None else lines, offsets, keys, positions)
     if nul:
         for i in range(len(keys)):
             raw = headers._line(i)
@@ -109,7 +110,7 @@ def parse(
                 name, value = _split_raw(raw)
                 headers._vals[i] = _check_nul(keys[i], name, value)  # type: ignore[index]
     if collect is None:
-        _check_mandatory(msg, headers)
+        _check_mandatory(msg, headers, lines)
     else:
         _collect_mandatory(msg, headers, collect)
     if limits.require_branch and collect is None and missing_branch(msg):
@@ -251,12 +252,13 @@ def _check_version(version: str) -> None:
                                  rfc="RFC 3261 §8.2.2 / §21.5.6")
 
 
-def _check_mandatory(msg: Message, headers: Headers) -> None:
+def _check_mandatory(msg: Message, headers: Headers, lines: list[str] | None) -> None:
     """Parse the headers every element reads, and require the mandatory ones
     (§8.1.1 for requests, §8.2.6.2 for responses).
 
     Max-Forwards is parsed when present but not required: §16.3 step 3 passes
-    a request without it, and §16.6 step 3 has a proxy add one.
+    a request without it, and §16.6 step 3 has a proxy add one.  ``lines``
+    is the text of the header lines when the scanner made it.
     """
     positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
     line = headers._line
@@ -268,7 +270,7 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
         if at is None:
             raise _missing("via", msg)
         for i in (at,) if type(at) is int else at:
-            raw = line(i)
+            raw = line(i) if lines is None else lines[i]
             value = _split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2]
             if "," in value:
                 vals[i] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
@@ -282,7 +284,7 @@ def _check_mandatory(msg: Message, headers: Headers) -> None:
                 continue
             if type(i) is not int:
                 raise _duplicate(key)
-            raw = line(i)
+            raw = line(i) if lines is None else lines[i]
             vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2])]
         if is_request:
             key = "cseq"

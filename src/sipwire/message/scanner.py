@@ -8,17 +8,13 @@ line's text (the split of the decoded header section) and, for a folded
 header (§7.3.1), the join of its continuation lines; the typed values are
 parsed later, when read (see ``Headers``).
 
-The module is plain Python, compiled by Cython in the compiled build
-(``scanner.pxd`` types its locals); both builds run the same code, so they
-agree on every input (``benchmarks/fuzz_differential.py`` checks it).
+This is the pure-Python scanner; the compiled build has a C twin,
+``_cscanner.pyx``, which hands it every message it does not handle itself.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
-from itertools import accumulate, islice, repeat
-from operator import add
 
 from .abnf import TOKEN_RE
 from .errors import MessageTooLarge, ParseError
@@ -33,16 +29,20 @@ Positions = dict[str, "int | list[int]"]
 
 
 def scan(data: bytes, max_headers: int, max_line_length: int
-         ) -> tuple[int, int, str, array[int], list[str], Positions, bool]:
-    """Scan a framed message: ``(start, end, start_line, offsets, keys, positions, nul)``.
+         ) -> tuple[int, int, str, array[int] | None, list[str], Positions, bool,
+                    list[str] | None]:
+    """Scan a framed message:
+    ``(start, end, start_line, offsets, keys, positions, nul, lines)``.
 
     ``start`` is the offset of the start line (CRLFs before it are skipped,
-    §7.5), ``end`` that of the CRLFCRLF ending the header section; ``offsets``
-    the offset of each header line in ``data`` (a folded header's line runs
-    to the end of its last continuation line), then ``end + 2``; ``keys``
-    each line's lookup key and ``positions`` where each key's lines are;
-    ``nul`` is True when a NUL byte is somewhere in the header section (the
-    caller checks where).
+    §7.5), ``end`` that of the CRLFCRLF ending the header section; each
+    header line is given either by ``offsets``, its offset in ``data`` (then
+    ``end + 2`` last), as the C scanner does, or by ``lines``, its text, as
+    this one does (cheaper in pure Python than counting offsets): the other
+    is None.  A folded header's line runs to the end of its last continuation
+    line.  ``keys`` holds each line's lookup key and ``positions`` where each
+    key's lines are; ``nul`` is True when a NUL byte is somewhere in the
+    header section (the caller checks where).
     """
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -87,9 +87,8 @@ def scan(data: bytes, max_headers: int, max_line_length: int
         key = get(name)
         if key is None or not colon:
             if raw[:1] in (" ", "\t"):
-                offsets, keys = _folded(lines, max_line_length,
-                                        _offsets(data, start, end, head, start_line, lines))
-                return start, end, start_line, offsets, keys, positions_of(keys), nul
+                lines, keys = _folded(lines, max_line_length)
+                return start, end, start_line, None, keys, positions_of(keys), nul, lines
             key = _new_key(raw, len(name) if colon else -1)
         append(key)
         if key in positions:
@@ -100,21 +99,7 @@ def scan(data: bytes, max_headers: int, max_line_length: int
                 found.append(i)  # type: ignore[union-attr]
         else:
             positions[key] = i
-    offsets = _offsets(data, start, end, head, start_line, lines)
-    return start, end, start_line, offsets, keys, positions, nul
-
-
-def _offsets(data: bytes, start: int, end: int, head: str, start_line: str,
-             lines: list[str]) -> array[int]:
-    """The offset in ``data`` of each of ``lines``, then ``end + 2``."""
-    if head.isascii():
-        first = start + len(start_line) + 2
-        lengths: Iterable[int] = map(len, lines)
-    else:  # offsets in bytes, not characters
-        encoded = data[start:end].split(b"\r\n")
-        first = start + len(encoded[0]) + 2
-        lengths = map(len, islice(encoded, 1, None))
-    return array("I", accumulate(map(add, lengths, repeat(2)), initial=first))
+    return start, end, start_line, None, keys, positions, nul, lines
 
 
 def positions_of(keys: list[str]) -> Positions:
@@ -132,15 +117,11 @@ def positions_of(keys: list[str]) -> Positions:
     return positions
 
 
-def _folded(lines: list[str], max_line_length: int,
-            offsets: array[int]) -> tuple[array[int], list[str]]:
-    """The slow path: some lines continue the previous one (§7.3.1 folding).
-    ``offsets`` are those of ``lines``; the result has those of the lines
-    that are not continuations (and the end)."""
+def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str]]:
+    """The slow path: some lines continue the previous one (§7.3.1 folding)."""
     merged: list[str] = []
-    starts: list[int] = []
     texts: list[str] = []  # the unfolded text of each merged line
-    for i, raw in enumerate(lines):
+    for raw in lines:
         if not raw:
             raise ParseError("empty header line", rfc="RFC 3261 §7.3")
         if raw[0] == " " or raw[0] == "\t":
@@ -151,7 +132,6 @@ def _folded(lines: list[str], max_line_length: int,
         else:
             merged.append(raw)
             texts.append(raw)
-            starts.append(offsets[i])
     keys: list[str] = []
     for raw, text in zip(merged, texts, strict=True):
         name, colon, _ = text.partition(":")
@@ -162,8 +142,7 @@ def _folded(lines: list[str], max_line_length: int,
             raise MessageTooLarge("header line too long", header=name.strip(),
                                   rfc="RFC 3261 §21.5.11")
         keys.append(key)
-    starts.append(offsets[-1])
-    return array("I", starts), keys
+    return merged, keys
 
 
 def _new_key(raw: str, colon: int) -> str:
