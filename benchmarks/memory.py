@@ -208,14 +208,17 @@ def _registers(first: int, count: int, port: int) -> list[bytes]:
 async def register_memory(count: int, port: int) -> float:
     """Bytes one completed REGISTER transaction holds until Timer J."""
     source = ("127.0.0.1", port + 2)
-    async with Server(_config(port)) as server:
+    # Timer J of an hour (T1 60 s): none ends while a slow (traced, shared)
+    # machine is still feeding the REGISTERs; they are fired at the end
+    config = dataclasses.replace(_config(port), t1=60.0, t2=60.0)
+    async with Server(config) as server:
         engine = server.engine
         listener = engine.transport._udp[0]
         real, recording = listener._io, _Recording()
         listener._io = recording  # type: ignore[assignment]
         try:
             await _feed(listener, _registers(0, 500, source[1]), source)  # warm-up
-            engine._perform(engine.transactions.handle_timer(engine._loop.time() + 1000))
+            engine._perform(engine.transactions.handle_timer(engine._loop.time() + 10_000))
             tracemalloc.start()
             await _feed(listener, _registers(500, count, source[1]), source)
             held_count = len(engine.transactions) + getattr(engine.transactions, "retired", 0)
@@ -223,7 +226,7 @@ async def register_memory(count: int, port: int) -> float:
             recording.sent.clear()
             held = _held()
             # Timer J for every one of them
-            engine._perform(engine.transactions.handle_timer(engine._loop.time() + 1000))
+            engine._perform(engine.transactions.handle_timer(engine._loop.time() + 10_000))
             assert len(engine.transactions) + getattr(engine.transactions, "retired", 0) == 0
             freed = held - _held()
             tracemalloc.stop()

@@ -36,9 +36,9 @@ wait 64*T1 for Timer J, only to answer retransmissions of their request with
 their final response (§17.2.2): a busy registrar holds tens of thousands.  A
 driver that has sent that response may ``retire(tx, data, destination)`` it:
 the layer then forgets the transaction object and keeps one table entry, the
-request's §17.2.3 match as one string -> the response's bytes and where they
-went, dropped when Timer J would have fired (the entries expire in the order
-they came: Timer J is one constant).  A retransmission that matches comes
+request's §17.2.3 match as one byte string -> the response's bytes and where
+they went, dropped when Timer J would have fired (the entries expire in the
+order they came: Timer J is one constant).  A retransmission that matches comes
 back as ``Retransmit(data, destination)``, with no transaction and no parse.
 Timer J deadlines less than ``J_RESOLUTION`` apart share one, the latest: a
 completed transaction may end up to a millisecond late, never early.
@@ -127,16 +127,16 @@ class TransactionLayer:
         #: ``completed_key`` of each completed non-INVITE server transaction
         #: with a branch key; and the deadlines, each with how many of those
         #: keys share it (``J_RESOLUTION``)
-        self._j_keys: deque[str] = deque()
+        self._j_keys: deque[bytes] = deque()
         self._j_at: deque[float] = deque()
         self._j_count: deque[int] = deque()
         #: the first deadline of the last of them
         self._j_opened = 0.0
         #: those of them still held as objects, by ``completed_key``
-        self._waiting_j: dict[str, ServerTransaction] = {}
+        self._waiting_j: dict[bytes, ServerTransaction] = {}
         #: those ``retire``-d: the bytes of the final response, with where they
         #: went unless that is where the request came from (None)
-        self._completed: dict[str, bytes | tuple[bytes, object]] = {}
+        self._completed: dict[bytes, bytes | tuple[bytes, object]] = {}
         #: every transaction's observer: one bound method, not one per transaction
         self._on_change = self._changed
 
@@ -283,7 +283,7 @@ class TransactionLayer:
         method = message.method
         if method == "ACK":
             return [Deliver(message)]
-        name: str | None = None
+        name: bytes | None = None
         if by_branch is not None and self._completed:
             name = completed_key(by_branch, method)
             done = self._completed.get(name)

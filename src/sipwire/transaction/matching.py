@@ -72,13 +72,15 @@ def branch_key_of(via: Via) -> BranchKey | None:
     return via.branch, via.host.lower(), via.port
 
 
-def completed_key(key: BranchKey, method: str) -> str:
-    """The whole §17.2.3 match of a request with the magic cookie as one string:
-    branch, sent-by host and port, and method (never ACK: an ACK matches only
-    an INVITE transaction).  A branch is a token and a method a token, neither
-    holds a space, so no two different matches give the same string."""
+def completed_key(key: BranchKey, method: str) -> bytes:
+    """The whole §17.2.3 match of a request with the magic cookie as one
+    string of bytes: branch, sent-by host and port, and method (never ACK: an
+    ACK matches only an INVITE transaction).  A branch is a token and a method
+    a token, neither holds a space, so no two different matches give the same
+    string.  Bytes, not str: 16 bytes less per retired transaction, of which a
+    registrar holds tens of thousands."""
     branch, host, port = key
-    return f"{method} {branch} {host} {port}"
+    return f"{method} {branch} {host} {port}".encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)

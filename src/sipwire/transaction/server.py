@@ -114,7 +114,7 @@ class ServerTransaction(Transaction):
         self._key: BranchKey | None = None
         #: its ``completed_key``, once its layer computed it (its Timer J queue
         #: holds it by that)
-        self._j_name: str | None = None
+        self._j_name: bytes | None = None
 
     @property
     def branch(self) -> str | None:
