@@ -74,6 +74,16 @@ def test_the_tap_counts_a_response_resent_from_its_bytes() -> None:
     assert tap.responses_sent == {("REGISTER", 200): 2, ("OPTIONS", 404): 1}
 
 
+def test_retired_transactions_count_as_completed_non_invite_servers() -> None:
+    families = Metrics().collect(
+        transactions=[_tx("NonInviteServerTransaction", State.COMPLETED)], connections=[],
+        bindings=None, bans=0, auth_failures=0, retransmissions=0, store_up=None,
+        draining=False, retired=4)
+    samples = {(f.name, labels): value for f in families for _, labels, value in f.samples}
+    assert samples[("transactions", (("kind", "non_invite_server"),
+                                     ("state", "completed")))] == 5.0
+
+
 def test_invented_methods_share_one_label() -> None:
     tap = MetricsTap()
     flow: Any = None

@@ -210,7 +210,8 @@ class Operator:
             transactions=engine.transactions, connections=engine.transport.connections,
             bindings=bindings, bans=throttle.bans(engine.policy.clock()),
             auth_failures=throttle.failures, retransmissions=engine.retransmissions,
-            store_up=store_up, draining=engine.draining)
+            store_up=store_up, draining=engine.draining,
+            retired=engine.transactions.retired)
 
     async def metrics_text(self) -> str:
         return render(await self.families())

@@ -308,9 +308,11 @@ class Metrics:
     def collect(self, *, transactions: Iterable[Any], connections: Iterable[Any],
                 bindings: int | None, bans: int, auth_failures: int,
                 retransmissions: int, store_up: bool | None,
-                draining: bool) -> list[Sample]:
+                draining: bool, retired: int = 0) -> list[Sample]:
         """The metric families, from the counters and the figures given.
-        ``bindings`` is None when the store did not answer."""
+        ``bindings`` is None when the store did not answer; ``retired``
+        counts the completed non-INVITE server transactions their layer
+        keeps as bytes (``TransactionLayer.retired``)."""
         tap = self.tap
         families = [
             Sample("sip_requests_received", "counter", "SIP requests received, by method",
@@ -333,6 +335,9 @@ class Metrics:
         for tx in transactions:
             key = (_kind(tx), tx.state.name.lower())
             states[key] = states.get(key, 0) + 1
+        if retired:  # still completed, until Timer J (§17.2.2)
+            key = ("non_invite_server", "completed")
+            states[key] = states.get(key, 0) + retired
         families.append(Sample(
             "transactions", "gauge", "live transactions, by kind and state (RFC 3261 §17)",
             tuple(("", (("kind", kind), ("state", state)), float(n))
