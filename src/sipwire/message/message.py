@@ -17,7 +17,15 @@ from .fields.base import HEADER_TYPES, Field
 from .fields.cseq import CSeq
 from .fields.nameaddr import Contact, NameAddr
 from .fields.via import BRANCH_MAGIC_COOKIE, Via
-from .headers import HeaderLine, Headers, _parse_line, _split_raw, header_key
+from .headers import (
+    HeaderLine,
+    Headers,
+    _parse_line,
+    _parse_value,
+    _split_raw,
+    _unfold,
+    header_key,
+)
 from .status import Status
 from .uri import URI, UriParts
 
@@ -276,9 +284,18 @@ class Message:
         keys = headers._keys
         if keys is not None:
             vals: list[list[Field] | None] = headers._vals  # type: ignore[assignment]
+            # the lines' text when the pure-Python scanner kept it, read directly
+            texts: list[str] | None = headers._data if headers._offs is None else None  # type: ignore[assignment]
+            text_of = headers._line
             for i, key in enumerate(keys):
-                if vals[i] is None and key in HEADER_TYPES:
-                    headers._typed_at(i, key)
+                if vals[i] is None:
+                    cls = HEADER_TYPES.get(key)
+                    if cls is not None:
+                        raw = text_of(i) if texts is None else texts[i]
+                        if "\n" in raw:
+                            raw = _unfold(raw)
+                        name, _, value = raw.partition(":")
+                        vals[i] = _parse_value(cls, key, name, value)
             return
         for line in headers._all():
             if line[4] is None:
