@@ -140,6 +140,9 @@ def test_a_copy_is_independent_of_the_original() -> None:
     lambda m: m.headers.append("X-Trace", "1"),
     lambda m: m.headers.add("Record-Route", "<sip:rr.example.com;lr>", before="To"),
     lambda m: m.headers.pop("Route"),
+    lambda m: m.headers.pop("Via"),
+    lambda m: (m.headers.pop("Via"), m.headers.pop("Via")),
+    lambda m: m.headers.pop("Contact"),
     lambda m: m.headers.remove("x-custom"),
 ])
 def test_reads_after_a_change_see_the_change(change: Callable[[Any], Any]) -> None:
@@ -149,6 +152,21 @@ def test_reads_after_a_change_see_the_change(change: Callable[[Any], Any]) -> No
     again = sipwire.parse(bytes(msg))
     for _, read in READS[:-2]:
         assert read(msg) == read(again)
+
+
+def test_popping_a_one_value_line_drops_exactly_that_line() -> None:
+    """How a proxy takes its Via off a response (§16.7 step 3): the line goes,
+    every other stays byte for byte, and a copy made before keeps it."""
+    msg = sipwire.parse(INVITE)
+    before = msg.copy()
+    assert msg.headers.pop("Via") == "SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8"
+    assert bytes(msg) == INVITE.replace(
+        b"Via: SIP/2.0/UDP  pc33.atlanta.com ;branch=z9hG4bKnashds8\r\n", b"")
+    assert msg.top_via.host == "big.atlanta.com" and len(msg.headers) == len(before.headers) - 1
+    assert msg.headers.pop("Contact") == "<sip:alice@pc33.atlanta.com>"
+    assert "Contact" not in msg.headers and msg.headers.getall("x-custom") == ["one", "two"]
+    assert bytes(before) == INVITE and before.top_via.host == "pc33.atlanta.com"
+    assert before.headers.pop("Subject") is None
 
 
 def test_reply_copies_the_lines_of_a_parsed_request_exactly() -> None:

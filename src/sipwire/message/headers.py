@@ -20,6 +20,8 @@ __all__ = ["COMPACT_FORMS", "LIST_HEADERS", "HeaderLine", "Headers", "canonical_
 
 #: one header line: [name as written, key, value, raw text or None, typed values or None]
 HeaderLine = list[Any]
+#: the position of each key's line in a parsed header section (a list when it repeats)
+Positions = dict[str, "int | list[int]"]
 
 #: compact form -> long form: RFC 3261 §7.3.3 (i m e l c f s k t v), RFC 3265/6665
 #: (o u), RFC 3515 (r), RFC 3892 (b), RFC 4028 (x), RFC 4474 (y), RFC 3841 (a j d)
@@ -476,9 +478,22 @@ class Headers:
         A line holding several comma-separated values keeps the others.  This is
         how a proxy strips its own Via from a response or a used Route (§16.4).
         """
+        key = header_key(name)
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
+                return None
+            if key in LIST_HEADERS and key in HEADER_TYPES:
+                i: int = at if type(at) is int else at[0]  # type: ignore[index]
+                found = self._typed_at(i, key)
+                if len(found) == 1:
+                    # the usual case (a response's top Via, a used Route): the
+                    # line goes and the others stay in the compact form
+                    self._drop_compact(i)
+                    return str(found[0])
         current = self._all()
         self._index = None
-        key = header_key(name)
         for i, line in enumerate(current):
             if line[1] != key:
                 continue
@@ -500,6 +515,26 @@ class Headers:
                 current[i] = [line[0], key, ", ".join(parts[1:]), None, None]
             return parts[0]
         return None
+
+    def _drop_compact(self, i: int) -> None:
+        """Remove line ``i`` of the compact form, which stays compact: its
+        lines' text as a list (the form the pure-Python scanner makes).  The
+        bytes, keys and positions may be shared with copies (``copy()``), so
+        new ones replace them; the typed values are this object's own."""
+        keys: list[str] = self._keys  # type: ignore[assignment]
+        if self._offs is None:
+            texts: list[str] = list(self._data)  # type: ignore[arg-type]
+            del texts[i]
+        else:
+            line = self._line
+            texts = [line(j) for j in range(len(keys)) if j != i]
+        keys = keys[:i] + keys[i + 1:]
+        del self._vals[i]  # type: ignore[union-attr]
+        self._data = texts
+        self._offs = None
+        self._keys = keys
+        self._pos = positions_of(keys)
+        self._index = None
 
     def typed_line(self, index: int, cls: type[Field]) -> list[Field]:
         line = self._all()[index]
@@ -570,6 +605,21 @@ class Headers:
 
 
 _NONE: list[HeaderLine] = []
+
+
+def positions_of(keys: list[str]) -> Positions:
+    """The positions of each key's lines."""
+    positions: Positions = {}
+    for i, key in enumerate(keys):
+        if key in positions:
+            found = positions[key]
+            if type(found) is int:
+                positions[key] = [found, i]
+            else:
+                found.append(i)  # type: ignore[union-attr]
+        else:
+            positions[key] = i
+    return positions
 
 
 def _changed(values: list[Field]) -> bool:

@@ -19,13 +19,12 @@ from array import array
 from .abnf import TOKEN_RE
 from .errors import MessageTooLarge, ParseError
 from .fields.base import HEADER_TYPES
-from .headers import COMPACT_FORMS, canonical_name
+from .headers import COMPACT_FORMS, Positions, canonical_name, positions_of
 
 __all__ = ["KEYS", "Positions", "not_utf8", "positions_of", "scan"]
 
 
 #: lookup key -> the position of its line, or of its lines when there are several
-Positions = dict[str, "int | list[int]"]
 
 
 def scan(data: bytes, max_headers: int, max_line_length: int
@@ -100,21 +99,6 @@ def scan(data: bytes, max_headers: int, max_line_length: int
         else:
             positions[key] = i
     return start, end, start_line, None, keys, positions, nul, lines
-
-
-def positions_of(keys: list[str]) -> Positions:
-    """The positions of each key's lines."""
-    positions: Positions = {}
-    for i, key in enumerate(keys):
-        if key in positions:
-            found = positions[key]
-            if type(found) is int:
-                positions[key] = [found, i]
-            else:
-                found.append(i)  # type: ignore[union-attr]
-        else:
-            positions[key] = i
-    return positions
 
 
 def _folded(lines: list[str], max_line_length: int) -> tuple[list[str], list[str]]:
