@@ -40,8 +40,8 @@ request's §17.2.3 match as one byte string -> the response's bytes and where
 they went, dropped when Timer J would have fired (the entries expire in the
 order they came: Timer J is one constant).  A retransmission that matches comes
 back as ``Retransmit(data, destination)``, with no transaction and no parse.
-Timer J deadlines less than ``J_RESOLUTION`` apart share one, the latest: a
-completed transaction may end up to a millisecond late, never early.
+Timer J deadlines less than ``J_RESOLUTION`` (10 ms) apart share one, the
+latest: a completed transaction may end up to 10 ms late, never early.
 """
 
 from __future__ import annotations
