@@ -59,6 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if os.environ.get("SIPWIRE_SRC") != "installed":
     sys.path.insert(0, os.environ.get("SIPWIRE_SRC") or str(ROOT / "src"))
 
+from messages import SIPP_INVITE, SIPP_SDP  # noqa: E402 (benchmarks/, this script's directory)
+
 from sipwire.server.app import Server, _tune_gc  # noqa: E402
 from sipwire.server.config import ServerConfig  # noqa: E402
 from sipwire.server.logs import configure_logging  # noqa: E402
@@ -67,22 +69,8 @@ DOMAIN = "bench.test"
 CRLF = b"\r\n"
 
 #: the INVITE of benchmarks/sipp/uac.xml, as SIPp fills it in
-_SDP = (b"v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n"
-        b"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
-        b"a=rtpmap:0 PCMU/8000\r\n")
-_INVITE = (
-    "INVITE sip:bob@{domain} SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{n}-1-0\r\n"
-    "From: <sip:caller@{domain}>;tag=4242c{n}\r\n"
-    "To: <sip:bob@{domain}>\r\n"
-    "Call-ID: {n}-4242@127.0.0.1\r\n"
-    "CSeq: 1 INVITE\r\n"
-    "Contact: <sip:caller@127.0.0.1:{port};transport=UDP>\r\n"
-    "Max-Forwards: 70\r\n"
-    "User-Agent: sipp-bench\r\n"
-    "Content-Type: application/sdp\r\n"
-    "Content-Length: {length}\r\n\r\n"
-)
+_SDP = SIPP_SDP.encode()
+_INVITE = SIPP_INVITE
 #: the in-dialog requests of uac.xml: {uri} is the callee's Contact, {route} the
 #: Route lines from the 200's Record-Route, {to_tag} the 200's tag
 _IN_DIALOG = (

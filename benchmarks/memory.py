@@ -43,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.environ.get("SIPWIRE_SRC") or str(ROOT / "src"))
 
+from messages import SIPP_INVITE, SIPP_SDP  # noqa: E402 (benchmarks/, this script's directory)
+
 from sipwire import Request, parse  # noqa: E402
 from sipwire.location import Binding, MemoryStore, purge_periodically  # noqa: E402
 from sipwire.server.app import Server  # noqa: E402
@@ -68,25 +70,10 @@ REGISTER = (
     "Content-Length: 0\r\n\r\n"
 )
 
-SDP = (
-    "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n"
-    "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-)
+SDP = SIPP_SDP
 
 #: an INVITE as benchmarks/sipp/uac.xml sends it
-INVITE = (
-    "INVITE sip:bob@{domain} SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{n}-1-0\r\n"
-    "From: <sip:caller@{domain}>;tag=4242c{n}\r\n"
-    "To: <sip:bob@{domain}>\r\n"
-    "Call-ID: {n}-4242@127.0.0.1\r\n"
-    "CSeq: 1 INVITE\r\n"
-    "Contact: <sip:caller@127.0.0.1:{port};transport=UDP>\r\n"
-    "Max-Forwards: 70\r\n"
-    "User-Agent: sipp-bench\r\n"
-    "Content-Type: application/sdp\r\n"
-    "Content-Length: {length}\r\n\r\n" + SDP
-)
+INVITE = SIPP_INVITE + SDP
 
 
 # -- purge ------------------------------------------------------------------------------------

@@ -175,3 +175,24 @@ def variants(sample: Sample, count: int) -> list[bytes]:
         assert len(data) == len(sample.data)
         out.append(data)
     return out
+
+
+#: the SDP offer of benchmarks/sipp/uac.xml
+SIPP_SDP = (
+    "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n"
+    "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+#: the INVITE of benchmarks/sipp/uac.xml, headers only ({domain} {port} {n} {length})
+SIPP_INVITE = (
+    "INVITE sip:bob@{domain} SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{n}-1-0\r\n"
+    "From: <sip:caller@{domain}>;tag=4242c{n}\r\n"
+    "To: <sip:bob@{domain}>\r\n"
+    "Call-ID: {n}-4242@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:caller@127.0.0.1:{port};transport=UDP>\r\n"
+    "Max-Forwards: 70\r\n"
+    "User-Agent: sipp-bench\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Content-Length: {length}\r\n\r\n"
+)
