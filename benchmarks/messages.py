@@ -15,13 +15,17 @@ Four realistic messages of one call and one registration:
 ``variants()`` gives copies of a message that differ in Call-ID, top Via
 branch and From tag (same length, so Content-Length still holds), so that a
 benchmark loop does not parse the very same bytes over and over.
+
+``SIPP_INVITE`` and ``SIPP_SDP`` are the INVITE of ``benchmarks/sipp/uac.xml``
+as SIPp fills it in, a template for the server benchmarks (``memory.py``,
+``calls_in_process.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MESSAGES", "Sample", "variants"]
+__all__ = ["MESSAGES", "SIPP_INVITE", "SIPP_SDP", "Sample", "variants"]
 
 
 @dataclass(frozen=True)
