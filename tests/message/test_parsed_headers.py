@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import sipwire
@@ -224,3 +224,110 @@ def test_generated_headers_read_the_same_compact_and_as_lines(
     assert (asked in compact.headers) == (asked in expanded.headers)
     assert compact.headers.items() == expanded.headers.items()
     assert bytes(compact) == data == bytes(expanded)
+
+
+# -- edits of the compact form (lumps) -----------------------------------------
+
+_EDIT_NAMES = st.sampled_from(["Via", "v", "Route", "Record-Route", "Max-Forwards", "X-Custom",
+                               "x-custom", "Supported", "Subject", "Contact", "Content-Length",
+                               "WWW-Authenticate"])
+_EDIT_VALUES = st.sampled_from([
+    "SIP/2.0/UDP p1.example.com;branch=z9hG4bK1", "<sip:r.example.com;lr>",
+    "<sip:a.example.com;lr>, <sip:b.example.com;lr>", "69", "three", "timer, 100rel",
+    "", "Digest realm=\"x\", nonce=\"y\""])
+_EDITS = st.one_of(
+    st.tuples(st.just("add"), _EDIT_NAMES, _EDIT_VALUES, st.booleans(),
+              st.sampled_from([None, "Content-Length", "To", "Subject"])),
+    st.tuples(st.just("append"), _EDIT_NAMES, _EDIT_VALUES),
+    st.tuples(st.just("set"), _EDIT_NAMES, _EDIT_VALUES),
+    st.tuples(st.just("remove"), _EDIT_NAMES),
+    st.tuples(st.just("pop"), _EDIT_NAMES),
+    st.tuples(st.just("via"), st.booleans()),
+    st.tuples(st.just("tag"), st.sampled_from(["t1", "t2"])),
+    st.tuples(st.just("read"), _EDIT_NAMES),
+    st.tuples(st.just("copy")),
+)
+
+
+def _outcome(read: Callable[[Any], Any], msg: Any) -> Any:
+    try:
+        return read(msg)
+    except (ParseError, KeyError, IndexError, ValueError) as exc:
+        return ("raised", type(exc).__name__, str(exc))
+
+
+def _edit(msg: Any, edit: tuple[Any, ...]) -> Any:
+    """One change to ``msg`` through the public API; returns the message to
+    go on with (a copy, for "copy") and what the change returned."""
+    kind = edit[0]
+    headers = msg.headers
+    if kind == "add":
+        return msg, _outcome(lambda m: m.headers.add(edit[1], edit[2], top=edit[3],
+                                                     before=edit[4]), msg)
+    if kind == "append":
+        return msg, _outcome(lambda m: m.headers.append(edit[1], edit[2]), msg)
+    if kind == "set":
+        return msg, _outcome(lambda m: m.headers.set(edit[1], edit[2]), msg)
+    if kind == "remove":
+        return msg, headers.remove(edit[1])
+    if kind == "pop":
+        return msg, _outcome(lambda m: m.headers.pop(edit[1]), msg)
+    if kind == "via":  # a proxy's Via, then the transport's sent-by (§18.1.1)
+        via = Via("UDP", "proxy.example.com", 5060, branch="z9hG4bKp")
+        headers.add("Via", via, top=True)
+        if edit[1]:
+            via.host, via.port = "192.0.2.9", 5070
+        return msg, None
+    if kind == "tag":
+        return msg, _outcome(lambda m: setattr(m.to, "tag", edit[1]), msg)
+    if kind == "read":
+        return msg, (_outcome(lambda m: m.headers.getall(edit[1]), msg),
+                     _outcome(lambda m: [str(v) for v in m.headers.typed(edit[1])], msg))
+    return msg.copy(), None
+
+
+@given(st.lists(_EDITS, max_size=8))
+@example([("tag", "t1"), ("copy",), ("pop", "Via")])
+@example([("via", True), ("copy",), ("set", "Max-Forwards", "69"), ("copy",)])
+@example([("pop", "v"), ("pop", "Route"), ("read", "Route"), ("copy",), ("pop", "Route")])
+@example([("set", "x-custom", "three"), ("remove", "Via"), ("append", "WWW-Authenticate", "")])
+@settings(max_examples=300)
+def test_edits_of_the_compact_form_agree_with_the_lines(edits: list[tuple[Any, ...]]) -> None:
+    """Every change a proxy makes (and the others) applied to the compact form
+    and to the per-line lists gives the same reads, bytes and copies."""
+    compact = sipwire.parse(INVITE)
+    lines = sipwire.parse(INVITE)
+    list(lines.headers)
+    original = sipwire.parse(INVITE)
+    for edit in edits:
+        compact, done_compact = _edit(compact, edit)
+        lines, done_lines = _edit(lines, edit)
+        assert done_compact == done_lines, edit
+        for what, read in READS:
+            if what != "items":  # iterating makes the lists: done last
+                assert _outcome(read, compact) == _outcome(read, lines), (edit, what)
+        assert compact.headers._lines is None  # every edit keeps the compact form
+    assert compact.headers.items() == lines.headers.items()
+    assert bytes(original) == INVITE  # copies never reach the message they came from
+
+
+def test_a_forwarded_request_is_its_received_bytes_with_the_proxy_lines() -> None:
+    """What §16.6 does to a request (Max-Forwards replaced, a Route used, a
+    Record-Route and a Via put on top) leaves every other line as received,
+    folding and spelling included, without turning the lines into lists."""
+    msg = sipwire.parse(INVITE)
+    out = msg.copy()
+    out.headers.set("Max-Forwards", "69")
+    assert out.headers.pop("Route") == "<sip:a.example.com;lr>"
+    out.headers.add("Record-Route", "<sip:p.example.com;lr>", top=True, before="Content-Length")
+    out.headers.add("Via", Via("UDP", "p.example.com", 5060, branch="z9hG4bKp"), top=True)
+    assert out.headers._lines is None  # still the compact form
+    assert bytes(out) == INVITE.replace(
+        b"SIP/2.0\r\nVia:", b"SIP/2.0\r\nVia: SIP/2.0/UDP p.example.com:5060;branch=z9hG4bKp"
+                            b"\r\nVia:").replace(
+        b"Max-Forwards: 70", b"Max-Forwards: 69").replace(
+        b"Route: <sip:a.example.com;lr>,\r\n  <sip:b.example.com;lr>",
+        b"Route: <sip:b.example.com;lr>").replace(
+        b"Content-Length: 5", b"Record-Route: <sip:p.example.com;lr>\r\nContent-Length: 5")
+    assert bytes(msg) == INVITE
+    assert sipwire.parse(bytes(out)).headers.items() == out.headers.items()

@@ -3,7 +3,7 @@
 cimport cython
 
 cdef class Headers:
-    cdef public object _data, _index, _keys, _lines, _offs, _pos, _vals
+    cdef public object _data, _index, _keys, _lines, _offs, _pos, _src, _vals
 
     # typed: the slice of the message's bytes is decoded with no method call
     @cython.locals(data=bytes, start=Py_ssize_t, end=Py_ssize_t)

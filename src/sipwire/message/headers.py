@@ -124,17 +124,29 @@ class Headers:
     list).  Reads work from those; from offsets, no object is made per line
     until its text or value is asked for.
 
-    The first change (or iteration, copy of a changed message, lint) turns
-    them into ``_lines``, whose every line is ``[name, key, value, raw,
-    typed]``: the name as written, the lookup key, the unfolded value
-    (surrounding whitespace not yet stripped), the exact original text of the
-    line (or ``None`` once it is rewritten) and the typed values once parsed.
-    ``_lines`` is None exactly while the compact form is in use.  ``_index``
-    maps keys to their lines; it is dropped by every change and rebuilt when
+    The usual changes keep the compact form: adding, setting, removing and
+    popping lines are edits (Kamailio calls them lumps) recorded in ``_src``,
+    None while the lines are those received, else the source of each line:
+    an int, the received line of that number, or a str, the text of a line
+    written here (``"Max-Forwards: 69"``; the typed values in ``_vals``, when
+    set, are what it serializes to, as for a changed received line).  A
+    forwarded request is then written as its received bytes with a few lines
+    put in, replaced or left out, each untouched run of lines copied whole.
+    ``_data``, ``_offs``, ``_keys`` and ``_pos`` may be shared with copies and
+    are never changed in place; ``_src`` and ``_vals`` are this object's own.
+
+    Iteration, ``items()``, comparison and lint turn them into ``_lines``,
+    whose every line is ``[name, key, value, raw, typed]``: the name as
+    written, the lookup key, the unfolded value (surrounding whitespace not
+    yet stripped), the exact original text of the line (or ``None`` once it
+    is rewritten) and the typed values once parsed; a header section built
+    by hand has that form from the start.  ``_lines`` is None exactly while
+    the compact form is in use.  ``_index`` maps keys to their lines; it is
+    dropped by every change and rebuilt when
     next needed.
     """
 
-    __slots__ = ("_data", "_index", "_keys", "_lines", "_offs", "_pos", "_vals")
+    __slots__ = ("_data", "_index", "_keys", "_lines", "_offs", "_pos", "_src", "_vals")
 
     def __init__(self, items: Iterable[tuple[str, str | Field]] = ()) -> None:
         self._lines: list[HeaderLine] | None = []
@@ -144,6 +156,7 @@ class Headers:
         self._keys: list[str] | None = None
         self._vals: list[list[Field] | None] | None = None
         self._pos: dict[str, int | list[int]] | None = None
+        self._src: list[int | str] | None = None
         for name, value in items:
             self.add(name, value)
 
@@ -152,7 +165,7 @@ class Headers:
         self = cls.__new__(cls)
         self._lines = lines
         self._index = None
-        self._data = self._offs = self._keys = self._vals = self._pos = None
+        self._data = self._offs = self._keys = self._vals = self._pos = self._src = None
         return self
 
     @classmethod
@@ -169,6 +182,7 @@ class Headers:
         self._keys = keys
         self._pos = positions
         self._vals = [None] * len(keys)
+        self._src = None
         return self
 
     def _all(self) -> list[HeaderLine]:
@@ -179,17 +193,29 @@ class Headers:
             lines = []
             append = lines.append
             line = self._line
+            src = self._src
             for i, (key, values) in enumerate(zip(self._keys, self._vals, strict=True)):  # type: ignore[arg-type]
                 raw = line(i)
                 name, _, value = (_unfold(raw) if "\n" in raw else raw).partition(":")
-                append([name, key, value, raw, values])
+                if src is not None and type(src[i]) is str:
+                    # a line written here: no received text, as add() makes it
+                    append([name, key, value.strip(" \t"), None, values])
+                else:
+                    append([name, key, value, raw, values])
             self._lines = lines
-            self._data = self._offs = self._keys = self._vals = self._pos = None
+            self._data = self._offs = self._keys = self._vals = self._pos = self._src = None
             self._index = None
         return lines
 
     def _line(self, i: int) -> str:
-        """The exact text of compact line ``i`` (a folded one with its CRLFs)."""
+        """The text of compact line ``i``: as received (a folded one with its
+        CRLFs), or as written here."""
+        src = self._src
+        if src is not None:
+            source = src[i]
+            if type(source) is str:
+                return source
+            i = source  # type: ignore[assignment]
         offs = self._offs
         if offs is None:
             lines: list[str] = self._data  # type: ignore[assignment]
@@ -416,16 +442,32 @@ class Headers:
         (or at the very top): how a proxy adds its Via and Record-Route.  With
         ``before="Content-Length"`` a new header goes before that header.
         """
-        current = self._all()
-        self._index = None
         lines = self._new_lines(name, value)
         if not lines:
             return
         key = lines[0][1]
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
+                if before is not None:
+                    anchor = pos.get(header_key(before))
+                    where = len(self._keys) if anchor is None else (  # type: ignore[arg-type]
+                        anchor if type(anchor) is int else anchor[0])  # type: ignore[index]
+                else:
+                    where = 0 if top else len(self._keys)  # type: ignore[arg-type]
+            elif top:
+                where = at if type(at) is int else at[0]  # type: ignore[index]
+            else:
+                where = (at if type(at) is int else at[-1]) + 1  # type: ignore[index]
+            self._put(where, lines, 0)
+            return
+        current = self._all()
+        self._index = None
         positions = [i for i, existing in enumerate(current) if existing[1] == key]
         if before is not None and not positions:
-            anchor = header_key(before)
-            at = next((i for i, x in enumerate(current) if x[1] == anchor), len(current))
+            anchor_key = header_key(before)
+            at = next((i for i, x in enumerate(current) if x[1] == anchor_key), len(current))
             current[at:at] = lines
             return
         if top:
@@ -436,19 +478,35 @@ class Headers:
 
     def append(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Add a header line at the very end of the header section."""
+        lines = self._new_lines(name, value)
+        if self._pos is not None:
+            if lines:
+                self._put(len(self._keys), lines, 0)  # type: ignore[arg-type]
+            return
         current = self._all()
         self._index = None
-        current.extend(self._new_lines(name, value))
+        current.extend(lines)
 
     def set(self, name: str, value: str | Field | Iterable[Field]) -> None:
         """Replace every line of ``name`` with one line (placed where the first was)."""
-        current = self._all()
-        self._index = None
         lines = self._new_lines(name, value)
         if not lines:
             self.remove(name)
             return
         key = lines[0][1]
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
+                self._put(len(self._keys), lines, 0)  # type: ignore[arg-type]
+            elif type(at) is int:
+                self._put(at, lines, 1)
+            else:
+                self._cut(at[1:])  # type: ignore[index]
+                self._put(at[0], lines, 1)  # type: ignore[index]
+            return
+        current = self._all()
+        self._index = None
         for i, existing in enumerate(current):
             if existing[1] == key:
                 rest = [x for x in current[i + 1:] if x[1] != key]
@@ -461,9 +519,17 @@ class Headers:
 
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; return how many were removed."""
+        key = header_key(name)
+        pos = self._pos
+        if pos is not None:
+            at = pos.get(key)
+            if at is None:
+                return 0
+            where: list[int] = [at] if type(at) is int else list(at)  # type: ignore[arg-type]
+            self._cut(where)
+            return len(where)
         current = self._all()
         self._index = None
-        key = header_key(name)
         kept = [line for line in current if line[1] != key]
         self._lines = kept
         return len(current) - len(kept)
@@ -479,35 +545,43 @@ class Headers:
         how a proxy strips its own Via from a response or a used Route (§16.4).
         """
         key = header_key(name)
+        cls = HEADER_TYPES.get(key)
+        typed = cls is not None and key in LIST_HEADERS
         pos = self._pos
         if pos is not None:
             at = pos.get(key)
             if at is None:
                 return None
-            if key in LIST_HEADERS and key in HEADER_TYPES:
-                i: int = at if type(at) is int else at[0]  # type: ignore[index]
+            i: int = at if type(at) is int else at[0]  # type: ignore[index]
+            if typed:
                 found = self._typed_at(i, key)
-                if len(found) == 1:
-                    # the usual case (a response's top Via, a used Route): the
-                    # line goes and the others stay in the compact form
-                    self._drop_compact(i)
-                    return str(found[0])
+                if len(found) <= 1:
+                    # the usual case (a response's top Via, a used Route)
+                    self._cut([i])
+                    return str(found[0]) if found else ""
+                rest = found[1:]
+                self._put(i, [[self._name_at(i), key, _joined(rest), None, rest]], 1)
+                return str(found[0])
+            text = self._value_at(i)
+            parts = split_list(text) if key in LIST_HEADERS else [text]
+            if len(parts) <= 1:
+                self._cut([i])
+            else:
+                self._put(i, [[self._name_at(i), key, ", ".join(parts[1:]), None, None]], 1)
+            return parts[0]
         current = self._all()
         self._index = None
         for i, line in enumerate(current):
             if line[1] != key:
                 continue
-            cls = HEADER_TYPES.get(key)
-            if key in LIST_HEADERS and cls is not None:
-                values: list[Field] = self.typed_line(i, cls)
-                first = values[0]
-                if len(values) == 1:
+            if typed:
+                values: list[Field] = self.typed_line(i, cls)  # type: ignore[arg-type]
+                if len(values) <= 1:
                     del current[i]
-                else:
-                    current[i] = [line[0], key, "", None, values[1:]]
-                    current[i][2] = self._text_of(current[i])
-                return str(first)
-            text: str = line[2].strip(" \t")
+                    return str(values[0]) if values else ""
+                current[i] = [line[0], key, _joined(values[1:]), None, values[1:]]
+                return str(values[0])
+            text = line[2].strip(" \t")
             parts = split_list(text) if key in LIST_HEADERS else [text]
             if len(parts) <= 1:
                 del current[i]
@@ -516,25 +590,58 @@ class Headers:
             return parts[0]
         return None
 
-    def _drop_compact(self, i: int) -> None:
-        """Remove line ``i`` of the compact form, which stays compact: its
-        lines' text as a list (the form the pure-Python scanner makes).  The
-        bytes, keys and positions may be shared with copies (``copy()``), so
-        new ones replace them; the typed values are this object's own."""
+    # -- edits of the compact form (lumps) ---------------------------------------
+
+    def _put(self, at: int, lines: list[HeaderLine], drop: int) -> None:
+        """Compact form: ``lines`` (``_new_lines``' lists) in place of the
+        ``drop`` lines from position ``at``, which are lines of the same
+        header when there are any."""
+        src = self._src
+        if src is None:
+            src = self._src = list(range(len(self._keys)))  # type: ignore[arg-type]
+        vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
         keys: list[str] = self._keys  # type: ignore[assignment]
-        if self._offs is None:
-            texts: list[str] = list(self._data)  # type: ignore[arg-type]
-            del texts[i]
-        else:
-            line = self._line
-            texts = [line(j) for j in range(len(keys)) if j != i]
-        keys = keys[:i] + keys[i + 1:]
-        del self._vals[i]  # type: ignore[union-attr]
-        self._data = texts
-        self._offs = None
+        if drop == 1 and len(lines) == 1:
+            # a line of the same header in place of one (set, pop): the
+            # keys and positions stay
+            line = lines[0]
+            src[at] = f"{line[0]}: {line[2]}"
+            vals[at] = line[4]
+            return
+        src[at:at + drop] = [f"{line[0]}: {line[2]}" for line in lines]
+        vals[at:at + drop] = [line[4] for line in lines]
+        keys = keys[:at] + [line[1] for line in lines] + keys[at + drop:]
         self._keys = keys
         self._pos = positions_of(keys)
-        self._index = None
+
+    def _cut(self, where: list[int]) -> None:
+        """Compact form: the lines at positions ``where`` (ascending) removed."""
+        src = self._src
+        if src is None:
+            src = self._src = list(range(len(self._keys)))  # type: ignore[arg-type]
+        vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
+        keys: list[str] = self._keys  # type: ignore[assignment]
+        if len(where) == 1:
+            i = where[0]
+            del src[i]
+            del vals[i]
+            keys = keys[:i] + keys[i + 1:]
+        else:
+            for i in reversed(where):
+                del src[i]
+                del vals[i]
+            gone = set(where)
+            keys = [key for j, key in enumerate(keys) if j not in gone]
+        self._keys = keys
+        self._pos = positions_of(keys)
+
+    def _name_at(self, i: int) -> str:
+        """The name, as written, of compact line ``i``."""
+        return self._line(i).partition(":")[0]
+
+    def _rendered(self, i: int, values: list[Field]) -> str:
+        """Compact line ``i`` written from its typed values."""
+        return f"{self._name_at(i)}: {_joined(values)}"
 
     def typed_line(self, index: int, cls: type[Field]) -> list[Field]:
         line = self._all()[index]
@@ -551,15 +658,25 @@ class Headers:
         the text (canonical text for values changed here).
         """
         keys = self._keys
-        if keys is not None and not any(
-                values is not None and _changed(values) for values in self._vals):  # type: ignore[union-attr]
-            # the compact form is never changed in place: the copy shares it
-            return Headers._parsed(self._data, self._offs, keys, self._pos)  # type: ignore[arg-type]
+        if keys is not None:
+            # the compact form is never changed in place: the copy shares it,
+            # with its own sources when a line was written or a value changed
+            src = self._src
+            copied: list[int | str] | None = None
+            for i, values in enumerate(self._vals):  # type: ignore[arg-type]
+                if values is not None and (
+                        (src is not None and type(src[i]) is str) or _changed(values)):
+                    if copied is None:
+                        copied = list(range(len(keys))) if src is None else list(src)
+                    copied[i] = self._rendered(i, values)
+            new = Headers._parsed(self._data, self._offs, keys, self._pos)  # type: ignore[arg-type]
+            new._src = copied if copied is not None else (None if src is None else list(src))
+            return new
         lines: list[HeaderLine] = []
         append = lines.append
         for name, key, value, raw, typed in self._all():
             if typed is not None and (raw is None or _changed(typed)):
-                value, raw = ", ".join([str(x) for x in typed]), None
+                value, raw = _joined(typed), None
             append([name, key, value, raw, None])
         return Headers._from_lines(lines)
 
@@ -569,14 +686,7 @@ class Headers:
         """The header lines, each followed by CRLF, untouched lines byte-identical."""
         keys = self._keys
         if keys is not None:
-            for values in self._vals:  # type: ignore[union-attr]
-                if values is not None and _changed(values):
-                    break
-            else:  # every line as received, each followed by its CRLF
-                offs = self._offs
-                if offs is not None:
-                    return self._data[offs[0]:offs[-1]].decode("utf-8")  # type: ignore[index, union-attr]
-                return "\r\n".join(self._data) + "\r\n" if keys else ""  # type: ignore[arg-type]
+            return self._serialize_compact()
         out: list[str] = []
         for line in self._all():
             raw = line[3]
@@ -587,6 +697,47 @@ class Headers:
             out.append(f"{line[0]}: {self._text_of(line)}")
         out.append("")
         return "\r\n".join(out)
+
+    def _serialize_compact(self) -> str:
+        """``serialize()`` of the compact form: each run of received lines
+        untouched is one slice of the received bytes; a line written here, or
+        whose typed value changed, is written out."""
+        vals: list[list[Field] | None] = self._vals  # type: ignore[assignment]
+        src = self._src
+        offs = self._offs
+        data = self._data
+        if src is None:
+            for values in vals:
+                if values is not None and _changed(values):
+                    break
+            else:  # every line as received, each followed by its CRLF
+                if offs is not None:
+                    return data[offs[0]:offs[-1]].decode("utf-8")  # type: ignore[index, union-attr]
+                return "\r\n".join(data) + "\r\n" if vals else ""  # type: ignore[arg-type]
+        out: list[str] = []
+        first = last = -2  # the received lines of the run not yet written
+        for i, values in enumerate(vals):
+            source = i if src is None else src[i]
+            if type(source) is str:
+                text: str = source if values is None else self._rendered(i, values)
+            elif values is not None and _changed(values):
+                text = self._rendered(i, values)
+            else:
+                if source == last + 1:
+                    last = source
+                    continue
+                if first >= 0:
+                    out.append(_run(data, offs, first, last))  # type: ignore[arg-type]
+                first = last = source  # type: ignore[assignment]
+                continue
+            if first >= 0:
+                out.append(_run(data, offs, first, last))  # type: ignore[arg-type]
+                first = last = -2
+            out.append(text)
+            out.append("\r\n")
+        if first >= 0:
+            out.append(_run(data, offs, first, last))  # type: ignore[arg-type]
+        return "".join(out)
 
     def __str__(self) -> str:
         return self.serialize()
@@ -620,6 +771,19 @@ def positions_of(keys: list[str]) -> Positions:
         else:
             positions[key] = i
     return positions
+
+
+def _joined(values: list[Field]) -> str:
+    """A line's typed values as its text (§7.3.1: comma-separated)."""
+    return ", ".join([str(value) for value in values])
+
+
+def _run(data: bytes | list[str], offs: Sequence[int] | None, first: int, last: int) -> str:
+    """Received lines ``first`` to ``last`` of a compact form, each followed by
+    its CRLF."""
+    if offs is not None:
+        return data[offs[first]:offs[last + 1]].decode("utf-8")  # type: ignore[union-attr]
+    return "\r\n".join(data[first:last + 1]) + "\r\n"  # type: ignore[arg-type]
 
 
 def _changed(values: list[Field]) -> bool:

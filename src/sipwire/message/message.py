@@ -285,7 +285,8 @@ class Message:
         if keys is not None:
             vals: list[list[Field] | None] = headers._vals  # type: ignore[assignment]
             # the lines' text when the pure-Python scanner kept it, read directly
-            texts: list[str] | None = headers._data if headers._offs is None else None  # type: ignore[assignment]
+            texts: list[str] | None = headers._data if (  # type: ignore[assignment]
+                headers._offs is None and headers._src is None) else None
             text_of = headers._line
             for i, key in enumerate(keys):
                 if vals[i] is None:
