@@ -54,6 +54,9 @@ class Transport(enum.StrEnum):
     @classmethod
     def parse(cls, text: str) -> Transport:
         """``udp`` / ``UDP`` -> ``Transport.UDP``; ``TransportError`` for others."""
+        found = _BY_NAME.get(text)  # the usual spellings, without the enum's lookup
+        if found is not None:
+            return found
         try:
             return cls(text.upper())
         except ValueError:
@@ -73,6 +76,12 @@ class Transport(enum.StrEnum):
         """§18.1.1: 5060 for UDP and TCP, 5061 for TLS; RFC 7118 §5.5: 80 / 443."""
         return _DEFAULT_PORTS[self]
 
+
+#: ``Transport.parse``'s answers for the names in upper and in lower case
+_BY_NAME: dict[str, Transport] = {
+    **{member.value: member for member in Transport},
+    **{member.value.lower(): member for member in Transport},
+}
 
 _DEFAULT_PORTS = {
     Transport.UDP: 5060, Transport.TCP: 5060, Transport.TLS: 5061,
@@ -201,7 +210,8 @@ class Target:
     port: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "transport", Transport.parse(str(self.transport)))
+        if type(self.transport) is not Transport:
+            object.__setattr__(self, "transport", Transport.parse(str(self.transport)))
         object.__setattr__(self, "host", self.host.strip("[]"))
 
     @classmethod
