@@ -62,6 +62,8 @@ MessageHandler = Callable[[Request | Response, Flow], None]
 _PoolKey = tuple[Transport, Address]
 # How many sent-by values (ours) and routes to remember; both only hold our own addresses.
 _MAX_SENT_BY = 4096
+#: what a datagram of keep-alives starts with (b"" too): only then is it stripped
+_BLANK = frozenset((b"", b"\r", b"\n", b"\0", b" ", b"\t"))
 _MAX_ROUTES = 256
 
 
@@ -104,6 +106,10 @@ class TransportLayer:
         self._connecting: dict[_PoolKey, asyncio.Task[Connection]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sent_by: dict[tuple[str, int], None] = {}
+        #: ``_sent_by_for``'s answers by (transport, local host, local port), with
+        #: the key of ``_sent_by`` they give: found again on every request sent
+        self._sent_by_of: dict[tuple[Transport, str, int],
+                               tuple[str, int, tuple[str, int]]] = {}
         self._routes: dict[str, str] = {}
         self._client_tls = self.config.tls_client_context
         self._log = LogLimiter(logger, self.config.log_limit, self.config.log_interval)
@@ -184,6 +190,7 @@ class TransportLayer:
             port = ws_server.sockets[0].getsockname()[1]
         bound = ListeningPoint(transport, point.host, port, point.sent_by)
         self._points.append(bound)
+        self._sent_by_of.clear()  # a new point may give some local address its sent-by
         if bound.sent_by or not bound.wildcard:
             self._remember_sent_by(bound.sent_by or bound.address.uri_host, port)
         return bound
@@ -238,11 +245,13 @@ class TransportLayer:
         self._check_open()
         if target.transport is not Transport.UDP or not is_ip(target.host):
             return None
-        if not request.via:
+        via = request.headers.first("Via")  # the top one only: the others are not ours
+        if via is None:
             raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
+        assert isinstance(via, Via)
         remote = Address(normalize_ip(target.host), target.effective_port)
         listener = self._udp_listener(remote)
-        data = self._stamp_udp(request, listener, remote)
+        data = self._stamp_udp(request, listener, remote, via)
         if self._too_large_for_udp(data):
             return None
         listener.send_soon(data, remote, on_error)
@@ -559,7 +568,7 @@ class TransportLayer:
         return min(most, key=lambda conn: conn.activity)
 
     def _datagram_received(self, listener: UdpListener, data: bytes, flow: Flow) -> None:
-        if not data.strip(b"\r\n\0 \t"):
+        if data[:1] in _BLANK and not data.strip(b"\r\n\0 \t"):
             return  # CRLF keep-alives (STUN never gets here: UdpListener answers it)
         try:
             message = parse(data, self.config.limits)
@@ -635,15 +644,22 @@ class TransportLayer:
         responses and new connections come back to where we listen); without
         one, the local address of the connection does.
         """
-        point = self._point_for(transport, local)
-        if point is None:
-            host, port = local.uri_host, local.port
-        else:
-            host = point.sent_by or (local.uri_host if point.wildcard
-                                     else point.address.uri_host)
-            port = point.port
-        self._remember_sent_by(host, port)
-        return host, port
+        key = (transport, local.host, local.port)
+        found = self._sent_by_of.get(key)
+        if found is None:
+            point = self._point_for(transport, local)
+            if point is None:
+                host, port = local.uri_host, local.port
+            else:
+                host = point.sent_by or (local.uri_host if point.wildcard
+                                         else point.address.uri_host)
+                port = point.port
+            if len(self._sent_by_of) >= _MAX_SENT_BY:
+                self._sent_by_of.clear()
+            found = self._sent_by_of[key] = (host, port, (normalize_ip(host), port))
+        if found[2] not in self._sent_by:  # remembered, unless evicted since
+            self._remember_sent_by(found[0], found[1])
+        return found[0], found[1]
 
     def _point_for(self, transport: Transport, local: Address) -> ListeningPoint | None:
         fallback = None
@@ -662,12 +678,14 @@ class TransportLayer:
         limit = self.config.udp_max_request_size
         return limit is not None and len(data) > limit
 
-    def _stamp_udp(self, request: Request, listener: UdpListener, remote: Address) -> bytes:
+    def _stamp_udp(self, request: Request, listener: UdpListener, remote: Address,
+                   via: Via | None = None) -> bytes:
         local = listener.local
         if listener.point.wildcard:
             local = Address(self._route_source(remote), local.port)
         host, port = self._sent_by_for(Transport.UDP, local)
-        stamp_via(request.top_via, Transport.UDP, host, port, rport=self.config.rport)
+        stamp_via(request.top_via if via is None else via, Transport.UDP, host, port,
+                  rport=self.config.rport)
         return bytes(request)
 
     def _route_source(self, remote: Address) -> str:
