@@ -95,8 +95,8 @@ class ClientTransaction(Transaction):
                  config: TimerConfig | None = None) -> None:
         if request.method == "ACK":
             raise ValueError("there is no client transaction for ACK (RFC 3261 §17.1)")
-        vias = request.via
-        if not vias or not vias[0].branch:
+        via = request.headers.first("Via")  # the top one: the others are not read
+        if not isinstance(via, Via) or not via.branch:
             raise ValueError("the request needs a top Via with a branch (RFC 3261 §8.1.1.7)")
         super().__init__(request, reliable=reliable, config=config)
 
