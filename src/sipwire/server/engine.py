@@ -255,6 +255,8 @@ class Engine:
         #: the Incoming that every answered request from a flow shares while it
         #: only waits for retransmissions (final, not proxied)
         self._answered = _PerFlow(_answered_on)
+        #: the listening address a flow arrived on, as the proxy names it
+        self._interface = _PerFlow(_interface)
         #: measures the loop's lag for ``overload`` when it watches lag
         self._lag_probe: LagProbe | None = None
         if overload is not None and (overload.limits.max_lag or overload.limits.max_queue):
@@ -396,7 +398,7 @@ class Engine:
 
     def _proxy(self, request: Request, tx: ServerTransaction, incoming: Incoming) -> None:
         flow = incoming.flow
-        decision = self.core.receive(request, received=_interface(flow))
+        decision = self.core.receive(request, received=self._interface(flow))
         kind = type(decision)
         if kind is Respond:
             assert isinstance(decision, Respond)
@@ -485,7 +487,7 @@ class Engine:
         """§16.12: an ACK routed here by a dialog we record-routed goes on to
         the hop its token pins; one sent to a user of ours is looked up and
         goes to one binding (§16.5); any other is dropped (it gets no answer)."""
-        decision = self.core.receive(ack, received=_interface(flow) if flow else None)
+        decision = self.core.receive(ack, received=self._interface(flow) if flow else None)
         if isinstance(decision, LookUp):
             self._run_store(self._lookup_ack(decision))
             return
