@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .._frozen import quick_init
 from ..message.message import Request, Response, kept_bytes
 from ..message.parser import parse
 from ..transaction.client import build_cancel
@@ -67,6 +68,7 @@ _PREFERENCE_4XX = {401: 0, 407: 0, 415: 1, 420: 2, 484: 3, 480: 5, 404: 6, 487: 
 _PREFERENCE_5XX = {500: 1, 503: 2}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ForwardResponse:
     """Send ``response`` upstream on the server transaction (§16.7 step 9):
@@ -75,6 +77,7 @@ class ForwardResponse:
     response: Response
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CancelBranch:
     """Send ``request``, a CANCEL for branch ``key`` (§9.1), in a new client
@@ -84,6 +87,7 @@ class CancelBranch:
     request: Request
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TryTarget:
     """Forward the request to ``target`` with Via branch ``branch`` and call
@@ -94,6 +98,7 @@ class TryTarget:
     branch: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AbandonBranch:
     """The proxy gave up on branch ``key`` (Timer C, §16.8): it counts as a

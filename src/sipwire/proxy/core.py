@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._frozen import quick_init
 from ..location.binding import Binding
 from ..message.message import Request, Response
 from ..routing.token import Verified
@@ -44,6 +45,7 @@ from .validate import validate_request
 __all__ = ["Decision", "Drop", "ForwardTo", "HandleLocally", "LookUp", "ProxyCore", "Respond"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Respond:
     """Answer the request with ``response``, as a UAS (§16.3, §16.5)."""
@@ -51,6 +53,7 @@ class Respond:
     response: Response
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Drop:
     """Discard the request: an ACK that cannot be proxied (it gets no response)."""
@@ -58,6 +61,7 @@ class Drop:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HandleLocally:
     """The request is addressed to this element itself (``is_for_me``): the
@@ -66,6 +70,7 @@ class HandleLocally:
     request: Request
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LookUp:
     """Look ``aor`` up in the location service, then call ``ProxyCore.resolve``.
@@ -79,6 +84,7 @@ class LookUp:
     routed: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ForwardTo:
     """Forward ``request`` (preprocessed) to ``targets`` (§16.6).

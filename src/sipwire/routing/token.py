@@ -51,6 +51,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from .._frozen import quick_init
 from ..location.binding import Source
 
 __all__ = ["RouteToken", "Verified"]
@@ -64,6 +65,7 @@ _IPV6 = 0x10
 _NAME = 0x20
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verified:
     """A token that is valid for the request it came on.
