@@ -38,6 +38,10 @@ DEFAULT_PORTS: dict[str, int] = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 
                                  "WS": 80, "WSS": 443}
 
 
+#: what ``Myself._hosts`` gives for a host that is none of ours
+_NOT_MINE: frozenset[int] = frozenset()
+
+
 def default_port(transport: str) -> int:
     """The port a transport uses when a URI or Via names none."""
     return DEFAULT_PORTS.get(transport.upper(), 5060)
@@ -144,8 +148,8 @@ class Myself:
     def is_me(self, host: str, port: int | None, transport: str = "UDP") -> bool:
         """True when ``host:port`` reaches this server; ``port`` None is the
         default port of ``transport``."""
-        ports = self._hosts.get(normalize_host(host), ())
-        if ports == ():
+        ports = self._hosts.get(normalize_host(host), _NOT_MINE)
+        if ports is _NOT_MINE:
             return False
         wanted = port if port is not None else default_port(transport)
         return wanted in (self._ports if ports is None else ports)
@@ -153,7 +157,15 @@ class Myself:
     def is_my_uri(self, uri: URI) -> bool:
         """A SIP or SIPS URI that resolves to this server (the user part is
         not considered)."""
-        return uri.is_sip and self.is_me(uri.host, uri.port, uri_transport(uri))
+        if not uri.is_sip:
+            return False
+        # ``is_me``, with the URI's transport found only when its port is needed
+        ports = self._hosts.get(normalize_host(uri.host), _NOT_MINE)
+        if ports is _NOT_MINE:
+            return False
+        port = uri.port
+        wanted = port if port is not None else default_port(uri_transport(uri))
+        return wanted in (self._ports if ports is None else ports)
 
     def is_my_sent_by(self, via: Via) -> bool:
         """A Via sent-by this server inserts (§16.3 step 4)."""
