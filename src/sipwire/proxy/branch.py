@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..message.fields.via import BRANCH_MAGIC_COOKIE
+from ..message.fields.via import BRANCH_MAGIC_COOKIE, Via
 from ..message.message import Request
 from .config import ProxyConfig
 
@@ -91,11 +91,13 @@ def loop_part(branch: str | None) -> str | None:
     return loop
 
 
-def is_looped(request: Request, config: ProxyConfig) -> bool:
+def is_looped(request: Request, config: ProxyConfig, vias: list[Via] | None = None) -> bool:
     """§16.3 step 4: a Via with our sent-by whose loop part equals the one
     this request would get now.  A Via of ours with another loop part is a
-    spiral: the request came back changed."""
-    own = [via for via in request.via if config.is_own_sent_by(via)]
+    spiral: the request came back changed.  ``vias``: ``request.via``, when
+    the caller has it already."""
+    mine = config.myself.is_my_sent_by
+    own = [via for via in (request.via if vias is None else vias) if mine(via)]
     if not own:
         return False
     current = loop_hash(request)

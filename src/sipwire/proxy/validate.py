@@ -37,7 +37,8 @@ def validate_request(request: Request, config: ProxyConfig) -> Response | None:
     """
     try:
         uri = request.uri
-        _ = request.via, request.from_.tag, request.to.tag, request.call_id
+        vias = request.via
+        _ = request.from_.tag, request.to.tag, request.call_id
         cseq = request.cseq
         max_forwards = request.max_forwards
         _ = request.route
@@ -52,7 +53,7 @@ def validate_request(request: Request, config: ProxyConfig) -> Response | None:
         if request.method == "OPTIONS" and config.answer_options:
             return answer_options(request, config)
         return reject(request, config, 483)
-    if config.loop_detection and is_looped(request, config):
+    if config.loop_detection and is_looped(request, config, vias):
         return reject(request, config, 482)
     if required:
         return request.reply(420, headers=[("Unsupported", ", ".join(required))])
@@ -62,9 +63,12 @@ def validate_request(request: Request, config: ProxyConfig) -> Response | None:
 def proxy_require_unsupported(request: Request, supported: Iterable[str]) -> list[str]:
     """The option tags of Proxy-Require not in ``supported`` (compared
     case-insensitively, §19.2), in order, each once."""
-    known = {tag.lower() for tag in supported}
     out: list[str] = []
-    for value in request.headers.typed("Proxy-Require"):
+    values = request.headers.typed("Proxy-Require")
+    if not values:  # most requests have none
+        return out
+    known = {tag.lower() for tag in supported}
+    for value in values:
         tag: str = value.value  # type: ignore[attr-defined]
         if tag.lower() not in known and tag not in out:
             out.append(tag)
