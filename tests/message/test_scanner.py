@@ -87,3 +87,18 @@ def test_the_c_scanner_agrees_with_the_pure_one(data: bytes, max_headers: int,
     compiled = _outcome(cscanner.scan, data, max_headers, max_line)
     pure = _outcome(scanner.scan, data, max_headers, max_line)
     assert compiled == pure
+
+
+def test_the_c_scanner_learns_a_name_the_pure_one_checked() -> None:
+    """A header name seen for the first time goes to the pure scanner, which
+    checks it and adds it to ``KEYS``; from then on the C scanner knows it."""
+    cscanner = pytest.importorskip("sipwire.message._cscanner")
+    data = b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: v1\r\nX-Learnt-Once : 1\r\n\r\n"
+    assert "X-Learnt-Once " not in scanner.KEYS
+    first = cscanner.scan(data, 256, 16384)
+    assert first[3] is None and first[7] == ["Via: v1", "X-Learnt-Once : 1"]  # the pure one's
+    assert scanner.KEYS["X-Learnt-Once "] == "x-learnt-once"
+    again = cscanner.scan(data, 256, 16384)
+    assert again[3] is not None and again[7] is None  # offsets: the C one's
+    assert again[4] == ["via", "x-learnt-once"]
+    assert _outcome(cscanner.scan, data, 256, 16384) == _outcome(scanner.scan, data, 256, 16384)
