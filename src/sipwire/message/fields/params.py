@@ -7,12 +7,20 @@ case-sensitively) and quoted values keep their quotes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..abnf import PARAM_STEP_RE, PARAMS_RE
 from ..errors import ParseError
 
 __all__ = ["Params", "format_params", "parse_params", "split_params"]
 
 Params = dict[str, str | None]
+
+_csplit_params: Callable[[str], Params | None] | None
+try:  # the compiled build's C twin of split_params for ASCII text without quotes
+    from ._cfields import split_params as _csplit_params
+except ImportError:  # the pure build
+    _csplit_params = None
 
 
 def parse_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Params:
@@ -46,6 +54,10 @@ def parse_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Para
 
 def split_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Params:
     """The parameters of a tail that was already checked against the grammar."""
+    if _csplit_params is not None:
+        found = _csplit_params(text)
+        if found is not None:
+            return found
     if '"' in text:
         return parse_params(text, rule)
     params: Params = {}

@@ -1,0 +1,452 @@
+"""The C twins of the fast paths of ``Via.parse``, ``NameAddr.parse`` and
+``split_params`` (``fields/_cfields.pyx``, compiled build only) agree with the
+patterns they stand for: a value the C scanner accepts is one the pattern
+matches, with the same parts, and the objects parsed with and without the C
+scanner hold the same state, or raise the same error.  The C scanner may
+refuse (None) a value the pattern matches: the pattern then decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from sipwire import ParseError
+from sipwire.message import uri as uri_module
+from sipwire.message.fields import nameaddr, params, via
+from sipwire.message.fields.nameaddr import Contact, NameAddr, RouteAddr
+from sipwire.message.fields.via import Via
+
+cfields = pytest.importorskip("sipwire.message.fields._cfields")
+
+# -- Via --------------------------------------------------------------------------------
+
+VIA_ACCEPTED = [
+    "SIP/2.0/UDP proxy1.atlanta.example.com:5060;branch=z9hG4bK2d4790.1"
+    ";received=192.0.2.10;rport=5060",
+    "SIP/2.0/UDP 10.0.0.12:5060;branch=z9hG4bK776asdhds;received=198.51.100.7;rport=49152",
+    "SIP/2.0/TCP host",
+    "SIP/2.0/tls host.example.com;branch=z9hG4bKx",
+    "SIP/2.0/Udp host:0",
+    "SIP/2.0/UDP host:65535;rport",
+    "SIP/2.0/UDP host:05060",
+    "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKa",
+    "SIP/2.0/UDP [::1];rport;branch=z9hG4bKb",
+    "SIP/2.0/UDP [2001:db8:::192.0.2.1];branch=z9hG4bKc",
+    "SIP/2.0/UDP a-b.example.com;maddr=224.2.0.1;ttl=16",
+    "SIP/2.0/UDP host;received=[2001:db8::9]",
+    "SIP/2.0/UDP host;BRANCH=z9hG4bKUPPER;RPort",
+    "SIP/2.0/UDP host;x=a:b[c]",
+    "  \tSIP/2.0/UDP host;branch=z9hG4bKd \t ",
+    "SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK0.~!%*_+`'-",
+    "SIP/2.0/Wa host",
+]
+VIA_TRICKY = [
+    *VIA_ACCEPTED,
+    "SIP/2.0/UDP host:65536",
+    "SIP/2.0/UDP host:00005060",
+    "SIP/2.0/UDP host:123456",
+    "SIP/2.0/UDP host:",
+    "SIP/2.0/UDP host;branch=",
+    'SIP/2.0/UDP host;branch=""',
+    'SIP/2.0/UDP host;x="quoted value"',
+    "SIP/2.0/UDP host ;branch=z9hG4bKe",
+    "SIP/2.0/UDP host; branch=z9hG4bKe",
+    "SIP/2.0/UDP host;branch = z9hG4bKe",
+    "SIP/2.0/UDP  host",
+    "SIP/2.0/UDP\thost",
+    "SIP / 2.0 / UDP host",
+    "sip/2.0/udp host",
+    "SIP/3.0/UDP host",
+    "SIP/2.0/UDP 999.1.1.1",
+    "SIP/2.0/UDP 1.2.3",
+    "SIP/2.0/UDP a..b",
+    "SIP/2.0/UDP -a.b",
+    "SIP/2.0/UDP a-.b",
+    "SIP/2.0/UDP [::1",
+    "SIP/2.0/UDP [zz::1]",
+    "SIP/2.0/UDP [fg::1]",
+    "SIP/2.0/UDP [1:2:3:4:5:6:7:8:9]",
+    "SIP/2.0/UDP []",
+    "SIP/2.0/UDP host.é",
+    "SIP/2.0/UDP host;;branch=z9hG4bKf",
+    "SIP/2.0/UDP host;branch=z9hG4bKg;",
+    "SIP/2.0/UDP host;rport=99999",
+    "SIP/2.0/UDP host.",
+    "SIP/2.0/UDP 1.2.3.4.",
+    "SIP/2.0/",
+    "",
+    " ",
+]
+
+_VIA_SLOTS = ("_raw", "_orig", "_params", "_params0", "_params_text", "host", "port",
+              "protocol", "transport", "version")
+
+
+def _via_regex(text: str) -> tuple[Any, ...] | None:
+    m = via._VIA_FAST_RE.fullmatch(text)
+    return m.groups() if m is not None else None
+
+
+def _unusual(host: str) -> bool:
+    return not host[-1].isalpha() or "-" in host or ".." in host
+
+
+def _check_scan_via(text: str) -> bool:
+    """Compare the C scanner with ``_VIA_FAST_RE`` and the checks after it;
+    True if the C scanner accepted ``text``."""
+    scanned = cfields.scan_via(text)
+    if scanned is None:
+        return False
+    groups = _via_regex(text)
+    assert groups is not None, text
+    transport, host, port, tail = groups
+    assert scanned[0] == transport.upper()
+    assert scanned[1] == host
+    if port is None:
+        assert scanned[2] is None
+    else:
+        assert len(port) <= 5 and int(port) <= 65535, text  # Via.parse would refuse it
+        assert scanned[2] == int(port) and type(scanned[2]) is int
+    assert scanned[3] == tail
+    assert scanned[4] is _unusual(host)
+    return True
+
+
+def _outcome(parse: Any, text: str, slots: tuple[str, ...]) -> object:
+    try:
+        value = parse(text)
+    except ParseError as exc:
+        return ("error", type(exc), str(exc), exc.reason, exc.rfc)
+    state = {name: getattr(value, name) for name in slots}
+    return (type(value), state, value._state(), str(value), value.modified)
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, parse: Any,
+               text: str, slots: tuple[str, ...]) -> None:
+    with_c = _outcome(parse, text, slots)
+    with monkeypatch.context() as patched:
+        patched.setattr(module, name, None)
+        patched.setattr(params, "_csplit_params", None)
+        without_c = _outcome(parse, text, slots)
+    assert with_c == without_c, text
+
+
+@pytest.mark.parametrize("text", VIA_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_via_values(text: str) -> None:
+    assert _check_scan_via(text)
+
+
+@pytest.mark.parametrize("text", VIA_TRICKY)
+def test_via_values_parse_the_same_with_and_without_the_c_scanner(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_via(text)
+    _both_ways(monkeypatch, via, "_scan_via", Via.parse, text, _VIA_SLOTS)
+
+
+def test_via_parse_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return cfields.scan_via(text)
+
+    monkeypatch.setattr(via, "_scan_via", spy)
+    assert Via.parse(VIA_ACCEPTED[0]).branch == "z9hG4bK2d4790.1"
+    assert calls == [VIA_ACCEPTED[0]]
+
+
+def test_the_c_scanner_refuses_ports_that_via_parse_refuses() -> None:
+    for text in ("SIP/2.0/UDP h:65536", "SIP/2.0/UDP h:00005060", "SIP/2.0/UDP h:999999"):
+        assert _via_regex(text) is not None
+        assert cfields.scan_via(text) is None
+        with pytest.raises(ParseError, match="bad port"):
+            Via.parse(text)
+
+
+_VIA_FRAGMENTS = ["SIP/2.0/", "SIP", "/", "2.0", "UDP", "udp", "Tls", " ", "\t", "host", "a",
+                  "-", ".", "..", "1", "192.0.2.1", "999", "[", "]", "::1", ":", "5060",
+                  "65535", "65536", "0000", ";", "branch", "=", "z9hG4bK", "rport", "received",
+                  "maddr", '"', "x", "\u00e9", "@", "%", "~", "`", ",", "<"]
+
+
+@st.composite
+def _via_texts(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return "".join(draw(st.lists(st.sampled_from(_VIA_FRAGMENTS), max_size=14)))
+    text = draw(st.sampled_from(VIA_ACCEPTED))
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            text = text[:pos] + draw(st.sampled_from(_VIA_FRAGMENTS)) + text[pos:]
+        elif kind == 1:
+            text = text[:pos] + text[pos + draw(st.integers(1, 4)):]
+        else:
+            text = text[:pos] + draw(st.characters(max_codepoint=0x7F)) + text[pos + 1:]
+    return text
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_via_texts())
+@example("SIP/2.0/UDP host:5060;branch=z9hG4bK1")
+def test_via_c_scanner_against_the_pattern(text: str) -> None:
+    _check_scan_via(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(monkeypatch, via, "_scan_via", Via.parse, text, _VIA_SLOTS)
+
+
+# -- NameAddr ---------------------------------------------------------------------------
+
+NAME_ADDR_ACCEPTED = [
+    '"Alice Liddell" <sip:alice@atlanta.example.com>;tag=1928301774',
+    "<sip:bob@biloxi.example.com>",
+    "<sip:proxy2.biloxi.example.com;lr>",
+    "<sip:10.0.0.1:5060;lr;transport=udp>",
+    "Bob <sips:bob@biloxi.example.com>;tag=a6c85cf",
+    "Bob  Smith   <sip:bob@b.example.com>",
+    '"" <sip:anon@anonymous.invalid>;tag=1',
+    '"Quoted <with> ; odd, chars\t" <sip:q@q.example.com>',
+    '  "Spaced"  \t<sip:s@s.example.com> \t',
+    "<sip:alice:secret@atlanta.example.com>",
+    "<sip:alice:@atlanta.example.com>",
+    "<sip:%61lice@atlanta.example.com>",
+    "<sip:alice;x=y?z@atlanta.example.com>",
+    "<SIP:alice@ATLANTA.example.com>",
+    "<SiPs:alice@atlanta.example.com>",
+    "<sip:[2001:db8::1]:5061;transport=tls>",
+    "<sip:alice@[::1]>",
+    "<sip:alice@a-b.example.com:65535>",
+    "<sip:alice@1.2.3.4:0>",
+    "<sip:alice@host.com?Subject=hi&Priority=urgent>",
+    "<sip:alice@host.com?h=>",
+    "<sip:alice@host.com;maddr=239.255.255.1;method=INVITE>",
+    "<sip:+1-212-555-1212:1234@gateway.com;user=phone>",
+    "<sip:alice@host.com>;expires=3600;q=0.7;+sip.instance=x",
+    "<sip:alice@host.com>;received=[2001:db8::2]",
+    "<sip:alice@host.com>;TAG=Upper",
+    "<sip:alice@host.com>   ",
+]
+NAME_ADDR_TRICKY = [
+    *NAME_ADDR_ACCEPTED,
+    "sip:alice@atlanta.example.com;tag=1",
+    "sip:alice@atlanta.example.com",
+    "<tel:+1-201-555-0123>",
+    "<tel:5550123;phone-context=example.com>",
+    "<mailto:alice@example.com>",
+    '"Esc\\"aped" <sip:a@b.com>',
+    '"a\x7fb" <sip:a@b.com>',
+    '"a\x01b" <sip:a@b.com>',
+    "<sip:a:b:c@host.com>",
+    "<sip:a:b@c@host.com>",
+    "<sip:a;b:c@host.com>",
+    "<sip:host.com:5060:5060>",
+    "<sip:a@b.com;x=a=b>",
+    "<sip:a@b.com?x=y=z>",
+    "<sip:a@b.com?x=y?z>",
+    '"Unterminated <sip:a@b.com>',
+    "\"\u00e9t\u00e9\" <sip:a@b.com>",
+    "\u00e9 <sip:a@b.com>",
+    "Bob\t<sip:a@b.com>",
+    "<sip:a@b.com:65536>",
+    "<sip:a@b.com:123456>",
+    "<sip:a@b.com:>",
+    "<sip:a@b.com:05060>",
+    "<sip:%6@b.com>",
+    "<sip:%zz@b.com>",
+    "<sip:a@b.com;x=%4>",
+    "<sip:a@b..com>",
+    "<sip:a@-b.com>",
+    "<sip:a@1.2.3.999>",
+    "<sip:a@1.2.3>",
+    "<sip:a@[zz::1]>",
+    "<sip:a@[fg::1]>",
+    "<sip:a@[::1>",
+    "<sip:a@>",
+    "<sip:@b.com>",
+    "<sip:a@b@c.com>",
+    "<sip:a@b.com;lr=>",
+    "<sip:a@b.com;>",
+    "<sip:a@b.com?>",
+    "<sip:a@b.com?x>",
+    "<sip:a@b.com?x=y&>",
+    "<sip:a@b.com>;tag=",
+    "<sip:a@b.com>;tag",
+    "<sip:a@b.com>;;tag=1",
+    "<sip:a@b.com> ;tag=1",
+    '<sip:a@b.com>;x="q v"',
+    "<sip:a@b.com>>",
+    "<<sip:a@b.com>",
+    "<sip:a b@b.com>",
+    "<sip:a@b.com",
+    "<>",
+    "",
+    "  ",
+    "*",
+]
+
+_NAME_ADDR_SLOTS = ("_raw", "_display0", "_params", "_params0", "_params_text", "_uri",
+                    "_uri_parts", "_uri_text", "display_name")
+
+
+def _name_addr_regex(text: str) -> tuple[Any, ...] | None:
+    m = nameaddr._FAST_RE.fullmatch(text)
+    return m.groups() if m is not None else None
+
+
+def _check_scan_name_addr(text: str) -> bool:
+    """Compare the C scanner with ``_FAST_RE`` and ``check_fast``; True if the
+    C scanner accepted ``text``."""
+    scanned = cfields.scan_name_addr(text)
+    if scanned is None:
+        return False
+    groups = _name_addr_regex(text)
+    assert groups is not None, text
+    quoted, display, uri_text = groups[:3]
+    parts = groups[3:9]
+    name = quoted if quoted is not None else (display.rstrip(" ") or None)
+    assert scanned[0] == name
+    assert scanned[1] == uri_text
+    assert type(scanned[2]) is tuple and scanned[2] == parts
+    assert scanned[3] == groups[9]
+    host, port = parts[2], parts[3]
+    assert scanned[4] is _unusual(host)
+    # what check_fast checks besides the host passes
+    assert port is None or int(port) <= 65535
+    assert uri_module._BAD_ESCAPE_RE.search(uri_text) is None, text
+    return True
+
+
+def _parse_uri_state(cls: Any) -> Any:
+    def parse(text: str) -> Any:
+        value = cls.parse(text)
+        if not getattr(value, "star", False):
+            value.uri  # noqa: B018 - the URI built from the parts
+        return value
+    return parse
+
+
+@pytest.mark.parametrize("text", NAME_ADDR_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_name_addr_values(text: str) -> None:
+    assert _check_scan_name_addr(text)
+
+
+@pytest.mark.parametrize("cls", [NameAddr, Contact, RouteAddr])
+@pytest.mark.parametrize("text", NAME_ADDR_TRICKY)
+def test_name_addr_values_parse_the_same_with_and_without_the_c_scanner(
+        text: str, cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_name_addr(text)
+    slots = _NAME_ADDR_SLOTS + (("star",) if cls is Contact else ())
+    # before the URI is built, then with it
+    _both_ways(monkeypatch, nameaddr, "_scan_name_addr", cls.parse, text, slots)
+    _both_ways(monkeypatch, nameaddr, "_scan_name_addr", _parse_uri_state(cls), text, slots)
+
+
+def test_name_addr_parse_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return cfields.scan_name_addr(text)
+
+    monkeypatch.setattr(nameaddr, "_scan_name_addr", spy)
+    value = NameAddr.parse(NAME_ADDR_ACCEPTED[0])
+    assert (value.display_name, value.tag, value.uri.user) == (
+        "Alice Liddell", "1928301774", "alice")
+    assert calls == [NAME_ADDR_ACCEPTED[0]]
+
+
+def test_the_c_scanner_refuses_what_check_fast_refuses() -> None:
+    for text, error in (("<sip:a@b.com:65536>", "bad port"),
+                        ("<sip:%6g@b.com>", "bad escape"),
+                        ("<sip:a@b.com;x=%4>", "bad escape")):
+        assert _name_addr_regex(text) is not None
+        assert cfields.scan_name_addr(text) is None
+        with pytest.raises(ParseError, match=error):
+            NameAddr.parse(text)
+    # a host check_fast must see is flagged; its error is the same
+    assert cfields.scan_name_addr("<sip:a@1.2.3.999>")[4] is True
+    with pytest.raises(ParseError, match="bad IPv4 address"):
+        NameAddr.parse("<sip:a@1.2.3.999>")
+
+
+_NAME_ADDR_FRAGMENTS = ['"', "Alice", " ", "\t", "<", ">", "sip:", "sips:", "SIP:", "tel:",
+                        "alice", "@", ":", "pw", "host", "example.com", "10.0.0.1", "[::1]",
+                        "[", "]", "5060", "99999", ";", "lr", "=", "transport", "tcp", "?",
+                        "&", "h", "%41", "%4", "%", "\\", "-", ".", "..", "tag", "1928", ",",
+                        "\u00e9", "\x00", "\x7f", "$", "+", "/", "*", "(", ")", "~"]
+
+
+@st.composite
+def _name_addr_texts(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return "".join(draw(st.lists(st.sampled_from(_NAME_ADDR_FRAGMENTS), max_size=16)))
+    text = draw(st.sampled_from(NAME_ADDR_ACCEPTED))
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            text = text[:pos] + draw(st.sampled_from(_NAME_ADDR_FRAGMENTS)) + text[pos:]
+        elif kind == 1:
+            text = text[:pos] + text[pos + draw(st.integers(1, 4)):]
+        else:
+            text = text[:pos] + draw(st.characters(max_codepoint=0x7F)) + text[pos + 1:]
+    return text
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_name_addr_texts(), st.sampled_from([NameAddr, Contact, RouteAddr]))
+def test_name_addr_c_scanner_against_the_pattern(text: str, cls: Any) -> None:
+    _check_scan_name_addr(text)
+    slots = _NAME_ADDR_SLOTS + (("star",) if cls is Contact else ())
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(monkeypatch, nameaddr, "_scan_name_addr", _parse_uri_state(cls), text,
+                   slots)
+
+
+# -- split_params -----------------------------------------------------------------------
+
+PARAMS_TEXTS = [
+    "", ";", ";;", "no-semicolon", ";branch=z9hG4bK1;received=192.0.2.1;rport",
+    ";Branch=Z9hG4bKMixed;RPORT=5060", " ; name = value ; flag ;", "\t;a\t=\tb\t",
+    ";a=1;a=2;b", ";a==b", ";=x", ";a=b=c", 'x;q="quoted;value"', ";\u00e9=1",
+    "lead;tag=abc", ";x=[2001:db8::1]", ";LR",
+]
+
+
+def _split_python(text: str) -> object:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(params, "_csplit_params", None)
+        try:
+            found = params.split_params(text)
+        except ParseError as exc:
+            return ("error", str(exc))
+        return list(found.items())
+
+
+def _check_split(text: str) -> None:
+    found = cfields.split_params(text)
+    if found is None:
+        assert not text.isascii() or '"' in text
+        return
+    assert type(found) is dict
+    assert list(found.items()) == _split_python(text), text
+    try:
+        split = params.split_params(text)
+    except ParseError as exc:
+        assert _split_python(text) == ("error", str(exc))
+    else:
+        assert list(split.items()) == _split_python(text)
+
+
+@pytest.mark.parametrize("text", PARAMS_TEXTS)
+def test_split_params_in_c_gives_what_python_gives(text: str) -> None:
+    _check_split(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=";= \tabcABC01-.~%\"\u00e9[]:", max_size=30))
+def test_split_params_in_c_against_python(text: str) -> None:
+    _check_split(text)
