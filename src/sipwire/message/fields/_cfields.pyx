@@ -327,6 +327,22 @@ def scan_name_addr(object text):
             s[tail0:tail1], _unusual_host(p, h0, h1))
 
 
+# the usual parameter names: the same str object each time, its hash computed once
+cdef tuple _KNOWN_NAMES = ("branch", "received", "rport", "tag", "lr", "transport", "maddr",
+                           "ttl", "expires", "q", "user", "method")
+
+
+cdef inline object _known_name(str s, const unsigned char* p, Py_ssize_t a, Py_ssize_t b):
+    """``s[a:b]``, or the equal str of _KNOWN_NAMES."""
+    cdef Py_ssize_t size = b - a
+    cdef str known
+    for known in _KNOWN_NAMES:
+        if PyUnicode_GET_LENGTH(known) == size and \
+                memcmp(PyUnicode_DATA(known), p + a, size) == 0:
+            return known
+    return s[a:b]
+
+
 def split_params(object text):
     """``fields.params.split_params`` for ASCII text without quotes, else None:
     ``text.split(";")[1:]``, each part cut at its first '=', name and value
@@ -368,9 +384,10 @@ def split_params(object text):
             if 65 <= p[k] <= 90:
                 upper = True
                 break
-        name = s[a:b]
         if upper:
-            name = name.lower()
+            name = s[a:b].lower()
+        else:
+            name = _known_name(s, p, a, b)
         if eq >= 0:
             a = eq + 1
             b = j
