@@ -24,6 +24,8 @@ __all__ = ["Transaction"]
 Message = Request | Response
 #: the retransmission timers, whose interval doubles (§17.1.1.2, §17.1.2.2, §17.2.1)
 _BACKING_OFF = frozenset({Timer.A, Timer.E, Timer.G})
+#: the timers of a state that has none
+_NO_TIMERS: frozenset[Timer] = frozenset()
 EventKey = tuple[State, Event | Timer]
 #: a step of an edge, called as ``step(transaction, event, message, now)``
 Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
@@ -42,7 +44,9 @@ class Transaction:
     #: the timers that may run in each state; entering a state stops the others
     STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {}
     #: the edges from each state on each event, each with its steps' functions
-    _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...]], ...]]] = {}
+    #: and the status codes its guard admits (None: no guard, any message)
+    _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...], int | None, int],
+                                          ...]]] = {}
 
     __slots__ = ("_at1", "_at2", "_interval", "_method", "_observer", "_request", "_request_wire",
                  "_timer1", "_timer2", "config", "reliable", "state")
@@ -54,7 +58,7 @@ class Transaction:
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         # every subclass: one that only overrides a step gets its own functions
-        edges: dict[EventKey, list[tuple[Edge, tuple[Step, ...]]]] = {}
+        edges: dict[EventKey, list[tuple[Edge, tuple[Step, ...], int | None, int]]] = {}
         for edge in cls.TABLE:
             steps: list[Step] = []
             for step in edge.actions:
@@ -62,7 +66,10 @@ class Transaction:
                 if not callable(function):
                     raise TypeError(f"{cls.__name__}: no step {step!r} for edge {edge}")
                 steps.append(function)
-            edges.setdefault((edge.state, edge.event), []).append((edge, tuple(steps)))
+            guard = edge.guard
+            edges.setdefault((edge.state, edge.event), []).append(
+                (edge, tuple(steps), None if guard is None else guard.low,
+                 0 if guard is None else guard.high))
         cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
         for state, timers in cls.STATE_TIMERS.items():
             if len(timers) > 2:  # a transaction holds two timers at most (Figures 5-8)
@@ -191,21 +198,25 @@ class Transaction:
 
     def _handle(self, event: Event, message: Message | None, now: float) -> list[Action]:
         actions = self._dispatch(event, message, now)
-        self._changed()
+        observer = self._observer  # _changed(), without its frame: on every message
+        if observer is not None:
+            observer(self)
         return actions
 
     def _dispatch(self, event: Event | Timer, message: Message | None,
                   now: float) -> list[Action]:
+        # a guard admits a response whose status is in its range (``Guard.admits``)
+        status = message.status if isinstance(message, Response) else None
         for row in self._EDGES.get((self.state, event), ()):
-            guard = row[0].guard
-            if guard is None or guard.admits(message):
-                edge, steps = row
+            low = row[2]
+            if low is None or (status is not None and low <= status <= row[3]):
+                edge, steps = row[0], row[1]
                 break
         else:
             return []  # no arrow in the figure: ignore
         if edge.next_state is not self.state:
             if self._timer1 is not None or self._timer2 is not None:
-                running = self.STATE_TIMERS.get(edge.next_state, frozenset())
+                running = self.STATE_TIMERS.get(edge.next_state, _NO_TIMERS)
                 if self._timer1 not in running:
                     self._timer1 = None
                 if self._timer2 not in running:
