@@ -54,9 +54,10 @@ def response_key(response: Response) -> ClientKey | None:
     """§17.1.3: the branch of the top Via and the method of CSeq (a CANCEL has the
     branch of its INVITE but is another transaction).  None without a branch."""
     vias = response.via
-    if not vias or not vias[0].branch:
+    branch = vias[0].branch if vias else None
+    if not branch:
         return None
-    return vias[0].branch, response.cseq.method
+    return branch, response.cseq.method
 
 
 def branch_key(request: Request) -> BranchKey | None:
