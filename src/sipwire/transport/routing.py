@@ -9,6 +9,11 @@ __all__ = ["mark_received", "response_target", "sent_by_key", "stamp_via",
            "udp_response_address"]
 
 
+#: each transport's name as Via writes it (``Transport.value`` without the
+#: enum's descriptor, on every request sent)
+_NAMES: dict[Transport, str] = {member: member.value for member in Transport}
+
+
 def stamp_via(via: Via, transport: Transport, host: str, port: int, *, rport: bool) -> None:
     """Write the transport used and our sent-by into a request's top Via.
 
@@ -16,7 +21,7 @@ def stamp_via(via: Via, transport: Transport, host: str, port: int, *, rport: bo
     when a large request goes by TCP instead of UDP.  RFC 3581 §3: with
     ``rport``, add the valueless ``rport`` flag asking for symmetric routing.
     """
-    via.transport = transport.value
+    via.transport = _NAMES[transport]
     via.host = host
     via.port = port
     if rport and via.rport is None:
