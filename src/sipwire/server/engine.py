@@ -283,7 +283,9 @@ class Engine:
             return  # a banned address: no work, no answer (server/policy.py)
         now = self._loop.time()
         if type(message) is Request:
-            actions = self.transactions.receive(message, now, reliable=flow.reliable)
+            # Flow.reliable, without its two properties
+            actions = self.transactions.receive(message, now,
+                                                reliable=flow.transport is not Transport.UDP)
         else:
             actions = self.transactions.receive(message, now)
         self._handling = True  # respond() leaves the timer to us
