@@ -206,8 +206,12 @@ class ResponseContext:
         """A final response went upstream and no branch is pending: the context
         may go once the client transactions are gone (§16.7 step 9)."""
         state = self._state
-        return (state.final_sent and state.awaiting == 0
-                and all(b.done for b in self._branches.values()))
+        if not state.final_sent or state.awaiting:
+            return False
+        for branch in self._branches.values():  # noqa: SIM110 (all() builds a generator)
+            if not branch.done:
+                return False
+        return True
 
     @property
     def responses(self) -> list[Response]:
@@ -396,10 +400,12 @@ class ResponseContext:
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` is next due (Timer C of a branch, or the
         group timeout of a sequential fork), or None."""
-        times = [b.timer_c for b in self._branches.values() if b.timer_c is not None]
-        if self._state.group_deadline is not None:
-            times.append(self._state.group_deadline)
-        return min(times, default=None)
+        first = self._state.group_deadline
+        for branch in self._branches.values():
+            timer_c = branch.timer_c
+            if timer_c is not None and (first is None or timer_c < first):
+                first = timer_c
+        return first
 
     def handle_timer(self, now: float) -> list[ContextAction]:
         """Fire what is due at ``now``.
