@@ -331,3 +331,54 @@ def test_a_forwarded_request_is_its_received_bytes_with_the_proxy_lines() -> Non
         b"Content-Length: 5", b"Record-Route: <sip:p.example.com;lr>\r\nContent-Length: 5")
     assert bytes(msg) == INVITE
     assert sipwire.parse(bytes(out)).headers.items() == out.headers.items()
+
+
+_EXTRAS = st.lists(st.tuples(
+    st.sampled_from(["Contact", "Expires", "Via", "Supported", "Date", "WWW-Authenticate",
+                     "Record-Route", "Content-Type"]),
+    st.sampled_from(["<sip:c@192.0.2.1>;expires=60", "3600", "timer",
+                     "SIP/2.0/UDP x.example.com;branch=z9hG4bKx", "Digest realm=\"r\""])),
+    max_size=4)
+
+
+@given(st.sampled_from([100, 180, 200, 401, 486]), _EXTRAS,
+       st.sampled_from([None, "<sip:me@192.0.2.2>"]), st.sampled_from([None, "text/plain"]),
+       st.lists(_EDITS, max_size=3), st.booleans())
+@example(200, [("Contact", "<sip:c@192.0.2.1>;expires=60"), ("Expires", "3600")], None, None,
+         [], False)
+@example(180, [("Via", "SIP/2.0/UDP x.example.com;branch=z9hG4bKx"), ("Date", "3600")],
+         "<sip:me@192.0.2.2>", "text/plain", [("via", True)], True)
+@settings(max_examples=200)
+def test_a_reply_to_the_compact_form_is_the_reply_to_the_lines(
+        status: int, extras: list[tuple[str, str]], contact: str | None,
+        content_type: str | None, edits: list[tuple[Any, ...]], tagged: bool) -> None:
+    """``reply()`` of a parsed request (built over the request's bytes) and of
+    the same request made into lines give the same response, after the same
+    changes to the request."""
+    data = INVITE if not tagged else INVITE.replace(b"To: Bob <sip:bob@biloxi.com>",
+                                                    b"To: Bob <sip:bob@biloxi.com>;tag=b1")
+    compact = sipwire.parse(data)
+    lines = sipwire.parse(data)
+    list(lines.headers)
+    for edit in edits:
+        compact, _ = _edit(compact, edit)
+        lines, _ = _edit(lines, edit)
+    assert isinstance(compact, sipwire.Request) and isinstance(lines, sipwire.Request)
+    replies = []
+    for request in (compact, lines):
+        try:
+            replies.append(request.reply(status, to_tag="t9", headers=extras, contact=contact,
+                                         content_type=content_type, body=b"hi"))
+        except (ParseError, ValueError) as exc:
+            replies.append(("raised", type(exc).__name__, str(exc)))
+    if isinstance(replies[0], tuple):
+        assert replies[0] == replies[1]
+        return
+    from_compact, from_lines = replies
+    assert from_compact.headers._lines is None  # built over the request's bytes
+    for what, read in READS:
+        if what != "items":
+            assert _outcome(read, from_compact) == _outcome(read, from_lines), what
+    assert from_compact.headers.items() == from_lines.headers.items()
+    from_compact.to.tag = "changed"
+    assert compact.to.tag == lines.to.tag  # the request's To is not the response's

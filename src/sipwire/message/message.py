@@ -22,9 +22,9 @@ from .headers import (
     Headers,
     _parse_line,
     _parse_value,
-    _split_raw,
     _unfold,
     header_key,
+    positions_of,
 )
 from .status import Status
 from .uri import URI, UriParts
@@ -484,22 +484,13 @@ class Request(Message):
             raise ValueError(f"status code {status} is outside 100-699 (RFC 3261 §7.2)")
         wanted = _REPLY_COPIES_DIALOG if (
             101 <= status < 300 and self.method in DIALOG_CREATING_METHODS) else _REPLY_COPIES
+        source = self.headers
+        if source._keys is not None:
+            return self._reply_compact(status, reason, wanted, to_tag, contact, headers, body,
+                                       content_type)
         lines: list[HeaderLine] = []
         tagged = True
-        source = self.headers
-        keys = source._keys
-        if keys is not None:
-            # the compact form: only the lines copied are made into lists
-            source_lines: list[HeaderLine] = []
-            for i, source_key in enumerate(keys):
-                if source_key in wanted:
-                    raw = source._line(i)
-                    line_name, line_value = _split_raw(raw)
-                    source_lines.append([line_name, source_key, line_value, raw,
-                                         source._vals[i]])  # type: ignore[index]
-        else:
-            source_lines = source._all()
-        for line in source_lines:
+        for line in source._all():
             key = line[1]
             if key not in wanted:
                 continue
@@ -508,10 +499,7 @@ class Request(Message):
                 copy: HeaderLine = [line[0], key, line[2], line[3], None]
                 if key == "to":
                     to_line = copy
-                    typed = line[4]
-                    # no "tag" anywhere in the value: no tag parameter either
-                    tagged = "tag" in line[2].lower() and (
-                        typed[0].tag if typed else NameAddr.parse(line[2]).tag) is not None
+                    tagged = _tagged(line[2], line[4])
             else:
                 copy = list(line)  # Via, CSeq ... typed values shared: they are read, not changed
             lines.append(copy)
@@ -552,7 +540,105 @@ class Request(Message):
         return Response(status, phrase, copied, body)
 
 
+    def _reply_compact(self, status: int, reason: str | None, wanted: frozenset[str],
+                       to_tag: str | None, contact: NameAddr | URI | str | None,
+                       headers: HeaderItems, body: bytes, content_type: str | None
+                       ) -> Response:
+        """``reply()`` of a parsed request: the response's header section is
+        the compact form over the request's bytes, the copied lines taken as
+        received (one slice of bytes when they are next to each other, as
+        usual), the To with its new tag and the added lines written here."""
+        source = self.headers
+        source_src = source._src
+        source_vals: list[list[Field] | None] = source._vals  # type: ignore[assignment]
+        src: list[int | str] = []
+        keys: list[str] = []
+        vals: list[list[Field] | None] = []
+        for i, key in enumerate(source._keys):  # type: ignore[arg-type]
+            if key not in wanted:
+                continue
+            origin = i if source_src is None else source_src[i]
+            values = source_vals[i]
+            if key == "to":
+                if status != 100 and not _tagged(source._value_at(i), values):
+                    origin = (f"{source._name_at(i)}: {source._value_at(i)};tag="
+                              f"{to_tag or new_tag()}")
+                values = None  # not shared: the response's From and To may change
+            elif key == "from":
+                values = None
+            src.append(origin)
+            keys.append(key)
+            vals.append(values)  # Via, CSeq ... shared: they are read, not changed
+        extra: list[tuple[str, str | Field]] = list(headers)
+        if contact is not None:
+            extra.insert(0, ("Contact", _contact(contact)))
+        copied: Headers | None = None
+        added: set[str] = set()
+        last = None
+        for name, value in extra:
+            if isinstance(value, str):  # the usual case, without _new_lines' calls
+                if "\r" in value or "\n" in value:
+                    raise ValueError(f"{name}: a header value cannot contain CR or LF")
+                key = header_key(name)
+                new: list[HeaderLine] = [[name, key, value.strip(" \t"), None, None]]
+            else:
+                new = source._new_lines(name, value)
+                if not new:
+                    continue
+                key = new[0][1]
+            # what add() does, without a scan: a header not yet present, or
+            # one more of the header just added, goes at the end
+            at_end = key == last or (key not in wanted and key not in added)
+            if at_end:
+                added.add(key)
+                last = key
+            else:
+                last = None
+            if copied is None:
+                if at_end:
+                    for line in new:
+                        src.append(f"{line[0]}: {line[2]}")
+                        keys.append(line[1])
+                        vals.append(line[4])
+                    continue
+                copied = _compact_over(source, src, keys, vals)
+            if at_end:
+                copied._put(len(copied), new, 0)
+            else:
+                copied.add(name, value)
+        if copied is None and content_type is None:
+            src.append(f"Content-Length: {len(body)}")
+            keys.append("content-length")
+            vals.append(None)
+            copied = _compact_over(source, src, keys, vals)
+        else:
+            if copied is None:
+                copied = _compact_over(source, src, keys, vals)
+            if content_type is not None:
+                copied.set("Content-Type", content_type)
+            copied.append("Content-Length", str(len(body)))
+        phrase = reason if reason is not None else _phrase(status)
+        return Response(status, phrase, copied, body)
+
+
 _SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _compact_over(source: Headers, src: list[int | str], keys: list[str],
+                  vals: list[list[Field] | None]) -> Headers:
+    """A compact header section over the bytes of ``source``'s message."""
+    headers = Headers._parsed(source._data, source._offs, keys,  # type: ignore[arg-type]
+                              positions_of(keys))
+    headers._src = src
+    headers._vals = vals
+    return headers
+
+
+def _tagged(value: str, typed: list[Field] | None) -> bool:
+    """True when a To value has a tag parameter (its typed value, when parsed)."""
+    # no "tag" anywhere in the value: no tag parameter either
+    return "tag" in value.lower() and (
+        typed[0].tag if typed else NameAddr.parse(value).tag) is not None  # type: ignore[attr-defined]
 
 
 def _copied_slots(cls: type) -> tuple[str, ...]:
