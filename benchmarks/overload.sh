@@ -18,7 +18,8 @@
 #                  no shedding by the overload control (the store's bounds stay)
 #   --serve-args A more flags for `sipwire serve` (e.g. "--overload-max-refused 0.5")
 #   --port N       the server's UDP port on 127.0.0.1 (default 17560; SIPp uses N+1)
-#   --python PY    interpreter running sipwire (default: python3)
+#   --python PY    interpreter running sipwire (default: python3): the sipwire
+#                  installed in its environment, else this checkout's src/
 #   --keep         keep the temporary directory
 #
 # Each step starts a fresh server (uvloop, --auth off, --no-trace, UDP only,
@@ -34,7 +35,6 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
 DOMAIN=bench.test
 
 RATE=2000
@@ -65,6 +65,13 @@ while (($#)); do
     esac
     shift
 done
+
+# the sipwire installed in PY's environment when there is one (the compiled
+# build of `pip install .`, say: src/ first on the path would shadow it with
+# the pure-Python modules), else this checkout's src/
+if ! "$PY" -c 'import sipwire' >/dev/null 2>&1; then
+    export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
+fi
 
 for tool in sipp taskset "$PY"; do
     command -v "$tool" >/dev/null || { echo "overload.sh: $tool is not installed" >&2; exit 1; }

@@ -9,7 +9,8 @@
 #   --port N         first of the 4 UDP ports used on 127.0.0.1 (default: 17060,
 #                    or the next free block of 4 when one of those is taken)
 #   --only LIST      comma list of servers: sipwire,sqlite,kamailio (default all)
-#   --python PY      interpreter running sipwire (default: python3)
+#   --python PY      interpreter running sipwire (default: python3): the sipwire
+#                    installed in its environment, else this checkout's src/
 #   --keep           keep the temporary directory (SIPp logs, server logs)
 #   --workers N      N sipwire worker processes (serve --workers N) and N Kamailio
 #                    SIP workers (-n N); default 1.  With N > 1 the "sipwire" server
@@ -55,8 +56,6 @@ ROOT=$(dirname "$HERE")
 SIPP_DIR="$HERE/sipp"
 KAM_CFG="$HERE/kamailio/kamailio.cfg"
 DOMAIN=bench.test
-# the sipwire of this checkout, installed or not
-export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
 
 QUICK=0
 BASE_PORT=17060
@@ -94,6 +93,12 @@ else
     STEP_SECS=5
 fi
 
+# the sipwire installed in PY's environment when there is one (the compiled
+# build of `pip install .`, say: src/ first on the path would shadow it with
+# the pure-Python modules), else this checkout's src/
+if ! "$PY" -c 'import sipwire' >/dev/null 2>&1; then
+    export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
+fi
 for tool in sipp sipsak "$PY"; do
     command -v "$tool" >/dev/null || { echo "server.sh: $tool not found" >&2; exit 2; }
 done
@@ -524,7 +529,7 @@ fresh_step() {
 
 # ---------------------------------------------------------------- the run
 
-sipwire_version=$("$PY" -c 'import sipwire; print(sipwire.__version__)' 2>/dev/null || echo "not importable")
+sipwire_version=$("$PY" -c 'import sipwire; print(sipwire.__version__, "(" + sipwire.BUILD + ", " + sipwire.__file__.rsplit("/", 2)[0] + ")")' 2>/dev/null || echo "not importable")
 if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
     sipwire_version+=" at $(git -C "$ROOT" rev-parse --short HEAD)"
     [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]] && sipwire_version+=" + uncommitted changes in src/"
