@@ -242,7 +242,8 @@ class TransportLayer:
         does; with ``udp_coalesce_sends`` a failure of the held datagram goes
         to ``on_error`` later.
         """
-        self._check_open()
+        if self._closed:  # _check_open(), its frame only when it raises
+            self._check_open()
         if target.transport is not Transport.UDP or not is_ip(target.host):
             return None
         via = request.headers.first("Via")  # the top one only: the others are not ours
@@ -323,7 +324,8 @@ class TransportLayer:
         ``udp_coalesce_sends`` a failure of the held datagram goes to
         ``on_error`` later.
         """
-        self._check_open()
+        if self._closed:  # _check_open(), its frame only when it raises
+            self._check_open()
         if flow is not None and flow.transport is not Transport.UDP:
             return None
         via = response.headers.first("Via")
@@ -354,7 +356,8 @@ class TransportLayer:
         ``udp_coalesce_sends``: a failure then goes to ``on_error``).  False,
         having sent nothing, for a connection (await ``send_on``).
         Retransmissions take this path, with no task per datagram."""
-        self._check_open()
+        if self._closed:  # _check_open(), its frame only when it raises
+            self._check_open()
         if flow.transport is not Transport.UDP:
             return False
         data = message if isinstance(message, bytes) else bytes(message)

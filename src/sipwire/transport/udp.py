@@ -180,7 +180,9 @@ class UdpListener(asyncio.DatagramProtocol):
 
         A full send buffer is no such error: the datagram is dropped (counted
         in ``dropped``), as the network could have dropped it (§18.4)."""
-        io = self._check(data, address)
+        io = self._io
+        if io is None or io.is_closing() or len(data) > _MAX_PAYLOAD:
+            io = self._check(data, address)  # raises, saying why
         buffered = self._buffered
         if buffered is not None and buffered() > self._send_buffer_limit:
             # UDP may lose a datagram; the transaction retransmits (§17.1.2.2).
@@ -224,7 +226,9 @@ class UdpListener(asyncio.DatagramProtocol):
         if not self.coalesce:
             self.sendto(data, address)
             return
-        self._check(data, address)
+        io = self._io
+        if io is None or io.is_closing() or len(data) > _MAX_PAYLOAD:
+            self._check(data, address)  # raises, saying why
         held = self._held
         if not held:
             self._loop.call_soon(self._flush)
