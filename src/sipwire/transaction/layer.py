@@ -284,7 +284,8 @@ class TransactionLayer:
         if method == "ACK":
             return [Deliver(message)]
         name: bytes | None = None
-        if by_branch is not None and self._completed:
+        if by_branch is not None and self._completed and method != "INVITE":
+            # only non-INVITE transactions are retired (an INVITE matches none)
             name = completed_key(by_branch, method)
             done = self._completed.get(name)
             if done is not None:  # §17.2.2, from a retired transaction
@@ -404,17 +405,16 @@ class TransactionLayer:
         return None
 
     def _add_server(self, tx: ServerTransaction, by_branch: BranchKey | None) -> None:
-        request = tx.request
         # the §8.2.2.2 index only when merged requests are detected (it costs a
         # From parse per request)
-        merged = merge_key(request) if self.detect_merged_requests else None
+        merged = merge_key(tx.request) if self.detect_merged_requests else None
         if by_branch is not None:
             tx._key = by_branch
             self._servers[tx] = by_branch
             if self._by_branch.setdefault(by_branch, tx) is not tx:
                 self._by_branch_more.setdefault(by_branch, []).append(tx)
         else:  # the RFC 2543 key is computed only for the requests that need it
-            by_2543 = rfc2543_key(request)
+            by_2543 = rfc2543_key(tx.request)
             self._servers[tx] = by_2543
             self._by_2543.setdefault(by_2543, []).append(tx)
         if merged is not None:
