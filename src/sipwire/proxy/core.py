@@ -159,7 +159,7 @@ class ProxyCore:
             # to the other side's hop, the only place it may go
             target = Target(preprocessed.uri.copy(), flow=verified.next_flow)
             return ForwardTo(preprocessed, TargetSet.single(target), routed=True)
-        if preprocessed.headers.get("Route") is not None:
+        if "Route" in preprocessed.headers:  # any Route value, without reading it
             return self._relay(preprocessed)
         if is_for_me(preprocessed, config):
             if ack:

@@ -362,7 +362,7 @@ class Engine:
         Route, and the Request-URI names this server or a served domain (no
         port, or ours), or relaying is off (§10.3 step 1: the registrar then
         answers 404 for a domain it does not serve)."""
-        if request.headers.get("Route") is not None:
+        if "Route" in request.headers:  # any Route value, without reading it
             return False
         config = self.proxy_config
         if not config.relay:
