@@ -8,3 +8,8 @@ cdef class Headers:
     # typed: the slice of the message's bytes is decoded with no method call
     @cython.locals(data=bytes, start=Py_ssize_t, end=Py_ssize_t)
     cpdef str _line(self, Py_ssize_t i)
+
+
+# the positions of a compact form's keys, remade on each edit
+@cython.locals(positions=dict, i=Py_ssize_t)
+cpdef dict positions_of(list keys)

@@ -418,21 +418,13 @@ class Headers:
     def _new_lines(self, name: str, value: str | Field | Iterable[Field]) -> list[HeaderLine]:
         """One line, or one per value for a header that is not a comma list
         (WWW-Authenticate and the like may repeat but never combine, §7.3.1)."""
-        if isinstance(value, (str, Field)) or header_key(name) in LIST_HEADERS:
-            return [self._new_line(name, value)]
-        return [self._new_line(name, v) for v in value]
+        key = header_key(name)
+        if isinstance(value, (str, Field)) or key in LIST_HEADERS:
+            return [_new_line(name, key, value)]
+        return [_new_line(name, key, v) for v in value]
 
     def _new_line(self, name: str, value: str | Field | Iterable[Field]) -> HeaderLine:
-        key = header_key(name)
-        if isinstance(value, str):
-            if "\r" in value or "\n" in value:
-                raise ValueError(f"{name}: a header value cannot contain CR or LF")
-            return [name, key, value.strip(" \t"), None, None]
-        values = [value] if isinstance(value, Field) else list(value)
-        text = ", ".join(str(v) for v in values)
-        if "\r" in text or "\n" in text:
-            raise ValueError(f"{name}: a header value cannot contain CR or LF")
-        return [name, key, text, None, values]
+        return _new_line(name, header_key(name), value)
 
     def add(self, name: str, value: str | Field | Iterable[Field], *, top: bool = False,
             before: str | None = None) -> None:
@@ -762,15 +754,29 @@ def positions_of(keys: list[str]) -> Positions:
     """The positions of each key's lines."""
     positions: Positions = {}
     for i, key in enumerate(keys):
-        if key in positions:
-            found = positions[key]
-            if type(found) is int:
-                positions[key] = [found, i]
-            else:
-                found.append(i)  # type: ignore[union-attr]
-        else:
-            positions[key] = i
+        found = positions.setdefault(key, i)
+        if type(found) is not int:
+            found.append(i)  # type: ignore[union-attr]
+        elif found != i:
+            positions[key] = [found, i]
     return positions
+
+
+def _new_line(name: str, key: str, value: str | Field | Iterable[Field]) -> HeaderLine:
+    """A line written here: ``[name, key, text, None, typed values or None]``."""
+    if isinstance(value, str):
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"{name}: a header value cannot contain CR or LF")
+        return [name, key, value.strip(" \t"), None, None]
+    if isinstance(value, Field):
+        values = [value]
+        text = str(value)
+    else:
+        values = list(value)
+        text = _joined(values)
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"{name}: a header value cannot contain CR or LF")
+    return [name, key, text, None, values]
 
 
 def _joined(values: list[Field]) -> str:
