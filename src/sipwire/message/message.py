@@ -397,13 +397,13 @@ class Request(Message):
 
     def start_line(self) -> str:
         start = self._start
+        uri = self._uri
+        text = None if uri is None else str(uri)
         if start is not None:
-            if start.partition(" ")[0] == self.method and (
-                self._uri is None or str(self._uri) == self._start_uri
-            ):
+            if (text is None or text == self._start_uri) and start.partition(" ")[0] == self.method:
                 return start
             self._start = None
-        return f"{self.method} {self.uri} {self.version}"
+        return f"{self.method} {text if text is not None else self.uri} {self.version}"
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri}>"
