@@ -11,6 +11,10 @@
 #   bash benchmarks/instructions.sh calls [SRC]  # per call instead: INVITE/100/180/
 #                                                # 200/ACK/BYE/200 through the proxy,
 #                                                # benchmarks/calls_in_process.py
+#   bash benchmarks/instructions.sh parse [SRC]  # per message read, as parse.py reads
+#                                                # it (proxy read, full read), for each
+#                                                # message of benchmarks/messages.py;
+#                                                # WITH_SIPPY=1: sippy's count beside it
 #
 # It runs `profile_server.py register --in-process --no-gc` (`sipwire serve`'s
 # Server, its REGISTER datagrams handed to the UDP listener in rounds of 32, no
@@ -30,7 +34,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODE=register
-if [ "${1:-}" = calls ] || [ "${1:-}" = register ]; then
+if [ "${1:-}" = calls ] || [ "${1:-}" = register ] || [ "${1:-}" = parse ]; then
     MODE=$1
     shift
 fi
@@ -46,6 +50,8 @@ PY=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
 if [ "$MODE" = calls ]; then
     RUN=("$HERE/calls_in_process.py")
     LOW=300 HIGH=900 UNIT=call
+elif [ "$MODE" = parse ]; then
+    LOW=1000 HIGH=3000
 else
     RUN=("$HERE/profile_server.py" register --in-process --no-gc)
     LOW=1000 HIGH=3000 UNIT=REGISTER
@@ -63,6 +69,39 @@ count() {
     fi
     sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' <<<"$out"
 }
+
+if [ "$MODE" = parse ]; then
+    # parse_loop.py takes the count last, after the message and the mode
+    parse_count() {
+        PYTHONHASHSEED=0 SIPWIRE_SRC=$SRC valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$PY" "$HERE/parse_loop.py" "$@" 2>&1 \
+            | sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
+    }
+    where=$SRC
+    if [ "$SRC" = installed ]; then
+        where="$PY ($("$PY" -c 'import sipwire; print(sipwire.BUILD)' 2>/dev/null || echo 'no BUILD'))"
+    fi
+    echo "$where: instructions per message read"
+    for message in INVITE "200 OK" REGISTER OPTIONS; do
+        for read in proxy full; do
+            low=$(parse_count "$message" $read $LOW)
+            high=$(parse_count "$message" $read $HIGH)
+            if [ -z "$low" ] || [ -z "$high" ]; then
+                echo "instructions.sh: valgrind gave no count for $message $read" >&2
+                exit 1
+            fi
+            line="$message, $read read: $(( (high - low) / (HIGH - LOW) ))"
+            if [ -n "${WITH_SIPPY:-}" ]; then
+                low=$(parse_count "$message" $read $LOW sippy)
+                high=$(parse_count "$message" $read $HIGH sippy)
+                sippy=$(( (high - low) / (HIGH - LOW) ))
+                line+=" (sippy: $sippy)"
+            fi
+            echo "$line"
+        done
+    done
+    exit 0
+fi
 
 low=$(count $LOW)
 high=$(count $HIGH)
