@@ -1,9 +1,10 @@
-"""The C twins of the fast paths of ``Via.parse``, ``NameAddr.parse`` and
-``split_params`` (``fields/_cfields.pyx``, compiled build only) agree with the
-patterns they stand for: a value the C scanner accepts is one the pattern
-matches, with the same parts, and the objects parsed with and without the C
-scanner hold the same state, or raise the same error.  The C scanner may
-refuse (None) a value the pattern matches: the pattern then decides."""
+"""The C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
+``split_params``, ``CallID.parse``, ``CSeq.parse`` and the Request-Line
+(``fields/_cfields.pyx``, compiled build only) agree with the patterns they
+stand for: a value the C scanner accepts is one the pattern matches, with the
+same parts, and the objects parsed with and without the C scanner hold the
+same state, or raise the same error.  The C scanner may refuse (None) a value
+the pattern matches: the pattern then decides."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import sipwire
 from sipwire import ParseError
+from sipwire.message import parser
 from sipwire.message import uri as uri_module
-from sipwire.message.fields import nameaddr, params, via
+from sipwire.message.fields import cseq, nameaddr, params, simple, via
+from sipwire.message.fields.cseq import CSeq
 from sipwire.message.fields.nameaddr import Contact, NameAddr, RouteAddr
+from sipwire.message.fields.simple import CallID
 from sipwire.message.fields.via import Via
 
 cfields = pytest.importorskip("sipwire.message.fields._cfields")
@@ -450,3 +455,309 @@ def test_split_params_in_c_gives_what_python_gives(text: str) -> None:
 @given(st.text(alphabet=";= \tabcABC01-.~%\"\u00e9[]:", max_size=30))
 def test_split_params_in_c_against_python(text: str) -> None:
     _check_split(text)
+
+
+# -- Request-Line -----------------------------------------------------------------------
+
+REQUEST_LINE_ACCEPTED = [
+    "INVITE sip:bob@biloxi.example.com SIP/2.0",
+    "REGISTER sip:registrar.biloxi.example.com SIP/2.0",
+    "ACK sip:bob@192.0.2.4:5060;transport=udp SIP/2.0",
+    "OPTIONS sips:[2001:db8::1]:5061 SIP/2.0",
+    "BYE SIP:alice:pw@ATLANTA.example.com SIP/2.0",
+    "NEWMETHOD sip:a@b.com SIP/2.0",
+    "invite sip:a@b.com SIP/2.0",
+    "X.y-z!%*_+`'~ sip:a@b.com SIP/2.0",
+    "INVITE sip:%61lice@b.com;x=%41 SIP/2.0",
+    "INVITE sip:+1-212-555-1212:1234@gateway.com;user=phone SIP/2.0",
+    "INVITE sip:alice;x=y?z@b.com SIP/2.0",
+    "INVITE sip:a@1.2.3.4:0;lr;maddr=239.255.255.1 SIP/2.0",
+    "INVITE sip:a@a-b.example.com:65535 SIP/2.0",
+    "INVITE sip:a@b.com?Subject=hi SIP/2.0",
+    "INVITE sip:a@b.com?h= SIP/2.0",
+    "PRACK sip:a@[::1] SIP/2.0",
+]
+REQUEST_LINE_TRICKY = [
+    *REQUEST_LINE_ACCEPTED,
+    "INVITE sip:a@b.com SIP/2.1",
+    "INVITE sip:a@b.com sip/2.0",
+    "INVITE sip:a@b.com SIP/2.0 ",
+    "INVITE  sip:a@b.com SIP/2.0",
+    "INVITE sip:a@b.com  SIP/2.0",
+    " INVITE sip:a@b.com SIP/2.0",
+    "INVITE\tsip:a@b.com SIP/2.0",
+    "INVITE sip:a@b.com",
+    "INVITE SIP/2.0",
+    "INVITE  SIP/2.0",
+    "INV(ITE sip:a@b.com SIP/2.0",
+    "INVITE tel:+1-201-555-0123 SIP/2.0",
+    "INVITE mailto:a@b.com SIP/2.0",
+    "INVITE sip:a@b.com:65536 SIP/2.0",
+    "INVITE sip:a@b.com:123456 SIP/2.0",
+    "INVITE sip:a@b.com: SIP/2.0",
+    "INVITE sip:%6@b.com SIP/2.0",
+    "INVITE sip:a@b.com;x=%4 SIP/2.0",
+    "INVITE sip:a@b.com;x=%zz SIP/2.0",
+    "INVITE sip:a@b..com SIP/2.0",
+    "INVITE sip:a@-b.com SIP/2.0",
+    "INVITE sip:a@1.2.3.999 SIP/2.0",
+    "INVITE sip:a@1.2.3 SIP/2.0",
+    "INVITE sip:a@[zz::1] SIP/2.0",
+    "INVITE sip:a@[::1 SIP/2.0",
+    "INVITE sip:a@[2001:db8:::192.0.2.1] SIP/2.0",
+    "INVITE sip:a@ SIP/2.0",
+    "INVITE sip:@b.com SIP/2.0",
+    "INVITE sip:a@b@c.com SIP/2.0",
+    "INVITE sip:a@b.com;lr= SIP/2.0",
+    "INVITE sip:a@b.com; SIP/2.0",
+    "INVITE sip:a@b.com? SIP/2.0",
+    "INVITE sip:a@b.com?x SIP/2.0",
+    "INVITE sip:a@b.com?x=y& SIP/2.0",
+    "INVITE sip:a@b.com> SIP/2.0",
+    "INVITE sip:a@b.com.\u00e9 SIP/2.0",
+    "INVIT\u00c9 sip:a@b.com SIP/2.0",
+    "INVITE sip:a@b.com SIP/2.0\x00",
+    "SIP/2.0 200 OK",
+    "SIP/2.0 sip:a@b.com SIP/2.0",
+    "sip/2.0 180 Ringing",
+    "",
+    " ",
+    "INVITE",
+]
+
+_REQUEST_SLOTS = ("method", "version", "_start", "_start_uri", "_uri_parts")
+
+
+def _request_line_regex(text: str) -> tuple[Any, ...] | None:
+    m = parser._REQUEST_LINE_FAST_RE.fullmatch(text)
+    return m.groups() if m is not None else None
+
+
+def _check_scan_request_line(text: str) -> bool:
+    """Compare the C scanner with ``_REQUEST_LINE_FAST_RE`` and ``check_fast``;
+    True if the C scanner accepted ``text``."""
+    scanned = cfields.scan_request_line(text)
+    if scanned is None:
+        return False
+    groups = _request_line_regex(text)
+    assert groups is not None, text
+    method, uri_text = groups[:2]
+    parts = groups[2:]
+    assert scanned[0] == method
+    assert scanned[1] == uri_text
+    assert type(scanned[2]) is tuple and scanned[2] == parts
+    host, port = parts[2], parts[3]
+    assert scanned[3] is _unusual(host)
+    assert port is None or int(port) <= 65535
+    assert uri_module._BAD_ESCAPE_RE.search(uri_text) is None, text
+    return True
+
+
+def _start_line_outcome(text: str) -> object:
+    try:
+        msg = parser._start_line(text, parser.DEFAULT_LIMITS)
+    except ParseError as exc:
+        return ("error", type(exc), str(exc), exc.reason, exc.rfc)
+    if not msg.is_request:
+        return (type(msg), msg.status, msg.reason, msg.version)  # type: ignore[attr-defined]
+    state = {name: getattr(msg, name) for name in _REQUEST_SLOTS}
+    uri = msg.uri  # type: ignore[attr-defined]
+    return (type(msg), state, str(uri), uri._state(), uri.params, uri.headers)
+
+
+def _start_line_both_ways(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    with_c = _start_line_outcome(text)
+    with monkeypatch.context() as patched:
+        patched.setattr(parser, "_scan_request_line", None)
+        without_c = _start_line_outcome(text)
+    assert with_c == without_c, text
+
+
+@pytest.mark.parametrize("text", REQUEST_LINE_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_request_lines(text: str) -> None:
+    assert _check_scan_request_line(text)
+
+
+@pytest.mark.parametrize("text", REQUEST_LINE_TRICKY)
+def test_request_lines_parse_the_same_with_and_without_the_c_scanner(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_request_line(text)
+    _start_line_both_ways(monkeypatch, text)
+
+
+def test_the_request_line_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return cfields.scan_request_line(text)
+
+    monkeypatch.setattr(parser, "_scan_request_line", spy)
+    data = (b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1"
+            b"\r\nFrom: <sip:a@b.com>;tag=1\r\nTo: <sip:bob@biloxi.example.com>\r\n"
+            b"Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
+    msg = sipwire.parse(data)
+    assert (msg.method, msg.uri.user, msg.uri.host) == ("INVITE", "bob", "biloxi.example.com")
+    assert calls == ["INVITE sip:bob@biloxi.example.com SIP/2.0"]
+    # the usual methods are the same str each time
+    assert cfields.scan_request_line("INVITE sip:a@b.com SIP/2.0")[0] is \
+        cfields.scan_request_line("INVITE sip:c@d.com SIP/2.0")[0]
+
+
+def test_the_c_scanner_refuses_request_lines_that_check_fast_refuses() -> None:
+    for text, error in (("INVITE sip:a@b.com:65536 SIP/2.0", "bad port"),
+                        ("INVITE sip:%6g@b.com SIP/2.0", "bad escape"),
+                        ("INVITE sip:a@b.com;x=%4 SIP/2.0", "bad escape")):
+        assert _request_line_regex(text) is not None
+        assert cfields.scan_request_line(text) is None
+        with pytest.raises(ParseError, match=error):
+            parser._start_line(text, parser.DEFAULT_LIMITS)
+    assert cfields.scan_request_line("INVITE sip:a@1.2.3.999 SIP/2.0")[3] is True
+    with pytest.raises(ParseError, match="bad IPv4 address"):
+        parser._start_line("INVITE sip:a@1.2.3.999 SIP/2.0", parser.DEFAULT_LIMITS)
+
+
+_REQUEST_LINE_FRAGMENTS = ["INVITE", "ACK", "X", " ", "\t", "sip:", "sips:", "SIP:", "tel:",
+                           "SIP/2.0", "sip/2.0", "SIP/", "2.0", "alice", "@", ":", "pw",
+                           "host", "example.com", "10.0.0.1", "[::1]", "[", "]", "5060",
+                           "99999", ";", "lr", "=", "transport", "?", "&", "h", "%41", "%4",
+                           "%", "-", ".", "..", "\u00e9", "\x00", "<", ">", "/", "(", "~"]
+
+
+@st.composite
+def _request_line_texts(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        return "".join(draw(st.lists(st.sampled_from(_REQUEST_LINE_FRAGMENTS), max_size=14)))
+    text = draw(st.sampled_from(REQUEST_LINE_ACCEPTED))
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            text = text[:pos] + draw(st.sampled_from(_REQUEST_LINE_FRAGMENTS)) + text[pos:]
+        elif kind == 1:
+            text = text[:pos] + text[pos + draw(st.integers(1, 4)):]
+        else:
+            text = text[:pos] + draw(st.characters(max_codepoint=0x7F)) + text[pos + 1:]
+    return text
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_request_line_texts())
+@example("INVITE sip:a@b.com SIP/2.0")
+def test_request_line_c_scanner_against_the_pattern(text: str) -> None:
+    _check_scan_request_line(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _start_line_both_ways(monkeypatch, text)
+
+
+# -- Call-ID and CSeq -------------------------------------------------------------------
+
+CALL_ID_ACCEPTED = [
+    "a84b4c76e66710@pc33.atlanta.example.com",
+    " a84b4c76e66710 ",
+    "\t1j9FpLxk3uxtm8tn@192.0.2.4\t ",
+    "f81d4fae-7dec-11d0-a765-00a0c91e6bf6@[2001:db8::1]",
+    "word()<>:\\\"/[]?{}-.!%*_+`'~@other",
+    "x",
+]
+CALL_ID_TRICKY = [
+    *CALL_ID_ACCEPTED,
+    "", " ", "@", "a@", "@b", "a@b@c", "a b", "a\x00b", "caf\u00e9@host", "a;b", "a,b",
+    "a=b", "a@b c", "\ta\t@b", "a\r\nb", "a\x7f",
+]
+CSEQ_ACCEPTED = [
+    "314159 INVITE", "1 ACK", " 2 REGISTER ", "\t3\tBYE\t", "0 OPTIONS", "4711 NEWMETHOD",
+    "2147483647 INVITE", "0214748364 X", "7  invite", "5 X.y-z!%*_+`'~",
+]
+CSEQ_TRICKY = [
+    *CSEQ_ACCEPTED,
+    "2147483648 INVITE", "0002147483647 X", "9999999999 INVITE", "00000000001 INVITE", "99999999999 INVITE",
+    "INVITE", "1", "1 ", " 1", "1INVITE", "1 INVITE X", "1 INV(ITE", "-1 INVITE",
+    "\u0661 INVITE", "1 INVIT\u00c9", "1 INVITE\x00", "", " ", "1\r\nINVITE",
+]
+
+
+def _check_scan_call_id(text: str) -> bool:
+    scanned = cfields.scan_call_id(text)
+    if scanned is None:
+        return False
+    value = text.strip(" \t")
+    assert simple._CALLID_RE.fullmatch(value) is not None, text
+    assert scanned == value
+    return True
+
+
+def _check_scan_cseq(text: str) -> bool:
+    scanned = cfields.scan_cseq(text)
+    if scanned is None:
+        return False
+    m = cseq._CSEQ_RE.fullmatch(text)
+    assert m is not None, text
+    assert len(m.group(1)) <= 10 and int(m.group(1)) < 2**31
+    assert type(scanned[0]) is int and scanned == (int(m.group(1)), m.group(2))
+    return True
+
+
+@pytest.mark.parametrize("text", CALL_ID_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_call_ids(text: str) -> None:
+    assert _check_scan_call_id(text)
+
+
+@pytest.mark.parametrize("text", CSEQ_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_cseqs(text: str) -> None:
+    assert _check_scan_cseq(text)
+
+
+@pytest.mark.parametrize("text", CALL_ID_TRICKY)
+def test_call_ids_parse_the_same_with_and_without_the_c_scanner(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_call_id(text)
+    _both_ways(monkeypatch, simple, "_scan_call_id", CallID.parse, text, ("_raw", "value"))
+
+
+@pytest.mark.parametrize("text", CSEQ_TRICKY)
+def test_cseqs_parse_the_same_with_and_without_the_c_scanner(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_cseq(text)
+    _both_ways(monkeypatch, cseq, "_scan_cseq", CSeq.parse, text, ("_raw", "seq", "method"))
+
+
+def test_call_id_and_cseq_parse_use_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(scan: Any) -> Any:
+        def spied(text: str) -> Any:
+            calls.append(text)
+            return scan(text)
+        return spied
+
+    monkeypatch.setattr(simple, "_scan_call_id", spy(cfields.scan_call_id))
+    monkeypatch.setattr(cseq, "_scan_cseq", spy(cfields.scan_cseq))
+    assert CallID.parse(" a@b ").value == "a@b"
+    value = CSeq.parse(" 314159 INVITE")
+    assert (value.seq, value.method) == (314159, "INVITE")
+    assert calls == [" a@b ", " 314159 INVITE"]
+    # the usual methods are the same str each time
+    assert CSeq.parse("1 INVITE").method is CSeq.parse("2 INVITE").method
+    with pytest.raises(ParseError, match="not below 2\\*\\*31"):
+        CSeq.parse("2147483648 INVITE")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=" \t@ab09-.()<>:\\\"/[]?{}`'~,;=\x00\x7f\u00e9", max_size=20))
+def test_call_id_c_scanner_against_the_pattern(text: str) -> None:
+    _check_scan_call_id(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(monkeypatch, simple, "_scan_call_id", CallID.parse, text, ("_raw", "value"))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(
+    st.text(alphabet=" \t0129ABIx.-(\x00\u00e9", max_size=20),
+    st.builds(lambda ws, n, ws2, m: f"{ws}{n}{ws2}{m}", st.sampled_from(["", " ", "\t "]),
+              st.integers(0, 2**34), st.sampled_from([" ", "\t", "  ", ""]),
+              st.sampled_from(["INVITE", "ACK", "x", "", "INVITE ", "A B"]))))
+def test_cseq_c_scanner_against_the_pattern(text: str) -> None:
+    _check_scan_cseq(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(monkeypatch, cseq, "_scan_cseq", CSeq.parse, text, ("_raw", "seq", "method"))

@@ -25,6 +25,7 @@ that reads C strings, a way to make two elements see two different headers.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,12 @@ try:  # the compiled build's C scanner, else its pure-Python twin
 except ImportError:
     from .scanner import scan
 from .uri import SIP_URI_FAST, URI, UriParts, check_fast
+
+_scan_request_line: Callable[[str], tuple[str, str, UriParts, bool] | None] | None
+try:  # the compiled build's C twin of _REQUEST_LINE_FAST_RE and check_fast
+    from .fields._cfields import scan_request_line as _scan_request_line
+except ImportError:  # the pure build: the pattern
+    _scan_request_line = None
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
            "check_nul", "parse"]
@@ -177,49 +184,63 @@ def _check_nul(key: str, name: str, value: str) -> list[Field] | None:
 def _start_line(line: str, limits: Limits) -> Request | Response:
     if len(line) > limits.max_line_length:
         raise MessageTooLarge("start line too long", rfc="RFC 3261 §21.5.11")
-    first, sp, rest = line.partition(" ")
-    if first[:4].upper() == "SIP/":
-        # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        # RFC 3665 §3.9 prints "SIP/2.0  486": extra spaces are taken as one.
-        code, sp2, reason = rest.lstrip(" ").partition(" ")
-        _check_version(first)
-        if not sp or not sp2 or len(code) != 3 or not code.isdigit() or not code.isascii():
-            raise ParseError(f"malformed Status-Line {line!r}", rfc="RFC 3261 §7.2")
-        status = int(code)
-        if not 100 <= status <= 699:
-            raise ParseError(f"status code {status} is outside 100-699", rfc="RFC 3261 §7.2")
-        if REASON_PHRASE_RE.fullmatch(reason) is None:
-            raise ParseError(f"bad Reason-Phrase {reason!r}", rfc="RFC 3261 §25.1")
-        response = Response.__new__(Response)
-        response.status = status
-        response.reason = reason
-        response.version = first
-        response._start = line
-        return response
-    # Request-Line = Method SP Request-URI SP SIP-Version
-    m = _REQUEST_LINE_FAST_RE.fullmatch(line)
-    parts: UriParts | None = None
-    if m is not None:
-        groups = m.groups()
-        method, uri_text = groups[:2]
-        parts = groups[2:]  # type: ignore[assignment]
+    scanned = _scan_request_line(line) if _scan_request_line is not None else None
+    parts: UriParts | None
+    if scanned is not None:
+        # the C twin of the Request-Line's fast path below: the same groups,
+        # port and escapes checked ('/' is no token character: never a Status-Line)
+        method, uri_text, parts, unusual = scanned
         version = "SIP/2.0"
-        try:
-            check_fast(uri_text, groups[4], groups[5])
-        except ParseError as exc:
-            raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+        if unusual:
+            try:
+                check_fast(uri_text, parts[2], parts[3])
+            except ParseError as exc:
+                raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
     else:
-        words = line.split(" ")
-        if len(words) != 3 or not words[1]:
-            raise ParseError(f"malformed Request-Line {line!r}", rfc="RFC 3261 §7.1")
-        method, uri_text, version = words
-        if TOKEN_RE.fullmatch(method) is None:
-            raise ParseError(f"bad method {method!r}", rfc="RFC 3261 §25.1 Method")
-        _check_version(version)
-        try:
-            URI.check(uri_text)
-        except ParseError as exc:
-            raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+        first, sp, rest = line.partition(" ")
+        if first[:4].upper() == "SIP/":
+            # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+            # RFC 3665 §3.9 prints "SIP/2.0  486": extra spaces are taken as one.
+            code, sp2, reason = rest.lstrip(" ").partition(" ")
+            _check_version(first)
+            if not sp or not sp2 or len(code) != 3 or not code.isdigit() or not code.isascii():
+                raise ParseError(f"malformed Status-Line {line!r}", rfc="RFC 3261 §7.2")
+            status = int(code)
+            if not 100 <= status <= 699:
+                raise ParseError(f"status code {status} is outside 100-699",
+                                 rfc="RFC 3261 §7.2")
+            if REASON_PHRASE_RE.fullmatch(reason) is None:
+                raise ParseError(f"bad Reason-Phrase {reason!r}", rfc="RFC 3261 §25.1")
+            response = Response.__new__(Response)
+            response.status = status
+            response.reason = reason
+            response.version = first
+            response._start = line
+            return response
+        # Request-Line = Method SP Request-URI SP SIP-Version
+        m = _REQUEST_LINE_FAST_RE.fullmatch(line)
+        parts = None
+        if m is not None:
+            groups = m.groups()
+            method, uri_text = groups[:2]
+            parts = groups[2:]  # type: ignore[assignment]
+            version = "SIP/2.0"
+            try:
+                check_fast(uri_text, groups[4], groups[5])
+            except ParseError as exc:
+                raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
+        else:
+            words = line.split(" ")
+            if len(words) != 3 or not words[1]:
+                raise ParseError(f"malformed Request-Line {line!r}", rfc="RFC 3261 §7.1")
+            method, uri_text, version = words
+            if TOKEN_RE.fullmatch(method) is None:
+                raise ParseError(f"bad method {method!r}", rfc="RFC 3261 §25.1 Method")
+            _check_version(version)
+            try:
+                URI.check(uri_text)
+            except ParseError as exc:
+                raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
     if "?" in uri_text and _uri_has_headers(uri_text):
         # §19.1.1: the headers component is not allowed in a Request-URI
         raise ParseError(f"Request-URI {uri_text!r} has a headers component",

@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""C twins of the fast paths of ``Via.parse``, ``NameAddr.parse`` and
-``split_params``, for the compiled build.
+"""C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
+``split_params``, ``CallID.parse``, ``CSeq.parse`` and the Request-Line of
+``parser.py``, for the compiled build.
 
 Each function reads the value's characters once and returns plain tuples (or
 a dict) with what the Python code needs to fill the object.  They handle the
 usual spelling only, ASCII text that the fast patterns of ``via.py``
-(``_VIA_FAST_RE``) and ``nameaddr.py`` (``_FAST_RE``, with ``SIP_URI_FAST``
-of ``uri.py``) match and that passes the checks done after those patterns.
+(``_VIA_FAST_RE``), ``nameaddr.py`` (``_FAST_RE``, with ``SIP_URI_FAST``
+of ``uri.py``), ``simple.py`` (``_CALLID_RE``), ``cseq.py`` (``_CSEQ_RE``) and
+``parser.py`` (``_REQUEST_LINE_FAST_RE``) match and that passes the checks done after those patterns.
 Anything else gives None: "not sure", and the caller runs the patterns,
 which are the pure-Python twin of this module and report every error.  So a
 value these functions accept gives the same parts as the patterns' groups,
@@ -36,6 +38,7 @@ cdef enum:
     C_UHEADER = 1 << 8    # '[]/?:+$' / unreserved / '%' (its headers)
     C_DISPLAY = 1 << 9    # token / SP: an unquoted display name
     C_HEX = 1 << 10
+    C_WORD = 1 << 11      # word (RFC 3261 §25.1): token / "()<>:\"/[]?{}" and DQUOTE
 
 cdef unsigned short CLASSES[128]
 
@@ -61,6 +64,7 @@ cdef void _init_classes():
     _fill(unreserved + b"[]/?:+$%", C_UHEADER)
     _fill(token + b" ", C_DISPLAY)
     _fill(b"0123456789ABCDEFabcdef", C_HEX)
+    _fill(token + b"()<>:\\\"/[]?{}", C_WORD)
 
 
 _init_classes()
@@ -191,50 +195,16 @@ def scan_via(object text):
             _unusual_host(p, h0, h1))
 
 
-def scan_name_addr(object text):
-    """``(display_name, uri_text, uri_parts, params_text, check)`` of a
-    name-addr in the usual spelling ``[name] <sip:...>;params``, or None.
-
-    ``display_name`` is what ``NameAddr.display_name`` holds (None when
-    absent), ``uri_parts`` the six groups of ``SIP_URI_FAST`` (user,
-    password, host, port, parameters, headers) and ``check`` True when the
-    host is one that ``check_fast`` must see; a port over 65535 or a bad
-    escape gives None.
-    """
-    if type(text) is not str or not PyUnicode_IS_ASCII(text):
-        return None
-    cdef str s = <str> text
-    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
-    cdef Py_ssize_t i, k, m, d0, d1, u0, u1, h0, h1, pr0, hd0, tail0, tail1
+cdef object _sip_uri(str s, const unsigned char* p, Py_ssize_t n, Py_ssize_t i,
+                     Py_ssize_t* out):
+    """The six groups of ``SIP_URI_FAST`` (user, password, host, port,
+    parameters, headers) for the SIP or SIPS URI that starts at ``i``, with
+    its end in ``out[0]`` and its host's start and end in ``out[1:3]``; None when the pattern fails there, or when ``check_fast``
+    would refuse the port (over 65535) or an escape.  The character at the end
+    is the caller's to check (none of the URI's sets holds SP or '>')."""
+    cdef Py_ssize_t u0 = i, k, m, h0, h1, pr0, hd0
     cdef long port = 0
-    cdef unsigned char c
-    cdef object display, user = None, password = None, port_text = None, headers = None
-    i = _skip_wsp(p, 0)
-    if p[i] == 34:  # '"': a quoted display name without quoted-pairs
-        i += 1
-        d0 = i
-        while i < n and p[i] != 34:
-            c = p[i]
-            if c == 92 or (c < 32 and c != 9) or c == 127:
-                return None
-            i += 1
-        if i >= n:
-            return None
-        display = s[d0:i]
-        i = _skip_wsp(p, i + 1)
-    else:
-        d0 = i
-        while _is(p, i, C_DISPLAY):
-            i += 1
-        d1 = i
-        while d1 > d0 and p[d1 - 1] == 32:
-            d1 -= 1
-        display = s[d0:d1] if d1 > d0 else None
-    if p[i] != 60:  # '<'
-        return None
-    i += 1
-    u0 = i
+    cdef object user = None, password = None, port_text = None, headers = None
     # [Ss][Ii][Pp][Ss]?:
     if n - i < 5 or (p[i] | 32) != 115 or (p[i + 1] | 32) != 105 or (p[i + 2] | 32) != 112:
         return None
@@ -311,20 +281,110 @@ def scan_name_addr(object text):
                 continue
             break
         headers = s[hd0:i]
-    if p[i] != 62:  # '>'
-        return None
-    u1 = i
     # escapes: every '%' starts %HH (check_fast)
-    for k in range(u0, u1):
-        if p[k] == 37 and (k + 2 >= u1 or not (CLASSES[p[k + 1]] & C_HEX)
+    for k in range(u0, i):
+        if p[k] == 37 and (k + 2 >= i or not (CLASSES[p[k + 1]] & C_HEX)
                            or not (CLASSES[p[k + 2]] & C_HEX)):
             return None
+    out[0] = i
+    out[1] = h0
+    out[2] = h1
+    return (user, password, s[h0:h1], port_text, params, headers)
+
+
+def scan_name_addr(object text):
+    """``(display_name, uri_text, uri_parts, params_text, check)`` of a
+    name-addr in the usual spelling ``[name] <sip:...>;params``, or None.
+
+    ``display_name`` is what ``NameAddr.display_name`` holds (None when
+    absent), ``uri_parts`` the six groups of ``SIP_URI_FAST`` (user,
+    password, host, port, parameters, headers) and ``check`` True when the
+    host is one that ``check_fast`` must see; a port over 65535 or a bad
+    escape gives None.
+    """
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i, d0, d1, u0, u1, tail0, tail1
+    cdef Py_ssize_t out[3]
+    cdef unsigned char c
+    cdef object display, parts
+    i = _skip_wsp(p, 0)
+    if p[i] == 34:  # '"': a quoted display name without quoted-pairs
+        i += 1
+        d0 = i
+        while i < n and p[i] != 34:
+            c = p[i]
+            if c == 92 or (c < 32 and c != 9) or c == 127:
+                return None
+            i += 1
+        if i >= n:
+            return None
+        display = s[d0:i]
+        i = _skip_wsp(p, i + 1)
+    else:
+        d0 = i
+        while _is(p, i, C_DISPLAY):
+            i += 1
+        d1 = i
+        while d1 > d0 and p[d1 - 1] == 32:
+            d1 -= 1
+        display = s[d0:d1] if d1 > d0 else None
+    if p[i] != 60:  # '<'
+        return None
+    u0 = i + 1
+    parts = _sip_uri(s, p, n, u0, out)
+    if parts is None or p[out[0]] != 62:  # '>'
+        return None
+    u1 = out[0]
     tail0 = u1 + 1
     tail1 = _fast_params(p, tail0)
     if tail1 < 0 or _skip_wsp(p, tail1) != n:
         return None
-    return (display, s[u0:u1], (user, password, s[h0:h1], port_text, params, headers),
-            s[tail0:tail1], _unusual_host(p, h0, h1))
+    return (display, s[u0:u1], parts, s[tail0:tail1], _unusual_host(p, out[1], out[2]))
+
+
+# the methods of RFC 3261 and its extensions: the same str object each time
+cdef tuple _KNOWN_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+                             "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
+                             "UPDATE")
+
+
+def scan_request_line(object text):
+    """``(method, uri_text, uri_parts, check)`` of a Request-Line in the usual
+    spelling ``METHOD sip:... SIP/2.0``, or None.
+
+    The C twin of ``_REQUEST_LINE_FAST_RE`` of ``parser.py`` and the port and
+    escape checks of ``check_fast`` after it: ``uri_parts`` are the six
+    groups of ``SIP_URI_FAST`` and ``check`` is True when the host is one
+    that ``check_fast`` must see.
+    """
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i = 0, u1
+    cdef Py_ssize_t out[3]
+    cdef object parts, method = None
+    cdef str known
+    while _is(p, i, C_TOKEN):
+        i += 1
+    if i == 0 or p[i] != 32:
+        return None
+    for known in _KNOWN_METHODS:
+        if PyUnicode_GET_LENGTH(known) == i and memcmp(PyUnicode_DATA(known), p, i) == 0:
+            method = known
+            break
+    parts = _sip_uri(s, p, n, i + 1, out)
+    u1 = out[0]
+    if parts is None or n - u1 != 8 or memcmp(p + u1, b" SIP/2.0", 8) != 0:
+        return None
+    if method is None:
+        method = s[:i]
+    return (method, s[i + 1:u1], parts, _unusual_host(p, out[1], out[2]))
 
 
 # the usual parameter names: the same str object each time, its hash computed once
@@ -402,3 +462,63 @@ def split_params(object text):
             break
         i = j + 1
     return params
+
+
+def scan_call_id(object text):
+    """``text.strip(" \t")`` when it is a ``callid`` (``word [ "@" word ]``,
+    what ``_CALLID_RE`` of ``simple.py`` matches), else None."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t a, i, k
+    a = i = _skip_wsp(p, 0)
+    while _is(p, i, C_WORD):
+        i += 1
+    if i == a:
+        return None
+    if p[i] == 64:  # '@'
+        i += 1
+        k = i
+        while _is(p, i, C_WORD):
+            i += 1
+        if i == k:
+            return None
+    if _skip_wsp(p, i) != n:
+        return None
+    if a == 0 and i == n:
+        return s
+    return s[a:i]
+
+
+def scan_cseq(object text):
+    """``(seq, method)`` of a CSeq value that ``_CSEQ_RE`` of ``cseq.py``
+    matches (``[ \t]*1*DIGIT LWS Method[ \t]*``) with a sequence number
+    below 2**31, else None."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i, k, m0
+    cdef long long seq = 0
+    cdef str known
+    i = k = _skip_wsp(p, 0)
+    while 48 <= p[i] <= 57:
+        if i - k == 10:  # CSeq.parse says why not
+            return None
+        seq = seq * 10 + (p[i] - 48)
+        i += 1
+    if i == k or seq >= 2147483648 or (p[i] != 32 and p[i] != 9):
+        return None
+    m0 = i = _skip_wsp(p, i)
+    while _is(p, i, C_TOKEN):
+        i += 1
+    if i == m0 or _skip_wsp(p, i) != n:
+        return None
+    for known in _KNOWN_METHODS:
+        if PyUnicode_GET_LENGTH(known) == i - m0 and \
+                memcmp(PyUnicode_DATA(known), p + m0, i - m0) == 0:
+            return (<object> seq, known)
+    return (<object> seq, s[m0:i])

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..abnf import TOKEN
 from ..errors import ParseError
 from .base import Field, register
+
+_scan_cseq: Callable[[str], tuple[int, str] | None] | None
+try:  # the compiled build's C twin of _CSEQ_RE and the range check
+    from ._cfields import scan_cseq as _scan_cseq
+except ImportError:  # the pure build: the pattern
+    _scan_cseq = None
 
 __all__ = ["CSeq"]
 
@@ -29,6 +36,13 @@ class CSeq(Field):
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
+        if _scan_cseq is not None:
+            scanned = _scan_cseq(text)
+            if scanned is not None:
+                self = cls.__new__(cls)
+                self._raw = text
+                self.seq, self.method = scanned
+                return self
         m = _CSEQ_RE.fullmatch(text)
         if m is None:
             raise ParseError(f"malformed CSeq {text.strip()!r}", rfc=_RULE)

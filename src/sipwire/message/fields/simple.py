@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TypeVar
 
 from ..abnf import WORD
 from ..errors import ParseError
 from .base import Field, parse_int, register
+
+_scan_call_id: Callable[[str], str | None] | None
+try:  # the compiled build's C twin of _CALLID_RE
+    from ._cfields import scan_call_id as _scan_call_id
+except ImportError:  # the pure build: the pattern
+    _scan_call_id = None
 
 __all__ = ["CallID", "ContentLength", "Expires", "MaxForwards", "MinExpires"]
 
@@ -32,9 +39,11 @@ class CallID(Field):
 
     @classmethod
     def parse(cls, text: str) -> CallID:
-        value = text.strip(" \t")
-        if _CALLID_RE.fullmatch(value) is None:
-            raise ParseError(f"malformed callid {value!r}", rfc=cls.RULE)
+        value = _scan_call_id(text) if _scan_call_id is not None else None
+        if value is None:
+            value = text.strip(" \t")
+            if _CALLID_RE.fullmatch(value) is None:
+                raise ParseError(f"malformed callid {value!r}", rfc=cls.RULE)
         self = cls.__new__(cls)
         self._raw = text
         self.value = value
