@@ -88,3 +88,27 @@ def test_parse_raises_only_parse_error(cls: type[Token], text: str) -> None:
         return
     assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value
+
+
+def test_a_word_known_as_a_token_is_still_checked_by_a_narrower_grammar() -> None:
+    # OptionTag remembers "abcdefghij" as a token; LanguageTag must still refuse it
+    assert OptionTag.parse("abcdefghij").value == "abcdefghij"
+    assert OptionTag.parse(" abcdefghij\t").value == "abcdefghij"
+    with pytest.raises(ParseError, match="language-tag"):
+        LanguageTag.parse("abcdefghij")
+    assert Method.parse("INVITE").value == "INVITE"
+    with pytest.raises(ParseError, match="callid"):
+        InReplyTo.parse("a@b@c")
+
+
+def test_the_tokens_remembered_are_bounded() -> None:
+    from sipwire.message.fields import tokens
+    for i in range(3000):
+        assert Method.parse(f"M{i}").value == f"M{i}"
+    assert 0 < len(tokens._TOKENS) <= 1024
+    long = "x" * 65
+    assert OptionTag.parse(long).value == long
+    assert long not in tokens._TOKENS
+    for bad in ("IN VITE", "a,b", "é", ""):
+        with pytest.raises(ParseError):
+            Method.parse(bad)

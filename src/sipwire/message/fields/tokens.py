@@ -21,6 +21,11 @@ from .base import Field, register
 
 __all__ = ["ContentCoding", "InReplyTo", "LanguageTag", "Method", "OptionTag", "Token"]
 
+_TOKEN_RE = re.compile(TOKEN)
+#: words already found to be tokens: the same few methods and option-tags
+#: recur in every message, and a set lookup is cheaper than a match
+_TOKENS: set[str] = set()
+
 
 class Token(Field):
     """One ``token`` of a comma-separated list (RFC 3261 §25.1).
@@ -34,7 +39,7 @@ class Token(Field):
     __slots__ = ("value",)
 
     value: str
-    PATTERN: ClassVar[re.Pattern[str]] = re.compile(TOKEN)
+    PATTERN: ClassVar[re.Pattern[str]] = _TOKEN_RE
     WHAT: ClassVar[str] = "token"
     RULE: ClassVar[str] = "RFC 3261 §25.1 token"
 
@@ -45,8 +50,14 @@ class Token(Field):
     @classmethod
     def parse(cls, text: str) -> Self:
         value = text.strip(" \t")
-        if cls.PATTERN.fullmatch(value) is None:
-            raise ParseError(f"{value!r} is not a {cls.WHAT}", rfc=cls.RULE)
+        pattern = cls.PATTERN
+        if pattern is not _TOKEN_RE or value not in _TOKENS:
+            if pattern.fullmatch(value) is None:
+                raise ParseError(f"{value!r} is not a {cls.WHAT}", rfc=cls.RULE)
+            if pattern is _TOKEN_RE and len(value) <= 64:
+                if len(_TOKENS) >= 1024:  # bounded: start again
+                    _TOKENS.clear()
+                _TOKENS.add(value)
         self = cls.__new__(cls)
         self._raw = text
         self.value = value
