@@ -285,3 +285,31 @@ def test_parse_raises_only_parse_error(cls: type[Field], text: str) -> None:
         return
     assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value
+
+
+@pytest.mark.parametrize("text", ["ExamplePhone/4.2.1 (Linux)", "sipwire/0.1 libfoo/2", "(c)"])
+def test_server_values_seen_before_parse_the_same(text: str) -> None:
+    first = UserAgent.parse(text)
+    again = UserAgent.parse(" " + text)
+    server = Server.parse(text)
+    assert first.products == again.products == server.products
+    assert first.products is not again.products
+    assert again._raw == " " + text
+    # each parsed value owns its list
+    first.products.append(Product("extra"))
+    assert UserAgent.parse(text).products == again.products
+    assert str(UserAgent.parse(text)) == text
+
+
+def test_server_values_remembered_are_bounded() -> None:
+    from sipwire.message.fields import text as text_module
+    for i in range(1000):
+        assert Server.parse(f"p{i}/1 (c{i})").products == [Product(f"p{i}", "1"),
+                                                            Comment(f"c{i}")]
+    assert 0 < len(text_module._PRODUCTS) <= 256
+    long = "p/1 " * 100
+    assert len(Server.parse(long).products) == 100
+    assert long.strip() not in text_module._PRODUCTS
+    for bad in ("", "a/", "(unclosed", "p/1 (x"):
+        with pytest.raises(ParseError):
+            Server.parse(bad)

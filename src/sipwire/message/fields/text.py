@@ -204,6 +204,12 @@ class Comment(NamedTuple):
         return f"({self.text})"
 
 
+#: the items of Server and User-Agent values already parsed, by value: a peer
+#: sends the same one in every message.  Product and Comment are immutable;
+#: each parsed value gets a list of its own.
+_PRODUCTS: dict[str, tuple[Product | Comment, ...]] = {}
+
+
 @register("Server")
 class Server(Field):
     """``server-val *(LWS server-val)`` (RFC 3261 §20.35); ``server-val = product / comment``.
@@ -225,15 +231,25 @@ class Server(Field):
         value = text.strip(" \t")
         self = cls.__new__(cls)
         self._raw = text
+        known = _PRODUCTS.get(value)
+        if known is not None:
+            self.products = list(known)
+            return self
+        products: list[Product | Comment]
         if _SIMPLE_PRODUCTS_RE.fullmatch(value) is not None:
-            self.products = [
+            products = [
                 Product(name, version if slash else None)
                 for name, slash, version in (p.partition("/") for p in value.split(" "))
             ]
-            return self
-        if not value:
+        elif not value:
             raise ParseError("no product or comment", rfc=cls.RULE)
-        self.products = cls._scan(value)
+        else:
+            products = cls._scan(value)
+        if len(value) <= 256:
+            if len(_PRODUCTS) >= 256:  # bounded: start again
+                _PRODUCTS.clear()
+            _PRODUCTS[value] = tuple(products)
+        self.products = products
         return self
 
     @classmethod
