@@ -123,6 +123,18 @@ def test_changes_are_followed_added_removed_replaced(tmp_path: Path,
     assert [r.username for r in users.list()] == ["carol"]
 
 
+def test_held_counts_the_users_read_without_looking_at_the_file(tmp_path: Path) -> None:
+    """What SIGHUP's "(were N)" reports: the users held before the reload, not
+    those of a file changed meanwhile that len() would reread first."""
+    path, clock = tmp_path / "users.db", Clock()
+    add(path, "alice")
+    users = UserFile(path, clock=clock)
+    add(path, "bob")
+    clock.now += 1
+    assert users.held == 1
+    assert users.reload() == 2 and users.held == 2
+
+
 def test_a_removed_file_leaves_no_user(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path, clock = tmp_path / "users.db", Clock()
     add(path, "alice")

@@ -170,6 +170,11 @@ class UserFile:
         self._follow()
         return len(self._users)
 
+    @property
+    def held(self) -> int:
+        """How many users are held now, without looking at the file."""
+        return len(self._users)
+
     def list(self, realm: str | None = None) -> builtins.list[UserRecord]:
         self._follow()
         return [self._users[key] for key in sorted(self._users, key=lambda k: (k[1], k[0]))

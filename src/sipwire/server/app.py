@@ -335,7 +335,8 @@ class Server:
                                              else "the users were not read from a file")
             log.info("%s", text)
             return text
-        before = len(users)
+        # what was held: len() would first reread a file changed meanwhile
+        before = users.held
         try:
             count = users.reload()
         except ValueError as exc:
