@@ -122,3 +122,27 @@ def test_parse_raises_only_parse_error(cls: type[MediaType], text: str) -> None:
         return
     assert str(value) == text.strip(" \t")
     assert cls.parse(value.render()) == value
+
+
+def test_media_types_seen_before_parse_the_same() -> None:
+    first = MediaType.parse("application/sdp")
+    first.params["x"] = "y"
+    first.subtype = "changed"
+    again = MediaType.parse(" application/sdp\t")
+    assert (again.type, again.subtype, again.params, again._raw) == (
+        "application", "sdp", {}, " application/sdp\t")
+    assert again.params is not MediaType.parse("application/sdp").params
+    assert str(again) == "application/sdp"
+
+
+def test_media_types_remembered_are_bounded() -> None:
+    from sipwire.message.fields import mediatype
+    for i in range(1000):
+        assert MediaType.parse(f"t{i}/s{i}").subtype == f"s{i}"
+    assert 0 < len(mediatype._SIMPLE_TYPES) <= 256
+    long = "t/" + "s" * 200
+    assert MediaType.parse(long).subtype == "s" * 200
+    assert long not in mediatype._SIMPLE_TYPES
+    for bad in ("", "t/", "/s", "t/s/u", "t s"):
+        with pytest.raises(ParseError):
+            MediaType.parse(bad)

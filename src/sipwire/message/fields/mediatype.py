@@ -22,6 +22,9 @@ _MEDIA_TYPE_RE = re.compile(rf"({TOKEN}){SWS}/{SWS}({TOKEN})")
 # the shape nearly every Content-Type has: "application/sdp"
 _SIMPLE_RE = re.compile(rf"({TOKEN})/({TOKEN})")
 _DISP_TYPE_RE = re.compile(TOKEN)
+#: type and subtype of the values of that shape already parsed: a peer sends
+#: the same one or two in every message
+_SIMPLE_TYPES: dict[str, tuple[str, ...]] = {}
 
 
 @register("Content-Type", "c")
@@ -52,9 +55,17 @@ class MediaType(Field):
         value = text.strip(" \t")
         self = cls.__new__(cls)
         self._raw = text
-        m = _SIMPLE_RE.fullmatch(value)
-        if m is not None:
-            self.type, self.subtype = m.groups()
+        known = _SIMPLE_TYPES.get(value)
+        if known is None:
+            m = _SIMPLE_RE.fullmatch(value)
+            if m is not None:
+                known = m.groups()
+                if len(value) <= 128:
+                    if len(_SIMPLE_TYPES) >= 256:  # bounded: start again
+                        _SIMPLE_TYPES.clear()
+                    _SIMPLE_TYPES[value] = known
+        if known is not None:
+            self.type, self.subtype = known
             self.params = {}
             return self
         m = _MEDIA_TYPE_RE.match(value)
