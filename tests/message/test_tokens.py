@@ -93,7 +93,9 @@ def test_parse_raises_only_parse_error(cls: type[Token], text: str) -> None:
 def test_a_word_known_as_a_token_is_still_checked_by_a_narrower_grammar() -> None:
     # OptionTag remembers "abcdefghij" as a token; LanguageTag must still refuse it
     assert OptionTag.parse("abcdefghij").value == "abcdefghij"
-    assert OptionTag.parse(" abcdefghij\t").value == "abcdefghij"
+    for _ in range(2):  # found, then remembered
+        value = OptionTag.parse(" abcdefghij\t")
+        assert (value.value, value._raw) == ("abcdefghij", " abcdefghij\t")
     with pytest.raises(ParseError, match="language-tag"):
         LanguageTag.parse("abcdefghij")
     assert Method.parse("INVITE").value == "INVITE"

@@ -22,9 +22,10 @@ from .base import Field, register
 __all__ = ["ContentCoding", "InReplyTo", "LanguageTag", "Method", "OptionTag", "Token"]
 
 _TOKEN_RE = re.compile(TOKEN)
-#: words already found to be tokens: the same few methods and option-tags
-#: recur in every message, and a set lookup is cheaper than a match
-_TOKENS: set[str] = set()
+#: texts already found to be tokens, each with its value (stripped): the same
+#: few methods and option-tags recur in every message, and a lookup is cheaper
+#: than a strip and a match
+_TOKENS: dict[str, str] = {}
 
 
 class Token(Field):
@@ -49,15 +50,16 @@ class Token(Field):
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        value = text.strip(" \t")
         pattern = cls.PATTERN
-        if pattern is not _TOKEN_RE or value not in _TOKENS:
+        value = _TOKENS.get(text) if pattern is _TOKEN_RE else None
+        if value is None:
+            value = text.strip(" \t")
             if pattern.fullmatch(value) is None:
                 raise ParseError(f"{value!r} is not a {cls.WHAT}", rfc=cls.RULE)
-            if pattern is _TOKEN_RE and len(value) <= 64:
+            if pattern is _TOKEN_RE and len(text) <= 64:
                 if len(_TOKENS) >= 1024:  # bounded: start again
                     _TOKENS.clear()
-                _TOKENS.add(value)
+                _TOKENS[text] = value
         self = cls.__new__(cls)
         self._raw = text
         self.value = value
