@@ -1,6 +1,6 @@
 """The C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
-``split_params``, ``CallID.parse``, ``CSeq.parse`` and the Request-Line
-(``fields/_cfields.pyx``, compiled build only) agree with the patterns they
+``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers and the
+Request-Line (``fields/_cfields.pyx``, compiled build only) agree with the patterns they
 stand for: a value the C scanner accepts is one the pattern matches, with the
 same parts, and the objects parsed with and without the C scanner hold the
 same state, or raise the same error.  The C scanner may refuse (None) a value
@@ -21,7 +21,7 @@ from sipwire.message import uri as uri_module
 from sipwire.message.fields import cseq, nameaddr, params, simple, via
 from sipwire.message.fields.cseq import CSeq
 from sipwire.message.fields.nameaddr import Contact, NameAddr, RouteAddr
-from sipwire.message.fields.simple import CallID
+from sipwire.message.fields.simple import CallID, ContentLength, Expires, MaxForwards, MinExpires
 from sipwire.message.fields.via import Via
 
 cfields = pytest.importorskip("sipwire.message.fields._cfields")
@@ -671,7 +671,8 @@ CSEQ_ACCEPTED = [
 ]
 CSEQ_TRICKY = [
     *CSEQ_ACCEPTED,
-    "2147483648 INVITE", "0002147483647 X", "9999999999 INVITE", "00000000001 INVITE", "99999999999 INVITE",
+    "2147483648 INVITE", "0002147483647 X", "9999999999 INVITE", "00000000001 INVITE",
+    "99999999999 INVITE",
     "INVITE", "1", "1 ", " 1", "1INVITE", "1 INVITE X", "1 INV(ITE", "-1 INVITE",
     "\u0661 INVITE", "1 INVIT\u00c9", "1 INVITE\x00", "", " ", "1\r\nINVITE",
 ]
@@ -761,3 +762,61 @@ def test_cseq_c_scanner_against_the_pattern(text: str) -> None:
     _check_scan_cseq(text)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _both_ways(monkeypatch, cseq, "_scan_cseq", CSeq.parse, text, ("_raw", "seq", "method"))
+
+
+# -- numbers ----------------------------------------------------------------------------
+
+NUMBER_ACCEPTED = ["0", "70", " 69 ", "\t236\t", "000000001", "999999999", "255"]
+NUMBER_TRICKY = [
+    *NUMBER_ACCEPTED,
+    "256", "1000000000", "0000000001", "4294967295", "4294967296", "99999999999999999999",
+    "", " ", "-1", "+1", "1 2", "1a", "\u0661", "1\u0661", "1.0", "0x10", "1\x00", "\r1",
+]
+_NUMBER_CLASSES = [ContentLength, MaxForwards, Expires, MinExpires]
+
+
+def _check_scan_number(text: str) -> bool:
+    scanned = cfields.scan_number(text)
+    if scanned is None:
+        return False
+    digits = text.strip(" \t")
+    assert digits.isdigit() and digits.isascii() and len(digits) <= 9, text
+    assert type(scanned) is int and scanned == int(digits)
+    return True
+
+
+@pytest.mark.parametrize("text", NUMBER_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_numbers(text: str) -> None:
+    assert _check_scan_number(text)
+
+
+@pytest.mark.parametrize("cls", _NUMBER_CLASSES)
+@pytest.mark.parametrize("text", NUMBER_TRICKY)
+def test_numbers_parse_the_same_with_and_without_the_c_scanner(
+        text: str, cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_number(text)
+    _both_ways(monkeypatch, simple, "_scan_number", cls.parse, text, ("_raw", "value"))
+
+
+def test_number_parse_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return cfields.scan_number(text)
+
+    monkeypatch.setattr(simple, "_scan_number", spy)
+    assert MaxForwards.parse(" 70").value == 70
+    with pytest.raises(ParseError, match="out of range"):
+        MaxForwards.parse("256")
+    assert calls == [" 70", "256"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(alphabet=" \t0123456789a-\u0661\x00", max_size=14),
+                 st.integers(0, 2**40).map(str)),
+       st.sampled_from(_NUMBER_CLASSES))
+def test_number_c_scanner_against_parse_int(text: str, cls: Any) -> None:
+    _check_scan_number(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_ways(monkeypatch, simple, "_scan_number", cls.parse, text, ("_raw", "value"))

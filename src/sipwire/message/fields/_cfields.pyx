@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
-``split_params``, ``CallID.parse``, ``CSeq.parse`` and the Request-Line of
-``parser.py``, for the compiled build.
+``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers of
+``simple.py`` and the Request-Line of ``parser.py``, for the compiled build.
 
 Each function reads the value's characters once and returns plain tuples (or
 a dict) with what the Python code needs to fill the object.  They handle the
@@ -522,3 +522,25 @@ def scan_cseq(object text):
                 memcmp(PyUnicode_DATA(known), p + m0, i - m0) == 0:
             return (<object> seq, known)
     return (<object> seq, s[m0:i])
+
+
+def scan_number(object text):
+    """The value of ``[ \t]*1*9DIGIT[ \t]*``: what ``base.parse_int`` reads
+    first, with no range check (the caller compares with its maximum), else
+    None."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i, k
+    cdef long value = 0
+    i = k = _skip_wsp(p, 0)
+    while 48 <= p[i] <= 57:
+        if i - k == 9:  # parse_int's longer path
+            return None
+        value = value * 10 + (p[i] - 48)
+        i += 1
+    if i == k or _skip_wsp(p, i) != n:
+        return None
+    return value

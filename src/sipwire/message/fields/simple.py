@@ -12,10 +12,12 @@ from ..errors import ParseError
 from .base import Field, parse_int, register
 
 _scan_call_id: Callable[[str], str | None] | None
-try:  # the compiled build's C twin of _CALLID_RE
+_scan_number: Callable[[str], int | None] | None
+try:  # the compiled build's C twins of _CALLID_RE and of parse_int's usual case
     from ._cfields import scan_call_id as _scan_call_id
-except ImportError:  # the pure build: the pattern
-    _scan_call_id = None
+    from ._cfields import scan_number as _scan_number
+except ImportError:  # the pure build: the pattern and parse_int
+    _scan_call_id = _scan_number = None
 
 __all__ = ["CallID", "ContentLength", "Expires", "MaxForwards", "MinExpires"]
 
@@ -81,7 +83,10 @@ class _Number(Field):
     def parse(cls: type[N], text: str) -> N:
         self = cls.__new__(cls)
         self._raw = text
-        self.value = parse_int(text, cls.RULE, cls.MAXIMUM)
+        value = _scan_number(text) if _scan_number is not None else None
+        if value is None or value > cls.MAXIMUM:  # parse_int says why not
+            value = parse_int(text, cls.RULE, cls.MAXIMUM)
+        self.value = value
         return self
 
     def render(self) -> str:
