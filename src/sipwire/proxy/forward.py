@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from .._frozen import quick_init
 from ..location.binding import Source
 from ..message.fields.nameaddr import RouteAddr
 from ..message.fields.via import Via
@@ -32,6 +33,7 @@ DEFAULT_MAX_FORWARDS = 70
 NO_RECORD_ROUTE = frozenset({"REGISTER", "ACK", "CANCEL"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Forwarded:
     """A request ready for its client transaction, and where it goes.

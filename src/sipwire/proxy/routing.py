@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .._frozen import quick_init
 from ..location.binding import Source
 from ..message.fields.nameaddr import NameAddr, RouteAddr
 from ..message.message import Request
@@ -238,6 +239,7 @@ def _request_uri(uri: URI) -> URI:
 # -- §16.6 step 7 -----------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NextHop:
     """Where a forwarded request goes: transport (``UDP``, ``TCP``, ``TLS``,

@@ -30,6 +30,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from .._frozen import quick_init
 from ..location.binding import Binding, Source, sort_bindings
 from ..message.errors import ParseError
 from ..message.message import Request, Response
@@ -49,6 +50,7 @@ FlowCheck = Callable[[Source], bool]
 _CONNECTION_ONLY = frozenset({"WS", "WSS"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Target:
     """One element of the target set (§16.5).
@@ -81,6 +83,7 @@ class Target:
         return replace(alternate, breadth=self.breadth)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TargetSet:
     """Targets in the order to try them: ``groups`` are tried one after the
