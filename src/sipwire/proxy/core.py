@@ -156,8 +156,9 @@ class ProxyCore:
             if ack or request.to.tag is not None else None
         preprocessed = preprocess(request, config, received, strict, routes, own)
         if verified is not None and verified.next_flow is not None:
-            # to the other side's hop, the only place it may go
-            target = Target(preprocessed.uri.copy(), flow=verified.next_flow)
+            # to the other side's hop, the only place it may go (the URI is
+            # not copied: forward() copies a target's URI into the request)
+            target = Target(preprocessed.uri, flow=verified.next_flow)
             return ForwardTo(preprocessed, TargetSet.single(target), routed=True)
         if "Route" in preprocessed.headers:  # any Route value, without reading it
             return self._relay(preprocessed)
@@ -191,7 +192,7 @@ class ProxyCore:
         relay = not self.config.relay
         if request.method == "ACK" and relay:
             return Drop("an ACK that is not routed here is not relayed")
-        return ForwardTo(request, TargetSet.single(Target(request.uri.copy())), relay=relay)
+        return ForwardTo(request, TargetSet.single(Target(request.uri)), relay=relay)
 
     def resolve(
         self,
