@@ -47,6 +47,21 @@ def test_aor_of_ours_needs_a_lookup() -> None:
     assert "Route" in received.headers  # the received request is left alone
 
 
+def test_an_owned_request_is_preprocessed_in_place() -> None:
+    """``owned=True`` (a stateless ACK's driver, which took its branch first):
+    §16.4 removes our Route from the request itself, and nothing else changes."""
+    received = request("ACK", to="<sip:bob@example.com>;tag=x",
+                       headers=["Route: <sip:proxy.example.com;lr>"])
+    decision = ProxyCore(config()).receive(received, owned=True)
+    assert isinstance(decision, LookUp) and decision.request is received
+    assert "Route" not in received.headers
+    copied = request("ACK", to="<sip:bob@example.com>;tag=x",
+                     headers=["Route: <sip:proxy.example.com;lr>"])
+    decision = ProxyCore(config()).receive(copied)
+    assert isinstance(decision, LookUp) and decision.request is not copied
+    assert "Route" in copied.headers
+
+
 def test_request_uri_with_another_port_on_a_served_host_is_no_aor() -> None:
     # 127.0.0.1 is served, but :5490 is a UA listening there, not us
     cfg = config(addresses=(ProxyAddress.parse("udp:127.0.0.1:5060"),),

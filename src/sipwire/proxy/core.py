@@ -113,13 +113,17 @@ class ProxyCore:
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
 
-    def receive(self, request: Request, *, received: ProxyAddress | None = None) -> Decision:
+    def receive(self, request: Request, *, received: ProxyAddress | None = None,
+                owned: bool = False) -> Decision:
         """What to do with a new request: the one place that decides which way
         a request goes.
 
         ``request`` is the request as received: it is not changed, and it is
         what ``branch_for`` and ``ResponseContext`` take.  ``received`` is the
-        address it came in on (for the maddr rule of §16.4).
+        address it came in on (for the maddr rule of §16.4).  ``owned=True``
+        lets §16.4 change ``request`` itself instead of a copy: for a caller
+        that keeps nothing of it as received (a stateless ACK whose branch it
+        took first).
 
         1. §16.3 validation; a CANCEL reaching here matched no transaction:
            481 (the driver answers the ones that match, §16.10).
@@ -154,7 +158,8 @@ class ProxyCore:
         # only a request within a dialog (a To tag), or an ACK, can be routed
         verified = self._verified(request, route_tokens(request, strict, routes, own)) \
             if ack or request.to.tag is not None else None
-        preprocessed = preprocess(request, config, received, strict, routes, own)
+        preprocessed = preprocess(request, config, received, strict, routes, own,
+                                  copy=not owned)
         if verified is not None and verified.next_flow is not None:
             # to the other side's hop, the only place it may go (the URI is
             # not copied: forward() copies a target's URI into the request)

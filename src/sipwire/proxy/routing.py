@@ -70,20 +70,22 @@ def preprocess_route(request: Request, own: Own, *,
 
 
 def preprocess(request: Request, config: ProxyConfig, received: ProxyAddress | None,
-               strict: bool, routes: list[NameAddr], own: int) -> Request:
+               strict: bool, routes: list[NameAddr], own: int, *, copy: bool = True) -> Request:
     """``preprocess_route`` given what the caller found already: whether the
     sender is a strict router (``is_strict``), the request's Route values and
-    how many of them, from the top, are ours (``leading_own``)."""
+    how many of them, from the top, are ours (``leading_own``).  ``copy=False``
+    changes ``request`` itself: for a caller that keeps nothing of it as
+    received (a stateless ACK whose branch was taken before)."""
     if not strict and request.uri.maddr is None:
         # steps 1 and 2 do nothing: only step 3 may change the request
         if own:
-            out: Request = request.copy()
+            out: Request = request.copy() if copy else request
             headers = out.headers
             for _ in range(own):
                 headers.pop("Route")
             return out
         return request
-    out = request.copy()
+    out = request.copy() if copy else request
     if strict:
         out.uri = routes[-1].uri.copy()
         _set_routes(out, routes[:-1])

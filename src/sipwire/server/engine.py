@@ -489,13 +489,18 @@ class Engine:
         """§16.12: an ACK routed here by a dialog we record-routed goes on to
         the hop its token pins; one sent to a user of ours is looked up and
         goes to one binding (§16.5); any other is dropped (it gets no answer)."""
-        decision = self.core.receive(ack, received=self._interface(flow) if flow else None)
+        # the branch is of the ACK as received (its Route is in the loop
+        # hash, §16.6 step 8): taken first, so that §16.4 and forward() then
+        # change the ACK itself, which nothing else keeps (no transaction)
+        branch = branch_for(ack)
+        decision = self.core.receive(ack, received=self._interface(flow) if flow else None,
+                                     owned=True)
         if isinstance(decision, LookUp):
-            self._run_store(self._lookup_ack(decision))
+            self._run_store(self._lookup_ack(decision, branch))
             return
-        self._ack_decided(ack, decision)
+        self._ack_decided(ack, decision, branch)
 
-    async def _lookup_ack(self, lookup: LookUp) -> None:
+    async def _lookup_ack(self, lookup: LookUp, branch: str) -> None:
         """An ACK sent to an AOR of ours: to its one target (§16.5, §16.12)."""
         now = self.clock()
         try:
@@ -506,18 +511,17 @@ class Engine:
         except Exception:
             log.exception("location lookup of %s failed", lookup.aor)
             return
-        self._ack_decided(lookup.request, self.core.resolve(lookup, bindings, now))
+        self._ack_decided(lookup.request, self.core.resolve(lookup, bindings, now), branch)
 
-    def _ack_decided(self, ack: Request, decision: Decision) -> None:
+    def _ack_decided(self, ack: Request, decision: Decision, branch: str) -> None:
         if not isinstance(decision, ForwardTo):
             log.debug("dropping %r (%s)", ack, getattr(decision, "reason", type(decision).__name__))
             return
         request = decision.request
         target = self._live(decision.targets.first, request)
         try:
-            # forwarded once: the preprocessed copy itself (never the ACK received)
-            fwd = forward(request, target, self.proxy_config, branch_for(ack),
-                          copy=request is ack)
+            # forwarded once, in place: the ACK is this server's alone
+            fwd = forward(request, target, self.proxy_config, branch, copy=False)
         except ValueError as exc:
             log.debug("dropping %r: %s", ack, exc)
             return
