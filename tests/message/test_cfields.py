@@ -1,6 +1,6 @@
 """The C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
-``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers and the
-Request-Line (``fields/_cfields.pyx``, compiled build only) agree with the patterns they
+``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers and the start
+line (``fields/_cfields.pyx``, compiled build only) agree with the patterns they
 stand for: a value the C scanner accepts is one the pattern matches, with the
 same parts, and the objects parsed with and without the C scanner hold the
 same state, or raise the same error.  The C scanner may refuse (None) a value
@@ -18,6 +18,7 @@ import sipwire
 from sipwire import ParseError
 from sipwire.message import parser
 from sipwire.message import uri as uri_module
+from sipwire.message.abnf import STATUS_LINE_RE
 from sipwire.message.fields import cseq, nameaddr, params, simple, via
 from sipwire.message.fields.cseq import CSeq
 from sipwire.message.fields.nameaddr import Contact, NameAddr, RouteAddr
@@ -820,3 +821,92 @@ def test_number_c_scanner_against_parse_int(text: str, cls: Any) -> None:
     _check_scan_number(text)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _both_ways(monkeypatch, simple, "_scan_number", cls.parse, text, ("_raw", "value"))
+
+
+# -- Status-Line ------------------------------------------------------------------------
+
+STATUS_LINE_ACCEPTED = [
+    "SIP/2.0 200 OK", "SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 699 x",
+    "SIP/2.0 486  Busy Here", "SIP/2.0  486 Busy Here", "SIP/2.0 200 ", "SIP/2.0 200 \t",
+    "SIP/2.0 401 Unauthorized;/?:@&=+$,-_.!~*'()%", "SIP/2.0 302 Moved Temporarily",
+]
+STATUS_LINE_TRICKY = [
+    *STATUS_LINE_ACCEPTED,
+    "SIP/2.0 200", "SIP/2.0 099 x", "SIP/2.0 700 x", "SIP/2.0 20 OK", "SIP/2.0 2000 OK",
+    "SIP/2.0 2a0 OK", "SIP/2.0\t200 OK", "sip/2.0 200 OK", "SIP/2.1 200 OK", "SIP/3.0 200 OK",
+    "SIP/2.0 200\tOK", "SIP/2.0 200 O\"K", "SIP/2.0 200 O<K>", "SIP/2.0 200 \u00e9t\u00e9",
+    "SIP/2.0 200 OK\x00", "SIP/2.0 200 OK\r", "SIP/2.0 \u0662\u0660\u0660 OK", "SIP/2.0 ",
+    "SIP/2.0", "SIP/ 200 OK", "SIP/2.0 200 OK ", "SIP/2.0 200 [OK]", "SIP/2.0 200 {OK}",
+]
+
+
+def _check_scan_status_line(text: str) -> bool:
+    scanned = cfields.scan_status_line(text)
+    if scanned is None:
+        return False
+    version, _, rest = text.partition(" ")
+    m = STATUS_LINE_RE.fullmatch(f"{version} {rest.lstrip(' ')}")  # extra spaces as one
+    assert m is not None, text
+    assert m.group(1) == "SIP/2.0"
+    assert type(scanned[0]) is int and scanned == (int(m.group(2)), m.group(3))
+    return True
+
+
+def _status_both_ways(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    with_c = _start_line_outcome(text)
+    with monkeypatch.context() as patched:
+        patched.setattr(parser, "_scan_status_line", None)
+        without_c = _start_line_outcome(text)
+    assert with_c == without_c, text
+
+
+@pytest.mark.parametrize("text", STATUS_LINE_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_status_lines(text: str) -> None:
+    assert _check_scan_status_line(text)
+
+
+@pytest.mark.parametrize("text", STATUS_LINE_TRICKY)
+def test_status_lines_parse_the_same_with_and_without_the_c_scanner(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_scan_status_line(text)
+    _status_both_ways(monkeypatch, text)
+
+
+def test_the_status_line_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return cfields.scan_status_line(text)
+
+    monkeypatch.setattr(parser, "_scan_status_line", spy)
+    data = (b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+            b"From: <sip:a@b.com>;tag=1\r\nTo: <sip:c@d.com>;tag=2\r\n"
+            b"Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n")
+    msg = sipwire.parse(data)
+    assert (msg.status, msg.reason, msg.version) == (180, "Ringing", "SIP/2.0")
+    assert calls == ["SIP/2.0 180 Ringing"]
+
+
+@st.composite
+def _status_line_texts(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(STATUS_LINE_ACCEPTED))
+    for _ in range(draw(st.integers(1, 3))):
+        pos = draw(st.integers(0, len(text)))
+        kind = draw(st.integers(0, 2))
+        if kind == 0:
+            text = text[:pos] + draw(st.sampled_from(
+                [" ", "\t", "0", "9", "7", "SIP/", "%", '"', "\u00e9", "\x00", "<"])) + text[pos:]
+        elif kind == 1:
+            text = text[:pos] + text[pos + draw(st.integers(1, 3)):]
+        else:
+            text = text[:pos] + draw(st.characters(max_codepoint=0x7F)) + text[pos + 1:]
+    return text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_status_line_texts())
+def test_status_line_c_scanner_against_the_checks(text: str) -> None:
+    _check_scan_status_line(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _status_both_ways(monkeypatch, text)

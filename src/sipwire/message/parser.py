@@ -54,10 +54,12 @@ except ImportError:
 from .uri import SIP_URI_FAST, URI, UriParts, check_fast
 
 _scan_request_line: Callable[[str], tuple[str, str, UriParts, bool] | None] | None
-try:  # the compiled build's C twin of _REQUEST_LINE_FAST_RE and check_fast
+_scan_status_line: Callable[[str], tuple[int, str] | None] | None
+try:  # the compiled build's C twins of the start line's fast paths below
     from .fields._cfields import scan_request_line as _scan_request_line
-except ImportError:  # the pure build: the pattern
-    _scan_request_line = None
+    from .fields._cfields import scan_status_line as _scan_status_line
+except ImportError:  # the pure build: the patterns
+    _scan_request_line = _scan_status_line = None
 
 __all__ = ["DEFAULT_LIMITS", "BadMessage", "KeepAlive", "Limits", "StreamEvent", "StreamParser",
            "check_nul", "parse"]
@@ -197,6 +199,14 @@ def _start_line(line: str, limits: Limits) -> Request | Response:
             except ParseError as exc:
                 raise ParseError(f"bad Request-URI: {exc.reason}", rfc=exc.rfc) from None
     else:
+        if _scan_status_line is not None:
+            status_reason = _scan_status_line(line)
+            if status_reason is not None:  # the C twin of the Status-Line's checks
+                response = Response.__new__(Response)
+                response.status, response.reason = status_reason
+                response.version = "SIP/2.0"
+                response._start = line
+                return response
         first, sp, rest = line.partition(" ")
         if first[:4].upper() == "SIP/":
             # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase

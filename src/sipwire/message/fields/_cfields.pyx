@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
 ``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers of
-``simple.py`` and the Request-Line of ``parser.py``, for the compiled build.
+``simple.py`` and the start line of ``parser.py``, for the compiled build.
 
 Each function reads the value's characters once and returns plain tuples (or
 a dict) with what the Python code needs to fill the object.  They handle the
@@ -39,6 +39,7 @@ cdef enum:
     C_DISPLAY = 1 << 9    # token / SP: an unquoted display name
     C_HEX = 1 << 10
     C_WORD = 1 << 11      # word (RFC 3261 §25.1): token / "()<>:\"/[]?{}" and DQUOTE
+    C_REASON = 1 << 12    # Reason-Phrase's ASCII: reserved / unreserved / '%' / SP / HTAB
 
 cdef unsigned short CLASSES[128]
 
@@ -65,6 +66,7 @@ cdef void _init_classes():
     _fill(token + b" ", C_DISPLAY)
     _fill(b"0123456789ABCDEFabcdef", C_HEX)
     _fill(token + b"()<>:\\\"/[]?{}", C_WORD)
+    _fill(unreserved + b";/?:@&=+$,% \t", C_REASON)
 
 
 _init_classes()
@@ -385,6 +387,36 @@ def scan_request_line(object text):
     if method is None:
         method = s[:i]
     return (method, s[i + 1:u1], parts, _unusual_host(p, out[1], out[2]))
+
+
+def scan_status_line(object text):
+    """``(status, reason)`` of a Status-Line in the usual spelling
+    ``SIP/2.0 200 OK`` (ASCII, status 100 to 699), or None: what the
+    Status-Line branch of ``_start_line`` in ``parser.py`` accepts, for the
+    version written exactly ``SIP/2.0``."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i, r
+    cdef long status
+    if n < 12 or memcmp(p, b"SIP/2.0 ", 8) != 0:
+        return None
+    i = 8
+    while p[i] == 32:  # "SIP/2.0  486" (RFC 3665 §3.9): extra spaces taken as one
+        i += 1
+    if not (49 <= p[i] <= 54 and 48 <= p[i + 1] <= 57 and 48 <= p[i + 2] <= 57) \
+            or p[i + 3] != 32:
+        return None
+    status = (p[i] - 48) * 100 + (p[i + 1] - 48) * 10 + (p[i + 2] - 48)
+    r = i + 4
+    i = r
+    while _is(p, i, C_REASON):
+        i += 1
+    if i != n:
+        return None
+    return (<object> status, s[r:])
 
 
 # the usual parameter names: the same str object each time, its hash computed once
