@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ParseError
@@ -507,38 +507,17 @@ class Request(Message):
             to_line[2] = to_line[2].rstrip(" \t") + ";tag=" + (to_tag or new_tag())
             to_line[3] = None
         copied = Headers._from_lines(lines)
-        extra: list[tuple[str, str | Field]] = list(headers)
-        if contact is not None:
-            extra.insert(0, ("Contact", _contact(contact)))
-        added: set[str] = set()
-        last = None
-        for name, value in extra:
-            if isinstance(value, str):  # the usual case, without _new_lines' calls
-                if "\r" in value or "\n" in value:
-                    raise ValueError(f"{name}: a header value cannot contain CR or LF")
-                key = header_key(name)
-                new = [[name, key, value.strip(" \t"), None, None]]
-            else:
-                new = copied._new_lines(name, value)
-                if not new:
-                    continue
-                key = new[0][1]
-            if key == last or (key not in wanted and key not in added):
-                # what add() does, without a scan: a header not yet present, or
-                # one more of the header just added, goes at the end
+        for name, value, new, at_end in _placed(headers, contact, wanted, copied):
+            if at_end:
                 lines.extend(new)
-                added.add(key)
-                last = key
             else:
                 copied.add(name, value)
-                last = None
         if content_type is not None:
             copied.set("Content-Type", content_type)
         lines.append(["Content-Length", "content-length", str(len(body)), None, None])
         copied._index = None
         phrase = reason if reason is not None else _phrase(status)
         return Response(status, phrase, copied, body)
-
 
     def _reply_compact(self, status: int, reason: str | None, wanted: frozenset[str],
                        to_tag: str | None, contact: NameAddr | URI | str | None,
@@ -569,31 +548,8 @@ class Request(Message):
             src.append(origin)
             keys.append(key)
             vals.append(values)  # Via, CSeq ... shared: they are read, not changed
-        extra: list[tuple[str, str | Field]] = list(headers)
-        if contact is not None:
-            extra.insert(0, ("Contact", _contact(contact)))
         copied: Headers | None = None
-        added: set[str] = set()
-        last = None
-        for name, value in extra:
-            if isinstance(value, str):  # the usual case, without _new_lines' calls
-                if "\r" in value or "\n" in value:
-                    raise ValueError(f"{name}: a header value cannot contain CR or LF")
-                key = header_key(name)
-                new: list[HeaderLine] = [[name, key, value.strip(" \t"), None, None]]
-            else:
-                new = source._new_lines(name, value)
-                if not new:
-                    continue
-                key = new[0][1]
-            # what add() does, without a scan: a header not yet present, or
-            # one more of the header just added, goes at the end
-            at_end = key == last or (key not in wanted and key not in added)
-            if at_end:
-                added.add(key)
-                last = key
-            else:
-                last = None
+        for name, value, new, at_end in _placed(headers, contact, wanted, source):
             if copied is None:
                 if at_end:
                     for line in new:
@@ -622,6 +578,38 @@ class Request(Message):
 
 
 _SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _placed(headers: HeaderItems, contact: NameAddr | URI | str | None,
+            wanted: frozenset[str], maker: Headers
+            ) -> Iterator[tuple[str, str | Field, list[HeaderLine], bool]]:
+    """The lines ``reply()`` adds (``contact`` first, then ``headers``), each
+    as ``(name, value, lines, at_end)``: ``at_end`` when it goes at the end,
+    as add() would put it (a header not yet present, or one more of the
+    header just added), without a scan; else ``add(name, value)`` places it."""
+    extra: list[tuple[str, str | Field]] = list(headers)
+    if contact is not None:
+        extra.insert(0, ("Contact", _contact(contact)))
+    added: set[str] = set()
+    last = None
+    for name, value in extra:
+        if isinstance(value, str):  # the usual case, without _new_lines' calls
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"{name}: a header value cannot contain CR or LF")
+            key = header_key(name)
+            new: list[HeaderLine] = [[name, key, value.strip(" \t"), None, None]]
+        else:
+            new = maker._new_lines(name, value)
+            if not new:
+                continue
+            key = new[0][1]
+        at_end = key == last or (key not in wanted and key not in added)
+        if at_end:
+            added.add(key)
+            last = key
+        else:
+            last = None
+        yield name, value, new, at_end
 
 
 def _compact_over(source: Headers, src: list[int | str], keys: list[str],
