@@ -25,10 +25,10 @@ EXPECT = os.environ.get("SIPWIRE_EXPECT_COMPILED")
 HOT = ("sipwire.message.parser", "sipwire.message.headers", "sipwire.message.message",
        "sipwire.message.fields.via", "sipwire.message.fields.nameaddr", "sipwire.message.uri",
        "sipwire.transaction.layer", "sipwire.transport.layer", "sipwire.proxy.core",
-       "sipwire.registrar.core",
-       # the C twins, which have no .py of their name: a compiled build without
-       # them would run their pure-Python twins (scanner.py, the regexes)
-       "sipwire.message._cscanner", "sipwire.message.fields._cfields")
+       "sipwire.registrar.core")
+#: the C twins, which have no .py of their name: a compiled build without them
+#: would run their pure-Python twins (scanner.py, the regexes)
+TWINS = ("sipwire.message._cscanner", "sipwire.message.fields._cfields")
 
 
 def _is_extension(module_name: str) -> bool:
@@ -51,7 +51,7 @@ def test_every_listed_module_is_loaded_from_its_extension() -> None:
 def test_the_compiled_build_is_loaded() -> None:
     names = compiled_modules()
     assert names, "SIPWIRE_EXPECT_COMPILED=1 but sipwire is pure Python here"
-    for name in HOT:
+    for name in HOT + TWINS:
         assert name in names, name
         assert _is_extension(name), name
     # modules run with ``python -m`` stay Python
@@ -63,6 +63,9 @@ def test_the_pure_build_is_loaded() -> None:
     assert compiled_modules() == ()
     for name in HOT:
         assert not _is_extension(name), name
+    for name in TWINS:
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(name)
 
 
 def test_version_names_the_build() -> None:
