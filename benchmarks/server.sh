@@ -559,15 +559,15 @@ for kind in "${KINDS[@]}"; do
     esac
 done
 
-ratio() {  # LOAD TARGET-DENOMINATOR
+ratio() {  # LOAD TARGET (issue 13: REGISTER 0.7, calls 0.6 of Kamailio's rate)
     local s=${BEST["sipwire/$1"]:-} k=${BEST["kamailio/$1"]:-}
     local sc=${COST["sipwire/$1"]:--} kc=${COST["kamailio/$1"]:--}
     if [[ -z $s || -z $k || $k == 0 ]]; then
         echo "-"
         return
     fi
-    awk -v s="$s" -v k="$k" -v d="$2" -v sc="$sc" -v kc="$kc" 'BEGIN {
-        printf "rate %.2f (target >= 1/%d: %s)", s / k, d, (s * d >= k) ? "met" : "not met"
+    awk -v s="$s" -v k="$k" -v t="$2" -v sc="$sc" -v kc="$kc" 'BEGIN {
+        printf "rate %.2f (target >= %s: %s)", s / k, t, (s >= t * k) ? "met" : "not met"
         if (sc != "-" && kc != "-" && sc > 0) printf "; CPU per call %.2f", kc / sc }'
 }
 
@@ -589,7 +589,7 @@ for row in "${SUMMARY[@]}"; do
     IFS='|' read -r kind load best pct scpu cost ccpu first <<<"$row"
     r=""
     if [[ $kind == sipwire ]]; then
-        if [[ $load == REGISTER ]]; then r=$(ratio REGISTER 3); else r=$(ratio calls 4); fi
+        if [[ $load == REGISTER ]]; then r=$(ratio REGISTER 0.7); else r=$(ratio calls 0.6); fi
     fi
     [[ $pct != - ]] && pct="$pct %"
     [[ $scpu != - ]] && scpu="$scpu %"
