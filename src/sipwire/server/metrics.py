@@ -111,13 +111,7 @@ class MetricsTap(Tracer):
             counts = self.requests_received
             counts[method] = counts.get(method, 0) + 1
         else:
-            try:  # an unparsable CSeq counts as "other"
-                method = message.cseq.method
-            except ParseError:
-                method = "other"
-            if method not in KNOWN_METHODS:
-                method = "other"
-            key = (method, message.status)  # type: ignore[union-attr]
+            key = (_cseq_method(message), message.status)  # type: ignore[arg-type, union-attr]
             replies = self.responses_received
             replies[key] = replies.get(key, 0) + 1
         if self.inner is not None:
@@ -125,13 +119,7 @@ class MetricsTap(Tracer):
 
     def sent(self, message: Request | Response | bytes, flow: Flow) -> None:
         if type(message) is Response:
-            try:  # an unparsable CSeq counts as "other"
-                method = message.cseq.method
-            except ParseError:
-                method = "other"
-            if method not in KNOWN_METHODS:
-                method = "other"
-            key = (method, message.status)
+            key = (_cseq_method(message), message.status)
             replies = self.responses_sent
             replies[key] = replies.get(key, 0) + 1
         elif type(message) is Request:
@@ -166,6 +154,14 @@ def _response_key_of(data: bytes) -> tuple[str, int]:
             if name in KNOWN_METHODS:
                 method = name
     return method, status
+
+
+def _cseq_method(response: Response) -> str:
+    try:
+        method: str = response.cseq.method
+    except ParseError:
+        return "other"
+    return method if method in KNOWN_METHODS else "other"
 
 
 class TimedStore(LocationStore):
