@@ -566,10 +566,13 @@ def _start_line_outcome(text: str) -> object:
     return (type(msg), state, str(uri), uri._state(), uri.params, uri.headers)
 
 
-def _start_line_both_ways(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+def _start_line_both_ways(monkeypatch: pytest.MonkeyPatch, text: str,
+                          twin: str = "_scan_request_line") -> None:
+    """``text`` as a start line with the C twin ``twin`` of parser.py and
+    without it: the same message or the same error."""
     with_c = _start_line_outcome(text)
     with monkeypatch.context() as patched:
-        patched.setattr(parser, "_scan_request_line", None)
+        patched.setattr(parser, twin, None)
         without_c = _start_line_outcome(text)
     assert with_c == without_c, text
 
@@ -852,14 +855,6 @@ def _check_scan_status_line(text: str) -> bool:
     return True
 
 
-def _status_both_ways(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    with_c = _start_line_outcome(text)
-    with monkeypatch.context() as patched:
-        patched.setattr(parser, "_scan_status_line", None)
-        without_c = _start_line_outcome(text)
-    assert with_c == without_c, text
-
-
 @pytest.mark.parametrize("text", STATUS_LINE_ACCEPTED)
 def test_the_c_scanner_takes_the_usual_status_lines(text: str) -> None:
     assert _check_scan_status_line(text)
@@ -869,7 +864,7 @@ def test_the_c_scanner_takes_the_usual_status_lines(text: str) -> None:
 def test_status_lines_parse_the_same_with_and_without_the_c_scanner(
         text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _check_scan_status_line(text)
-    _status_both_ways(monkeypatch, text)
+    _start_line_both_ways(monkeypatch, text, "_scan_status_line")
 
 
 def test_the_status_line_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -909,4 +904,4 @@ def _status_line_texts(draw: st.DrawFn) -> str:
 def test_status_line_c_scanner_against_the_checks(text: str) -> None:
     _check_scan_status_line(text)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _status_both_ways(monkeypatch, text)
+        _start_line_both_ways(monkeypatch, text, "_scan_status_line")
