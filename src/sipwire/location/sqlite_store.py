@@ -1,29 +1,86 @@
 """A location store in one SQLite file: the embedded default.
 
-WAL journal, one connection used by one worker thread, so the event loop never
-blocks on the disk and updates are serialized in this process; ``BEGIN
-IMMEDIATE`` takes SQLite's write lock before reading, so processes sharing
-the file serialize their updates of an AOR too.  With ``synchronous=NORMAL``
-in WAL mode a committed update survives the process ending (a crash
-included); it can be lost only with the machine's power.
+WAL journal; one connection, used only by the store's own thread, so the
+event loop never blocks on the disk.  ``BEGIN IMMEDIATE`` takes SQLite's
+write lock before reading, so processes sharing the file (``sipwire serve
+--workers N``) serialize their read-modify-writes of an AOR: RFC 3261 §10.3,
+REGISTER requests "MUST also be processed atomically".  With
+``synchronous=NORMAL`` in WAL mode a committed update survives the process
+ending (a crash included); it can be lost only with the machine's power.
+
+**Group commit.**  Every call is queued to the store thread, which takes
+whatever is queued (at most ``max_batch`` calls) and applies the writes
+among it in *one* transaction: one ``BEGIN IMMEDIATE``, a ``SAVEPOINT`` per
+update, one ``COMMIT``.  Why: the write lock is what processes sharing the
+file contend for.  With a transaction per update, each REGISTER took the
+lock once, and while another process held it SQLite's busy handler slept
+(1, 2, 5, 10 ... ms); this process has one store thread, so every update
+queued behind waited out that sleep too, and two workers served fewer
+REGISTERs than one.  Now the updates that arrive during a wait are
+committed together by the next transaction: the lock is taken once per
+batch, and waiting makes the next batch bigger instead of the queue longer.
+
+The semantics are those of a transaction per update (§10.3):
+
+- each update reads its AOR's bindings, calls ``change`` and writes the
+  result under the write lock, and sees the updates before it in its batch
+  (one AOR twice in a batch is applied in order);
+- a ``change`` that raises is rolled back to its savepoint and fails alone,
+  leaving nothing of it written ("the binding updates MUST be committed
+  (that is, made visible to the proxy or redirect server) if and only if
+  all binding updates and additions succeed", §10.3 step 7); the others of
+  its batch commit;
+- ``update`` returns only once the transaction is committed, so a registrar
+  answers 200 with bindings that are stored (§10.3 step 8);
+- an ``sqlite3.Error`` that fails the transaction (the lock not obtained
+  within ``timeout``, a failed ``COMMIT``) fails each update of the batch
+  that would have succeeded with ``StoreError`` (503, §21.5.4).
+
+Reads (``lookup``, ``aors``, ``bindings``, ``count``, ``ping``) are queued
+too and run before the batch's writes, outside the write transaction: WAL
+readers never wait for the write lock.  The thread completes a batch's
+futures from one ``call_soon_threadsafe`` callback, so the event loop wakes
+once per batch (twice when it held both reads and writes), not per call.
+
+**Bounds.**  A batch holds at most ``max_batch`` calls (256), so that one
+transaction holds the lock only briefly.  The queue has no bound of its own:
+its callers bound it.  The server's overload control
+(``sipwire.server.overload``) answers 503 before a request reaches the
+store once ``max_pending`` requests wait for it (1000 by default) or the
+event loop lags, so the queue holds at most about that many calls.
+
+``close()`` finishes the calls queued before it, then closes the connection;
+calls after it raise ``StoreError``.  A caller cancelled while it waits
+gets ``CancelledError``, but its call may still be done, as a REGISTER
+may be stored whose 200 is lost on the way.  ``batches`` and ``commits``
+count what the thread did, for tests, benchmarks and metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import queue
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .binding import Binding, Source, sort_bindings
 from .store import Change, LocationStore, StoreError, check_change
 
-__all__ = ["SQLiteStore"]
+__all__ = ["DEFAULT_MAX_BATCH", "SQLiteStore"]
+
+log = logging.getLogger("sipwire.location")
 
 T = TypeVar("T")
+
+#: the most calls applied together (one transaction for their writes)
+DEFAULT_MAX_BATCH = 256
 
 SCHEMA_VERSION = 1
 
@@ -57,96 +114,137 @@ _SELECT = f"SELECT {_COLUMNS} FROM binding"
 _INSERT = f"INSERT OR REPLACE INTO binding ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 
 Row = tuple[Any, ...]
+#: a call run in the store thread, given the connection
+Work = Callable[[sqlite3.Connection], Any]
+
+
+class _Call:
+    """A call queued to the store thread, and where its outcome goes."""
+
+    __slots__ = ("future", "loop", "work", "writes")
+
+    def __init__(self, work: Work, writes: bool, future: asyncio.Future[Any],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.work = work
+        self.writes = writes
+        self.future = future
+        self.loop = loop
+
+
+class _Close:
+    """Queued last: the thread closes the connection and stops (``future``
+    None: the store was dropped unclosed)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, future: asyncio.Future[None] | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.future = future
+        self.loop = loop
+
+
+#: a call's outcome: (call, succeeded, result or exception)
+Outcome = tuple[_Call, bool, Any]
 
 
 class SQLiteStore(LocationStore):
     """Bindings in an SQLite database at ``path`` (``":memory:"`` for none).
 
     Every unexpired binding is there again when the file is opened anew.
+    ``timeout``: seconds to wait for another process's write lock before an
+    update fails with ``StoreError``.  ``max_batch``: the most calls applied
+    together (1: a transaction per update, as before group commit).
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 5.0,
+                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch is 1 or more")
         self.path = str(path)
-        # Opened here (a few milliseconds), used only in the worker thread after.
+        # Opened here (a few milliseconds), used only in the store thread after.
         try:
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                         check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
         try:
-            self._setup()
+            _setup(conn)
         except sqlite3.Error as exc:
-            self._conn.close()
+            conn.close()
             raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sipwire-sqlite")
+        self._queue: queue.SimpleQueue[_Call | _Close] = queue.SimpleQueue()
+        # makes "not closed, so queue" one step against close()'s "closed, queue _Close"
+        self._lock = threading.Lock()
         self._closed = False
+        self._thread = _StoreThread(conn, self._queue, self.path, max_batch)
+        self._thread.start()
+        # a store dropped without close() does not leave its thread behind
+        self._finalizer = weakref.finalize(self, self._queue.put, _Close())
 
-    def _setup(self) -> None:
-        conn = self._conn
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    @property
+    def max_batch(self) -> int:
+        """The most calls applied together."""
+        return self._thread.max_batch
 
-    async def _run(self, work: Callable[[], T]) -> T:
-        if self._closed:
-            raise StoreError("the location store is closed")
+    @property
+    def batches(self) -> int:
+        """How many batches of calls the store thread has taken from its queue."""
+        return self._thread.batches
+
+    @property
+    def commits(self) -> int:
+        """How many write transactions (``BEGIN IMMEDIATE`` ... ``COMMIT``) have
+        committed: fewer than the updates when they were grouped."""
+        return self._thread.commits
+
+    async def _call(self, work: Work, writes: bool) -> Any:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, work)
-        except sqlite3.Error as exc:
-            raise StoreError(f"location database {self.path!r}: {exc}") from exc
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise StoreError("the location store is closed")
+            self._queue.put(_Call(work, writes, future, loop))
+        return await future
 
     # -- the interface ----------------------------------------------------------------
 
     async def update(self, aor: str, change: Change, now: float) -> list[Binding]:
-        return await self._run(lambda: self._update(aor, change, now))
-
-    def _update(self, aor: str, change: Change, now: float) -> list[Binding]:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows = conn.execute(f"{_SELECT} WHERE aor = ?", (aor,)).fetchall()
-            current = {b.key: b for b in map(_binding, rows)}
-            live = sort_bindings([b for b in current.values() if not b.expired(now)])
-            new = check_change(aor, change(live), now)
-            keep = {b.key for b in new}
-            conn.executemany("DELETE FROM binding WHERE aor = ? AND key = ?",
-                             [(aor, key) for key in current if key not in keep])
-            conn.executemany(_INSERT, [_row(b) for b in new if current.get(b.key) != b])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return new
+        """Replace ``aor``'s bindings by ``change(current)`` under SQLite's write
+        lock, in the transaction of the batch the call lands in, and return them
+        once committed (RFC 3261 §10.3 steps 7 and 8).  If ``change`` raises, its
+        writes are rolled back and the exception propagates; the rest of the
+        batch commits."""
+        result: list[Binding] = await self._call(
+            lambda conn: _update(conn, aor, change, now), True)
+        return result
 
     async def lookup(self, aor: str, now: float) -> list[Binding]:
-        rows = await self._run(lambda: self._conn.execute(
-            f"{_SELECT} WHERE aor = ? AND expires_at > ?", (aor, now)).fetchall())
-        return sort_bindings([_binding(row) for row in rows])
+        result: list[Binding] = await self._call(lambda conn: sort_bindings([
+            _binding(row) for row in conn.execute(
+                f"{_SELECT} WHERE aor = ? AND expires_at > ?", (aor, now))]), False)
+        return result
 
     async def remove(self, aor: str) -> int:
-        return await self._run(lambda: self._conn.execute(
-            "DELETE FROM binding WHERE aor = ?", (aor,)).rowcount)
+        result: int = await self._call(lambda conn: conn.execute(
+            "DELETE FROM binding WHERE aor = ?", (aor,)).rowcount, True)
+        return result
 
     async def purge(self, now: float) -> int:
-        return await self._run(lambda: self._conn.execute(
-            "DELETE FROM binding WHERE expires_at <= ?", (now,)).rowcount)
+        result: int = await self._call(lambda conn: conn.execute(
+            "DELETE FROM binding WHERE expires_at <= ?", (now,)).rowcount, True)
+        return result
 
     async def aors(self, now: float) -> list[str]:
-        rows = await self._run(lambda: self._conn.execute(
-            "SELECT DISTINCT aor FROM binding WHERE expires_at > ? ORDER BY aor",
-            (now,)).fetchall())
-        return [str(row[0]) for row in rows]
+        result: list[str] = await self._call(lambda conn: [str(row[0]) for row in conn.execute(
+            "SELECT DISTINCT aor FROM binding WHERE expires_at > ? ORDER BY aor", (now,))],
+            False)
+        return result
 
     async def bindings(self, now: float, aor: str | None = None) -> list[Binding]:
         where, args = ("expires_at > ?", (now,)) if aor is None else \
             ("aor = ? AND expires_at > ?", (aor, now))
-        rows = await self._run(lambda: self._conn.execute(
-            f"{_SELECT} WHERE {where} ORDER BY aor", args).fetchall())
+        rows: list[Row] = await self._call(lambda conn: conn.execute(
+            f"{_SELECT} WHERE {where} ORDER BY aor", args).fetchall(), False)
         by_aor: dict[str, list[Binding]] = {}
         for row in rows:
             binding = _binding(row)
@@ -154,23 +252,213 @@ class SQLiteStore(LocationStore):
         return [b for name in sorted(by_aor) for b in sort_bindings(by_aor[name])]
 
     async def count(self, now: float) -> int:
-        row = await self._run(lambda: self._conn.execute(
-            "SELECT COUNT(*) FROM binding WHERE expires_at > ?", (now,)).fetchone())
+        row: Row = await self._call(lambda conn: conn.execute(
+            "SELECT COUNT(*) FROM binding WHERE expires_at > ?", (now,)).fetchone(), False)
         return int(row[0])
 
     async def ping(self) -> None:
-        await self._run(lambda: self._conn.execute("SELECT 1").fetchone())
+        await self._call(lambda conn: conn.execute("SELECT 1").fetchone(), False)
 
     async def close(self) -> None:
-        if self._closed:
-            return
+        """Finish the calls queued so far, close the connection, stop the thread."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._conn.close)
-        self._closed = True
-        self._executor.shutdown(wait=True)
+        done: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._finalizer.detach()
+            self._queue.put(_Close(done, loop))
+        await done
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
+
+
+class _StoreThread(threading.Thread):
+    """The one thread using the connection: takes the queued calls in batches
+    and commits each batch's writes together (the module's docstring says why).
+
+    It holds no reference to its store, so that a store dropped unclosed is
+    collected, and its finalizer stops the thread.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, calls: queue.SimpleQueue[_Call | _Close],
+                 path: str, max_batch: int) -> None:
+        super().__init__(name="sipwire-sqlite", daemon=True)
+        self.conn = conn
+        self.calls = calls
+        self.path = path
+        self.max_batch = max_batch
+        self.batches = 0
+        self.commits = 0
+
+    def run(self) -> None:
+        calls, max_batch = self.calls, self.max_batch
+        while True:
+            batch: list[_Call] = []
+            item = calls.get()
+            while isinstance(item, _Call):
+                batch.append(item)
+                if len(batch) == max_batch:
+                    break
+                try:
+                    item = calls.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self.batches += 1
+                self._serve(batch)
+            if isinstance(item, _Close):
+                self._close(item)
+                return
+
+    def _serve(self, batch: list[_Call]) -> None:
+        outcomes: list[Outcome] = []
+        try:
+            reads = [call for call in batch if not call.writes]
+            if reads:
+                outcomes = [self._read(call) for call in reads]
+                if len(reads) < len(batch):
+                    # the readers need not wait for the write lock
+                    _deliver(outcomes)
+                    outcomes = []
+            if len(reads) < len(batch):
+                outcomes += self._write([call for call in batch if call.writes])
+        except BaseException as exc:  # a bug here must not leave callers waiting
+            log.exception("the location store's thread failed")
+            answered = {id(call) for call, _, _ in outcomes}
+            outcomes += [(call, False, self._error(exc)) for call in batch
+                         if id(call) not in answered]
+        finally:
+            _deliver(outcomes)
+
+    def _read(self, call: _Call) -> Outcome:
+        try:
+            return call, True, call.work(self.conn)
+        except sqlite3.Error as exc:
+            return call, False, self._error(exc)
+        except Exception as exc:
+            return call, False, exc
+
+    def _write(self, writes: list[_Call]) -> list[Outcome]:
+        """One transaction, a savepoint per call: a call that raises is
+        rolled back alone; an error of the transaction fails every call that
+        had succeeded."""
+        conn = self.conn
+        outcomes: list[Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for call in writes:
+                conn.execute("SAVEPOINT call")
+                try:
+                    result = call.work(conn)
+                except Exception as exc:
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back
+                    conn.execute("ROLLBACK TO call")
+                    conn.execute("RELEASE call")
+                    failure = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
+                    outcomes.append((call, False, failure))
+                else:
+                    conn.execute("RELEASE call")
+                    outcomes.append((call, True, result))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rolling back the location store's transaction failed")
+            failure = self._error(exc)
+            failed = {id(call): outcome for call, ok, outcome in outcomes if not ok}
+            return [(call, False, failed.get(id(call), failure)) for call in writes]
+        self.commits += 1
+        return outcomes
+
+    def _error(self, exc: BaseException) -> StoreError:
+        error = StoreError(f"location database {self.path!r}: {exc}")
+        error.__cause__ = exc
+        return error
+
+    def _close(self, close: _Close) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            log.exception("closing the location database %r failed", self.path)
+        # close() queues nothing after _Close; this drains what might, to be safe
+        stray: list[Outcome] = []
+        while True:
+            try:
+                item = self.calls.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Call):
+                stray.append((item, False, StoreError("the location store is closed")))
+        _deliver(stray)
+        if close.future is not None and close.loop is not None:
+            _call_soon(close.loop, _finish, close.future)
+
+
+def _update(conn: sqlite3.Connection, aor: str, change: Change, now: float) -> list[Binding]:
+    """§10.3's read-modify-write of one AOR, inside the batch's transaction."""
+    rows = conn.execute(f"{_SELECT} WHERE aor = ?", (aor,)).fetchall()
+    current = {b.key: b for b in map(_binding, rows)}
+    live = sort_bindings([b for b in current.values() if not b.expired(now)])
+    new = check_change(aor, change(live), now)
+    keep = {b.key for b in new}
+    conn.executemany("DELETE FROM binding WHERE aor = ? AND key = ?",
+                     [(aor, key) for key in current if key not in keep])
+    conn.executemany(_INSERT, [_row(b) for b in new if current.get(b.key) != b])
+    return new
+
+
+def _deliver(outcomes: list[Outcome]) -> None:
+    """Hand the outcomes to their event loops: one wake-up per loop."""
+    if not outcomes:
+        return
+    loop = outcomes[0][0].loop
+    if all(call.loop is loop for call, _, _ in outcomes):
+        _call_soon(loop, _complete, outcomes)
+        return
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, some in by_loop.items():
+        _call_soon(loop, _complete, some)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[T], object],
+               arg: T) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        loop.call_soon_threadsafe(callback, arg)
+
+
+def _complete(outcomes: list[Outcome]) -> None:
+    """In the event loop: settle the futures of a batch."""
+    for call, ok, value in outcomes:
+        future = call.future
+        if future.done():  # its caller was cancelled; the call was done anyway
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _setup(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, SCHEMA_VERSION):
+        raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
+    conn.executescript(_SCHEMA)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _row(b: Binding) -> Row:
