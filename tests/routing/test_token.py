@@ -76,3 +76,22 @@ def test_flows_round_trip(transport: str, ip: object, port: int, call_id: str, t
     token = TOKEN.sign(call_id, tag, caller_flow=flow)
     verified = TOKEN.verify(token, call_id, "other-tag", tag)
     assert verified is not None and verified.next_flow == flow
+
+
+def test_a_token_of_format_1_still_verifies() -> None:
+    # format 1 (HMAC-SHA256 under the same key) was what earlier versions
+    # signed: a dialog set up before an upgrade keeps its in-dialog requests
+    import hashlib
+    import hmac
+
+    key = hashlib.sha256(b"sipwire record-route\x00" + b"k" * 32).digest()
+    body = bytes((0x10 | 0x02, 0)) + (5060).to_bytes(2, "big") + bytes((192, 0, 2, 31))
+    mac = hmac.digest(key, b"call-1\x00from-tag\x00" + body, "sha256")[:10]
+    token = base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
+    verified = TOKEN.verify(token, "call-1", "from-tag", "to-tag")
+    assert verified is not None and verified.from_caller
+    assert verified.next_flow == Source("UDP", "192.0.2.31", 5060)
+    assert TOKEN.verify(token, "call-1", "other", "to-tag") is None
+    # the same bytes under the current format's number are refused
+    forged = base64.urlsafe_b64encode(bytes((0x22,)) + body[1:] + mac).rstrip(b"=").decode()
+    assert TOKEN.verify(forged, "call-1", "from-tag", "to-tag") is None
