@@ -27,6 +27,14 @@ _BACKING_OFF = frozenset({Timer.A, Timer.E, Timer.G})
 #: the timers of a state that has none
 _NO_TIMERS: frozenset[Timer] = frozenset()
 EventKey = tuple[State, Event | Timer]
+
+# Members read on every message, bound once: the enum metaclass of Python
+# 3.11 has a __getattr__, which makes each ``State.TERMINATED`` a slow lookup.
+_INITIAL = State.INITIAL
+_TERMINATED = State.TERMINATED
+_START = Event.START
+_TRANSPORT_ERROR = Event.TRANSPORT_ERROR
+
 #: a step of an edge, called as ``step(transaction, event, message, now)``
 Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
 
@@ -82,7 +90,7 @@ class Transaction:
         self._method = request.method
         self.reliable = reliable
         self.config = config if config is not None else TimerConfig()
-        self.state = State.INITIAL
+        self.state = _INITIAL
         # the running timers and their deadlines: two slots, not a dict (a busy
         # element holds tens of thousands of transactions waiting on one timer)
         self._timer1: Timer | None = None
@@ -104,11 +112,11 @@ class Transaction:
 
     def start(self, now: float) -> list[Action]:
         """Enter the initial state: the entry arrow at the top of the figure."""
-        return self._handle(Event.START, self.request, now)
+        return self._handle(_START, self.request, now)
 
     def transport_error(self, now: float) -> list[Action]:
         """The transport failed to send a message of this transaction (§17.1.4, §17.2.4)."""
-        return self._handle(Event.TRANSPORT_ERROR, None, now)
+        return self._handle(_TRANSPORT_ERROR, None, now)
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must next be called, or None if no timer runs."""
@@ -148,7 +156,7 @@ class Transaction:
 
     @property
     def terminated(self) -> bool:
-        return self.state is State.TERMINATED
+        return self.state is _TERMINATED
 
     @property
     def request(self) -> Request:
@@ -225,7 +233,7 @@ class Transaction:
         actions: list[Action] = []
         for step in steps:
             actions += step(self, event, message, now)
-        if self.state is State.TERMINATED:
+        if self.state is _TERMINATED:
             self._timer1 = self._timer2 = None
             actions.append(Terminated(event.value, self))
         return actions

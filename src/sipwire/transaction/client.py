@@ -32,6 +32,17 @@ __all__ = [
 
 S, E, T = State, Event, Timer
 
+# Members read on every message, bound once: the enum metaclass of Python
+# 3.11 has a __getattr__, which makes each ``Timer.A`` a slow lookup.
+_RESPONSE = Event.RESPONSE
+_TIMER_A = Timer.A
+_TIMER_B = Timer.B
+_TIMER_D = Timer.D
+_TIMER_M = Timer.M
+_TIMER_E = Timer.E
+_TIMER_F = Timer.F
+_TIMER_K = Timer.K
+
 #: Figure 5 (RFC 6026 §8.4): INVITE client transaction
 FIGURE_5: tuple[Edge, ...] = (
     # "INVITE from TU / INVITE sent"; A only over unreliable transports (§17.1.1.2)
@@ -102,7 +113,7 @@ class ClientTransaction(Transaction):
 
     def receive(self, response: Response, now: float) -> list[Action]:
         """A response that matched this transaction (§17.1.3) arrived."""
-        return self._handle(Event.RESPONSE, response, now)
+        return self._handle(_RESPONSE, response, now)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -154,17 +165,17 @@ class InviteClientTransaction(ClientTransaction):
     def _start_timer_a(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
         if not self.reliable:  # "SHOULD NOT start timer A" over reliable transports
-            self._start_timer(Timer.A, now, self.config.t1)
+            self._start_timer(_TIMER_A, now, self.config.t1)
         return []
 
     def _double_timer_a(self, event: Event | Timer, message: Message | None,
                         now: float) -> list[Action]:
-        self._start_timer(Timer.A, now, 2 * self._interval)
+        self._start_timer(_TIMER_A, now, 2 * self._interval)
         return []
 
     def _start_timer_b(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.B, now, self.config.timer_b)
+        self._start_timer(_TIMER_B, now, self.config.timer_b)
         return []
 
     def _send_ack(self, event: Event | Timer, message: Message | None,
@@ -177,12 +188,12 @@ class InviteClientTransaction(ClientTransaction):
 
     def _start_timer_d(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.D, now, 0.0 if self.reliable else self.config.timer_d)
+        self._start_timer(_TIMER_D, now, 0.0 if self.reliable else self.config.timer_d)
         return []
 
     def _start_timer_m(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.M, now, self.config.timer_m)
+        self._start_timer(_TIMER_M, now, self.config.timer_m)
         return []
 
     def _transport_failure(self, event: Event | Timer, message: Message | None,
@@ -212,28 +223,28 @@ class NonInviteClientTransaction(ClientTransaction):
     def _start_timer_e(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
         if not self.reliable:
-            self._start_timer(Timer.E, now, self.config.t1)
+            self._start_timer(_TIMER_E, now, self.config.t1)
         return []
 
     def _back_off_timer_e(self, event: Event | Timer, message: Message | None,
                           now: float) -> list[Action]:
         interval = min(2 * self._interval, self.config.t2)
-        self._start_timer(Timer.E, now, interval)
+        self._start_timer(_TIMER_E, now, interval)
         return []
 
     def _reset_timer_e_to_t2(self, event: Event | Timer, message: Message | None,
                              now: float) -> list[Action]:
-        self._start_timer(Timer.E, now, self.config.t2)
+        self._start_timer(_TIMER_E, now, self.config.t2)
         return []
 
     def _start_timer_f(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.F, now, self.config.timer_f)
+        self._start_timer(_TIMER_F, now, self.config.timer_f)
         return []
 
     def _start_timer_k(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.K, now, 0.0 if self.reliable else self.config.t4)
+        self._start_timer(_TIMER_K, now, 0.0 if self.reliable else self.config.t4)
         return []
 
 

@@ -89,6 +89,11 @@ _J_BUCKET = 256
 
 K = TypeVar("K")
 
+# Members read on every message, bound once: the enum metaclass of Python
+# 3.11 has a __getattr__, which makes each ``State.TERMINATED`` a slow lookup.
+_TERMINATED = State.TERMINATED
+_COMPLETED = State.COMPLETED
+
 
 class TransactionLayer:
     """Owns client and server transactions; matches messages to them (§17.1.3, §17.2.3).
@@ -423,7 +428,7 @@ class TransactionLayer:
         tx._observer = self._on_change
 
     def _changed(self, tx: Transaction) -> None:
-        if tx.state is State.TERMINATED:
+        if tx.state is _TERMINATED:
             self._forget(tx)
             return
         deadline = tx.next_deadline()
@@ -431,7 +436,7 @@ class TransactionLayer:
             self._pushed.pop(tx, None)
         elif self._pushed.get(tx) != deadline:
             self._pushed[tx] = deadline
-            if tx.state is not State.COMPLETED or tx.reliable \
+            if tx.state is not _COMPLETED or tx.reliable \
                     or not isinstance(tx, NonInviteServerTransaction) or tx._key is None \
                     or not self._queue_j(tx, deadline):
                 heapq.heappush(self._heap, (deadline, next(self._counter), tx))

@@ -38,6 +38,20 @@ __all__ = [
 
 S, E, T = State, Event, Timer
 
+# Members read on every message, bound once: the enum metaclass of Python
+# 3.11 has a __getattr__, which makes each ``Timer.G`` a slow lookup.
+_ACK = Event.ACK
+_REQUEST = Event.REQUEST
+_TU_RESPONSE = Event.TU_RESPONSE
+_ACCEPTED = State.ACCEPTED
+_COMPLETED = State.COMPLETED
+_TIMER_TRYING = Timer.TRYING
+_TIMER_G = Timer.G
+_TIMER_H = Timer.H
+_TIMER_I = Timer.I
+_TIMER_L = Timer.L
+_TIMER_J = Timer.J
+
 #: Figure 7 (RFC 6026 §8.6): INVITE server transaction
 FIGURE_7: tuple[Edge, ...] = (
     # "INVITE / pass INV to TU, send 100 if TU won't in 200 ms"
@@ -173,12 +187,12 @@ class ServerTransaction(Transaction):
 
     def receive(self, request: Request, now: float) -> list[Action]:
         """A request that matched this transaction (§17.2.3): a retransmission or an ACK."""
-        event = Event.ACK if request.method == "ACK" else Event.REQUEST
+        event = _ACK if request.method == "ACK" else _REQUEST
         return self._handle(event, request, now)
 
     def send(self, response: Response, now: float) -> list[Action]:
         """The TU passes ``response`` to the transaction for transmission."""
-        return self._handle(Event.TU_RESPONSE, response, now)
+        return self._handle(_TU_RESPONSE, response, now)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -237,13 +251,13 @@ class InviteServerTransaction(ServerTransaction):
 
     def _send_response(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._stop_timer(Timer.TRYING)  # the TU has answered: no 100 from us
+        self._stop_timer(_TIMER_TRYING)  # the TU has answered: no 100 from us
         return super()._send_response(event, message, now)
 
     def _start_timer_trying(self, event: Event | Timer, message: Message | None,
                             now: float) -> list[Action]:
         if self.config.trying_delay is not None:
-            self._start_timer(Timer.TRYING, now, self.config.trying_delay)
+            self._start_timer(_TIMER_TRYING, now, self.config.trying_delay)
         return []
 
     def _send_trying(self, event: Event | Timer, message: Message | None,
@@ -255,32 +269,32 @@ class InviteServerTransaction(ServerTransaction):
     def _start_timer_g(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
         if not self.reliable:
-            self._start_timer(Timer.G, now, self.config.t1)
+            self._start_timer(_TIMER_G, now, self.config.t1)
         return []
 
     def _back_off_timer_g(self, event: Event | Timer, message: Message | None,
                           now: float) -> list[Action]:
-        self._start_timer(Timer.G, now, min(2 * self._interval, self.config.t2))
+        self._start_timer(_TIMER_G, now, min(2 * self._interval, self.config.t2))
         return []
 
     def _start_timer_h(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.H, now, self.config.timer_h)
+        self._start_timer(_TIMER_H, now, self.config.timer_h)
         return []
 
     def _timeout(self, event: Event | Timer, message: Message | None,
                  now: float) -> list[Action]:
-        return [Timeout(Timer.H, None, self)]
+        return [Timeout(_TIMER_H, None, self)]
 
     def _start_timer_i(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.I, now, 0.0 if self.reliable else self.config.t4)
+        self._start_timer(_TIMER_I, now, 0.0 if self.reliable else self.config.t4)
         return []
 
     def _start_timer_l(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
         # RFC 6026 §8.7: 64*T1 "for all transports"
-        self._start_timer(Timer.L, now, self.config.timer_l)
+        self._start_timer(_TIMER_L, now, self.config.timer_l)
         return []
 
     @property
@@ -289,7 +303,7 @@ class InviteServerTransaction(ServerTransaction):
         the transaction only absorbs retransmissions of the INVITE and passes
         on the TU's retransmissions of the 2xx.  A TU may then ``compact()``
         it, after each response went out."""
-        return self.state is State.ACCEPTED
+        return self.state is _ACCEPTED
 
 
 class NonInviteServerTransaction(ServerTransaction):
@@ -320,7 +334,7 @@ class NonInviteServerTransaction(ServerTransaction):
         Otherwise (an RFC 2543 request, matched by its fields, or an earlier
         state) it is ``ServerTransaction.compact``.
         """
-        if self._key is None or self.state is not State.COMPLETED:
+        if self._key is None or self.state is not _COMPLETED:
             super().compact()
             return
         response = self._last_response
@@ -332,11 +346,11 @@ class NonInviteServerTransaction(ServerTransaction):
 
     def _start_timer_j(self, event: Event | Timer, message: Message | None,
                        now: float) -> list[Action]:
-        self._start_timer(Timer.J, now, 0.0 if self.reliable else self.config.timer_j)
+        self._start_timer(_TIMER_J, now, 0.0 if self.reliable else self.config.timer_j)
         return []
 
     @property
     def settled(self) -> bool:
         """In Completed (§17.2.2): the final response is sent, and until Timer J
         the transaction answers retransmissions of the request with it."""
-        return self.state is State.COMPLETED
+        return self.state is _COMPLETED

@@ -67,10 +67,17 @@ _BLANK = frozenset((b"", b"\r", b"\n", b"\0", b" ", b"\t"))
 _MAX_ROUTES = 256
 
 
+# Members read on every message, bound once: the enum metaclass of Python
+# 3.11 has a __getattr__, which makes each ``Transport.UDP`` a slow lookup.
+_UDP = Transport.UDP
+_TCP = Transport.TCP
+_TLS = Transport.TLS
+
+
 def _dual_stack(point: ListeningPoint) -> bool:
     """A UDP socket bound to ``::`` also carries IPv4 (Linux's default,
     ``bindv6only=0``); asyncio's TCP servers set IPV6_V6ONLY and do not."""
-    return point.transport is Transport.UDP and point.wildcard and \
+    return point.transport is _UDP and point.wildcard and \
         point.family == socket.AF_INET6
 
 
@@ -159,7 +166,7 @@ class TransportLayer:
             if ssl_context is None:
                 raise ValueError(f"{point}: TransportConfig.tls_server_context is not set")
         port: int
-        if transport is Transport.UDP:
+        if transport is _UDP:
             listener = await open_udp(point, self._datagram_received,
                                       cfg.udp_send_buffer_limit, cfg.udp_receive_buffer,
                                       coalesce=cfg.udp_coalesce_sends,
@@ -168,7 +175,7 @@ class TransportLayer:
             listener.capture = cfg.capture
             self._udp.append(listener)
             port = listener.local.port
-        elif transport is Transport.TCP or transport is Transport.TLS:
+        elif transport is _TCP or transport is _TLS:
             server = await serve_stream(
                 transport, point.host, point.port, self, ssl_context=ssl_context,
                 limits=cfg.limits, idle_timeout=cfg.idle_timeout,
@@ -214,13 +221,13 @@ class TransportLayer:
         # an RFC 3263 target (sipwire.dns.DnsTarget) is an address found for a
         # domain: TLS authenticates the domain (RFC 5922 §4), WebSocket's Host names it
         server_name = getattr(target, "server_name", None) or target.host
-        if target.transport is not Transport.UDP:
+        if target.transport is not _UDP:
             return await self._send_reliable(request, target.transport, remote, server_name)
         listener = self._udp_listener(remote)
         data = self._stamp_udp(request, listener, remote)
         if self._too_large_for_udp(data):
             try:
-                return await self._send_reliable(request, Transport.TCP, remote, server_name)
+                return await self._send_reliable(request, _TCP, remote, server_name)
             except TransportError as exc:
                 if not isinstance(exc.__cause__, ConnectionRefusedError):
                     raise
@@ -228,7 +235,7 @@ class TransportLayer:
                             remote, len(data))
                 data = self._stamp_udp(request, listener, remote)
         listener.sendto(data, remote)
-        return Flow(Transport.UDP, remote, listener.local)
+        return Flow(_UDP, remote, listener.local)
 
     def send_request_nowait(self, request: Request, target: Target,
                             on_error: SendErrorHandler | None = None) -> Flow | None:
@@ -244,7 +251,7 @@ class TransportLayer:
         """
         if self._closed:  # _check_open(), its frame only when it raises
             self._check_open()
-        if target.transport is not Transport.UDP or not is_ip(target.host):
+        if target.transport is not _UDP or not is_ip(target.host):
             return None
         via = request.headers.first("Via")  # the top one only: the others are not ours
         if via is None:
@@ -256,7 +263,7 @@ class TransportLayer:
         if self._too_large_for_udp(data):
             return None
         listener.send_soon(data, remote, on_error)
-        return Flow(Transport.UDP, remote, listener.local)
+        return Flow(_UDP, remote, listener.local)
 
     async def choose_transport(self, request: Request, target: Target) -> Transport:
         """The transport ``send_request(request, target)`` will use (§18.1.1).
@@ -268,13 +275,13 @@ class TransportLayer:
         ``send_request`` would (which does it again, to the same result).
         """
         self._check_open()
-        if target.transport is not Transport.UDP:
+        if target.transport is not _UDP:
             return target.transport
         if not request.via:
             raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
         remote = await self._resolve(target.host, target.effective_port)
         data = self._stamp_udp(request, self._udp_listener(remote), remote)
-        return Transport.TCP if self._too_large_for_udp(data) else Transport.UDP
+        return _TCP if self._too_large_for_udp(data) else _UDP
 
     async def send_response(self, response: Response, flow: Flow | None = None) -> Flow:
         """Send a response where §18.2.2 and RFC 3581 §4 say; return the flow used.
@@ -310,10 +317,10 @@ class TransportLayer:
             await conn.send(data)
             return conn.flow
         remote = await self._resolve(target.host, target.effective_port)
-        local = flow.local if flow is not None and flow.transport is Transport.UDP else None
+        local = flow.local if flow is not None and flow.transport is _UDP else None
         listener = self._udp_listener(remote, local)
         listener.sendto(data, remote)
-        return Flow(Transport.UDP, remote, listener.local)
+        return Flow(_UDP, remote, listener.local)
 
     def send_response_nowait(self, response: Response, flow: Flow | None = None,
                              on_error: SendErrorHandler | None = None) -> Flow | None:
@@ -326,7 +333,7 @@ class TransportLayer:
         """
         if self._closed:  # _check_open(), its frame only when it raises
             self._check_open()
-        if flow is not None and flow.transport is not Transport.UDP:
+        if flow is not None and flow.transport is not _UDP:
             return None
         via = response.headers.first("Via")
         if via is None:
@@ -342,13 +349,13 @@ class TransportLayer:
             listener = self._udp_listener(flow.remote, flow.local)
             listener.send_soon(bytes(response), flow.remote, on_error)
             return flow if listener.local is flow.local else Flow(
-                Transport.UDP, flow.remote, listener.local)
+                _UDP, flow.remote, listener.local)
         if not is_ip(host):
             return None
         remote = Address(normalize_ip(host), port)
         listener = self._udp_listener(remote, flow.local if flow is not None else None)
         listener.send_soon(bytes(response), remote, on_error)
-        return Flow(Transport.UDP, remote, listener.local)
+        return Flow(_UDP, remote, listener.local)
 
     def send_on_nowait(self, flow: Flow, message: Message | bytes,
                        on_error: SendErrorHandler | None = None) -> bool:
@@ -358,7 +365,7 @@ class TransportLayer:
         Retransmissions take this path, with no task per datagram."""
         if self._closed:  # _check_open(), its frame only when it raises
             self._check_open()
-        if flow.transport is not Transport.UDP:
+        if flow.transport is not _UDP:
             return False
         data = message if isinstance(message, bytes) else bytes(message)
         self._udp_listener(flow.remote, flow.local).send_soon(data, flow.remote, on_error)
@@ -373,7 +380,7 @@ class TransportLayer:
         """
         self._check_open()
         data = message if isinstance(message, bytes) else bytes(message)
-        if flow.transport is Transport.UDP:
+        if flow.transport is _UDP:
             listener = self._udp_listener(flow.remote, flow.local)
             listener.sendto(data, flow.remote)
             return flow
@@ -686,8 +693,8 @@ class TransportLayer:
         local = listener.local
         if listener.point.wildcard:
             local = Address(self._route_source(remote), local.port)
-        host, port = self._sent_by_for(Transport.UDP, local)
-        stamp_via(request.top_via if via is None else via, Transport.UDP, host, port,
+        host, port = self._sent_by_for(_UDP, local)
+        stamp_via(request.top_via if via is None else via, _UDP, host, port,
                   rport=self.config.rport)
         return bytes(request)
 
@@ -797,7 +804,7 @@ class TransportLayer:
         ssl_context = await self._client_context() if transport.secure else None
         try:
             async with asyncio.timeout(cfg.connect_timeout):
-                if transport is Transport.TCP or transport is Transport.TLS:
+                if transport is _TCP or transport is _TLS:
                     return await open_stream(
                         transport, remote, self, ssl_context=ssl_context,
                         server_hostname=server_name if ssl_context is not None else None,
