@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from ..message.message import Request
 
-__all__ = ["DEFAULT_MAX_BREADTH", "incoming_breadth", "split_breadth"]
+__all__ = ["DEFAULT_MAX_BREADTH", "breadth_of", "incoming_breadth", "split_breadth"]
 
 #: §5.3.3: the value added to a request without one, and the maximum accepted
 DEFAULT_MAX_BREADTH = 60
@@ -42,7 +42,11 @@ DEFAULT_MAX_BREADTH = 60
 def incoming_breadth(request: Request, maximum: int) -> int:
     """The Incoming Max-Breadth of ``request`` (§5.3.2): its ``Max-Breadth``,
     no more than ``maximum``; ``maximum`` when it has none that is valid."""
-    values = request.headers.texts("Max-Breadth")
+    return breadth_of(request.headers.texts("Max-Breadth"), maximum)
+
+
+def breadth_of(values: list[str], maximum: int) -> int:
+    """``incoming_breadth`` of a request whose Max-Breadth texts are ``values``."""
     if not values:
         return maximum
     smallest = maximum

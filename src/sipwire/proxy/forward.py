@@ -16,7 +16,7 @@ from ..message.fields.nameaddr import RouteAddr
 from ..message.fields.via import Via
 from ..message.message import Request
 from ..message.uri import URI
-from .breadth import incoming_breadth
+from .breadth import breadth_of
 from .config import ProxyAddress, ProxyConfig
 from .routing import NextHop, _request_uri, flow_hop, next_hop_for_uri, strict_route
 from .targets import Target
@@ -88,11 +88,13 @@ def forward(request: Request, target: Target | URI | str, config: ProxyConfig,
     """
     if not isinstance(target, Target):
         target = Target(URI.parse(target) if isinstance(target, str) else target)
+    # read once: the copy has the same lines
+    breadths = request.headers.texts("Max-Breadth")
     out: Request = request.copy() if copy else request
     out.uri = _request_uri(target.uri)
     _decrement_max_forwards(out)
     _set_max_breadth(out, target.breadth if target.breadth is not None
-                     else incoming_breadth(request, config.max_breadth))
+                     else breadth_of(breadths, config.max_breadth), breadths)
     if target.path:
         path = [RouteAddr.parse(value) for value in target.path]
         out.headers.add("Route", path, top=True, before="Content-Length")
@@ -118,10 +120,10 @@ def _decrement_max_forwards(request: Request) -> None:
     request.headers.set("Max-Forwards", str(value - 1))
 
 
-def _set_max_breadth(request: Request, value: int) -> None:
-    """One Max-Breadth of ``value``; a line that already says so is left as it was."""
+def _set_max_breadth(request: Request, value: int, present: list[str]) -> None:
+    """One Max-Breadth of ``value``; a line that already says so is left as it
+    was.  ``present``: the request's Max-Breadth texts."""
     text = str(value)
-    present = request.headers.texts("Max-Breadth")
     if present == [text]:
         return
     if present:

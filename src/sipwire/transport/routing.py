@@ -91,6 +91,9 @@ def udp_response_address(via: Via) -> tuple[str, int] | None:
 
 def sent_by_key(via: Via) -> tuple[str, int]:
     """sent-by as compared by §18.1.2: normalized host, port with its default."""
+    port = via.port
+    if port is not None:  # the usual case: no default to look up
+        return normalize_ip(via.host), port
     try:
         transport = Transport.parse(via.transport)
     except TransportError:
