@@ -17,6 +17,7 @@ from sipwire.proxy import (
     routed_to_me,
     strict_route,
 )
+from sipwire.proxy.routing import is_strict
 
 from .builders import config, request
 
@@ -104,6 +105,16 @@ def test_strict_route_with_one_route_empties_route() -> None:
     out = preprocess_route(bye, p2())
     assert str(out.uri) == "sip:caller@u1.example.com"
     assert "Route" not in out.headers
+
+
+def test_strict_router_is_told_the_same_with_the_routes_given() -> None:
+    # a caller holding request.route passes it: the Route header is not read again
+    bye = request("BYE", "sip:p2.example.com;lr", headers=["Route: <sip:caller@u1.example.com>"])
+    assert is_strict(bye, p2()) and is_strict(bye, p2(), bye.route)
+    loose = request("BYE", "sip:bob@u2.example.com", headers=["Route: <sip:p9.example.net;lr>"])
+    assert not is_strict(loose, p2()) and not is_strict(loose, p2(), loose.route)
+    alone = request("OPTIONS", "sip:p2.example.com")
+    assert not is_strict(alone, p2()) and not is_strict(alone, p2(), alone.route)
 
 
 def test_request_uri_of_ours_without_route_is_left_for_us() -> None:

@@ -153,7 +153,7 @@ class ProxyCore:
         ack = request.method == "ACK"
         # what §16.4 and the token check both need, found once
         routes = request.route
-        strict = is_strict(request, config) if routes else False
+        strict = is_strict(request, config, routes) if routes else False
         own = leading_own(config, routes) if routes else 0
         # only a request within a dialog (a To tag), or an ACK, can be routed
         verified = self._verified(request, route_tokens(request, strict, routes, own)) \

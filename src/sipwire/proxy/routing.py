@@ -104,17 +104,21 @@ def leading_own(config: ProxyConfig, routes: list[NameAddr]) -> int:
     return n
 
 
-def is_strict(request: Request, config: ProxyConfig) -> bool:
+def is_strict(request: Request, config: ProxyConfig,
+              routes: list[NameAddr] | None = None) -> bool:
     """§16.4 step 1: a Request-URI that is a value this proxy put in
     Record-Route (ours, no user part or ``lr``) while Route values remain:
-    the previous hop is a strict router."""
-    return _strict(request, config)
+    the previous hop is a strict router.  ``routes``: ``request.route``, when
+    the caller has it (the Route header is then not read again)."""
+    return _strict(request, config, routes)
 
 
-def _strict(request: Request, config: ProxyConfig) -> bool:
+def _strict(request: Request, config: ProxyConfig,
+            routes: list[NameAddr] | None = None) -> bool:
+    if not (request.headers.get("Route") if routes is None else routes):
+        return False
     uri = request.uri
-    return (bool(request.headers.get("Route")) and (uri.user is None or uri.lr)
-            and config.is_own_uri(uri))
+    return (uri.user is None or uri.lr) and config.is_own_uri(uri)
 
 
 def _pop_own_routes(request: Request, config: ProxyConfig, routes: list[NameAddr]) -> None:
