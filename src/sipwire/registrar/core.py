@@ -448,8 +448,9 @@ class RegistrarCore:
 
     def _registration(self, request: Request, now: float, source: Source | None,
                       aor: str) -> Registration:
-        ua_supports = _tags(request, "Supported", "Require")
-        path_values = self._path(request, ua_supports)
+        # the UA's option tags (Supported, Require) are read only where a Path
+        # or an outbound flow makes them matter
+        path_values = self._path(request)
         path = tuple([str(p) for p in path_values]) if path_values else ()
         call_id = request.call_id
         cseq = request.cseq.seq
@@ -475,7 +476,7 @@ class RegistrarCore:
             return self._star(request, values, base) if values else base
         header_expires = request.expires
         parsed = [self._contact(c, header_expires) for c in values]
-        outbound = self._outbound(request, ua_supports, path_values, parsed)
+        outbound = self._outbound(request, path_values, parsed)
         self._check_brief([p[2] for p in parsed])
         # Step 7: "The registrar MAY choose an expiration less than the requested".
         updates = [
@@ -488,15 +489,15 @@ class RegistrarCore:
         return Registration(
             aor=aor, call_id=call_id, cseq=cseq, contacts=tuple(updates), path=path,
             source=source, user_agent=user_agent, now=now,
-            outbound=bool(outbound) and "outbound" in ua_supports,
+            outbound=bool(outbound) and "outbound" in _ua_supports(request),
             max_contacts=self.max_contacts, reply_budget=budget,
         )
 
-    def _path(self, request: Request, ua_supports: set[str]) -> list[RouteAddr]:
+    def _path(self, request: Request) -> list[RouteAddr]:
         if not self.path:
             return []
         values: list[RouteAddr] = request.header("Path")  # type: ignore[assignment]
-        if values and self.path_requires_supported and "path" not in ua_supports:
+        if values and self.path_requires_supported and "path" not in _ua_supports(request):
             # RFC 3327 §5.3: "The recommended policy is for the registrar to
             # reject the request with a 420 (Bad Extension) ... indicating the
             # Path extension": a proxy added Path behind the UA's back.
@@ -551,7 +552,6 @@ class RegistrarCore:
     def _outbound(
         self,
         request: Request,
-        ua_supports: set[str],
         path: list[RouteAddr],
         parsed: list[tuple[URI, str, int, float, str | None, int | None]],
     ) -> bool | None:
@@ -568,7 +568,7 @@ class RegistrarCore:
             return None
         first_hop = len(request.via) == 1
         if not first_hop and not (path and path[0].uri.has_param("ob")):
-            if "outbound" in ua_supports:
+            if "outbound" in _ua_supports(request):
                 raise Rejection(439, "the edge proxy did not add a Path with ;ob")
             return None
         live = [p for p in parsed if p[2] != 0]
@@ -660,10 +660,11 @@ def date_text(now: float) -> str:
     return text
 
 
-def _tags(request: Request, *names: str) -> set[str]:
-    """The option tags of Supported and/or Require, lower-cased."""
+def _ua_supports(request: Request) -> set[str]:
+    """The option tags the UA supports, lower-cased: its Supported and
+    Require (§20.37, §20.32)."""
     headers = request.headers
-    return {tag.lower() for name in names for tag in headers.getall(name)}
+    return {tag.lower() for name in ("Supported", "Require") for tag in headers.getall(name)}
 
 
 def _has_star(values: list[Contact]) -> bool:
