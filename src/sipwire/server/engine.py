@@ -103,6 +103,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Incoming", "Proxied"]
 
+# enum members read per message, as module constants: in Python 3.11 the enum
+# metaclass's __getattr__ makes every ``State.X`` lookup cost a call
+_UDP = Transport.UDP
+_ACCEPTED = State.ACCEPTED
+_COMPLETED = State.COMPLETED
+_PROCEEDING = State.PROCEEDING
+
 
 class Incoming:
     """A request a server transaction holds: where it came from, when, and what
@@ -285,7 +292,7 @@ class Engine:
         if type(message) is Request:
             # Flow.reliable, without its two properties
             actions = self.transactions.receive(message, now,
-                                                reliable=flow.transport is not Transport.UDP)
+                                                reliable=flow.transport is not _UDP)
         else:
             actions = self.transactions.receive(message, now)
         self._handling = True  # respond() leaves the timer to us
@@ -677,12 +684,13 @@ class Engine:
         # place (§16.7 step 3) and it goes upstream as it is, without a copy
         self._context_actions(
             proxied, proxied.context.on_response(tx, response, now, owned=not synthetic), now)
-        if tx.state is State.ACCEPTED or tx.state is State.COMPLETED:
+        state = tx.state
+        if state is _ACCEPTED or state is _COMPLETED:
             # a final response: the transaction only absorbs retransmissions of
             # it (Timers D and K, §17.1.1.2, §17.1.2.2) or passes on those of a
             # 2xx (Timer M, RFC 6026 §8.4); its request is kept as bytes
             tx.compact()
-        elif tx.state is State.PROCEEDING and proxied.context.invite:
+        elif state is _PROCEEDING and proxied.context.invite:
             # ringing: no Timer A in Proceeding (§17.1.1.2); only a final
             # response, a CANCEL or Timer C reads the forwarded INVITE again
             tx.compact()
