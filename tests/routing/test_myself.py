@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sipwire import URI
 from sipwire.routing import Myself, normalize_host
@@ -72,3 +76,29 @@ def test_three_colon_ipv6_is_the_address_it_means() -> None:
     me = Myself.of([("UDP", "2001:db8::192.0.2.1", 5060)])
     assert normalize_host("[2001:db8:::192.0.2.1]") == "2001:db8::c000:201"
     assert me.is_my_uri(URI.parse("sip:[2001:db8:::192.0.2.1]"))
+
+
+def _normalize_by_ip_address(host: str) -> str:
+    """What normalize_host gives by asking ``ipaddress`` first, for any host."""
+    bare = host.strip("[]")
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        return host.lower().rstrip(".")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+@given(st.one_of(
+    st.text(alphabet="0123456789abcdefABCDEF.:[]-xyz", max_size=24),
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+    st.from_regex(r"[a-zA-Z0-9-]{1,10}(\.[a-zA-Z0-9-]{1,10}){0,3}\.?", fullmatch=True),
+))
+def test_a_domain_name_skips_the_ip_parser_with_the_same_result(host: str) -> None:
+    # a host without a colon that does not end in a digit is never an IP
+    # address: normalize_host answers it without ipaddress, identically
+    if ":::" in host:
+        return  # the RFC 5954 tolerance, tested above
+    assert normalize_host(host) == _normalize_by_ip_address(host)

@@ -53,6 +53,10 @@ def default_port(transport: str) -> int:
 def normalize_host(host: str) -> str:
     """A host as compared: lower-cased without a trailing dot, IPv6 without
     brackets and in canonical form, IPv4-mapped IPv6 shown as IPv4."""
+    if ":" not in host and not host[-1:].isdigit():
+        # a domain name: an IPv4 address ends with a digit, an IPv6 one has
+        # colons, so ip_address() could only raise (which costs a lot)
+        return host.lower().rstrip(".")
     bare = host.strip("[]")
     if ":::" in bare and three_colon_ipv6(bare):  # tolerated by parse(), RFC 5954 §4.1
         bare = bare.replace(":::", "::", 1)
