@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from sipwire import Response
+from sipwire import URI, Response
 from sipwire.location import Source
-from sipwire.proxy import Target, TargetSet, determine_targets, lookup_aor
+from sipwire.proxy import Target, TargetSet, determine_targets, lookup_aor, needs_flow
+from sipwire.proxy.targets import behind_nat
 
 from .builders import T0, binding, config, request
 
@@ -197,6 +198,16 @@ def test_nat_routes_to_the_source_only_the_contacts_behind_a_nat(
     assert str(result.first.uri) == contact  # the Request-URI is the contact either way
     without = determine_targets(request(), config(), [bob], now=T0)
     assert isinstance(without, TargetSet) and without.first.flow is None
+
+
+def test_behind_nat_reads_the_uri_the_caller_parsed() -> None:
+    # determine_targets parses a binding's contact once and hands it on
+    source = Source("UDP", "203.0.113.5", 5060)
+    bob = binding("sip:bob@203.0.113.5:5060", source=source)
+    assert not behind_nat(bob, source)
+    assert behind_nat(bob, source, uri=URI.parse("sip:bob@192.168.1.20"))
+    assert needs_flow(bob, config(nat=True), uri=URI.parse("sip:bob@192.168.1.20"))
+    assert not needs_flow(bob, config(nat=True))
 
 
 def test_nat_leaves_a_contact_reached_through_a_path_to_its_edge_proxy() -> None:

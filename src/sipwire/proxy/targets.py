@@ -132,22 +132,23 @@ def lookup_aor(request: Request, config: ProxyConfig) -> str | None:
     return None
 
 
-def needs_flow(binding: Binding, config: ProxyConfig) -> bool:
+def needs_flow(binding: Binding, config: ProxyConfig, *, uri: URI | None = None) -> bool:
     """Whether requests for ``binding`` must go over the flow it registered on:
     an RFC 5626 flow (reg-id), a WebSocket client, any contact with
     ``config.route_to_source``, or with ``config.nat`` a contact behind a NAT
     (``behind_nat``).  Not when a path leads to it: the first proxy of the
-    path owns the flow then."""
+    path owns the flow then.  ``uri`` is ``binding.uri`` when the caller has
+    parsed it."""
     source = binding.source
     if source is None or binding.path:
         return False
     if (binding.reg_id is not None or source.transport.upper() in _CONNECTION_ONLY
             or config.route_to_source):
         return True
-    return config.nat and behind_nat(binding, source)
+    return config.nat and behind_nat(binding, source, uri=uri)
 
 
-def behind_nat(binding: Binding, source: Source) -> bool:
+def behind_nat(binding: Binding, source: Source, *, uri: URI | None = None) -> bool:
     """Whether the contact of ``binding`` is not where its REGISTER came from,
     which is what a NAT between the UA and us looks like.
 
@@ -156,12 +157,14 @@ def behind_nat(binding: Binding, source: Source) -> bool:
     a name that never resolves (``.invalid``, RFC 6761 §6.4), or over UDP
     another port than the source port (the NAT's mapping, RFC 3581).  Over
     TCP and TLS the source port is the UA's ephemeral port and tells nothing.
-    A contact naming a host by another name is left to DNS.
+    A contact naming a host by another name is left to DNS.  ``uri`` is
+    ``binding.uri`` when the caller has parsed it.
     """
-    try:
-        uri = binding.uri
-    except ParseError:
-        return False
+    if uri is None:
+        try:
+            uri = binding.uri
+        except ParseError:
+            return False
     host = normalize_host(uri.host)
     if host.endswith(".invalid"):
         return True
@@ -282,7 +285,7 @@ def _target(binding: Binding, config: ProxyConfig,
         uri = binding.uri
     except ParseError:
         return None
-    flow = binding.source if needs_flow(binding, config) else None
+    flow = binding.source if needs_flow(binding, config, uri=uri) else None
     if flow is not None and flow_alive is not None and not flow_alive(flow):
         return None
     if not uri.is_sip and not binding.path:
