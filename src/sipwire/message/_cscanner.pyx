@@ -51,16 +51,17 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
     line_start = start
     colon = -1
     # one pass to the CRLFCRLF that ends the header section; p[size] is the
-    # NUL every bytes object ends with, so p[i + 1] is always readable
+    # NUL every bytes object ends with, so p[i + 1] is always readable and the
+    # run of ordinary bytes below stops there at the latest
     while True:
-        if i >= size or i - start > max_line_length:
-            # no end (the pure scanner says which error), or a section
-            # longer than a line may be (it checks each line's length)
-            return scan_python(data, max_headers, max_line_length)
+        while not _SPECIAL[p[i]]:
+            i += 1
         c = p[i]
         if c == 13:
-            if p[i + 1] != 10:
-                return scan_python(data, max_headers, max_line_length)  # bare CR
+            if p[i + 1] != 10 or i - start > max_line_length:
+                # a bare CR, or a section longer than a line may be (the
+                # pure scanner checks each line's length)
+                return scan_python(data, max_headers, max_line_length)
             # the end of a line
             if start_line is None:
                 start_line = PyUnicode_DecodeASCII(<const char*> p + line_start,
@@ -94,13 +95,15 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
             if c == 32 or c == 9 or c == 13:  # folded, or empty: the slow path
                 return scan_python(data, max_headers, max_line_length)
             continue
-        if c >= 128 or c == 10:  # not ASCII, or a bare LF
-            return scan_python(data, max_headers, max_line_length)
         if c == 58:
             if colon < 0:
                 colon = i
         elif c == 0:
+            if i >= size:  # no end: the pure scanner says which error
+                return scan_python(data, max_headers, max_line_length)
             nul = True
+        else:  # not ASCII, or a bare LF
+            return scan_python(data, max_headers, max_line_length)
         i += 1
     offsets.data.as_uints[nheaders] = <unsigned int> (end + 2)
     array.resize(offsets, nheaders + 1)
@@ -108,6 +111,12 @@ def scan(bytes data, Py_ssize_t max_headers, Py_ssize_t max_line_length):
 
 
 cdef array.array _OFFSETS = _array.array("I")
+
+# the bytes the loop of scan() stops at: NUL, LF, CR, ':' and every byte over 0x7F
+cdef unsigned char _SPECIAL[256]
+memset(_SPECIAL, 0, sizeof(_SPECIAL))
+memset(&_SPECIAL[128], 1, 128)
+_SPECIAL[0] = _SPECIAL[10] = _SPECIAL[13] = _SPECIAL[58] = 1
 cdef dict _KEYS = KEYS
 
 
