@@ -9,7 +9,23 @@ cdef class Headers:
     @cython.locals(data=bytes, start=Py_ssize_t, end=Py_ssize_t)
     cpdef str _line(self, Py_ssize_t i)
 
+    # called from message.py's accessors and from each other: C calls, not
+    # Python method calls
+    @cython.locals(vals=list)
+    cpdef list _typed_at(self, Py_ssize_t i, str key)
+    @cython.locals(found=list)
+    cpdef list _typed(self, str key)
+
 
 # the positions of a compact form's keys, remade on each edit
 @cython.locals(positions=dict, i=Py_ssize_t)
 cpdef dict positions_of(list keys)
+
+
+# a header line's typed values (every typed read but the parser's own)
+cpdef list _parse_value(cls, str key, name, str value)
+
+
+# Headers._parsed (a classmethod in the .py): self typed, its fields set in the struct
+@cython.locals(self=Headers)
+cpdef Headers compact_headers(cls, data, offsets, keys, positions)

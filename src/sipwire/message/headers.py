@@ -110,6 +110,25 @@ def split_list(value: str) -> list[str]:
     return parts
 
 
+def compact_headers(cls: type[Headers], data: bytes | list[str], offsets: Sequence[int] | None,
+                    keys: list[str], positions: dict[str, int | list[int]]) -> Headers:
+    """``Headers._parsed``: the compact form of a parsed header section, the
+    message's bytes, the offsets of its lines, their lookup keys and the
+    positions of each key (the scanner's output).  A function, so that the
+    compiled build knows ``self`` is a Headers (headers.pxd) and the parser
+    calls it with no class attribute lookup."""
+    self = Headers.__new__(cls)
+    self._lines = None
+    self._index = None
+    self._data = data
+    self._offs = offsets
+    self._keys = keys
+    self._pos = positions
+    self._vals = [None] * len(keys)
+    self._src = None
+    return self
+
+
 class Headers:
     """Ordered header lines of a message.
 
@@ -168,22 +187,7 @@ class Headers:
         self._data = self._offs = self._keys = self._vals = self._pos = self._src = None
         return self
 
-    @classmethod
-    def _parsed(cls, data: bytes | list[str], offsets: Sequence[int] | None, keys: list[str],
-                positions: dict[str, int | list[int]]) -> Headers:
-        """The compact form of a parsed header section: the message's bytes,
-        the offsets of its lines, their lookup keys and the positions of each
-        key (the scanner's output)."""
-        self = cls.__new__(cls)
-        self._lines = None
-        self._index = None
-        self._data = data
-        self._offs = offsets
-        self._keys = keys
-        self._pos = positions
-        self._vals = [None] * len(keys)
-        self._src = None
-        return self
+    _parsed = classmethod(compact_headers)
 
     def _all(self) -> list[HeaderLine]:
         """The lines as ``[name, key, value, raw, typed]`` lists, made from the

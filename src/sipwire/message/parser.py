@@ -43,6 +43,7 @@ from .headers import (
     _split_raw,
     _where,
     canonical_name,
+    compact_headers,
     split_list,
 )
 from .message import Message, Request, Response
@@ -110,8 +111,8 @@ def parse(
         raise ParseError("NUL byte in the start line", rfc="RFC 3261 §25.1",
                          offset=start + first.encode("utf-8").index(b"\x00"))
     msg = _start_line(first, limits)
-    headers = msg.headers = Headers._parsed(
-        data if lines is None else lines, offsets, keys, positions)
+    headers = msg.headers = compact_headers(
+        Headers, data if lines is None else lines, offsets, keys, positions)
     if nul:
         for i in range(len(keys)):
             raw = headers._line(i)
@@ -292,7 +293,6 @@ def _check_mandatory(msg: Message, headers: Headers, lines: list[str] | None) ->
     is the text of the header lines when the scanner made it.
     """
     positions: dict[str, Any] = headers._pos  # type: ignore[assignment]
-    line = headers._line
     vals: list[list[Any] | None] = headers._vals  # type: ignore[assignment]
     is_request = isinstance(msg, Request)
     key = "via"
@@ -301,13 +301,13 @@ def _check_mandatory(msg: Message, headers: Headers, lines: list[str] | None) ->
         if at is None:
             raise _missing("via", msg)
         for i in (at,) if type(at) is int else at:
-            raw = line(i) if lines is None else lines[i]
+            raw = headers._line(i) if lines is None else lines[i]
             value = _split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2]
             if "," in value:
-                vals[i] = [Via.parse(part) for part in split_list(value.strip(" \t"))]
+                vals[i] = [_parse_via(part) for part in split_list(value.strip(" \t"))]
             else:
-                vals[i] = [Via.parse(value)]
-        for key, cls, in_request, in_response in _HOT_SINGLE:
+                vals[i] = [_parse_via(value)]
+        for key, parse_value, in_request, in_response in _HOT_SINGLE:
             i = positions.get(key)
             if i is None:
                 if in_request if is_request else in_response:
@@ -315,8 +315,8 @@ def _check_mandatory(msg: Message, headers: Headers, lines: list[str] | None) ->
                 continue
             if type(i) is not int:
                 raise _duplicate(key)
-            raw = line(i) if lines is None else lines[i]
-            vals[i] = [cls.parse(_split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2])]
+            raw = headers._line(i) if lines is None else lines[i]
+            vals[i] = [parse_value(_split_raw(raw)[1] if "\n" in raw else raw.partition(":")[2])]
         if is_request:
             key = "cseq"
             cseq = vals[positions["cseq"]][0]
@@ -336,13 +336,13 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
     is_request = isinstance(msg, Request)
     for i in _where(positions, "via"):
         try:
-            vals[i] = [Via.parse(part)
+            vals[i] = [_parse_via(part)
                        for part in split_list(_split_raw(line(i))[1].strip(" \t"))]
         except ParseError as exc:
             problems.append(exc.with_header("Via"))
     if "via" not in positions:
         problems.append(_missing("via", msg))
-    for key, cls, in_request, in_response in _HOT_SINGLE:
+    for key, parse_value, in_request, in_response in _HOT_SINGLE:
         where = _where(positions, key)
         if not where:
             if in_request if is_request else in_response:
@@ -351,7 +351,7 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
         if len(where) > 1:
             problems.append(_duplicate(key))
         try:
-            vals[where[0]] = [cls.parse(_split_raw(line(where[0]))[1])]
+            vals[where[0]] = [parse_value(_split_raw(line(where[0]))[1])]
         except ParseError as exc:
             problems.append(exc.with_header(canonical_name(key)))
     cseq_at = _where(positions, "cseq")
@@ -364,15 +364,18 @@ def _collect_mandatory(msg: Message, headers: Headers, problems: list[ParseError
                 f"{msg.method!r}", header="CSeq", rfc="RFC 3261 §8.1.1.5"))  # type: ignore[attr-defined]
 
 
-#: single-valued headers parse() checks: (key, class, needed in requests, in responses)
-_HOT_SINGLE: tuple[tuple[str, type[Field], bool, bool], ...] = (
-    ("from", NameAddr, True, True),
-    ("to", NameAddr, True, True),
-    ("call-id", CallID, True, True),
-    ("cseq", CSeq, True, True),
-    ("max-forwards", MaxForwards, False, False),
-    ("content-length", ContentLength, False, False),
+#: single-valued headers parse() checks: (key, the parse of its class, needed in
+#: requests, in responses); the classes' parse methods bound once, not looked up
+#: on each message
+_HOT_SINGLE: tuple[tuple[str, Callable[[str], Field], bool, bool], ...] = (
+    ("from", NameAddr.parse, True, True),
+    ("to", NameAddr.parse, True, True),
+    ("call-id", CallID.parse, True, True),
+    ("cseq", CSeq.parse, True, True),
+    ("max-forwards", MaxForwards.parse, False, False),
+    ("content-length", ContentLength.parse, False, False),
 )
+_parse_via = Via.parse
 
 
 def _missing(key: str, msg: Message) -> ParseError:

@@ -44,6 +44,61 @@ _FAST_RE = re.compile(
 QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?", re.ASCII)
 
 
+def _parse_name_addr(cls: type[NameAddr], text: str) -> NameAddr:
+    """``NameAddr.parse``: a function, so that the compiled build knows
+    ``self`` is a NameAddr (nameaddr.pxd) and sets its attributes in the
+    object's struct."""
+    self = NameAddr.__new__(cls)
+    self._raw = text
+    self._uri = None
+    self._params = self._params0 = None
+    rule = cls.RULE
+    if _scan_name_addr is not None:
+        scanned = _scan_name_addr(text)
+        if scanned is not None:
+            # the C twin of the fast path below: same parts, port and
+            # escapes checked
+            display_name, uri_text, uri_parts, self._params_text, unusual = scanned
+            self._uri_parts = uri_parts
+            self.display_name = self._display0 = display_name
+            self._uri_text = uri_text
+            if unusual:
+                try:
+                    check_fast(uri_text, uri_parts[2], uri_parts[3])
+                except ParseError as exc:
+                    raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
+            return self
+    m = _FAST_RE.fullmatch(text)
+    if m is not None:
+        groups = m.groups()
+        quoted, display, uri_text = groups[:3]
+        parts: UriParts = groups[3:9]  # type: ignore[assignment]
+        self._uri_parts = parts
+        host, port = parts[2], parts[3]
+        self._params_text = groups[9]
+        if quoted is not None:
+            self.display_name = quoted
+        else:
+            # only token characters and spaces: always *(token LWS)
+            self.display_name = display.rstrip(" ") or None
+        self._uri_text = uri_text
+        self._display0 = self.display_name
+        try:
+            check_fast(uri_text, host, port)
+        except ParseError as exc:
+            raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
+        return self
+    self._uri_parts = None
+    uri_text, self._params_text = self._parse_slow(text)
+    self._display0 = self.display_name
+    try:
+        URI.check(uri_text)
+    except ParseError as exc:
+        raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
+    self._uri_text = uri_text
+    return self
+
+
 class NameAddr(Field):
     """An address with optional display name and header parameters.
 
@@ -77,57 +132,7 @@ class NameAddr(Field):
         if tag is not None:
             self._params["tag"] = tag
 
-    @classmethod
-    def parse(cls, text: str) -> NameAddr:
-        self = cls.__new__(cls)
-        self._raw = text
-        self._uri = None
-        self._params = self._params0 = None
-        rule = cls.RULE
-        if _scan_name_addr is not None:
-            scanned = _scan_name_addr(text)
-            if scanned is not None:
-                # the C twin of the fast path below: same parts, port and
-                # escapes checked
-                display_name, uri_text, uri_parts, self._params_text, unusual = scanned
-                self._uri_parts = uri_parts
-                self.display_name = self._display0 = display_name
-                self._uri_text = uri_text
-                if unusual:
-                    try:
-                        check_fast(uri_text, uri_parts[2], uri_parts[3])
-                    except ParseError as exc:
-                        raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
-                return self
-        m = _FAST_RE.fullmatch(text)
-        if m is not None:
-            groups = m.groups()
-            quoted, display, uri_text = groups[:3]
-            parts: UriParts = groups[3:9]  # type: ignore[assignment]
-            self._uri_parts = parts
-            host, port = parts[2], parts[3]
-            self._params_text = groups[9]
-            if quoted is not None:
-                self.display_name = quoted
-            else:
-                # only token characters and spaces: always *(token LWS)
-                self.display_name = display.rstrip(" ") or None
-            self._uri_text = uri_text
-            self._display0 = self.display_name
-            try:
-                check_fast(uri_text, host, port)
-            except ParseError as exc:
-                raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
-            return self
-        self._uri_parts = None
-        uri_text, self._params_text = self._parse_slow(text)
-        self._display0 = self.display_name
-        try:
-            URI.check(uri_text)
-        except ParseError as exc:
-            raise ParseError(exc.reason, rfc=exc.rfc or rule) from None
-        self._uri_text = uri_text
-        return self
+    parse = classmethod(_parse_name_addr)
 
     def _parse_slow(self, text: str) -> tuple[str, str]:
         """Every spelling the grammar allows: quoted names, bare URIs, LWS."""

@@ -38,6 +38,56 @@ _VIA_FAST_RE = re.compile(
 )
 
 
+def _parse_via(cls: type[Via], text: str) -> Via:
+    """``Via.parse``: a function, so that the compiled build knows ``self``
+    is a Via (via.pxd) and sets its attributes in the object's struct."""
+    self = Via.__new__(cls)
+    self._raw = text
+    if _scan_via is not None:
+        scanned = _scan_via(text)
+        if scanned is not None:
+            # the C twin of the fast path below: same parts, port checked
+            self.protocol = "SIP"
+            self.version = "2.0"
+            self._params = self._params0 = None
+            self.transport, host, self.port, self._params_text, unusual = scanned
+            if unusual:
+                host = check_host(host, _RULE)
+            self.host = host
+            self._orig = ("SIP", "2.0", self.transport, host, self.port)
+            return self
+    m = _VIA_FAST_RE.fullmatch(text)
+    if m is not None:
+        transport, host, port, tail = m.groups()
+        self.protocol = "SIP"
+        self.version = "2.0"
+        self._params = self._params0 = None
+    else:
+        m = _VIA_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"malformed via-parm {text.strip()!r}", rfc=_RULE)
+        self.protocol, self.version, transport, host, port, tail = m.groups()
+        self._params = parse_params(tail, _RULE)
+        self._params0 = dict(self._params)
+        if self._params.get("branch", "x") in ("", '""'):
+            raise ParseError("empty branch parameter", rfc="RFC 3261 §8.1.1.7")
+    self.transport = transport.upper()
+    if not host[-1].isalpha() or "-" in host or ".." in host:
+        host = check_host(host, _RULE)
+    self.host = host
+    if port is None:
+        self.port = None
+    else:
+        if len(port) > 5:
+            check_port(port, _RULE)
+        self.port = int(port)
+        if self.port > 65535:
+            check_port(port, _RULE)
+    self._params_text = tail
+    self._orig = (self.protocol, self.version, self.transport, host, self.port)
+    return self
+
+
 class Via(Field):
     """One via-parm: ``SIP/2.0/UDP host:port;branch=...;received=...;rport``.
 
@@ -75,53 +125,7 @@ class Via(Field):
         if branch is not None:
             self._params = {"branch": branch, **self._params}
 
-    @classmethod
-    def parse(cls, text: str) -> Via:
-        self = cls.__new__(cls)
-        self._raw = text
-        if _scan_via is not None:
-            scanned = _scan_via(text)
-            if scanned is not None:
-                # the C twin of the fast path below: same parts, port checked
-                self.protocol = "SIP"
-                self.version = "2.0"
-                self._params = self._params0 = None
-                self.transport, host, self.port, self._params_text, unusual = scanned
-                if unusual:
-                    host = check_host(host, _RULE)
-                self.host = host
-                self._orig = ("SIP", "2.0", self.transport, host, self.port)
-                return self
-        m = _VIA_FAST_RE.fullmatch(text)
-        if m is not None:
-            transport, host, port, tail = m.groups()
-            self.protocol = "SIP"
-            self.version = "2.0"
-            self._params = self._params0 = None
-        else:
-            m = _VIA_RE.fullmatch(text)
-            if m is None:
-                raise ParseError(f"malformed via-parm {text.strip()!r}", rfc=_RULE)
-            self.protocol, self.version, transport, host, port, tail = m.groups()
-            self._params = parse_params(tail, _RULE)
-            self._params0 = dict(self._params)
-            if self._params.get("branch", "x") in ("", '""'):
-                raise ParseError("empty branch parameter", rfc="RFC 3261 §8.1.1.7")
-        self.transport = transport.upper()
-        if not host[-1].isalpha() or "-" in host or ".." in host:
-            host = check_host(host, _RULE)
-        self.host = host
-        if port is None:
-            self.port = None
-        else:
-            if len(port) > 5:
-                check_port(port, _RULE)
-            self.port = int(port)
-            if self.port > 65535:
-                check_port(port, _RULE)
-        self._params_text = tail
-        self._orig = (self.protocol, self.version, self.transport, host, self.port)
-        return self
+    parse = classmethod(_parse_via)
 
     @property
     def params(self) -> Params:
