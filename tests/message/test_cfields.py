@@ -19,7 +19,7 @@ from sipwire import ParseError
 from sipwire.message import parser
 from sipwire.message import uri as uri_module
 from sipwire.message.abnf import STATUS_LINE_RE
-from sipwire.message.fields import cseq, nameaddr, params, simple, via
+from sipwire.message.fields import auth, cseq, nameaddr, params, simple, via
 from sipwire.message.fields.cseq import CSeq
 from sipwire.message.fields.nameaddr import Contact, NameAddr, RouteAddr
 from sipwire.message.fields.simple import CallID, ContentLength, Expires, MaxForwards, MinExpires
@@ -905,3 +905,87 @@ def test_status_line_c_scanner_against_the_checks(text: str) -> None:
     _check_scan_status_line(text)
     with pytest.MonkeyPatch.context() as monkeypatch:
         _start_line_both_ways(monkeypatch, text, "_scan_status_line")
+
+
+# -- auth-params ------------------------------------------------------------------------
+
+AUTH_ACCEPTED = [
+    'Digest username="bob", realm="biloxi.example.com", '
+    'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+    'uri="sip:registrar.biloxi.example.com", response="6629fae49393a05397450978507c4ef1", '
+    'algorithm=MD5, cnonce="0a4f113b", qop=auth, nc=00000001',
+    'Digest realm="atlanta.example.com", domain="sip:ss1.example.com", qop="auth,auth-int", '
+    'nonce="f84f1cec41e6cbe5aea9c8e88d359", opaque="", stale=FALSE, algorithm=MD5',
+    "Digest a=b",
+    "Digest A = b ,c=\"d\"\t,\tE=F",
+    'Digest x="a b\t!#[]~"',
+]
+AUTH_TRICKY = [
+    *AUTH_ACCEPTED,
+    "Digest a=b, a=c",
+    "Digest a=b, A=c",
+    "Digest a=b,",
+    "Digest a=b c=d",
+    'Digest a="b',
+    'Digest a="b\\"c"',
+    'Digest a="b"c',
+    "Digest a=b\"c\"",
+    "Digest =b",
+    "Digest a=",
+    "Digest a",
+    'Digest a="\u00e9"',
+    'Digest a="\x00"',
+    "Digest a=b,,c=d",
+    "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+]
+
+
+def _auth_outcome(text: str) -> object:
+    try:
+        value = auth.Credentials.parse(text)
+    except ParseError as exc:
+        return ("error", str(exc), exc.rfc)
+    return (value.scheme, value.token68, list(value.params.items()), str(value))
+
+
+def _check_auth(text: str) -> None:
+    with_c = _auth_outcome(text)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(auth, "_scan_auth_params", None)
+        without_c = _auth_outcome(text)
+    assert with_c == without_c, text
+    found = cfields.scan_auth_params(text, text.index(" ") + 1)
+    if found is not None:
+        assert type(found) is dict
+        assert without_c[2] == list(found.items()), text  # type: ignore[index]
+
+
+@pytest.mark.parametrize("text", AUTH_TRICKY)
+def test_auth_params_parse_the_same_with_and_without_the_c_scanner(text: str) -> None:
+    _check_auth(text)
+
+
+@pytest.mark.parametrize("text", AUTH_ACCEPTED)
+def test_the_c_scanner_takes_the_usual_auth_params(text: str) -> None:
+    assert cfields.scan_auth_params(text, text.index(" ") + 1) is not None
+
+
+def test_credentials_parse_uses_the_c_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def spied(text: str, pos: int) -> Any:
+        calls.append((text, pos))
+        return cfields.scan_auth_params(text, pos)
+
+    monkeypatch.setattr(auth, "_scan_auth_params", spied)
+    value = auth.Credentials.parse(' Digest username="bob", nc=00000001 ')
+    assert value.params == {"username": '"bob"', "nc": "00000001"}
+    assert calls == [('Digest username="bob", nc=00000001', 7)]
+    with pytest.raises(ParseError, match="appears twice"):
+        auth.Credentials.parse("Digest a=b, A=c")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=' \t=,"\\aAbZ09-.~\x00\u00e9', max_size=30))
+def test_auth_params_c_scanner_against_the_patterns(tail: str) -> None:
+    _check_auth("Digest " + tail)

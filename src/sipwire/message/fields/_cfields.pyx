@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """C twins of the fast paths of ``Via.parse``, ``NameAddr.parse``,
 ``split_params``, ``CallID.parse``, ``CSeq.parse``, the numbers of
-``simple.py`` and the start line of ``parser.py``, for the compiled build.
+``simple.py``, the start line of ``parser.py`` and the auth-params of
+``auth.py``, for the compiled build.
 
 Each function reads the value's characters once and returns plain tuples (or
 a dict) with what the Python code needs to fill the object.  They handle the
@@ -576,3 +577,67 @@ def scan_number(object text):
     if i == k or _skip_wsp(p, i) != n:
         return None
     return value
+
+
+def scan_auth_params(object text, Py_ssize_t pos):
+    """``_parse_auth_params`` of ``auth.py`` for the usual credentials and
+    challenges, else None: ``text[pos:]`` ASCII and, to its end, ``auth-param
+    *(COMMA auth-param)`` (what ``_AUTH_PARAMS_RE`` matches) with no
+    quoted-pair in a quoted-string and no parameter named twice.  The dict
+    maps each name, lower-cased, to its value as written (a quoted-string with
+    its quotes), in order, as ``_AUTH_PARAM_RE.findall`` gives them."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return None
+    cdef str s = <str> text
+    cdef const unsigned char* p = <const unsigned char*> PyUnicode_DATA(s)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t i = pos, a, b, v0
+    cdef unsigned char c
+    cdef bint upper
+    cdef dict params = {}
+    cdef object name
+    if pos < 0 or pos >= n:
+        return None
+    while True:
+        # auth-param-name SWS "=" SWS
+        a = i
+        upper = False
+        while _is(p, i, C_TOKEN):
+            if 65 <= p[i] <= 90:
+                upper = True
+            i += 1
+        if i == a:
+            return None
+        b = i
+        i = _skip_wsp(p, i)
+        if p[i] != 61:  # '='
+            return None
+        i = _skip_wsp(p, i + 1)
+        # token / quoted-string (qdtext only: a quoted-pair is the pattern's)
+        v0 = i
+        if p[i] == 34:  # '"'
+            i += 1
+            while True:
+                c = p[i]
+                if c == 34:
+                    break
+                if c == 92 or not (c == 9 or 32 <= c <= 126):  # NUL at the end too
+                    return None
+                i += 1
+            i += 1
+        else:
+            while _is(p, i, C_TOKEN):
+                i += 1
+            if i == v0:
+                return None
+        name = s[a:b].lower() if upper else s[a:b]
+        if name in params:  # RFC 7235 §2.1: the Python code says why not
+            return None
+        params[name] = s[v0:i]
+        if i == n:
+            return params
+        # SWS "," SWS before the next auth-param
+        i = _skip_wsp(p, i)
+        if p[i] != 44:  # ','
+            return None
+        i = _skip_wsp(p, i + 1)

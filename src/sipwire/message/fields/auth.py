@@ -23,12 +23,18 @@ in ``response``, 8 in ``nc``) to the digest code: RFC 3261's own examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar, NoReturn, Self, overload
 
 from ..abnf import SWS, TOKEN, UTF8_NONASCII, is_token, quote, unquote
 from ..errors import ParseError
 from .base import Field, register
+
+_scan_auth_params: Callable[[str, int], dict[str, str] | None] | None
+try:  # the compiled build's C twin of the usual case of _parse_auth_params
+    from ._cfields import scan_auth_params as _scan_auth_params
+except ImportError:  # the pure build: the patterns below
+    _scan_auth_params = None
 
 __all__ = ["AuthenticationInfo", "Challenge", "Credentials"]
 
@@ -54,6 +60,10 @@ _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 def _parse_auth_params(text: str, pos: int, rule: str) -> dict[str, str]:
     """Parse ``auth-param *(COMMA auth-param)`` from ``text[pos:]`` to its end."""
+    if _scan_auth_params is not None:
+        found = _scan_auth_params(text, pos)
+        if found is not None:
+            return found
     if _AUTH_PARAMS_RE.fullmatch(text, pos) is None:
         _explain(text, pos, rule)
     # The list is well-formed, so findall meets exactly its auth-params, in order.
