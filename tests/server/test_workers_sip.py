@@ -134,6 +134,54 @@ async def test_udp_retransmissions_reach_the_worker_of_their_transaction(
     await _gone(pids)  # SIGTERM reached every worker
 
 
+async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path) -> None:
+    """A callee answers from one address, which the kernel's hash ties to one
+    worker; the INVITEs come from both.  Each worker sends its INVITE from a
+    port of its own named in the Via (§18.1.1), so the callee's answers, sent
+    to the Via (§18.2.2), reach the worker that holds the client transaction
+    without crossing to the other one."""
+    serving, port = await _serve(tmp_path)
+    server = ("127.0.0.1", port)
+    alice = await Phone.open("alice", server)
+    callers: list[Phone] = []
+    try:
+        assert status(await alice.request(alice.register())) == 200
+        workers: set[int] = set()
+        via_ports: dict[int, int] = {}
+        for n in range(32):
+            bob = await Phone.open(f"bob{n}", server)
+            callers.append(bob)
+            invite = bob.build("INVITE", alice.aor, to=f"<{alice.aor}>",
+                               contact=f"<{bob.contact}>")
+            bob.send(invite)
+            got = await alice.expect("INVITE")
+            forwarded = request_of(got)
+            assert forwarded.call_id == invite.call_id
+            via = forwarded.top_via
+            assert via.host == "127.0.0.1" and via.port == got.source[1] != port, (via, got)
+            # answered where §18.2.2 says, the top Via: not to the source
+            for code in (180, 200):
+                response = forwarded.reply(code, to_tag="callee",
+                                           contact=f"<{alice.contact}>" if code == 200 else None)
+                alice.send(response, (via.host, via.port))
+            assert status(await bob.expect(180)) == 180
+            assert status(await bob.expect(200)) == 200
+            worker = (await _logged(serving, invite.call_id, "INVITE", 1))[0]
+            workers.add(worker)
+            assert via_ports.setdefault(worker, via.port) == via.port  # one port a worker
+            if workers == {0, 1} and n >= 3:
+                break
+        assert workers == {0, 1}, "every INVITE was taken by one worker"
+        assert len(set(via_ports.values())) == 2
+        assert not [line for line in serving.lines if "relaying" in line]
+    finally:
+        alice.close()
+        for phone in callers:
+            phone.close()
+        await terminate(serving.process)
+        await serving.kill()
+
+
 async def test_a_call_reaches_a_tcp_flow_held_by_the_other_worker(tmp_path: Path) -> None:
     serving, port = await _serve(tmp_path)
     server = ("127.0.0.1", port)

@@ -77,6 +77,60 @@ async def test_advertised_sent_by(make_peer: MakePeer) -> None:
     assert isinstance(response, Response)
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+async def test_private_udp_send_names_its_own_port(make_peer: MakePeer, host: str) -> None:
+    """``udp_private_send``: a request sent with ``private=True`` leaves from
+    this process's own socket, whose port the Via names (§18.1.1), and its
+    response comes back there; one sent without it, and every response, leave
+    from the listening socket (RFC 3581 §4)."""
+    a = await make_peer(config=TransportConfig(udp_private_send=True))
+    listening = (await a.layer.listen(f"udp:{host}:0")).port
+    b = await make_peer("udp:127.0.0.1:0")
+    target = Target(Transport.UDP, "127.0.0.1", b.port("udp"))
+    assert a.layer.listening_points[0].port == listening  # the private one is not listed
+    ports = []
+    for private in (True, False):
+        request = options()
+        if private:
+            flow = a.layer.send_request_nowait(request, target, private=True)
+            assert flow is not None
+        else:
+            flow = await a.layer.send_request(request, target)
+        message, bflow = await b.inbox.request()
+        assert message.via[0].sent_by == ("127.0.0.1", bflow.remote.port)  # as sent
+        assert flow.local.port == bflow.remote.port
+        ports.append(bflow.remote.port)
+        # §18.2.2: to the Via, which is the private port for the first
+        await b.layer.send_response(message.reply(200), bflow)
+        response, aflow = await a.inbox.get()
+        assert isinstance(response, Response) and aflow.local.port == bflow.remote.port
+        again = await a.layer.send_on(flow, bytes(request))  # a retransmission: same socket
+        assert again.local == flow.local
+        assert (await b.inbox.get())[1].remote.port == bflow.remote.port
+    assert ports[0] != listening and ports[1] == listening
+    # choose_transport then send_request stamp the same Via
+    request = options()
+    assert await a.layer.choose_transport(request, target, private=True) is Transport.UDP
+    stamped = request.via[0].sent_by
+    await a.layer.send_request(request, target, private=True)
+    assert request.via[0].sent_by == stamped == ("127.0.0.1", ports[0])
+
+
+async def test_private_udp_send_needs_the_config_and_no_advertised_host(
+        make_peer: MakePeer) -> None:
+    b = await make_peer("udp:127.0.0.1:0")
+    target = Target(Transport.UDP, "127.0.0.1", b.port("udp"))
+    plain = await make_peer("udp:127.0.0.1:0")
+    advertised = await make_peer(config=TransportConfig(udp_private_send=True))
+    point = await advertised.layer.listen("udp:127.0.0.1:0", sent_by="sip.example.com")
+    for peer, port in ((plain, plain.port("udp")), (advertised, point.port)):
+        request = options()
+        await peer.layer.send_request(request, target, private=True)
+        # a port a NAT or a firewall in front was opened for: the listening one
+        assert request.via[0].port == port
+        assert (await b.inbox.request())[1].remote.port == port
+
+
 async def test_wildcard_listening_points(make_peer: MakePeer) -> None:
     a = await make_peer("udp:0.0.0.0:0", "tcp:0.0.0.0:0")
     b = await make_peer("udp:127.0.0.1:0", "tcp:127.0.0.1:0")

@@ -298,6 +298,9 @@ class Server:
                                udp_receive_buffer=UDP_RECEIVE_BUFFER,
                                udp_coalesce_sends=True,
                                reuse_port=self.worker is not None,
+                               # a callee's responses come back to the worker
+                               # that forwarded the request (server.workers)
+                               udp_private_send=self.worker is not None,
                                capture=self._capture)
 
     def _open_users(self) -> UserStore | None:

@@ -599,14 +599,18 @@ class Engine:
             if tx is not None:
                 self._send_failed(tx, exc)
 
+        # a hop that is not a flow the peer opened (RFC 5626 §5.3) answers to
+        # the Via: from this worker's own port when it has one (server.workers)
+        private = fwd.next_hop.flow is None
         try:
             destination = _destination(fwd.next_hop)
-            flow = self.transport.send_request_nowait(request, destination, failed)
+            flow = self.transport.send_request_nowait(request, destination, failed,
+                                                      private=private)
         except TransportError as exc:
             self._branch_failed(proxied, request, target, exc, now)
             return
         if flow is None:
-            self._run(self._branch_later(proxied, request, target, destination))
+            self._run(self._branch_later(proxied, request, target, destination, private))
             return
         tx = self._client(proxied, request, target, reliable=False, now=now)
         self._client_flows[tx] = flow
@@ -614,17 +618,18 @@ class Engine:
             self.tracer.sent(request, flow)
 
     async def _branch_later(self, proxied: Proxied, request: Request, target: Target,
-                            destination: Destination) -> None:
+                            destination: Destination, private: bool) -> None:
         """A branch over a connection, or to a name: the transport waits."""
         now = self._loop.time()
         try:
-            transport = await self.transport.choose_transport(request, destination)
+            transport = await self.transport.choose_transport(request, destination,
+                                                              private=private)
         except TransportError as exc:
             self._branch_failed(proxied, request, target, exc, now)
             return
         tx = self._client(proxied, request, target, reliable=transport.reliable, now=now)
         try:
-            flow = await self.transport.send_request(request, destination)
+            flow = await self.transport.send_request(request, destination, private=private)
         except TransportError as exc:
             now = self._loop.time()
             actions = tx.transport_error(now)  # 503, §16.9
@@ -750,7 +755,8 @@ class Engine:
             now = self._loop.time()
             request = self._attempt_request(proxied, dns, destination, branch)
             try:
-                transport = await self.transport.choose_transport(request, destination)
+                transport = await self.transport.choose_transport(request, destination,
+                                                                  private=True)
                 break
             except TransportError as exc:
                 log.info("cannot forward %r to %s: %s", request, destination, exc)
@@ -767,7 +773,7 @@ class Engine:
                                   now)
             self._settle(proxied)
         try:
-            flow = await self.transport.send_request(request, destination)
+            flow = await self.transport.send_request(request, destination, private=True)
         except TransportError as exc:
             log.info("cannot forward %r to %s: %s", request, destination, exc)
             self._attempt_failed(proxied, tx, request, exc)

@@ -28,7 +28,12 @@ sockets (``Relay``), one per worker in a private directory:
 - a response that matches no client transaction of the worker it reached
   (the kernel hashed its source to another worker than the one that sent
   the request) goes to the others, and the one whose client transaction it
-  matches handles it (§17.1.3);
+  matches handles it (§17.1.3).  Few do: a worker forwards a request over
+  UDP from a socket of its own (``TransportConfig.udp_private_send``), its
+  port in the Via, so the responses come straight back to it.  Only a
+  request on a hop pinned to a flow (a registered phone's NAT binding, a
+  Record-Route hop) leaves from the shared port, as the far end's NAT
+  expects, and its responses may cross;
 - ``/metrics`` and the control socket are served by worker 0 alone, so every
   other worker sends it a snapshot of its figures (``Metrics.collect``: the
   counters, histograms and gauges, not the shared store's) every
@@ -463,6 +468,8 @@ class Relay:
 
     def _relay_response(self, response: Response, flow: Flow) -> None:
         self.responses_relayed += 1
+        log.debug("relaying %d %s call_id=%s from %s to the other workers", response.status,
+                  response.cseq.method, response.call_id, flow)
         header = self._header("R", flow.transport.value, _address_text(flow.remote),
                               _address_text(flow.local))
         self._broadcast(header + kept_bytes(response))  # as received: no serializing

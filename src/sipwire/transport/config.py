@@ -89,6 +89,15 @@ class TransportConfig:
     #: address, and the kernel spreads datagrams and connections among them by a
     #: hash of their addresses (``sipwire.server.workers``)
     reuse_port: bool = False
+    #: each UDP listening point without an advertised ``sent_by`` also gets a
+    #: socket of this process's own, on the same address and a port the kernel
+    #: picks.  A request sent with ``private=True`` leaves from it, and its Via
+    #: names that port (§18.1.1), so its responses come back to this process
+    #: and not to whichever process sharing the listening port the kernel's
+    #: hash picks (``sipwire.server.workers``).  Only for peers that reply to
+    #: the Via: a flow through a NAT, opened by the peer to the listening port,
+    #: must be sent on from the listening socket (RFC 5626 §5.3).
+    udp_private_send: bool = False
     #: answers and other sends running in the background (beyond it they are dropped)
     max_pending_sends: int = 1024
     #: TLS and WSS listening points (required to listen on them)

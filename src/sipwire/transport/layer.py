@@ -175,6 +175,16 @@ class TransportLayer:
             listener.capture = cfg.capture
             self._udp.append(listener)
             port = listener.local.port
+            if cfg.udp_private_send and point.sent_by is None:
+                own = await open_udp(
+                    ListeningPoint(_UDP, point.host, 0), self._datagram_received,
+                    cfg.udp_send_buffer_limit, cfg.udp_receive_buffer,
+                    coalesce=cfg.udp_coalesce_sends,
+                    max_requests_per_source=cfg.max_requests_per_source, log=self._log)
+                own.capture = cfg.capture
+                own.is_private = True
+                listener.private = own
+                self._udp.append(own)
         elif transport is _TCP or transport is _TLS:
             server = await serve_stream(
                 transport, point.host, point.port, self, ssl_context=ssl_context,
@@ -204,7 +214,8 @@ class TransportLayer:
 
     # -- sending --------------------------------------------------------------------
 
-    async def send_request(self, request: Request, target: Target) -> Flow:
+    async def send_request(self, request: Request, target: Target, *,
+                           private: bool = False) -> Flow:
         """Send a request to ``target`` and return the flow it went on (§18.1.1).
 
         The top Via gets the transport actually used and our sent-by (and an
@@ -213,6 +224,10 @@ class TransportLayer:
         ``udp_max_request_size`` bytes bound for UDP goes by TCP to the same
         address and port instead (and back to UDP if TCP is refused).  An
         open connection to the same transport and address is reused.
+
+        ``private``: over UDP, from this process's own socket when the layer
+        has one (``TransportConfig.udp_private_send``), for a peer that sends
+        its responses to the Via rather than to the listening port.
         """
         self._check_open()
         if not request.via:
@@ -223,7 +238,7 @@ class TransportLayer:
         server_name = getattr(target, "server_name", None) or target.host
         if target.transport is not _UDP:
             return await self._send_reliable(request, target.transport, remote, server_name)
-        listener = self._udp_listener(remote)
+        listener = self._udp_listener(remote, private=private)
         data = self._stamp_udp(request, listener, remote)
         if self._too_large_for_udp(data):
             try:
@@ -238,7 +253,8 @@ class TransportLayer:
         return Flow(_UDP, remote, listener.local)
 
     def send_request_nowait(self, request: Request, target: Target,
-                            on_error: SendErrorHandler | None = None) -> Flow | None:
+                            on_error: SendErrorHandler | None = None, *,
+                            private: bool = False) -> Flow | None:
         """``send_request`` when it can complete at once: over UDP to an IP
         address, the request within ``udp_max_request_size`` (§18.1.1).
 
@@ -258,14 +274,15 @@ class TransportLayer:
             raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
         assert isinstance(via, Via)
         remote = Address(normalize_ip(target.host), target.effective_port)
-        listener = self._udp_listener(remote)
+        listener = self._udp_listener(remote, private=private)
         data = self._stamp_udp(request, listener, remote, via)
         if self._too_large_for_udp(data):
             return None
         listener.send_soon(data, remote, on_error)
         return Flow(_UDP, remote, listener.local)
 
-    async def choose_transport(self, request: Request, target: Target) -> Transport:
+    async def choose_transport(self, request: Request, target: Target, *,
+                               private: bool = False) -> Transport:
         """The transport ``send_request(request, target)`` will use (§18.1.1).
 
         The target's, except TCP for a request bound for UDP that is over
@@ -280,7 +297,7 @@ class TransportLayer:
         if not request.via:
             raise ValueError("a request needs a Via header to send (RFC 3261 §8.1.1.7)")
         remote = await self._resolve(target.host, target.effective_port)
-        data = self._stamp_udp(request, self._udp_listener(remote), remote)
+        data = self._stamp_udp(request, self._udp_listener(remote, private=private), remote)
         return _TCP if self._too_large_for_udp(data) else _UDP
 
     async def send_response(self, response: Response, flow: Flow | None = None) -> Flow:
@@ -647,12 +664,14 @@ class TransportLayer:
             del self._sent_by[next(iter(self._sent_by))]
         self._sent_by[key] = None
 
-    def _sent_by_for(self, transport: Transport, local: Address) -> tuple[str, int]:
+    def _sent_by_for(self, transport: Transport, local: Address,
+                     private: bool = False) -> tuple[str, int]:
         """Our sent-by for a request leaving from ``local`` (§18.1.1).
 
         The listening point of that transport and address family gives it (so
         responses and new connections come back to where we listen); without
-        one, the local address of the connection does.
+        one, the local address of the connection does.  ``private``: ``local``
+        is a private UDP socket (``udp_private_send``), whose own port it is.
         """
         key = (transport, local.host, local.port)
         found = self._sent_by_of.get(key)
@@ -663,7 +682,7 @@ class TransportLayer:
             else:
                 host = point.sent_by or (local.uri_host if point.wildcard
                                          else point.address.uri_host)
-                port = point.port
+                port = local.port if private else point.port
             if len(self._sent_by_of) >= _MAX_SENT_BY:
                 self._sent_by_of.clear()
             found = self._sent_by_of[key] = (host, port, (normalize_ip(host), port))
@@ -693,7 +712,7 @@ class TransportLayer:
         local = listener.local
         if listener.point.wildcard:
             local = Address(self._route_source(remote), local.port)
-        host, port = self._sent_by_for(_UDP, local)
+        host, port = self._sent_by_for(_UDP, local, listener.is_private)
         stamp_via(request.top_via if via is None else via, _UDP, host, port,
                   rport=self.config.rport)
         return bytes(request)
@@ -713,16 +732,21 @@ class TransportLayer:
             self._routes[remote.host] = source
         return source
 
-    def _udp_listener(self, remote: Address, local: Address | None = None) -> UdpListener:
+    def _udp_listener(self, remote: Address, local: Address | None = None,
+                      private: bool = False) -> UdpListener:
         """The UDP socket to send from: the one at ``local`` (RFC 3581 §4: a
-        response leaves from where its request arrived), else one of the family."""
+        response leaves from where its request arrived), else a listening
+        point's of the family, or with ``private`` its private twin if it has
+        one (``TransportConfig.udp_private_send``)."""
         fallback = dual_stack = None
         for listener in self._udp:
             if local is not None and (listener.local is local or listener.local == local):
                 return listener
+            if listener.is_private:
+                continue
             if listener.local.family == remote.family:
                 if local is None:
-                    return listener
+                    return listener.private or listener if private else listener
                 fallback = fallback or listener
             elif _dual_stack(listener.point):
                 dual_stack = dual_stack or listener
@@ -730,7 +754,7 @@ class TransportLayer:
         if fallback is None:
             family = "IPv6" if remote.family == socket.AF_INET6 else "IPv4"
             raise TransportError(f"no {family} UDP listening point", target=remote)
-        return fallback
+        return fallback.private or fallback if private else fallback
 
     async def _resolve(self, host: str, port: int) -> Address:
         """An IP address for ``host``: a plain lookup, not RFC 3263."""

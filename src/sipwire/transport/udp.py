@@ -87,6 +87,10 @@ class UdpListener(asyncio.DatagramProtocol):
         self._held: list[tuple[bytes, Address, SendErrorHandler | None]] = []
         #: told of each SIP datagram received and sent (``TransportConfig.capture``)
         self.capture: Capture | None = None
+        #: the socket of this process's own beside a shared listening socket
+        #: (``TransportConfig.udp_private_send``), and whether this is one
+        self.private: UdpListener | None = None
+        self.is_private = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._io = cast(asyncio.DatagramTransport, transport)
