@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -317,3 +319,57 @@ async def test_close_finishes_the_queued_work_and_refuses_more(tmp_path: Path) -
     reopened = SQLiteStore(path)
     assert len(await reopened.lookup(AOR, T0)) == 10
     await reopened.close()
+
+
+# -- the write lock between processes ----------------------------------------------------
+
+def _hold_write_lock(path: Path) -> int:
+    """Take the store's advisory write lock as another process would (a
+    descriptor of its own: flock(2) locks belong to the open file)."""
+    fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+async def test_an_update_waits_for_the_write_lock_of_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "loc.db"
+    store = SQLiteStore(path)
+    assert store.lock_waits == 0
+    await store.put(binding(), T0)
+    assert store.lock_waits == 0  # nobody else held it
+    assert (tmp_path / "loc.db-lock").exists()
+    fd = _hold_write_lock(path)
+    try:
+        waiting = asyncio.ensure_future(store.put(binding("sip:alice@192.0.2.9"), T0))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # held elsewhere: the update waits
+    finally:
+        os.close(fd)  # the holder ends: the kernel drops its lock
+    assert len(await asyncio.wait_for(waiting, 5)) == 2
+    assert store.lock_waits == 1
+    await store.close()
+
+
+async def test_a_write_lock_held_past_the_timeout_fails_the_batch(tmp_path: Path) -> None:
+    path = tmp_path / "loc.db"
+    store = SQLiteStore(path, timeout=0.05)
+    await store.ping()
+    fd = _hold_write_lock(path)
+    try:
+        outcomes = await asyncio.gather(
+            *(store.put(binding(f"sip:a@192.0.2.{i}"), T0) for i in range(3)),
+            return_exceptions=True)
+        assert all(isinstance(o, StoreError) and "locked" in str(o) for o in outcomes)
+        assert store.commits == 0
+    finally:
+        os.close(fd)
+    assert await store.put(binding(), T0) == [binding()]
+    assert store.commits == 1
+    await store.close()
+
+
+async def test_stores_in_memory_take_no_write_lock() -> None:
+    store = SQLiteStore(":memory:")
+    await store.put(binding(), T0)
+    assert store.lock_waits == 0
+    await store.close()

@@ -10,8 +10,8 @@ ending (a crash included); it can be lost only with the machine's power.
 
 **Group commit.**  Every call is queued to the store thread, which takes
 whatever is queued (at most ``max_batch`` calls) and applies the writes
-among it in *one* transaction: one ``BEGIN IMMEDIATE``, a ``SAVEPOINT`` per
-update, one ``COMMIT``.  Why: the write lock is what processes sharing the
+among it in *one* transaction: one ``BEGIN IMMEDIATE``, the updates, one
+``COMMIT``.  Why: the write lock is what processes sharing the
 file contend for.  With a transaction per update, each REGISTER took the
 lock once, and while another process held it SQLite's busy handler slept
 (1, 2, 5, 10 ... ms); this process has one store thread, so every update
@@ -25,16 +25,28 @@ The semantics are those of a transaction per update (§10.3):
 - each update reads its AOR's bindings, calls ``change`` and writes the
   result under the write lock, and sees the updates before it in its batch
   (one AOR twice in a batch is applied in order);
-- a ``change`` that raises is rolled back to its savepoint and fails alone,
-  leaving nothing of it written ("the binding updates MUST be committed
-  (that is, made visible to the proxy or redirect server) if and only if
-  all binding updates and additions succeed", §10.3 step 7); the others of
-  its batch commit;
+- a ``change`` that raises fails alone and leaves nothing of it written
+  ("the binding updates MUST be committed (that is, made visible to the
+  proxy or redirect server) if and only if all binding updates and
+  additions succeed", §10.3 step 7); the others of its batch commit.  An
+  update runs ``change`` and builds its rows before its first write, then
+  writes with one statement, or with two in a ``SAVEPOINT`` of their own;
 - ``update`` returns only once the transaction is committed, so a registrar
   answers 200 with bindings that are stored (§10.3 step 8);
 - an ``sqlite3.Error`` that fails the transaction (the lock not obtained
   within ``timeout``, a failed ``COMMIT``) fails each update of the batch
   that would have succeeded with ``StoreError`` (503, §21.5.4).
+
+**The write lock between processes.**  SQLite's own wait for its write
+lock is a sleep that grows (1, 2, 5, 10, 15 ... ms): two workers that each
+commit every millisecond or so would spend their time asleep.  So before
+``BEGIN IMMEDIATE`` the store thread takes an advisory lock of its own,
+``flock(2)`` on the file ``PATH-lock`` beside the database, and drops it
+after the ``COMMIT``: processes of sipwire take turns there, polling at most
+every 0.5 ms, and SQLite finds its lock free.  Its own wait still covers any
+other writer.  The lock is released by the kernel when a process ends, so a
+crashed worker never leaves it held; a waiter gives up after ``timeout``
+as SQLite would (the batch fails with ``StoreError``).
 
 Reads (``lookup``, ``aors``, ``bindings``, ``count``, ``ping``) are queued
 too and run before the batch's writes, outside the write transaction: WAL
@@ -62,9 +74,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +86,11 @@ from typing import Any, TypeVar
 
 from .binding import Binding, Source, sort_bindings
 from .store import Change, LocationStore, StoreError, check_change
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's own wait alone
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["DEFAULT_MAX_BATCH", "SQLiteStore"]
 
@@ -112,6 +131,63 @@ _COLUMNS = ("aor, key, contact, contact_value, expires_at, q, call_id, cseq, pat
             "reg_id, transport, source_host, source_port, source_local, user_agent, updated_at")
 _SELECT = f"SELECT {_COLUMNS} FROM binding"
 _INSERT = f"INSERT OR REPLACE INTO binding ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_SELECT_AOR = f"{_SELECT} WHERE aor = ?"
+_DELETE_KEY = "DELETE FROM binding WHERE aor = ? AND key = ?"
+
+#: the longest pause between two tries of the write lock (seconds)
+_LOCK_POLL = 0.0005
+
+
+class _WriteLock:
+    """The advisory write lock of the processes sharing one database file
+    (see the module): ``flock(2)`` on ``PATH-lock``, tried again at growing
+    pauses of at most ``_LOCK_POLL`` until ``timeout``."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path + "-lock"
+        self.timeout = timeout
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        #: how many times the lock was held by another process when wanted
+        self.waits = 0
+
+    @classmethod
+    def for_database(cls, path: str, timeout: float) -> _WriteLock | None:
+        """The lock of the database at ``path``; None for one no other process
+        can open (in memory, or temporary) or without ``flock``."""
+        if fcntl is None or path in ("", ":memory:") or path.startswith("file:"):
+            return None
+        return cls(path, timeout)
+
+    def acquire(self) -> None:
+        """Take the lock; ``sqlite3.OperationalError`` after ``timeout``
+        seconds of another process holding it."""
+        fd = self._fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        self.waits += 1
+        deadline = time.monotonic() + self.timeout
+        pause = _LOCK_POLL / 8
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: {self.path} held by another process for "
+                        f"{self.timeout:g} s") from None
+                pause = min(pause * 2, _LOCK_POLL)
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
 
 Row = tuple[Any, ...]
 #: a call run in the store thread, given the connection
@@ -169,14 +245,15 @@ class SQLiteStore(LocationStore):
             raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
         try:
             _setup(conn)
-        except sqlite3.Error as exc:
+            lock = _WriteLock.for_database(self.path, timeout)
+        except (sqlite3.Error, OSError) as exc:
             conn.close()
             raise StoreError(f"cannot open location database {self.path!r}: {exc}") from exc
         self._queue: queue.SimpleQueue[_Call | _Close] = queue.SimpleQueue()
         # makes "not closed, so queue" one step against close()'s "closed, queue _Close"
         self._lock = threading.Lock()
         self._closed = False
-        self._thread = _StoreThread(conn, self._queue, self.path, max_batch)
+        self._thread = _StoreThread(conn, self._queue, self.path, max_batch, lock)
         self._thread.start()
         # a store dropped without close() does not leave its thread behind
         self._finalizer = weakref.finalize(self, self._queue.put, _Close())
@@ -196,6 +273,13 @@ class SQLiteStore(LocationStore):
         """How many write transactions (``BEGIN IMMEDIATE`` ... ``COMMIT``) have
         committed: fewer than the updates when they were grouped."""
         return self._thread.commits
+
+    @property
+    def lock_waits(self) -> int:
+        """How many write transactions found the write lock held by another
+        process (the module's "write lock between processes")."""
+        lock = self._thread.lock
+        return lock.waits if lock is not None else 0
 
     async def _call(self, work: Work, writes: bool) -> Any:
         loop = asyncio.get_running_loop()
@@ -284,9 +368,10 @@ class _StoreThread(threading.Thread):
     """
 
     def __init__(self, conn: sqlite3.Connection, calls: queue.SimpleQueue[_Call | _Close],
-                 path: str, max_batch: int) -> None:
+                 path: str, max_batch: int, lock: _WriteLock | None) -> None:
         super().__init__(name="sipwire-sqlite", daemon=True)
         self.conn = conn
+        self.lock = lock
         self.calls = calls
         self.path = path
         self.max_batch = max_batch
@@ -342,26 +427,27 @@ class _StoreThread(threading.Thread):
             return call, False, exc
 
     def _write(self, writes: list[_Call]) -> list[Outcome]:
-        """One transaction, a savepoint per call: a call that raises is
-        rolled back alone; an error of the transaction fails every call that
-        had succeeded."""
-        conn = self.conn
+        """One transaction for all the calls.  Each call's work is atomic by
+        itself (one statement, or a savepoint of its own: ``_update``), so a
+        call that raises has written nothing and fails alone; an error of the
+        transaction fails every call that had succeeded."""
+        conn, lock = self.conn, self.lock
         outcomes: list[Outcome] = []
+        locked = False
         try:
+            if lock is not None:
+                lock.acquire()
+                locked = True
             conn.execute("BEGIN IMMEDIATE")
             for call in writes:
-                conn.execute("SAVEPOINT call")
                 try:
                     result = call.work(conn)
                 except Exception as exc:
                     if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
                         raise  # SQLite rolled the whole transaction back
-                    conn.execute("ROLLBACK TO call")
-                    conn.execute("RELEASE call")
                     failure = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
                     outcomes.append((call, False, failure))
                 else:
-                    conn.execute("RELEASE call")
                     outcomes.append((call, True, result))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -373,6 +459,10 @@ class _StoreThread(threading.Thread):
             failure = self._error(exc)
             failed = {id(call): outcome for call, ok, outcome in outcomes if not ok}
             return [(call, False, failed.get(id(call), failure)) for call in writes]
+        finally:
+            if locked:
+                assert lock is not None
+                lock.release()
         self.commits += 1
         return outcomes
 
@@ -386,6 +476,8 @@ class _StoreThread(threading.Thread):
             self.conn.close()
         except sqlite3.Error:
             log.exception("closing the location database %r failed", self.path)
+        if self.lock is not None:
+            self.lock.close()
         # close() queues nothing after _Close; this drains what might, to be safe
         stray: list[Outcome] = []
         while True:
@@ -401,15 +493,37 @@ class _StoreThread(threading.Thread):
 
 
 def _update(conn: sqlite3.Connection, aor: str, change: Change, now: float) -> list[Binding]:
-    """§10.3's read-modify-write of one AOR, inside the batch's transaction."""
-    rows = conn.execute(f"{_SELECT} WHERE aor = ?", (aor,)).fetchall()
+    """§10.3's read-modify-write of one AOR, inside the batch's transaction.
+
+    Everything that can fail in Python (``change``, its check, the rows) is
+    done before the first write, so that a failure leaves nothing written.
+    One statement is atomic by itself; two (bindings removed and others
+    written) go in a savepoint, rolled back if the second fails."""
+    rows = conn.execute(_SELECT_AOR, (aor,)).fetchall()
     current = {b.key: b for b in map(_binding, rows)}
     live = sort_bindings([b for b in current.values() if not b.expired(now)])
     new = check_change(aor, change(live), now)
     keep = {b.key for b in new}
-    conn.executemany("DELETE FROM binding WHERE aor = ? AND key = ?",
-                     [(aor, key) for key in current if key not in keep])
-    conn.executemany(_INSERT, [_row(b) for b in new if current.get(b.key) != b])
+    deletes = [(aor, key) for key in current if key not in keep]
+    inserts = [_row(b) for b in new if current.get(b.key) != b]
+    if not deletes:
+        if len(inserts) == 1:
+            conn.execute(_INSERT, inserts[0])
+        elif inserts:
+            conn.executemany(_INSERT, inserts)
+    elif not inserts:
+        conn.executemany(_DELETE_KEY, deletes)
+    else:
+        conn.execute("SAVEPOINT update_aor")
+        try:
+            conn.executemany(_DELETE_KEY, deletes)
+            conn.executemany(_INSERT, inserts)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO update_aor")
+                conn.execute("RELEASE update_aor")
+            raise
+        conn.execute("RELEASE update_aor")
     return new
 
 
@@ -465,7 +579,7 @@ def _row(b: Binding) -> Row:
     source = b.source
     return (
         b.aor, b.key, b.contact, b.contact_value, b.expires_at, b.q, b.call_id, b.cseq,
-        json.dumps(list(b.path)), b.instance_id, b.reg_id,
+        json.dumps(list(b.path)) if b.path else "[]", b.instance_id, b.reg_id,
         source.transport if source else None, source.host if source else None,
         source.port if source else None, source.local if source else None,
         b.user_agent, b.updated_at,
@@ -483,7 +597,7 @@ def _binding(row: Row) -> Binding:
         aor=str(aor), contact=str(contact), contact_value=str(contact_value),
         expires_at=float(expires_at), q=float(q),
         call_id=str(call_id), cseq=int(cseq),
-        path=tuple(json.loads(str(path))),
+        path=tuple(json.loads(str(path))) if path != "[]" else (),
         instance_id=None if instance_id is None else str(instance_id),
         reg_id=None if reg_id is None else int(reg_id),
         source=source, user_agent=None if user_agent is None else str(user_agent),
