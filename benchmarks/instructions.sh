@@ -11,6 +11,9 @@
 #   bash benchmarks/instructions.sh calls [SRC]  # per call instead: INVITE/100/180/
 #                                                # 200/ACK/BYE/200 through the proxy,
 #                                                # benchmarks/calls_in_process.py
+#   STORE=sqlite bash benchmarks/instructions.sh  # per REGISTER with the SQLite store
+#                                                # (a new file for each count; its
+#                                                # thread's instructions are counted)
 #   bash benchmarks/instructions.sh parse [SRC]  # per message read, as parse.py reads
 #                                                # it (proxy read, full read), for each
 #                                                # message of benchmarks/messages.py;
@@ -57,13 +60,25 @@ else
     LOW=1000 HIGH=3000 UNIT=REGISTER
 fi
 
+STORE_ARGS=()
+if [ "${STORE:-memory}" = sqlite ]; then
+    [ "$MODE" = register ] || { echo "instructions.sh: STORE=sqlite is for REGISTER" >&2; exit 2; }
+    DB_DIR=$(mktemp -d)
+    trap 'rm -rf "$DB_DIR"' EXIT
+    UNIT="REGISTER (SQLite store)"
+elif [ "${STORE:-memory}" != memory ]; then
+    echo "instructions.sh: STORE is memory or sqlite" >&2
+    exit 2
+fi
+
 count() {
     local out
+    [ -n "${DB_DIR:-}" ] && STORE_ARGS=(--store "sqlite:///$DB_DIR/$1.db")
     out=$(PYTHONHASHSEED=0 SIPWIRE_SRC=$SRC valgrind --tool=callgrind \
         --callgrind-out-file="${CALLGRIND_OUT:-/dev/null}${CALLGRIND_OUT:+.$1}" \
-        "$PY" "${RUN[@]}" --count "$1" 2>&1) || true
-    if [ "$MODE" = calls ] && ! grep -q "^calls: $1/$1 completed" <<<"$out"; then
-        echo "instructions.sh: not every call completed:" >&2
+        "$PY" "${RUN[@]}" "${STORE_ARGS[@]}" --count "$1" 2>&1) || true
+    if ! grep -q "^$MODE: $1/$1 completed" <<<"$out"; then
+        echo "instructions.sh: not every $MODE completed:" >&2
         grep -v '^==' <<<"$out" | tail -5 >&2
         return 0
     fi
