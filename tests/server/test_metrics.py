@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sipwire import Request
-from sipwire.location import Binding, MemoryStore
+from sipwire.location import Binding, MemoryStore, SQLiteStore
 from sipwire.server.metrics import (
     Histogram,
     LoopLagProbe,
@@ -211,3 +211,28 @@ async def test_the_timed_store_times_each_operation_and_passes_it_on() -> None:
     assert store.latency["update"].sum == pytest.approx(0.25)
     assert store.latency["lookup"].sum == pytest.approx(0.5)
     assert await inner.count(100.0) == 1
+
+
+async def test_the_sqlite_store_and_the_relay_have_their_counters(tmp_path: Any) -> None:
+    def collect(store: Any, relayed: int | None = None) -> dict[Any, float]:
+        return _samples(render(Metrics().collect(
+            transactions=[], connections=[], bindings=None, bans=0, auth_failures=0,
+            retransmissions=0, store_up=True, draining=False, store=store,
+            responses_relayed=relayed)))
+
+    sqlite = SQLiteStore(tmp_path / "loc.db")
+    try:
+        binding = Binding(aor="sip:a@example.com", contact="sip:a@127.0.0.1:5070",
+                          contact_value="<sip:a@127.0.0.1:5070>", expires_at=200.0)
+        await sqlite.put(binding, 100.0)
+        await sqlite.lookup("sip:a@example.com", 100.0)
+        samples = collect(TimedStore(sqlite), 3)  # as `sipwire serve` wraps it
+        assert samples[("sipwire_store_commits_total", ())] == 1
+        assert samples[("sipwire_store_batches_total", ())] == 2
+        assert samples[("sipwire_store_lock_waits_total", ())] == 0
+        assert samples[("sipwire_worker_responses_relayed_total", ())] == 3
+    finally:
+        await sqlite.close()
+    plain = collect(MemoryStore())
+    assert not [name for name, _ in plain if name.startswith(("sipwire_store_commits",
+                                                              "sipwire_worker_"))]

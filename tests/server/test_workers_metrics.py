@@ -111,6 +111,14 @@ async def test_metrics_and_stats_count_every_worker(tmp_path: Path) -> None:
         assert await _workers_that_received(serving, call_ids) == {0, 1}
         text = await _until_counted(http, FIRST)
         assert "sipwire_workers_reporting 2" in text.splitlines()
+        # the shared SQLite store's writes, summed over the workers: every
+        # REGISTER committed, in at most as many transactions
+        figures = {s.name: s.value for f in text_string_to_metric_families(text)
+                   for s in f.samples}
+        assert 1 <= figures["sipwire_store_commits_total"] <= FIRST
+        assert figures["sipwire_store_batches_total"] >= figures["sipwire_store_commits_total"]
+        assert figures["sipwire_store_lock_waits_total"] >= 0
+        assert figures["sipwire_worker_responses_relayed_total"] == 0  # no client transactions
         assert _registers_of(await _stats(tmp_path)) == FIRST
         # every response the workers sent is counted once too
         assert any(line.startswith('sipwire_sip_responses_sent_total{method="REGISTER",'

@@ -204,14 +204,17 @@ class Operator:
         return self._collect(None, None)
 
     def _collect(self, bindings: int | None, store_up: bool | None) -> list[Sample]:
-        engine = self.server.engine
+        server = self.server
+        engine = server.engine
         throttle = engine.policy.throttle
-        return self.server.metrics.collect(
+        relay = server.relay
+        return server.metrics.collect(
             transactions=engine.transactions, connections=engine.transport.connections,
             bindings=bindings, bans=throttle.bans(engine.policy.clock()),
             auth_failures=throttle.failures, retransmissions=engine.retransmissions,
             store_up=store_up, draining=engine.draining,
-            retired=engine.transactions.retired)
+            retired=engine.transactions.retired, store=server.store,
+            responses_relayed=None if relay is None else relay.responses_relayed)
 
     async def metrics_text(self) -> str:
         return render(await self.families())

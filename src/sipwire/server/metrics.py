@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..location.binding import Binding
+from ..location.sqlite_store import SQLiteStore
 from ..location.store import Change, LocationStore
 from ..message.errors import ParseError
 from ..message.message import Request, Response
@@ -308,11 +309,15 @@ class Metrics:
     def collect(self, *, transactions: Iterable[Any], connections: Iterable[Any],
                 bindings: int | None, bans: int, auth_failures: int,
                 retransmissions: int, store_up: bool | None,
-                draining: bool, retired: int = 0) -> list[Sample]:
+                draining: bool, retired: int = 0, store: LocationStore | None = None,
+                responses_relayed: int | None = None) -> list[Sample]:
         """The metric families, from the counters and the figures given.
         ``bindings`` is None when the store did not answer; ``retired``
         counts the completed non-INVITE server transactions their layer
-        keeps as bytes (``TransactionLayer.retired``)."""
+        keeps as bytes (``TransactionLayer.retired``).  ``store``: the SQLite
+        store's write counters, when it is one (``SQLiteStore.batches``,
+        ``commits``, ``lock_waits``); ``responses_relayed``: a worker's
+        responses passed to the other workers (``Relay``)."""
         tap = self.tap
         families = [
             Sample("sip_requests_received", "counter", "SIP requests received, by method",
@@ -356,6 +361,23 @@ class Metrics:
         if store_up is not None:
             families.append(Sample("store_up", "gauge", "1 when the location store answered "
                                    "the last check", (("", (), 1.0 if store_up else 0.0),)))
+        sqlite = _sqlite_store(store)
+        if sqlite is not None:
+            families += [
+                Sample("store_batches", "counter", "batches of calls the SQLite store's "
+                       "thread took from its queue", (("_total", (), float(sqlite.batches)),)),
+                Sample("store_commits", "counter", "write transactions the SQLite store "
+                       "committed (group commit: one per batch of updates)",
+                       (("_total", (), float(sqlite.commits)),)),
+                Sample("store_lock_waits", "counter", "write transactions of the SQLite "
+                       "store that waited for another process's write lock",
+                       (("_total", (), float(sqlite.lock_waits)),)),
+            ]
+        if responses_relayed is not None:
+            families.append(Sample(
+                "worker_responses_relayed", "counter", "responses that matched no client "
+                "transaction of the worker that read them, passed to the other workers",
+                (("_total", (), float(responses_relayed)),)))
         families += [
             Sample("auth_failures", "counter", "wrong digest answers (RFC 7616 §5.7)",
                    (("_total", (), float(auth_failures)),)),
@@ -375,6 +397,13 @@ class Metrics:
                    (("", (), self.started),)),
         ]
         return families
+
+
+def _sqlite_store(store: LocationStore | None) -> SQLiteStore | None:
+    """``store`` or the store it wraps (``TimedStore``), if an SQLite store."""
+    while isinstance(store, TimedStore):
+        store = store.inner
+    return store if isinstance(store, SQLiteStore) else None
 
 
 def _kind(tx: Any) -> str:
