@@ -134,13 +134,17 @@ async def test_udp_retransmissions_reach_the_worker_of_their_transaction(
     await _gone(pids)  # SIGTERM reached every worker
 
 
-async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("own_ports", [True, False], ids=["worker-ports", "shared-port"])
+async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path,
+                                                             own_ports: bool) -> None:
     """A callee answers from one address, which the kernel's hash ties to one
     worker; the INVITEs come from both.  Each worker sends its INVITE from a
     port of its own named in the Via (§18.1.1), so the callee's answers, sent
     to the Via (§18.2.2), reach the worker that holds the client transaction
-    without crossing to the other one."""
-    serving, port = await _serve(tmp_path)
+    without crossing to the other one.  With ``--no-worker-ports`` every
+    INVITE leaves from the shared port, and the answers that reach the other
+    worker are passed on to the right one: the calls work all the same."""
+    serving, port = await _serve(tmp_path, *(() if own_ports else ("--no-worker-ports",)))
     server = ("127.0.0.1", port)
     alice = await Phone.open("alice", server)
     callers: list[Phone] = []
@@ -158,7 +162,8 @@ async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path) -> N
             forwarded = request_of(got)
             assert forwarded.call_id == invite.call_id
             via = forwarded.top_via
-            assert via.host == "127.0.0.1" and via.port == got.source[1] != port, (via, got)
+            assert via.host == "127.0.0.1" and via.port == got.source[1], (via, got)
+            assert (via.port != port) is own_ports
             # answered where §18.2.2 says, the top Via: not to the source
             for code in (180, 200):
                 response = forwarded.reply(code, to_tag="callee",
@@ -172,8 +177,9 @@ async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path) -> N
             if workers == {0, 1} and n >= 3:
                 break
         assert workers == {0, 1}, "every INVITE was taken by one worker"
-        assert len(set(via_ports.values())) == 2
-        assert not [line for line in serving.lines if "relaying" in line]
+        assert len(set(via_ports.values())) == (2 if own_ports else 1)
+        relayed = [line for line in serving.lines if "relaying" in line]
+        assert bool(relayed) is not own_ports, relayed
     finally:
         alice.close()
         for phone in callers:

@@ -300,7 +300,8 @@ class Server:
                                reuse_port=self.worker is not None,
                                # a callee's responses come back to the worker
                                # that forwarded the request (server.workers)
-                               udp_private_send=self.worker is not None,
+                               udp_private_send=self.worker is not None
+                               and config.worker_ports,
                                capture=self._capture)
 
     def _open_users(self) -> UserStore | None:

@@ -30,6 +30,8 @@ TOML layout (all keys optional)::
     drain_timeout = 2                   # on SIGTERM: seconds in-flight transactions get
     workers = 0                         # processes sharing the ports (docs/workers.md); 0:
                                         # $SIPWIRE_WORKERS, else one per core (1 for memory:)
+    worker_ports = true                 # with workers: each forwards UDP requests from a
+                                        # port of its own (false: all from the shared port)
     nat = false                         # UAs behind NAT: requests for a contact that is not
                                         # where its REGISTER came from go to that source
     nat_ping_interval = 30              # with nat: OPTIONS to those contacts every 30 s; one
@@ -164,6 +166,11 @@ class ServerConfig:
     #: worker processes sharing the listening ports (``server.workers``); 0:
     #: ``$SIPWIRE_WORKERS``, else one per core, and 1 for the memory store
     workers: int = 0
+    #: with ``workers``: each worker forwards UDP requests from a port of its
+    #: own, named in the Via, so the responses come back to it
+    #: (``TransportConfig.udp_private_send``); False sends every request from
+    #: the shared listening port, for a network that lets only that port in
+    worker_ports: bool = True
     uvloop: bool = True
     #: route requests for a binding whose contact is not the source of its
     #: REGISTER (a UA behind a NAT) to that source (``proxy.targets.behind_nat``)
@@ -424,7 +431,7 @@ _TOP = {"listen", "domains", "aliases", "store", "store_check", "users", "log_le
         "uvloop",
         "pcap", "hep", "hep_id",
         "nat", "nat_ping_interval", "log_format", "log_file", "http", "control",
-        "drain_timeout", "dns_server", "workers"}
+        "drain_timeout", "dns_server", "workers", "worker_ports"}
 
 
 def toml_key(name: str) -> str | None:
@@ -536,6 +543,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="serve with N worker processes sharing the listening ports (SO_REUSEPORT) "
            "and the store, restarted when they die (default $SIPWIRE_WORKERS, else one "
            "per core; 1 with --store memory:, which cannot be shared; docs/workers.md)")
+    a("--worker-ports", dest="worker_ports", action=argparse.BooleanOptionalAction,
+      default=None,
+      help="with --workers: each worker forwards UDP requests from a port of its own, "
+           "named in the Via, so that their responses come back to it (default on); "
+           "--no-worker-ports sends every request from the shared listening port, and "
+           "responses that reach another worker are passed on to the right one")
     a("--uvloop", action=argparse.BooleanOptionalAction, default=None,
       help="use uvloop when installed (default on)")
     a("--nat", action=argparse.BooleanOptionalAction, default=None,
