@@ -373,3 +373,24 @@ async def test_stores_in_memory_take_no_write_lock() -> None:
     await store.put(binding(), T0)
     assert store.lock_waits == 0
     await store.close()
+
+
+async def test_an_update_of_several_rows_that_fails_midway_writes_none(tmp_path: Path) -> None:
+    """§10.3 step 7: the first of two new bindings is written, the second
+    cannot be (a CSeq past SQLite's INTEGER): the update's savepoint takes
+    the first back, and the AOR keeps what it had."""
+    store = SQLiteStore(tmp_path / "loc.db")
+    kept = binding("sip:alice@192.0.2.1")
+    await store.put(kept, T0)
+    fresh = binding("sip:alice@192.0.2.2")
+    unstorable = binding("sip:alice@192.0.2.3", cseq=2**70)
+    with pytest.raises(OverflowError):
+        await store.update(AOR, lambda current: [fresh, unstorable], T0)
+    assert await store.lookup(AOR, T0) == [kept]
+    # one row (the usual REGISTER) needs no savepoint; it is all or nothing too
+    with pytest.raises(OverflowError):
+        await store.update(AOR, lambda current: [*current, unstorable], T0)
+    assert await store.lookup(AOR, T0) == [kept]
+    assert await store.update(AOR, lambda current: [fresh], T0) == [fresh]
+    assert await store.lookup(AOR, T0) == [fresh]
+    await store.close()

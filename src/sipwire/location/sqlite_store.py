@@ -30,7 +30,7 @@ The semantics are those of a transaction per update (§10.3):
   proxy or redirect server) if and only if all binding updates and
   additions succeed", §10.3 step 7); the others of its batch commit.  An
   update runs ``change`` and builds its rows before its first write, then
-  writes with one statement, or with two in a ``SAVEPOINT`` of their own;
+  writes one row with one statement, or more in a ``SAVEPOINT`` of their own;
 - ``update`` returns only once the transaction is committed, so a registrar
   answers 200 with bindings that are stored (§10.3 step 8);
 - an ``sqlite3.Error`` that fails the transaction (the lock not obtained
@@ -497,8 +497,9 @@ def _update(conn: sqlite3.Connection, aor: str, change: Change, now: float) -> l
 
     Everything that can fail in Python (``change``, its check, the rows) is
     done before the first write, so that a failure leaves nothing written.
-    One statement is atomic by itself; two (bindings removed and others
-    written) go in a savepoint, rolled back if the second fails."""
+    One row written or removed is one statement, atomic by itself (the usual
+    REGISTER: a binding added or refreshed); more go in a savepoint, rolled
+    back if one of them fails."""
     rows = conn.execute(_SELECT_AOR, (aor,)).fetchall()
     current = {b.key: b for b in map(_binding, rows)}
     live = sort_bindings([b for b in current.values() if not b.expired(now)])
@@ -506,19 +507,20 @@ def _update(conn: sqlite3.Connection, aor: str, change: Change, now: float) -> l
     keep = {b.key for b in new}
     deletes = [(aor, key) for key in current if key not in keep]
     inserts = [_row(b) for b in new if current.get(b.key) != b]
-    if not deletes:
-        if len(inserts) == 1:
+    writes = len(deletes) + len(inserts)
+    if writes == 1:
+        if inserts:
             conn.execute(_INSERT, inserts[0])
-        elif inserts:
-            conn.executemany(_INSERT, inserts)
-    elif not inserts:
-        conn.executemany(_DELETE_KEY, deletes)
-    else:
+        else:
+            conn.execute(_DELETE_KEY, deletes[0])
+    elif writes:
         conn.execute("SAVEPOINT update_aor")
         try:
-            conn.executemany(_DELETE_KEY, deletes)
-            conn.executemany(_INSERT, inserts)
-        except sqlite3.Error:
+            if deletes:
+                conn.executemany(_DELETE_KEY, deletes)
+            if inserts:
+                conn.executemany(_INSERT, inserts)
+        except Exception:  # sqlite3.Error, or a value it cannot bind (OverflowError)
             if conn.in_transaction:
                 conn.execute("ROLLBACK TO update_aor")
                 conn.execute("RELEASE update_aor")
