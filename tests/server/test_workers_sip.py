@@ -22,7 +22,7 @@ from sipwire import Request
 from sipwire.server.control import ask
 
 from ..transport.conftest import Certificate, certificate  # noqa: F401
-from .phone import Phone, request_of, status
+from .phone import Phone, Received, request_of, status
 from .processes import (
     Serving,
     free_port,
@@ -96,6 +96,21 @@ async def _gone(pids: list[int]) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _call_from_a_new_phone(user: str, server: tuple[str, int], callee: Phone,
+                                 phones: list[Phone]) -> tuple[Phone, Request, Received]:
+    """An INVITE to ``callee`` from a new phone (a new source port, which the
+    kernel may hash to either worker): the phone, its INVITE, and the INVITE
+    as it reached ``callee``."""
+    caller = await Phone.open(user, server)
+    phones.append(caller)
+    invite = caller.build("INVITE", callee.aor, to=f"<{callee.aor}>",
+                          contact=f"<{caller.contact}>")
+    caller.send(invite)
+    got = await callee.expect("INVITE")
+    assert request_of(got).call_id == invite.call_id
+    return caller, invite, got
+
+
 async def test_udp_retransmissions_reach_the_worker_of_their_transaction(
         tmp_path: Path) -> None:
     serving, port = await _serve(tmp_path)
@@ -153,14 +168,8 @@ async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path,
         workers: set[int] = set()
         via_ports: dict[int, int] = {}
         for n in range(32):
-            bob = await Phone.open(f"bob{n}", server)
-            callers.append(bob)
-            invite = bob.build("INVITE", alice.aor, to=f"<{alice.aor}>",
-                               contact=f"<{bob.contact}>")
-            bob.send(invite)
-            got = await alice.expect("INVITE")
+            bob, invite, got = await _call_from_a_new_phone(f"bob{n}", server, alice, callers)
             forwarded = request_of(got)
-            assert forwarded.call_id == invite.call_id
             via = forwarded.top_via
             assert via.host == "127.0.0.1" and via.port == got.source[1], (via, got)
             assert (via.port != port) is own_ports
@@ -200,14 +209,8 @@ async def test_a_call_reaches_a_tcp_flow_held_by_the_other_worker(tmp_path: Path
         # calls from new sources until one lands on the other worker
         crossed = 0
         for n in range(24):
-            bob = await Phone.open(f"bob{n}", server)
-            callers.append(bob)
-            invite = bob.build("INVITE", alice.aor, to=f"<{alice.aor}>",
-                               contact=f"<{bob.contact}>")
-            bob.send(invite)
             # over alice's own TCP connection (the phone has no other)
-            got = await alice.expect("INVITE")
-            assert request_of(got).call_id == invite.call_id
+            bob, invite, got = await _call_from_a_new_phone(f"bob{n}", server, alice, callers)
             alice.answer(got, 180)
             alice.answer(got, 200)
             assert status(await bob.expect(180)) == 180
