@@ -13,6 +13,11 @@
 #   --python PY      interpreter running sipwire (default: python3): the sipwire
 #                    installed in its environment, else this checkout's src/
 #   --keep           keep the temporary directory (SIPp logs, server logs)
+#   --fixed N        instead of searching for the highest rate, run each load N
+#                    times at issue 13's fixed rates, which both servers sustain
+#                    (REGISTER 3000/s, calls 300/s), 10 s of load per run, and
+#                    compare the median server CPU per request (targets: sipwire
+#                    at least 0.6 of Kamailio's for REGISTER, 0.5 for calls)
 #   --workers N      N sipwire worker processes (serve --workers N) and N Kamailio
 #                    SIP workers (-n N); default 1.  With N > 1 the "sipwire" server
 #                    uses the SQLite store (the memory store is one process's),
@@ -65,6 +70,8 @@ KEEP=0
 ONLY="sipwire,sqlite,kamailio"
 PY=python3
 WORKERS=1
+FIXED=0
+declare -A FIXED_RATE=([REGISTER]=3000 [calls]=300)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -78,13 +85,18 @@ while (($#)); do
     --python) PY=${2:?--python needs a value}; shift ;;
     --keep) KEEP=1 ;;
     --workers) WORKERS=${2:?--workers needs a value}; shift ;;
+    --fixed) FIXED=${2:?--fixed needs a count}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "server.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
-if ((QUICK)); then
+if ((FIXED)); then
+    RATES=("${FIXED_RATE[REGISTER]}" "${FIXED_RATE[calls]}")
+    STEP_SECS=10
+    REFINE=0
+elif ((QUICK)); then
     # the bisection tells 10,000 from 15,000/s, say, where the steps alone
     # cannot; 40000 bounds a server that passes 20000
     RATES=(500 1000 2000 5000 10000 20000 40000)
@@ -473,7 +485,9 @@ search() {
         SUMMARY+=("$kind|$load|0|-|-|-|-|SIPp callee did not start")
         return
     fi
+    ((FIXED)) && fixed_runs "$kind" "$load"
     for rate in "${RATES[@]}"; do
+        ((FIXED)) && break  # fixed_runs ran the steps
         if fresh_step "$kind" "$load" "$rate"; then
             best=$rate bpct=$STEP_PCT bscpu=$STEP_SCPU bccpu=$STEP_CCPU bcost=$STEP_COST
         else
@@ -506,9 +520,32 @@ error lines; first:")
             < <(grep -m 5 -E -A 3 'Traceback|ERROR|CRITICAL' "$SERVER_LOG" | cut -c 1-300)
     fi
     rm -f "$SERVER_LOG"
+    ((FIXED)) && return  # fixed_runs summed its runs up
     BEST["$kind/$load"]=$best
     COST["$kind/$load"]=$bcost
     SUMMARY+=("$kind|$load|$best|$bpct|$bscpu|$bcost|$bccpu|$first")
+}
+
+# fixed_runs KIND LOAD: --fixed's runs at the load's fixed rate; the median
+# server CPU per request of the runs that passed
+fixed_runs() {
+    local kind=$1 load=$2 rate=${FIXED_RATE[$2]} i passed=0 costs=() median first="none"
+    for ((i = 0; i < FIXED; i++)); do
+        if fresh_step "$kind" "$load" "$rate"; then
+            passed=$((passed + 1))
+            costs+=("$STEP_COST")
+        else
+            first="run $((i + 1)): $STEP_WHY ($STEP_PCT % failed)"
+        fi
+    done
+    median="-"
+    if ((passed)); then
+        median=$(printf '%s\n' "${costs[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+            print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    fi
+    BEST["$kind/$load"]=$((passed == FIXED ? rate : 0))
+    COST["$kind/$load"]=$median
+    SUMMARY+=("$kind|$load|$rate ($passed of $FIXED runs passed)|-|-|$median (runs: ${costs[*]:-none})|-|$first")
 }
 
 # fresh_step KIND LOAD RATE: one step on a server started for it (so no step
@@ -565,6 +602,18 @@ done
 ratio() {  # LOAD TARGET (issue 13: REGISTER 0.7, calls 0.6 of Kamailio's rate)
     local s=${BEST["sipwire/$1"]:-} k=${BEST["kamailio/$1"]:-}
     local sc=${COST["sipwire/$1"]:--} kc=${COST["kamailio/$1"]:--}
+    if ((FIXED)); then  # the CPU per request at one rate (targets 0.6 and 0.5)
+        local t=0.6
+        [[ $1 == calls ]] && t=0.5
+        if [[ $sc == - || $kc == - ]]; then
+            echo "-"
+        else
+            awk -v sc="$sc" -v kc="$kc" -v t="$t" 'BEGIN {
+                printf "CPU per request %.2f (target >= %s: %s)", kc / sc, t,
+                    (kc >= t * sc) ? "met" : "not met" }'
+        fi
+        return
+    fi
     if [[ -z $s || -z $k || $k == 0 ]]; then
         echo "-"
         return
@@ -581,7 +630,7 @@ cat <<EOF
 - Linux $(uname -r); Python $("$PY" -c 'import platform; print(platform.python_version())'), uvloop $uvloop_version, sipwire $sipwire_version
 - Kamailio $kam_version; SIPp $sipp_version
 - Other work on the machine: CPUs $BUSY_START % busy in the second before the run
-- Rates stepped: ${RATES[*]} /s; ${STEP_SECS} s of load per step (-m RATE*${STEP_SECS} -r RATE -rp 1000); $( ((REFINE)) && echo "then $REFINE bisection steps; ")pass = under 0.1 % failed and done within 5 % (+0.25 s) of ${STEP_SECS} s
+- $( ((FIXED)) && echo "Fixed rates: REGISTER ${FIXED_RATE[REGISTER]}/s, calls ${FIXED_RATE[calls]}/s, $FIXED runs each" || echo "Rates stepped: ${RATES[*]} /s"); ${STEP_SECS} s of load per step (-m RATE*${STEP_SECS} -r RATE -rp 1000); $( ((REFINE)) && echo "then $REFINE bisection steps; ")pass = under 0.1 % failed and done within 5 % (+0.25 s) of ${STEP_SECS} s
 
 ### Highest sustained rate
 
