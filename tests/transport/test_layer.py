@@ -77,16 +77,22 @@ async def test_advertised_sent_by(make_peer: MakePeer) -> None:
     assert isinstance(response, Response)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
-async def test_private_udp_send_names_its_own_port(make_peer: MakePeer, host: str) -> None:
+@pytest.mark.parametrize(("host", "peer"), [
+    ("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"),
+    pytest.param("[::1]", "::1", marks=needs_ipv6),
+    pytest.param("[::]", "127.0.0.1", marks=needs_ipv6),  # dual stack, IPv4 peer
+])
+async def test_private_udp_send_names_its_own_port(make_peer: MakePeer, host: str,
+                                                   peer: str) -> None:
     """``udp_private_send``: a request sent with ``private=True`` leaves from
     this process's own socket, whose port the Via names (§18.1.1), and its
     response comes back there; one sent without it, and every response, leave
     from the listening socket (RFC 3581 §4)."""
     a = await make_peer(config=TransportConfig(udp_private_send=True))
     listening = (await a.layer.listen(f"udp:{host}:0")).port
-    b = await make_peer("udp:127.0.0.1:0")
-    target = Target(Transport.UDP, "127.0.0.1", b.port("udp"))
+    b = await make_peer(f"udp:{'[::1]' if peer == '::1' else peer}:0")
+    target = Target(Transport.UDP, peer, b.port("udp"))
+    sent_by_host = "[::1]" if peer == "::1" else peer
     assert a.layer.listening_points[0].port == listening  # the private one is not listed
     ports = []
     for private in (True, False):
@@ -97,7 +103,7 @@ async def test_private_udp_send_names_its_own_port(make_peer: MakePeer, host: st
         else:
             flow = await a.layer.send_request(request, target)
         message, bflow = await b.inbox.request()
-        assert message.via[0].sent_by == ("127.0.0.1", bflow.remote.port)  # as sent
+        assert message.via[0].sent_by == (sent_by_host, bflow.remote.port)  # as sent
         assert flow.local.port == bflow.remote.port
         ports.append(bflow.remote.port)
         # §18.2.2: to the Via, which is the private port for the first
@@ -113,7 +119,7 @@ async def test_private_udp_send_names_its_own_port(make_peer: MakePeer, host: st
     assert await a.layer.choose_transport(request, target, private=True) is Transport.UDP
     stamped = request.via[0].sent_by
     await a.layer.send_request(request, target, private=True)
-    assert request.via[0].sent_by == stamped == ("127.0.0.1", ports[0])
+    assert request.via[0].sent_by == stamped == (sent_by_host, ports[0])
 
 
 async def test_private_udp_send_needs_the_config_and_no_advertised_host(
