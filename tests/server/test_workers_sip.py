@@ -21,7 +21,7 @@ import sipwire
 from sipwire import Request
 from sipwire.server.control import ask
 
-from ..transport.conftest import Certificate, certificate  # noqa: F401
+from ..transport.conftest import Certificate, certificate, needs_ipv6  # noqa: F401
 from .phone import Phone, Received, request_of, status
 from .processes import (
     Serving,
@@ -37,11 +37,12 @@ pytestmark = pytest.mark.asyncio
 _RECEIVED = re.compile(r"worker=(\d+) received (\S+) call_id=(\S+)")
 
 
-async def _serve(tmp_path: Path, *extra: str) -> tuple[Serving, int]:
+async def _serve(tmp_path: Path, *extra: str, host: str = "127.0.0.1") -> tuple[Serving, int]:
     port = free_port()
+    bound = f"[{host}]" if ":" in host else host
     serving = await start_serve(
         "--workers", "2", "--store", f"sqlite:///{tmp_path / 'loc.db'}", "--auth", "off",
-        "--listen", f"udp:127.0.0.1:{port}", "--listen", f"tcp:127.0.0.1:{port}",
+        "--listen", f"udp:{bound}:{port}", "--listen", f"tcp:{bound}:{port}",
         "--domain", "example.com", "--control", str(tmp_path / "control.sock"),
         "--log-level", "debug", *extra, cwd=tmp_path)
     return serving, port
@@ -101,7 +102,7 @@ async def _call_from_a_new_phone(user: str, server: tuple[str, int], callee: Pho
     """An INVITE to ``callee`` from a new phone (a new source port, which the
     kernel may hash to either worker): the phone, its INVITE, and the INVITE
     as it reached ``callee``."""
-    caller = await Phone.open(user, server)
+    caller = await Phone.open(user, server, host=callee.host)
     phones.append(caller)
     invite = caller.build("INVITE", callee.aor, to=f"<{callee.aor}>",
                           contact=f"<{caller.contact}>")
@@ -149,9 +150,11 @@ async def test_udp_retransmissions_reach_the_worker_of_their_transaction(
     await _gone(pids)  # SIGTERM reached every worker
 
 
-@pytest.mark.parametrize("own_ports", [True, False], ids=["worker-ports", "shared-port"])
-async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path,
-                                                             own_ports: bool) -> None:
+@pytest.mark.parametrize(("own_ports", "host"), [
+    (True, "127.0.0.1"), (False, "127.0.0.1"), pytest.param(True, "::1", marks=needs_ipv6),
+], ids=["worker-ports", "shared-port", "worker-ports-ipv6"])
+async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path, own_ports: bool,
+                                                             host: str) -> None:
     """A callee answers from one address, which the kernel's hash ties to one
     worker; the INVITEs come from both.  Each worker sends its INVITE from a
     port of its own named in the Via (§18.1.1), so the callee's answers, sent
@@ -159,9 +162,10 @@ async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path,
     without crossing to the other one.  With ``--no-worker-ports`` every
     INVITE leaves from the shared port, and the answers that reach the other
     worker are passed on to the right one: the calls work all the same."""
-    serving, port = await _serve(tmp_path, *(() if own_ports else ("--no-worker-ports",)))
-    server = ("127.0.0.1", port)
-    alice = await Phone.open("alice", server)
+    serving, port = await _serve(tmp_path, *(() if own_ports else ("--no-worker-ports",)),
+                                 host=host)
+    server = (host, port)
+    alice = await Phone.open("alice", server, host=host)
     callers: list[Phone] = []
     try:
         assert status(await alice.request(alice.register())) == 200
@@ -171,13 +175,13 @@ async def test_a_callee_answers_each_worker_at_its_own_port(tmp_path: Path,
             bob, invite, got = await _call_from_a_new_phone(f"bob{n}", server, alice, callers)
             forwarded = request_of(got)
             via = forwarded.top_via
-            assert via.host == "127.0.0.1" and via.port == got.source[1], (via, got)
+            assert via.host == alice.uri_host and via.port == got.source[1], (via, got)
             assert (via.port != port) is own_ports
             # answered where §18.2.2 says, the top Via: not to the source
             for code in (180, 200):
                 response = forwarded.reply(code, to_tag="callee",
                                            contact=f"<{alice.contact}>" if code == 200 else None)
-                alice.send(response, (via.host, via.port))
+                alice.send(response, (via.host.strip("[]"), via.port))
             assert status(await bob.expect(180)) == 180
             assert status(await bob.expect(200)) == 200
             worker = (await _logged(serving, invite.call_id, "INVITE", 1))[0]
