@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sipwire.auth import MemoryUserStore
 from sipwire.server import Server
 
 from .conftest import Serve
-from .processes import free_port, kill_all, wait_listening
+from .processes import free_port, kill_all, start_serve, wait_listening
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp_serve"
 SIPP_TIMEOUT = 10
@@ -186,3 +187,58 @@ async def test_fork_to_two_phones_one_answers(serve: Serve, sipp: StartSipp) -> 
     await finished(uac)
     await finished(answering)
     await finished(ringing)  # got the CANCEL, answered 487, got the ACK
+
+
+def _invite_received(run: Sipp) -> tuple[int, str]:
+    """The port in the top Via, and the Call-ID, of the INVITE a SIPp callee
+    received (its message log)."""
+    log = (run.directory / "messages.log").read_text(errors="replace")
+    for chunk in log.split("message received")[1:]:
+        lines = [line.strip() for line in chunk.splitlines()]
+        if any(line.startswith("INVITE ") for line in lines):
+            via = next(line for line in lines if line.lower().startswith(("via:", "v:")))
+            call_id = next(line for line in lines if line.lower().startswith(("call-id:", "i:")))
+            sent_by = via.partition(":")[2].split()[1].split(";")[0]  # 127.0.0.1:PORT
+            return int(sent_by.rpartition(":")[2]), call_id.partition(":")[2].strip()
+    raise AssertionError(f"no INVITE in the callee's log\n{log[-3000:]}")
+
+
+async def test_two_workers_call_sipp_phones(sipp: StartSipp, tmp_path: Path) -> None:
+    """``sipwire serve --workers 2`` between real SIPp phones.  The callee
+    registers over UDP; each call comes from a new SIPp caller, on a new
+    port, so the kernel's SO_REUSEPORT hash hands the INVITEs to both
+    workers.  Every call completes at both ends, and the INVITE reached the
+    callee with the Via of the worker's own port, which the callee answered:
+    no answer had to cross to the other worker."""
+    port = free_port()
+    serving = await start_serve(
+        "--workers", "2", "--store", f"sqlite:///{tmp_path / 'loc.db'}", "--auth", "off",
+        "--listen", f"udp:127.0.0.1:{port}", "--domain", "example.com",
+        "--control", str(tmp_path / "control.sock"), "--log-level", "debug", cwd=tmp_path)
+    try:
+        remote = f"127.0.0.1:{port}"
+        callee = free_port()
+        await finished(await sipp("register.xml", "-s", "bob", remote, port=callee))
+        workers: set[int] = set()
+        via_ports: dict[int, int] = {}
+        for n in range(24):
+            uas = await sipp("uas_call.xml", "-s", "bob", port=callee)
+            await wait_listening(uas.port)
+            uac = await sipp("uac_call.xml", "-s", "bob", remote)
+            await finished(uac)
+            await finished(uas)
+            via_port, call_id = _invite_received(uas)
+            [worker] = {int(m.group(1)) for line in serving.lines
+                        if (m := re.search(r"worker=(\d+) received INVITE call_id=(\S+)", line))
+                        and m.group(2) == call_id}
+            workers.add(worker)
+            assert via_port != port
+            assert via_ports.setdefault(worker, via_port) == via_port
+            if workers == {0, 1} and n >= 2:
+                break
+        assert workers == {0, 1}, "every INVITE was taken by one worker"
+        assert len(set(via_ports.values())) == 2
+        assert not [line for line in serving.lines if "relaying" in line]
+    finally:
+        await serving.terminate()
+        await serving.kill()
