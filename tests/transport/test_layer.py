@@ -191,6 +191,33 @@ async def test_send_on_a_flow_retransmits_unchanged(make_peer: MakePeer) -> None
         assert bflow.transport is transport
 
 
+async def test_a_udp_flow_is_one_object_per_peer_both_ways(make_peer: MakePeer) -> None:
+    # a flow is a value (RFC 5626 §3): the flow a peer's datagrams came on is
+    # the one a request to it, or a response to its Via, goes on, not a new
+    # object per message
+    a = await make_peer("udp:127.0.0.1:0")
+    b = await make_peer("udp:127.0.0.1:0")
+    await b.layer.send_request(options(), Target(Transport.UDP, "127.0.0.1", a.port("udp")))
+    from_b, received = await a.inbox.request()
+    sent = a.layer.send_request_nowait(options(), Target(Transport.UDP, "127.0.0.1",
+                                                         b.port("udp")))
+    assert sent is received
+    await b.inbox.request()
+    # a peer that sent nothing yet gets a flow of its own, equal in value
+    c = await make_peer("udp:127.0.0.1:0")
+    new = a.layer.send_request_nowait(options(), Target(Transport.UDP, "127.0.0.1",
+                                                        c.port("udp")))
+    assert new is not None and new is not received
+    assert new == Flow(Transport.UDP, new.remote, received.local)
+    assert new.remote.port == c.port("udp")
+    await c.inbox.request()
+    # a response whose Via (received, rport: b) is not where the given flow
+    # goes (§18.2.2, RFC 3581 §4) leaves on b's flow
+    assert a.layer.send_response_nowait(from_b.reply(200), new) is received
+    response, _ = await b.inbox.get()
+    assert isinstance(response, Response) and response.status == 200
+
+
 async def test_malformed_datagram_flood_is_bounded(make_peer: MakePeer,
                                                    raw_udp: MakeRaw) -> None:
     b = await make_peer("udp:127.0.0.1:0", config=TransportConfig(max_pending_sends=16))

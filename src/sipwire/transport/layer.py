@@ -279,7 +279,7 @@ class TransportLayer:
         if self._too_large_for_udp(data):
             return None
         listener.send_soon(data, remote, on_error)
-        return Flow(_UDP, remote, listener.local)
+        return listener.flow_to(remote)
 
     async def choose_transport(self, request: Request, target: Target, *,
                                private: bool = False) -> Transport:
@@ -372,7 +372,7 @@ class TransportLayer:
         remote = Address(normalize_ip(host), port)
         listener = self._udp_listener(remote, flow.local if flow is not None else None)
         listener.send_soon(bytes(response), remote, on_error)
-        return Flow(_UDP, remote, listener.local)
+        return listener.flow_to(remote)
 
     def send_on_nowait(self, flow: Flow, message: Message | bytes,
                        on_error: SendErrorHandler | None = None) -> bool:

@@ -135,6 +135,16 @@ class UdpListener(asyncio.DatagramProtocol):
             # A bug above must not stop the socket from reading.
             logger.exception("error handling a datagram from %s", addr)
 
+    def flow_to(self, remote: Address) -> Flow:
+        """The flow from this socket to ``remote``: the one its datagrams came
+        on when it has sent some lately (a flow is a value: one object serves
+        every message of a callee), else a new one."""
+        if not self._ipv6:  # an IPv4 socket's source is (host, port), as ``remote``
+            flow = self._flows.get((remote.host, remote.port))
+            if flow is not None:
+                return flow
+        return Flow(Transport.UDP, remote, self.local)
+
     def _new_source(self) -> None:
         """The first datagram of a source in this second of the request rate."""
         counts = self._rate_counts
