@@ -9,6 +9,7 @@ import time
 from sipwire import URI, Request
 from sipwire.auth import MemoryUserStore
 from sipwire.server.logs import Tracer
+from sipwire.transaction import ClientTransaction
 
 from .conftest import OpenPhone, Serve
 from .phone import Phone, request_of, response_of, status
@@ -204,6 +205,9 @@ async def test_after_the_2xx_retransmissions_still_pass_with_transactions_compac
     # and so does the finished response context that waits for them to end
     [proxied] = server.engine._contexts
     assert proxied.context.finished and proxied.request is None
+    # nor its targets: a finished context starts no branch (§16.7 step 5)
+    assert proxied.context.targets is None
+    assert all(proxied.context.branch_target(key) is None for key in proxied.context._branches)
     # the callee retransmits its 2xx until the ACK (§13.3.1.4): passed on
     # upstream unchanged (§16.7 step 10); a retransmitted INVITE is absorbed
     bob.send(ok, got.source)
@@ -214,6 +218,44 @@ async def test_after_the_2xx_retransmissions_still_pass_with_transactions_compac
     routes = [str(r.uri) for r in first.record_route]
     alice.send(in_dialog(alice, "ACK", invite, routes, bob.contact))
     assert request_of(await bob.expect("ACK")).method == "ACK"
+
+
+async def test_a_proxied_non_invite_answered_over_udp_keeps_only_its_response_bytes(
+        serve: Serve, phone: OpenPhone) -> None:
+    # §17.2.2: the server transaction answers retransmissions of the request
+    # with its final response until Timer J (64*T1 over UDP). Once that
+    # response is sent upstream the proxy has nothing else to send for a
+    # non-INVITE request (§16.7 step 9), so the transaction becomes a table
+    # entry of bytes, and the response context waits only for the client
+    # transaction's Timer K (T4 over UDP, §17.1.2.2).
+    server = await serve(t4=0.3)
+    alice, bob = await phone("alice", server), await phone("bob", server)
+    await registered(bob)
+    engine = server.engine
+    retired = engine.transactions.retired  # bob's REGISTER
+    sent = alice.build("MESSAGE", bob.aor, body=b"hello")
+    alice.send(sent)
+    got = await bob.expect("MESSAGE")
+    bob.answer(got, 202)
+    first = response_of(await alice.expect(202))
+    assert engine.transactions.retired == retired + 1
+    [client] = engine.transactions  # the server one is no object any more
+    assert isinstance(client, ClientTransaction) and client.method == "MESSAGE"
+    assert engine._incoming == {}
+    [proxied] = engine._contexts
+    assert proxied.server_gone and proxied.context.finished
+    # a retransmission is answered from the table, byte for byte, and not forwarded
+    alice.send(sent)
+    assert bytes(response_of(await alice.expect(202))) == bytes(first)
+    assert [r for r in await bob.silence(0.1) if isinstance(r.message, Request)] == []
+    # Timer K ends the client transaction: the context is gone, the entry stays
+    deadline = time.monotonic() + 5
+    while engine._contexts and time.monotonic() < deadline:
+        await bob.silence(0.05)
+    assert not engine._contexts and len(engine.transactions) == 0
+    assert engine.transactions.retired == retired + 1
+    alice.send(sent)
+    assert bytes(response_of(await alice.expect(202))) == bytes(first)
 
 
 async def test_a_branch_whose_held_datagram_cannot_be_sent_counts_as_503(

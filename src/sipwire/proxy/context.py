@@ -228,13 +228,18 @@ class ResponseContext:
         thousands of such contexts, and their parsed messages would be most
         of its memory and of its garbage collector's work.  A request is kept
         as it was received or last sent (what the transport added to the top
-        Via of a received one, §18.2.1, is not kept).
+        Via of a received one, §18.2.1, is not kept).  The targets go too
+        (``targets`` and ``branch_target`` are None afterwards): a finished
+        context starts no branch.
         """
         request = self._request
         if request is not None:
             self._request_wire = kept_bytes(request)
             self._request = None
+        # no new branch either (§16.7 step 5: closed): the targets go too
+        self.targets = None
         for branch in self._branches.values():
+            branch.target = None
             if branch.kept is not None:
                 branch.wire = kept_bytes(branch.kept)
                 branch.kept = None

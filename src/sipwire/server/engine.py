@@ -911,11 +911,20 @@ class Engine:
             if tx.settled and (not tx.reliable or isinstance(tx, InviteServerTransaction)):
                 # 64*T1 of answering retransmissions ahead (Timer J over UDP,
                 # §17.2.2; Timer L over any transport, RFC 6026 §8.7): keep
-                # bytes, not objects; a non-INVITE one that nothing else holds
-                # (not proxied) becomes a table entry of the layer, its bytes and flow
-                if (incoming is None or incoming.proxied is None) and self.transactions.retire(
-                        tx, kept_bytes(message), None if sent is flow else sent):
+                # bytes, not objects; a non-INVITE one becomes a table entry of
+                # the layer, its bytes and flow
+                if self.transactions.retire(tx, kept_bytes(message),
+                                            None if sent is flow else sent):
                     self._incoming.pop(tx, None)
+                    proxied = incoming.proxied if incoming is not None else None
+                    if proxied is not None:
+                        # its final response is sent, and a non-INVITE request has
+                        # no other (§16.7 step 9): the context waits only for its
+                        # client transactions (Timer K), as if the server
+                        # transaction had ended
+                        proxied.server_gone = True
+                        tx.compact()  # the context still names it
+                        self._settle(proxied)
                     return
                 tx.compact()
                 if incoming is not None and flow is not None and incoming.proxied is None:
