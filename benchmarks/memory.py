@@ -1,6 +1,6 @@
 """Memory and event-loop stalls of ``sipwire serve`` as the work grows.
 
-Three measurements, each printed as one Markdown table row:
+Four measurements, each printed as one Markdown table row:
 
 * ``purge``: a ``MemoryStore`` with ``--bindings`` bindings (one per AOR),
   purged by ``purge_periodically`` every 0.2 s while a probe task sleeps
@@ -15,12 +15,17 @@ Three measurements, each printed as one Markdown table row:
 * ``call``: what one ringing call holds in the proxy: bob registered, then
   ``--count`` INVITEs to him, each forwarded and answered 180 by "bob";
   tracemalloc's growth over the INVITEs, per call (INVITE server and client
-  transactions, the response context, the engine's records and timers).
+  transactions, the response context, the engine's records and timers);
+* ``ended``: what one ended call holds in the proxy until its transactions
+  end (Timers L and M of the INVITE, J and K of the BYE: 64*T1 and T4):
+  ``calls_in_process.py``'s fake caller and callee make ``--count`` whole
+  calls; tracemalloc's growth per call, and how many more objects the
+  garbage collector tracks (what makes its young collections long).
 
 ``SIPWIRE_SRC`` runs another tree's ``src/`` (a ``git worktree`` of an older
 commit) to compare::
 
-    python3 benchmarks/memory.py                     # all three
+    python3 benchmarks/memory.py                     # all four
     python3 benchmarks/memory.py register --count 5000
     SIPWIRE_SRC=/tmp/base/src python3 benchmarks/memory.py call
 """
@@ -272,9 +277,47 @@ async def call_memory(count: int, port: int) -> float:
     return grown / count
 
 
+async def ended_call_memory(count: int, port: int) -> tuple[float, float]:
+    """Bytes, and objects the garbage collector tracks, that one ended call
+    (INVITE/100/180/200/ACK/BYE/200, ``calls_in_process.py``'s fake agents)
+    holds in the proxy while its transactions wait for Timers L, M, J and K
+    (64*T1, T4): T1, T2 and T4 of an hour, so that none ends during the run."""
+    import calls_in_process as calls  # benchmarks/, this script's directory
+
+    config = dataclasses.replace(_config(port), domains=(calls.DOMAIN,), t1=3600.0,
+                                 t2=3600.0, t4=3600.0, timer_c=36000.0)
+    async with Server(config) as server:
+        listener = server.engine.transport._udp[0]
+        port = listener.local.port
+        calls.CALLER_PORT, calls.CALLEE_PORT = port + 2, port + 1
+        real, catcher = listener._io, calls._Catcher()
+        listener._io = catcher  # type: ignore[assignment]
+        try:
+            driver = calls._Run(listener, catcher, port)
+            register = calls._REGISTER_BOB.format(domain=calls.DOMAIN, port=calls.CALLEE_PORT)
+            driver._hand([register.encode()], driver.callee, "")
+            await asyncio.sleep(0)
+            catcher.take()
+            driver.sample = None  # type: ignore[assignment]
+            for first in range(0, 200, 32):  # warm-up
+                await driver.round(first, min(32, 200 - first))
+            tracemalloc.start()
+            before, tracked = _held(), len(gc.get_objects())
+            driver.completed = 0
+            for first in range(200, 200 + count, 32):
+                await driver.round(first, min(32, 200 + count - first))
+            assert driver.completed == count, driver.completed
+            grown, more = _held() - before, len(gc.get_objects()) - tracked
+            tracemalloc.stop()
+        finally:
+            listener._io = real
+    return grown / count, more / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", nargs="*", help="purge, register, call (default: all)")
+    parser.add_argument("what", nargs="*", help="purge, register, call, ended "
+                        "(default: all)")
     parser.add_argument("--bindings", type=int, default=100_000)
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=3.0, help="purge: probe time")
@@ -284,9 +327,9 @@ def main() -> None:
     print(f"sipwire from {src}; Python {sys.version.split()[0]}")
     print("| measure | value |")
     print("|---|---:|")
-    for what in args.what or ["purge", "register", "call"]:
-        if what not in ("purge", "register", "call"):
-            parser.error(f"no measure {what!r}: purge, register or call")
+    for what in args.what or ["purge", "register", "call", "ended"]:
+        if what not in ("purge", "register", "call", "ended"):
+            parser.error(f"no measure {what!r}: purge, register, call or ended")
         if what == "purge":
             for expired in (False, True):
                 stall, first, step = asyncio.run(
@@ -303,6 +346,11 @@ def main() -> None:
             held = asyncio.run(register_memory(args.count, args.port))
             print(f"| memory per completed REGISTER transaction (Timer J), "
                   f"{args.count:,} held | {held:,.0f} B |")
+        elif what == "ended":
+            held, tracked = asyncio.run(ended_call_memory(args.count, args.port))
+            print(f"| memory per ended call in the proxy until its transactions end "
+                  f"(64*T1), {args.count:,} held | {held:,.0f} B, {tracked:.1f} objects "
+                  f"the collector tracks |")
         else:
             held = asyncio.run(call_memory(args.count, args.port))
             print(f"| memory per ringing call in the proxy, {args.count:,} held "
