@@ -17,7 +17,10 @@
 #                    times at issue 13's fixed rates, which both servers sustain
 #                    (REGISTER 3000/s, calls 300/s), 10 s of load per run, and
 #                    compare the median server CPU per request (targets: sipwire
-#                    at least 0.6 of Kamailio's for REGISTER, 0.5 for calls)
+#                    at least 0.6 of Kamailio's for REGISTER, 0.5 for calls).
+#                    The runs go in rounds, each server once per round, and the
+#                    ratio is also given round by round (drift over the run
+#                    touches both servers of a round alike)
 #   --workers N      N sipwire worker processes (serve --workers N) and N Kamailio
 #                    SIP workers (-n N); default 1.  With N > 1 the "sipwire" server
 #                    uses the SQLite store (the memory store is one process's),
@@ -485,9 +488,7 @@ search() {
         SUMMARY+=("$kind|$load|0|-|-|-|-|SIPp callee did not start")
         return
     fi
-    ((FIXED)) && fixed_runs "$kind" "$load"
     for rate in "${RATES[@]}"; do
-        ((FIXED)) && break  # fixed_runs ran the steps
         if fresh_step "$kind" "$load" "$rate"; then
             best=$rate bpct=$STEP_PCT bscpu=$STEP_SCPU bccpu=$STEP_CCPU bcost=$STEP_COST
         else
@@ -508,6 +509,16 @@ search() {
             first="$mid/s: $STEP_WHY ($STEP_PCT % failed, server CPU $STEP_SCPU %)"
         fi
     done
+    check_logs "$kind" "$load"
+    BEST["$kind/$load"]=$best
+    COST["$kind/$load"]=$bcost
+    SUMMARY+=("$kind|$load|$best|$bpct|$bscpu|$bcost|$bccpu|$first")
+}
+
+# check_logs KIND LOAD: the SIPp callee's errors and the server's error lines
+# into NOTES; the callee is stopped and the server's log removed
+check_logs() {
+    local kind=$1 load=$2 line
     if [[ -n $UAS_PID && -s $TMP/uas-$kind.err ]]; then
         NOTES+=("$kind calls, SIPp callee's errors over all steps (count, kind):")
         while IFS= read -r line; do NOTES+=("    $line"); done < <(error_summary "$TMP/uas-$kind.err")
@@ -520,32 +531,60 @@ error lines; first:")
             < <(grep -m 5 -E -A 3 'Traceback|ERROR|CRITICAL' "$SERVER_LOG" | cut -c 1-300)
     fi
     rm -f "$SERVER_LOG"
-    ((FIXED)) && return  # fixed_runs summed its runs up
-    BEST["$kind/$load"]=$best
-    COST["$kind/$load"]=$bcost
-    SUMMARY+=("$kind|$load|$best|$bpct|$bscpu|$bcost|$bccpu|$first")
 }
 
-# fixed_runs KIND LOAD: --fixed's runs at the load's fixed rate; the median
-# server CPU per request of the runs that passed
-fixed_runs() {
-    local kind=$1 load=$2 rate=${FIXED_RATE[$2]} i passed=0 costs=() median first="none"
-    for ((i = 0; i < FIXED; i++)); do
-        if fresh_step "$kind" "$load" "$rate"; then
-            passed=$((passed + 1))
-            costs+=("$STEP_COST")
-        else
-            first="run $((i + 1)): $STEP_WHY ($STEP_PCT % failed)"
+median() {  # the median of the numbers given
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# fixed_rounds LOAD: --fixed's runs at the load's fixed rate, in rounds: each
+# round runs every server once, one after the other, so that what drifts over
+# the run (other guests of the host, caches, clock speed) touches the servers
+# alike.  Per server the median CPU per request of the runs that passed; with
+# sipwire and Kamailio both, Kamailio's over sipwire's in each round and the
+# median of those ratios
+fixed_rounds() {
+    local load=$1 rate=${FIXED_RATE[$1]} kind i first
+    local -A passed=() costs=() firsts=() round_cost=()
+    local ratios=()
+    for ((i = 1; i <= FIXED; i++)); do
+        for kind in "${KINDS[@]}"; do
+            [[ $kind == sqlite && $load == calls ]] && continue
+            log "$(label "$kind"): $load at $rate/s, round $i of $FIXED"
+            if [[ $load == calls ]] && ! start_uas "$kind"; then
+                stop_uas
+                firsts[$kind]=${firsts[$kind]:-"round $i: the SIPp callee did not start"}
+                continue
+            fi
+            if fresh_step "$kind" "$load" "$rate"; then
+                passed[$kind]=$((${passed[$kind]:-0} + 1))
+                costs[$kind]+="$STEP_COST "
+                round_cost[$kind/$i]=$STEP_COST
+            else
+                firsts[$kind]=${firsts[$kind]:-"round $i: $STEP_WHY ($STEP_PCT % failed)"}
+            fi
+            check_logs "$kind" "$load"
+        done
+        local s=${round_cost[sipwire/$i]:-} k=${round_cost[kamailio/$i]:-}
+        if [[ -n $s && -n $k ]]; then
+            ratios+=("$(awk -v s="$s" -v k="$k" 'BEGIN { printf "%.2f", k / s }')")
         fi
     done
-    median="-"
-    if ((passed)); then
-        median=$(printf '%s\n' "${costs[@]}" | sort -n | awk '{ v[NR] = $1 } END {
-            print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    for kind in "${KINDS[@]}"; do
+        [[ $kind == sqlite && $load == calls ]] && continue
+        local n=${passed[$kind]:-0} med="-"
+        # shellcheck disable=SC2086  # the costs are words
+        ((n)) && med=$(median ${costs[$kind]})
+        BEST["$kind/$load"]=$((n == FIXED ? rate : 0))
+        COST["$kind/$load"]=$med
+        first=${firsts[$kind]:-none}
+        local runs=${costs[$kind]:-none}
+        SUMMARY+=("$kind|$load|$rate ($n of $FIXED runs passed)|-|-|$med (runs: ${runs% })|-|$first")
+    done
+    if ((${#ratios[@]})); then
+        ROUND_RATIOS[$load]="${ratios[*]} (median $(median "${ratios[@]}"))"
     fi
-    BEST["$kind/$load"]=$((passed == FIXED ? rate : 0))
-    COST["$kind/$load"]=$median
-    SUMMARY+=("$kind|$load|$rate ($passed of $FIXED runs passed)|-|-|$median (runs: ${costs[*]:-none})|-|$first")
 }
 
 # fresh_step KIND LOAD RATE: one step on a server started for it (so no step
@@ -593,11 +632,20 @@ fi
 IFS=',' read -r -a KINDS <<<"$ONLY"
 for kind in "${KINDS[@]}"; do
     case $kind in
-    sipwire | kamailio) search "$kind" REGISTER; search "$kind" calls ;;
-    sqlite) search sqlite REGISTER ;;
+    sipwire | kamailio | sqlite) ;;
     *) log "server.sh: unknown server $kind (sipwire, sqlite, kamailio)"; exit 2 ;;
     esac
 done
+declare -A ROUND_RATIOS=()
+if ((FIXED)); then
+    fixed_rounds REGISTER
+    fixed_rounds calls
+else
+    for kind in "${KINDS[@]}"; do
+        search "$kind" REGISTER
+        [[ $kind == sqlite ]] || search "$kind" calls
+    done
+fi
 
 ratio() {  # LOAD TARGET (issue 13: REGISTER 0.7, calls 0.6 of Kamailio's rate)
     local s=${BEST["sipwire/$1"]:-} k=${BEST["kamailio/$1"]:-}
@@ -611,6 +659,7 @@ ratio() {  # LOAD TARGET (issue 13: REGISTER 0.7, calls 0.6 of Kamailio's rate)
             awk -v sc="$sc" -v kc="$kc" -v t="$t" 'BEGIN {
                 printf "CPU per request %.2f (target >= %s: %s)", kc / sc, t,
                     (kc >= t * sc) ? "met" : "not met" }'
+            [[ -n ${ROUND_RATIOS[$1]:-} ]] && echo -n "; by round: ${ROUND_RATIOS[$1]}"
         fi
         return
     fi
