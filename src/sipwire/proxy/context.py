@@ -236,8 +236,7 @@ class ResponseContext:
         if request is not None:
             self._request_wire = kept_bytes(request)
             self._request = None
-        # no new branch either (§16.7 step 5: closed): the targets go too
-        self.targets = None
+        self.targets = None  # §16.7 step 5: closed, no new branch
         for branch in self._branches.values():
             branch.target = None
             if branch.kept is not None:
