@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,8 +60,37 @@ def test_the_compiled_build_is_loaded() -> None:
     assert "sipwire.cli.main" not in names
 
 
+#: Py_TPFLAGS_HEAPTYPE: a class statement's type, not a compiled extension type's
+_HEAPTYPE = 1 << 9
+
+
+def _declared_classes() -> list[tuple[str, str]]:
+    """(module, class) of each ``cdef class`` in the source tree's .pxd files."""
+    src = Path(__file__).resolve().parent.parent / "src"
+    found = []
+    for pxd in sorted((src / "sipwire").rglob("*.pxd")):
+        module = ".".join(pxd.relative_to(src).with_suffix("").parts)
+        found += [(module, m.group(1))
+                  for m in re.finditer(r"^cdef class (\w+)", pxd.read_text(), re.M)]
+    return found
+
+
+@pytest.mark.skipif(EXPECT != "1", reason="SIPWIRE_EXPECT_COMPILED=1 is not set")
+def test_every_class_a_pxd_declares_is_an_extension_type() -> None:
+    # a .pxd whose class Cython did not apply (renamed, moved) would leave a
+    # Python class: the build works, slower, and nothing else would say so
+    declared = _declared_classes()
+    assert ("sipwire.message.uri", "URI") in declared
+    for module, name in declared:
+        cls = getattr(importlib.import_module(module), name)
+        assert not cls.__flags__ & _HEAPTYPE, f"{module}.{name} is not an extension type"
+
+
 @pytest.mark.skipif(EXPECT != "0", reason="SIPWIRE_EXPECT_COMPILED=0 is not set")
 def test_the_pure_build_is_loaded() -> None:
+    for module, name in _declared_classes():
+        cls = getattr(importlib.import_module(module), name)
+        assert cls.__flags__ & _HEAPTYPE, f"{module}.{name}"
     assert compiled_modules() == ()
     for name in HOT:
         assert not _is_extension(name), name

@@ -15,6 +15,12 @@ cdef class Headers:
     cpdef list _typed_at(self, Py_ssize_t i, str key)
     @cython.locals(found=list)
     cpdef list _typed(self, str key)
+    # the edits' and serialization's own steps
+    cpdef _first(self, key)
+    cpdef list _new_lines(self, name, value)
+    cpdef _put(self, Py_ssize_t at, list lines, Py_ssize_t drop)
+    cpdef _cut(self, list where)
+    cpdef str _serialize_compact(self)
 
 
 # the positions of a compact form's keys, remade on each edit
@@ -29,3 +35,11 @@ cpdef list _parse_value(cls, str key, name, str value)
 # Headers._parsed (a classmethod in the .py): self typed, its fields set in the struct
 @cython.locals(self=Headers)
 cpdef Headers compact_headers(cls, data, offsets, keys, positions)
+
+
+# module helpers called from the methods above: C calls, not Python calls
+@cython.locals(keys=dict)
+cpdef header_key(name)
+cpdef bint _changed(values)
+cpdef str _run(data, offs, Py_ssize_t first, Py_ssize_t last)
+cpdef str _joined(list values)

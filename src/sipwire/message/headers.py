@@ -58,12 +58,13 @@ LIST_HEADERS.update({"path", "service-route", "allow-events", "accept-contact",
 
 def header_key(name: str) -> str:
     """The lookup key of a header name: lower-case long form."""
-    key = _KEYS.get(name)
+    keys = _KEYS  # a dict the compiled build knows as one (headers.pxd)
+    key = keys.get(name)
     if key is None:
         key = name.lower()
         key = COMPACT_FORMS.get(key, key)
-        if len(_KEYS) < 4096:  # names a program asks for, and a few a peer made up
-            _KEYS[name] = key
+        if len(keys) < 4096:  # names a program asks for, and a few a peer made up
+            keys[name] = key
     return key
 
 

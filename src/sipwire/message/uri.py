@@ -423,7 +423,8 @@ class URI:
     @property
     def is_sip(self) -> bool:
         """True for ``sip:`` and ``sips:`` URIs."""
-        return self.scheme in ("sip", "sips")
+        scheme = self._scheme
+        return scheme == "sip" or scheme == "sips"
 
     @property
     def host_address(self) -> str:

@@ -235,7 +235,8 @@ class NameAddr(Field):
     @property
     def tag(self) -> str | None:
         """The dialog tag of From and To (§19.3)."""
-        return self.params.get("tag")
+        params = self._params  # read on every message: no second property call once split
+        return (self.params if params is None else params).get("tag")
 
     @tag.setter
     def tag(self, value: str | None) -> None:

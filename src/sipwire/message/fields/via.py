@@ -189,7 +189,8 @@ class Via(Field):
 
     @property
     def branch(self) -> str | None:
-        return self.params.get("branch")
+        params = self._params  # read on every message: no second property call once split
+        return (self.params if params is None else params).get("branch")
 
     @branch.setter
     def branch(self, value: str | None) -> None:
