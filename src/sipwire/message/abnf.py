@@ -105,10 +105,13 @@ def quote(text: str) -> str:
     if "\r" in text or "\n" in text:
         raise ValueError("CR and LF cannot be quoted in a SIP header (RFC 3261 §25.1)")
     out = text.replace("\\", "\\\\").replace('"', '\\"')
-    if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in out):
-        out = "".join("\\" + ch if (ch < " " and ch != "\t") or ch == "\x7f" else ch
-                      for ch in out)
+    if _CONTROL_RE.search(out) is not None:  # one C scan, not a generator step per character
+        out = _CONTROL_RE.sub(lambda m: "\\" + m.group(), out)
     return '"' + out + '"'
+
+
+#: the characters quote() escapes beside ``"`` and ``\``: controls but HTAB, and DEL
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def unquote(text: str) -> str:

@@ -291,7 +291,7 @@ class Headers:
             for i in _where(pos, key):
                 text = self._value_at(i)
                 if split:
-                    out.extend(p for p in split_list(text) if p)
+                    out.extend([p for p in split_list(text) if p])
                 else:
                     out.append(text)
             return out

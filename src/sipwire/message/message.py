@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ParseError
@@ -582,7 +582,7 @@ _SLOTS: dict[type, tuple[str, ...]] = {}
 
 def _placed(headers: HeaderItems, contact: NameAddr | URI | str | None,
             wanted: frozenset[str], maker: Headers
-            ) -> Iterator[tuple[str, str | Field, list[HeaderLine], bool]]:
+            ) -> list[tuple[str, str | Field, list[HeaderLine], bool]]:
     """The lines ``reply()`` adds (``contact`` first, then ``headers``), each
     as ``(name, value, lines, at_end)``: ``at_end`` when it goes at the end,
     as add() would put it (a header not yet present, or one more of the
@@ -592,6 +592,7 @@ def _placed(headers: HeaderItems, contact: NameAddr | URI | str | None,
         extra.insert(0, ("Contact", _contact(contact)))
     added: set[str] = set()
     last = None
+    placed: list[tuple[str, str | Field, list[HeaderLine], bool]] = []
     for name, value in extra:
         if isinstance(value, str):  # the usual case, without _new_lines' calls
             if "\r" in value or "\n" in value:
@@ -609,7 +610,8 @@ def _placed(headers: HeaderItems, contact: NameAddr | URI | str | None,
             last = key
         else:
             last = None
-        yield name, value, new, at_end
+        placed.append((name, value, new, at_end))
+    return placed  # a list: a compiled generator costs more than the few lines it gives
 
 
 def _compact_over(source: Headers, src: list[int | str], keys: list[str],

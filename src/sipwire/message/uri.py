@@ -493,7 +493,7 @@ class URI:
         else:
             return f"{self.scheme}:{self.opaque}"
         params = self.params
-        out.extend(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+        out.extend([f";{k}" if v is None else f";{k}={v}" for k, v in params.items()])
         if self._headers_text:
             out += ["?", self._headers_text]
         return "".join(out)

@@ -228,11 +228,11 @@ def determine_targets(
     else:
         groups = list(_by_q(targets))
     breadth = incoming_breadth(request, config.max_breadth)
-    widest = max(len(group) for group in groups)
+    widest = max([len(group) for group in groups])
     if widest > breadth:
         return reject(request, config, 440, f"{widest} targets to try in parallel, more "
                                             f"than the Max-Breadth of {breadth} (RFC 5393)")
-    return TargetSet(tuple(_with_breadth(group, breadth) for group in groups))
+    return TargetSet(tuple([_with_breadth(group, breadth) for group in groups]))
 
 
 def _with_breadth(group: list[Target], breadth: int) -> tuple[Target, ...]:

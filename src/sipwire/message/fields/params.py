@@ -70,4 +70,4 @@ def split_params(text: str, rule: str = "RFC 3261 §25.1 generic-param") -> Para
 
 def format_params(params: Params) -> str:
     """Canonical wire form of a parameter dict: ``;name=value;flag``."""
-    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+    return "".join([f";{k}" if v is None else f";{k}={v}" for k, v in params.items()])
