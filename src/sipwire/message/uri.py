@@ -442,9 +442,10 @@ class URI:
 
     def copy(self, **changes: Any) -> URI:
         """A new URI with some components replaced (``host=``, ``port=``, ``params=`` ...)."""
+        # the slots, not the properties: a proxy copies a URI per forwarded request
         new = URI(
-            self.scheme, self.user, self.host, self.port, dict(self.params),
-            None, self.password, self.opaque,
+            self._scheme, self._user, self._host, self._port, dict(self.params),
+            None, self._password, self._opaque,
         )
         new._headers_text = self._headers_text
         for name, value in changes.items():
@@ -474,24 +475,32 @@ class URI:
         return params != (clean if clean is not None else _split_params(self._params_text))
 
     def __str__(self) -> str:
-        if self._text is not None:
-            if not self.modified:
-                return self._text
+        # the slots, not the properties: written for every forwarded request
+        text = self._text
+        if text is not None:
+            params = self._params
+            if params is None:
+                return text
+            clean = self._params0
+            if params == (clean if clean is not None else _split_params(self._params_text)):
+                return text  # not modified (see ``modified``)
             self._text = None
-        if self.scheme in ("sip", "sips"):
-            out = [self.scheme, ":"]
-            if self.user is not None:
-                out.append(self.user)
-                if self.password is not None:
-                    out += [":", self.password]
+        scheme = self._scheme
+        if scheme == "sip" or scheme == "sips":
+            out = [scheme, ":"]
+            user = self._user
+            if user is not None:
+                out.append(user)
+                if self._password is not None:
+                    out += [":", self._password]
                 out.append("@")
-            out.append(self.host)
-            if self.port is not None:
-                out.append(f":{self.port}")
-        elif self.scheme == "tel":
-            out = ["tel:", self.user or ""]
+            out.append(self._host)
+            if self._port is not None:
+                out.append(f":{self._port}")
+        elif scheme == "tel":
+            out = ["tel:", self._user or ""]
         else:
-            return f"{self.scheme}:{self.opaque}"
+            return f"{scheme}:{self._opaque}"
         params = self.params
         out.extend([f";{k}" if v is None else f";{k}={v}" for k, v in params.items()])
         if self._headers_text:

@@ -37,6 +37,8 @@ _TRANSPORT_ERROR = Event.TRANSPORT_ERROR
 
 #: a step of an edge, called as ``step(transaction, event, message, now)``
 Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
+#: one edge as ``_dispatch`` reads it (see ``Transaction._EDGES``)
+_Row = tuple[Edge, tuple[Step, ...], int | None, int, State, frozenset[Timer]]
 
 
 class Transaction:
@@ -51,10 +53,10 @@ class Transaction:
     TABLE: ClassVar[tuple[Edge, ...]] = ()
     #: the timers that may run in each state; entering a state stops the others
     STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {}
-    #: the edges from each state on each event, each with its steps' functions
-    #: and the status codes its guard admits (None: no guard, any message)
-    _EDGES: ClassVar[dict[EventKey, tuple[tuple[Edge, tuple[Step, ...], int | None, int],
-                                          ...]]] = {}
+    #: the edges from each state on each event: (edge, its steps' functions, the
+    #: status codes its guard admits (None: no guard, any message), the next
+    #: state, the timers that may run there)
+    _EDGES: ClassVar[dict[EventKey, tuple[_Row, ...]]] = {}
 
     __slots__ = ("_at1", "_at2", "_interval", "_method", "_observer", "_request", "_request_wire",
                  "_timer1", "_timer2", "config", "reliable", "state")
@@ -66,7 +68,7 @@ class Transaction:
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         # every subclass: one that only overrides a step gets its own functions
-        edges: dict[EventKey, list[tuple[Edge, tuple[Step, ...], int | None, int]]] = {}
+        edges: dict[EventKey, list[_Row]] = {}
         for edge in cls.TABLE:
             steps: list[Step] = []
             for step in edge.actions:
@@ -77,7 +79,8 @@ class Transaction:
             guard = edge.guard
             edges.setdefault((edge.state, edge.event), []).append(
                 (edge, tuple(steps), None if guard is None else guard.low,
-                 0 if guard is None else guard.high))
+                 0 if guard is None else guard.high, edge.next_state,
+                 cls.STATE_TIMERS.get(edge.next_state, _NO_TIMERS)))
         cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
         for state, timers in cls.STATE_TIMERS.items():
             if len(timers) > 2:  # a transaction holds two timers at most (Figures 5-8)
@@ -122,9 +125,11 @@ class Transaction:
         """When ``handle_timer`` must next be called, or None if no timer runs."""
         if self._timer1 is None:
             return None if self._timer2 is None else self._at2
-        if self._timer2 is None or self._at1 <= self._at2:
-            return self._at1
-        return self._at2
+        at1 = self._at1
+        if self._timer2 is None:
+            return at1
+        at2 = self._at2
+        return at1 if at1 <= at2 else at2
 
     def handle_timer(self, now: float) -> list[Action]:
         """Fire every timer due at ``now``, earliest first."""
@@ -215,21 +220,25 @@ class Transaction:
                   now: float) -> list[Action]:
         # a guard admits a response whose status is in its range (``Guard.admits``)
         status = message.status if isinstance(message, Response) else None
-        for row in self._EDGES.get((self.state, event), ()):
+        state = self.state
+        for row in self._EDGES.get((state, event), ()):
             low = row[2]
             if low is None or (status is not None and low <= status <= row[3]):
-                edge, steps = row[0], row[1]
                 break
         else:
             return []  # no arrow in the figure: ignore
-        if edge.next_state is not self.state:
-            if self._timer1 is not None or self._timer2 is not None:
-                running = self.STATE_TIMERS.get(edge.next_state, _NO_TIMERS)
-                if self._timer1 not in running:
+        steps = row[1]
+        next_state = row[4]
+        if next_state is not state:
+            timer1 = self._timer1
+            timer2 = self._timer2
+            if timer1 is not None or timer2 is not None:
+                running = row[5]
+                if timer1 not in running:
                     self._timer1 = None
-                if self._timer2 not in running:
+                if timer2 not in running:
                     self._timer2 = None
-            self.state = edge.next_state
+            self.state = next_state
         actions: list[Action] = []
         for step in steps:
             actions += step(self, event, message, now)
@@ -243,9 +252,11 @@ class Transaction:
             self._observer(self)
 
     def _start_timer(self, timer: Timer, now: float, interval: float) -> None:
-        if self._timer1 is timer or (self._timer1 is None and self._timer2 is not timer):
+        timer1 = self._timer1
+        timer2 = self._timer2
+        if timer1 is timer or (timer1 is None and timer2 is not timer):
             self._timer1, self._at1 = timer, now + interval
-        elif self._timer2 is timer or self._timer2 is None:
+        elif timer2 is timer or timer2 is None:
             self._timer2, self._at2 = timer, now + interval
         else:
             raise RuntimeError(f"{self!r}: a third timer, {timer.value}")

@@ -428,15 +428,17 @@ class TransactionLayer:
         tx._observer = self._on_change
 
     def _changed(self, tx: Transaction) -> None:
-        if tx.state is _TERMINATED:
+        state = tx.state
+        if state is _TERMINATED:
             self._forget(tx)
             return
         deadline = tx.next_deadline()
+        pushed = self._pushed
         if deadline is None:
-            self._pushed.pop(tx, None)
-        elif self._pushed.get(tx) != deadline:
-            self._pushed[tx] = deadline
-            if tx.state is not _COMPLETED or tx.reliable \
+            pushed.pop(tx, None)
+        elif pushed.get(tx) != deadline:
+            pushed[tx] = deadline
+            if state is not _COMPLETED or tx.reliable \
                     or not isinstance(tx, NonInviteServerTransaction) or tx._key is None \
                     or not self._queue_j(tx, deadline):
                 heapq.heappush(self._heap, (deadline, next(self._counter), tx))
