@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..message.errors import ParseError
 from ..message.fields.via import Via
 from ..message.message import Request, Response
 from ..message.uri import URI
@@ -53,8 +54,11 @@ def client_key(request: Request) -> ClientKey:
 def response_key(response: Response) -> ClientKey | None:
     """§17.1.3: the branch of the top Via and the method of CSeq (a CANCEL has the
     branch of its INVITE but is another transaction).  None without a branch."""
-    vias = response.via
-    branch = vias[0].branch if vias else None
+    try:
+        via = response.top_via  # not every Via: only the top one is matched
+    except ParseError:  # a response made without any
+        return None
+    branch = via.branch
     if not branch:
         return None
     return branch, response.cseq.method
