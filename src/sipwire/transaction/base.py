@@ -38,7 +38,7 @@ _TRANSPORT_ERROR = Event.TRANSPORT_ERROR
 #: a step of an edge, called as ``step(transaction, event, message, now)``
 Step = Callable[["Transaction", Event | Timer, Message | None, float], list[Action]]
 #: one edge as ``_dispatch`` reads it (see ``Transaction._EDGES``)
-_Row = tuple[Edge, tuple[Step, ...], int | None, int, State, frozenset[Timer]]
+_Row = tuple[tuple[Step, ...], int | None, int, State, frozenset[Timer]]
 
 
 class Transaction:
@@ -53,7 +53,7 @@ class Transaction:
     TABLE: ClassVar[tuple[Edge, ...]] = ()
     #: the timers that may run in each state; entering a state stops the others
     STATE_TIMERS: ClassVar[Mapping[State, frozenset[Timer]]] = {}
-    #: the edges from each state on each event: (edge, its steps' functions, the
+    #: the edges from each state on each event: (its steps' functions, the
     #: status codes its guard admits (None: no guard, any message), the next
     #: state, the timers that may run there)
     _EDGES: ClassVar[dict[EventKey, tuple[_Row, ...]]] = {}
@@ -78,7 +78,7 @@ class Transaction:
                 steps.append(function)
             guard = edge.guard
             edges.setdefault((edge.state, edge.event), []).append(
-                (edge, tuple(steps), None if guard is None else guard.low,
+                (tuple(steps), None if guard is None else guard.low,
                  0 if guard is None else guard.high, edge.next_state,
                  cls.STATE_TIMERS.get(edge.next_state, _NO_TIMERS)))
         cls._EDGES = {key: tuple(rows) for key, rows in edges.items()}
@@ -222,18 +222,18 @@ class Transaction:
         status = message.status if isinstance(message, Response) else None
         state = self.state
         for row in self._EDGES.get((state, event), ()):
-            low = row[2]
-            if low is None or (status is not None and low <= status <= row[3]):
+            low = row[1]
+            if low is None or (status is not None and low <= status <= row[2]):
                 break
         else:
             return []  # no arrow in the figure: ignore
-        steps = row[1]
-        next_state = row[4]
+        steps = row[0]
+        next_state = row[3]
         if next_state is not state:
             timer1 = self._timer1
             timer2 = self._timer2
             if timer1 is not None or timer2 is not None:
-                running = row[5]
+                running = row[4]
                 if timer1 not in running:
                     self._timer1 = None
                 if timer2 not in running:
