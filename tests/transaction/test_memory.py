@@ -20,7 +20,7 @@ from sipwire.transaction import (
     TransactionLayer,
 )
 
-from .builders import request, sip, wire
+from .builders import reply, request, sip, wire
 
 
 def received(layer: TransactionLayer, req: Request, now: float = 0.0) -> ServerTransaction:
@@ -159,3 +159,29 @@ def test_a_transaction_holds_two_timers_at_most() -> None:
     tx.send(request("INVITE", branch="z9hG4bK-inv-3").reply(486, to_tag="callee"), 1.0)
     assert tx.timers == {Timer.G: 1.5, Timer.H: 1.0 + 32.0}
     assert tx.next_deadline() == 1.5
+
+
+@pytest.mark.parametrize("method", ["INVITE", "BYE"])
+def test_a_compacted_client_transaction_ends_without_parsing_its_request(method: str) -> None:
+    # The proxy keeps the forwarded request of a branch that got a response as
+    # bytes (compact()).  The layer ends the transaction by its §17.1.3 key,
+    # kept since it was created: reading the request for it would parse it again.
+    layer = TransactionLayer()
+    tx = layer.create_client(request(method, branch=f"z9hG4bK-end-{method}"), reliable=False)
+    tx.start(0.0)
+    assert tx.key == (f"z9hG4bK-end-{method}", method) and tx.branch == tx.key[0]
+    final = reply(tx.request, 486 if method == "INVITE" else 200)
+    layer.receive(final, 0.1)
+    assert tx.state is State.COMPLETED
+    tx.compact()
+
+    def requests_held() -> list[object]:  # an INVITE's keeps its ACK for §17.1.1.2
+        return [m for m in messages_referenced(tx) if m is not getattr(tx, "ack", None)]
+
+    assert requests_held() == []
+    actions = layer.handle_timer(64.0)  # Timer D (32 s) or Timer K (T4)
+    assert [type(a).__name__ for a in actions] == ["Terminated"]
+    assert tx.state is State.TERMINATED and len(layer) == 0
+    assert layer.find_client(final) is None
+    assert requests_held() == []  # nothing was parsed to end it
+    assert (tx.key, tx.branch) == ((f"z9hG4bK-end-{method}", method), f"z9hG4bK-end-{method}")

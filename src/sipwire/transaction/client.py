@@ -100,16 +100,34 @@ class ClientTransaction(Transaction):
     2xx straight to the transport.
     """
 
-    __slots__ = ()
+    __slots__ = ("_key",)
 
     def __init__(self, request: Request, *, reliable: bool,
                  config: TimerConfig | None = None) -> None:
-        if request.method == "ACK":
+        method = request.method
+        if method == "ACK":
             raise ValueError("there is no client transaction for ACK (RFC 3261 §17.1)")
         via = request.headers.first("Via")  # the top one: the others are not read
-        if not isinstance(via, Via) or not via.branch:
+        branch = via.branch if isinstance(via, Via) else None
+        if not branch:
             raise ValueError("the request needs a top Via with a branch (RFC 3261 §8.1.1.7)")
+        #: what §17.1.3 matches its responses by, the branch and the method
+        #: (``matching.client_key``): kept, so that ending a ``compact()``-ed
+        #: transaction does not parse its request again to find it
+        self._key: tuple[str, str] = (branch, method)
         super().__init__(request, reliable=reliable, config=config)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The branch of the request's top Via and its method: the transaction
+        ID its responses match (§17.1.3)."""
+        return self._key
+
+    @property
+    def branch(self) -> str:
+        """The branch of the request's top Via (§17.1.3), without reading the
+        request (parsed again when the transaction was ``compact()``-ed)."""
+        return self._key[0]
 
     def receive(self, response: Response, now: float) -> list[Action]:
         """A response that matched this transaction (§17.1.3) arrived."""

@@ -471,7 +471,7 @@ class TransactionLayer:
         if isinstance(tx, ClientTransaction):
             tx._observer = None
             self._pushed.pop(tx, None)
-            key = client_key(tx.request)
+            key = tx._key  # not tx.request: a compact() one would be parsed again
             if self._clients.get(key) is tx:
                 del self._clients[key]
             return
