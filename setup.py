@@ -39,15 +39,22 @@ COMPILED = (
     "sipwire/registrar",
     "sipwire/routing",
     "sipwire/proxy",
+    # what every request of `sipwire serve` runs through besides: the engine
+    # and its helpers, and the memory location store (-2 % instructions per
+    # REGISTER, -1 % per call with its end: BENCHMARKS.md)
+    "sipwire/server/engine",
+    "sipwire/server/eager",
+    "sipwire/server/metrics",
+    "sipwire/server/overload",
+    "sipwire/server/policy",
+    "sipwire/location/binding",
+    "sipwire/location/store",
+    "sipwire/location/memory_store",
 )
 #: modules of those packages left as Python (the modules run with ``python -m``,
-#: sipwire.cli.*, and the benchmarks are outside them; server/, location/ and
-#: auth/ compiled were no faster per REGISTER: see BENCHMARKS.md)
-PURE = {
-    # tells stores' coroutines from plain results with inspect.isawaitable: kept
-    # Python as a precaution, and not on the parse path
-    "sipwire/registrar/registrar.py",
-}
+#: sipwire.cli.*, and the benchmarks are outside them; the rest of server/,
+#: location/ and auth/ are not on the path of a request)
+PURE: set[str] = set()
 
 
 def _flag(name: str) -> bool:

@@ -27,7 +27,8 @@ EXPECT = os.environ.get("SIPWIRE_EXPECT_COMPILED")
 HOT = ("sipwire.message.parser", "sipwire.message.headers", "sipwire.message.message",
        "sipwire.message.fields.via", "sipwire.message.fields.nameaddr", "sipwire.message.uri",
        "sipwire.transaction.layer", "sipwire.transport.layer", "sipwire.proxy.core",
-       "sipwire.registrar.core")
+       "sipwire.registrar.core", "sipwire.registrar.registrar", "sipwire.server.engine",
+       "sipwire.location.memory_store")
 #: the C twins, which have no .py of their name: a compiled build without them
 #: would run their pure-Python twins (scanner.py, the regexes)
 TWINS = ("sipwire.message._cscanner", "sipwire.message.fields._cfields")
