@@ -22,7 +22,11 @@ so no timer fires during a run (not even under valgrind): the count leaves
 out retransmissions and the end of the transactions (Timers I, J, K, M,
 their records dropped), which a SIPp run of some seconds includes in part;
 the process ends without the interpreter's shutdown (whose collection of
-what is left grows with the count).  Calls
+what is left grows with the count).  ``--ended`` counts that end too: the
+timers are RFC 3261's (T1 0.5 s, T4 5 s, Timer C 3 min), and after the
+calls the run waits until the server holds no transaction and no response
+context (64*T1 after the last call, and longer under valgrind), counting
+the CPU of that wait with the calls'.  Calls
 go in rounds of ``--batch`` (32 by default), each phase of a round (INVITEs; 180s and 200s; ACKs and
 BYEs; 200s of the BYEs) followed by a round of the event loop, where the
 server's coalesced sends go out.  The fake agents' own work (slicing lines,
@@ -35,6 +39,7 @@ Run from the repository root::
     python3 benchmarks/calls_in_process.py --count 2000 --profile --top 40
     python3 benchmarks/calls_in_process.py --count 1000 --show   # print one call
     python3 benchmarks/calls_in_process.py --count 5000 --phases # µs per kind of message
+    python3 benchmarks/calls_in_process.py --count 2000 --ended  # and the end of each call
 
 ``benchmarks/instructions.sh calls`` runs it under callgrind for two counts.
 SIPWIRE_SRC picks the tree as for ``profile_server.py`` (``installed``: the
@@ -284,17 +289,24 @@ class _Run:
                 self.unexpected += 1
 
 
+#: the longest --ended waits for the server's transactions to end, in seconds
+ENDED_LIMIT = 600.0
+
+
 async def run(count: int, port: int, batch: int, profile: cProfile.Profile | None,
-              show: bool) -> tuple[int, int, float, list[float], list[tuple[str, bytes]]]:
+              show: bool, ended: bool = False
+              ) -> tuple[int, int, float, list[float], list[tuple[str, bytes]]]:
     global CALLER_PORT, CALLEE_PORT
     # T1, T2, T4 and Timer C of hours, the lag probe off: under valgrind, 50
     # times slower on a loaded machine, no retransmission, no transaction's
     # end, no Timer C and no 503 of the overload control comes into the
-    # count, so that it does not depend on how long the run took
+    # count, so that it does not depend on how long the run took.  --ended
+    # keeps RFC 3261's timers, so that the transactions end.
+    timers = {} if ended else {"t1": 3600.0, "t2": 3600.0, "t4": 3600.0, "timer_c": 36000.0}
     config = ServerConfig(listen=(f"udp:127.0.0.1:{port}",), domains=(DOMAIN,),
                           store="memory:", auth="off", trace=False,
                           max_requests_per_source=0, overload_max_lag=0,
-                          t1=3600.0, t2=3600.0, t4=3600.0, timer_c=36000.0)
+                          **timers)  # type: ignore[arg-type]
     warm = min(200, count)
     async with Server(config) as server:
         _tune_gc()
@@ -323,12 +335,29 @@ async def run(count: int, port: int, batch: int, profile: cProfile.Profile | Non
                 profile.enable()
             for first in range(warm, warm + count, batch):
                 await driver.round(first, min(batch, warm + count - first))
+            if ended:
+                await _until_ended(server)
+                if server.engine.retransmissions:
+                    # a timer of a call in progress fired: the run was too slow
+                    # for T1 (valgrind and a large --batch); the count has them
+                    print(f"{server.engine.retransmissions} retransmissions by timer")
             if profile is not None:
                 profile.disable()
             cpu1 = _cpu()
         finally:
             listener._io = real
     return driver.completed, driver.unexpected, cpu1 - cpu0, driver.phase_cpu, sample
+
+
+async def _until_ended(server: Server) -> None:
+    """Wait until every transaction and response context of the calls ended."""
+    engine = server.engine
+    layer = engine.transactions
+    deadline = time.monotonic() + ENDED_LIMIT
+    while len(layer) or layer.retired or engine.busy or engine._contexts:
+        if time.monotonic() > deadline:
+            sys.exit(f"the transactions did not end within {ENDED_LIMIT:.0f} s")
+        await asyncio.sleep(0.5)
 
 
 def agents_only(count: int, sample: list[tuple[str, bytes]]) -> float:
@@ -362,6 +391,9 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true",
                         help="print the CPU per call of each phase (each kind of message)")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--ended", action="store_true",
+                        help="RFC 3261's timers, and count the end of the calls' "
+                        "transactions (the run waits 64*T1 and more for it)")
     args = parser.parse_args()
     configure_logging("warning")
     profile = cProfile.Profile() if args.profile else None
@@ -375,14 +407,16 @@ def main() -> None:
             loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         ok, unexpected, cpu, phases, sample = runner.run(
-            run(args.count, args.port, args.batch, profile, args.show or args.agents_only))
+            run(args.count, args.port, args.batch, profile, args.show or args.agents_only,
+                args.ended))
     if args.show:
         for label, data in sample:
             print(f"---- {label}\n{data.decode(errors='replace')}")
     per = 1e6 * cpu / ok if ok else float("nan")
     print(f"calls: {ok}/{args.count} completed ({unexpected} unexpected datagrams), "
           f"server CPU {cpu:.2f} s, {per:.0f} µs per call"
-          f"{' (under cProfile)' if profile else ''} (in-process, no sockets)")
+          f"{' (under cProfile)' if profile else ''} (in-process, no sockets"
+          f"{', transactions ended' if args.ended else ''})")
     if ok != args.count:
         sys.exit(1)
     if args.phases:
