@@ -4,6 +4,7 @@ processes on 127.0.0.1, users added with ``sipwire user add``, digest on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -128,7 +129,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         for running in here.started:
             if running.process.returncode is None:
-                os.kill(running.process.pid, signal.SIGTERM)
+                # it may have ended but not been reaped yet
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(running.process.pid, signal.SIGTERM)
         await kill_all([r.process for r in here.started])
         await serving.kill()
 
@@ -158,7 +161,10 @@ async def test_call_answered_and_ended_cleanly(site: Site) -> None:
 
 async def test_a_busy_callee_gives_the_status(site: Site) -> None:
     bob = await site.answer("bob", "--count", "1")
-    first = await site.start(*site.call_args("alice", "bob", "--duration", "3"),
+    # alice's call lasts until she is told to hang up (SIGTERM): with a fixed
+    # --duration, a slow machine could end it, and bob's one call with it,
+    # before carol's call arrives, which then finds nobody (480)
+    first = await site.start(*site.call_args("alice", "bob", "--duration", "600"),
                              password=PASSWORDS["alice"])
     await bob.wait_for("answered sip:alice@127.0.0.1")
     # bob takes one call (--count 1): a second one is answered 486
@@ -166,7 +172,9 @@ async def test_a_busy_callee_gives_the_status(site: Site) -> None:
     assert status == 1
     assert err.splitlines()[-1] == "sipwire: call failed: 486 Busy Here"
     assert "answered" not in out
-    assert await first.finish() == 0
+    first.process.send_signal(signal.SIGTERM)  # alice hangs up (BYE)
+    assert await first.finish() == 0, "\n".join(first.err)
+    assert "ended by local" in "\n".join(first.out), first.out
     assert await bob.finish() == 0
 
 
