@@ -64,7 +64,6 @@ from .matching import (
     Rfc2543Key,
     branch_key,
     branch_key_of,
-    client_key,
     completed_key,
     merge_key,
     response_key,
@@ -154,14 +153,14 @@ class TransactionLayer:
         Raises ValueError for ACK (no transaction, §17.1) or a branch and method
         already in use.
         """
-        key = client_key(request)
-        if key in self._clients:
-            raise ValueError(f"a client transaction for {key} already exists")
         tx: ClientTransaction
         if request.method == "INVITE":
             tx = InviteClientTransaction(request, reliable=reliable, config=self.config)
         else:
             tx = NonInviteClientTransaction(request, reliable=reliable, config=self.config)
+        key = tx._key  # §17.1.3's (branch, method), which the transaction took when made
+        if key in self._clients:
+            raise ValueError(f"a client transaction for {key} already exists")
         self._clients[key] = tx
         tx._observer = self._on_change
         return tx
