@@ -69,6 +69,19 @@ def test_the_pure_scanner_skips_crlfs_before_the_start_line() -> None:
         4, data.index(b"\r\n\r\n", 4), "OPTIONS sip:a@b.c SIP/2.0", ["Via: v1"], False)
 
 
+@pytest.mark.parametrize("section", [
+    b"Via: v1\nX-A: 1",  # a bare LF between two lines
+    b"Via: v1\r\r\nX-A: 1",  # a CR before a line's CRLF
+    b"Via: v1\r\n\nX-A: 1",  # a bare LF starting a line
+    b"Via: v\r1",  # a bare CR inside a value
+    b"Via: v1\r\nX-A: 1\r",  # a CR before the CRLFCRLF that ends the section
+])
+def test_the_pure_scanner_refuses_a_bare_cr_or_lf(section: bytes) -> None:
+    data = b"OPTIONS sip:a@b.c SIP/2.0\r\n" + section + b"\r\n\r\n"
+    with pytest.raises(ParseError, match=r"bare CR or LF .*RFC 3261 §7"):
+        scanner.scan(data, 256, 16384)
+
+
 @pytest.mark.parametrize("data", [
     b"OPTIONS sip:a@b.c SIP/2.0\r\nVia: v1\r\nl : 0\r\n\r\n",
     "OPTIONS sip:é@b.c SIP/2.0\r\nSubject: ça\r\nVia: v1\r\n\r\n".encode(),

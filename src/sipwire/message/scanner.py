@@ -24,9 +24,6 @@ from .headers import COMPACT_FORMS, Positions, canonical_name, positions_of
 __all__ = ["KEYS", "Positions", "not_utf8", "positions_of", "scan"]
 
 
-#: lookup key -> the position of its line, or of its lines when there are several
-
-
 def scan(data: bytes, max_headers: int, max_line_length: int
          ) -> tuple[int, int, str, array[int] | None, list[str], Positions, bool,
                     list[str] | None]:
@@ -62,10 +59,12 @@ def scan(data: bytes, max_headers: int, max_line_length: int
     except UnicodeDecodeError as exc:
         raise not_utf8(data, start, start + exc.start) from None
     lines = head.split("\r\n")
-    nlines = len(lines)
-    if head.count("\n") != nlines - 1 or head.count("\r") != nlines - 1:
+    # once the CRLFs are gone no CR or LF is left: a copy and two memchr
+    # cost less than counting each character of the section twice
+    joined = "".join(lines)
+    if "\r" in joined or "\n" in joined:
         raise ParseError("bare CR or LF inside the header section", rfc="RFC 3261 §7")
-    if nlines - 1 > max_headers:
+    if len(lines) - 1 > max_headers:
         raise MessageTooLarge(f"more than {max_headers} header lines",
                               rfc="RFC 3261 §21.5.11")
     if end - start > max_line_length:
@@ -74,7 +73,7 @@ def scan(data: bytes, max_headers: int, max_line_length: int
         if longest > max_line_length:
             raise MessageTooLarge(f"a line of {longest} characters is over the limit of "
                                   f"{max_line_length}", rfc="RFC 3261 §21.5.11")
-    nul = "\x00" in head
+    nul = "\x00" in joined
     start_line = lines[0]
     del lines[0]
     keys: list[str] = []
