@@ -34,6 +34,19 @@ def test_each_to_tag_makes_an_early_dialog_and_the_first_2xx_wins() -> None:
     assert again.outcome is ForkOutcome.RETRANSMISSION and again.dialog is second.dialog
 
 
+def test_a_1xx_without_contact_makes_no_early_dialog() -> None:
+    """§12.1.2 needs the Contact as the remote target: a 180 with a To tag and
+    no Contact is a provisional response, and the 2xx still makes the dialog."""
+    inv = invite(cseq=10)
+    forks = DialogSet(inv)
+    ringing = forks.receive_response(reply(inv, 180, to_tag="gw", contact=None))
+    assert ringing.outcome is ForkOutcome.NONE and ringing.dialog is None
+    assert forks.dialogs == {} and forks.early == []
+    answered = forks.receive_response(reply(inv, 200, to_tag="gw"))
+    assert answered.outcome is ForkOutcome.CONFIRMED and answered.dialog is not None
+    assert str(answered.dialog.remote_target) == "sip:bob@192.0.2.4:5062"
+
+
 def test_a_2xx_of_another_fork_is_acknowledged_and_ended_with_bye() -> None:
     inv = invite(cseq=10)
     forks = DialogSet(inv)

@@ -93,6 +93,12 @@ class DialogSet:
             if self.final is not None:
                 return ForkResponse(ForkOutcome.NONE, dialog)  # late: no new early dialog
             if dialog is None:
+                if not response.contact:
+                    # §12.1.2 takes the remote target from the Contact, which
+                    # §12.1.1 asks of the UAS; a 1xx without one (some
+                    # gateways send it) is taken as a provisional response
+                    # that makes no early dialog, not refused
+                    return ForkResponse(ForkOutcome.NONE, None)
                 dialog = self.dialogs[tag] = Dialog.uac(self.invite, response, secure=self.secure)
                 return ForkResponse(ForkOutcome.NEW_EARLY, dialog)
             return ForkResponse(ForkOutcome.EARLY, dialog)
