@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from sipwire import Request, Response
+from sipwire import Request, Response, parse
 from sipwire.sdp import Direction, Negotiated
 from sipwire.transaction import TimerConfig
+from sipwire.transport import TransportConfig
 from sipwire.ua import (
     Call,
     CallFailed,
@@ -259,6 +260,79 @@ async def test_timeout_cancels_the_invite(make_ua: MakeUA) -> None:
         await alice.call(address(bob), timeout=0.5)
     callee = await asyncio.wait_for(ringing, TIMEOUT)
     assert await ended(callee) == Ended("cancelled", "remote", 487)
+
+
+class _SlowToTerminate(asyncio.DatagramProtocol):
+    """A far end on a real socket that rings (a 180 with a Contact, or like
+    some gateways without), answers a CANCEL at once and sends the 487 of the
+    INVITE only ``delay`` seconds later (§9.2 allows it)."""
+
+    def __init__(self, delay: float, contact: bool) -> None:
+        self.delay = delay
+        self.contact = contact
+        self.transport: asyncio.DatagramTransport | None = None
+        self.acked = asyncio.get_running_loop().create_future()
+        self.invite: Request | None = None
+        self.port = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.port = transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        request = parse(data)
+        assert isinstance(request, Request)
+        if request.method == "INVITE":
+            self.invite = request
+            contact = f"sip:bob@127.0.0.1:{self.port}" if self.contact else None
+            ringing = request.reply(180, contact=contact)
+            ringing.to.tag = "slow"
+            self.transport.sendto(bytes(ringing), addr)
+        elif request.method == "CANCEL":
+            self.transport.sendto(bytes(request.reply(200)), addr)
+            assert self.invite is not None
+            terminated = self.invite.reply(487)
+            terminated.to.tag = "slow"
+            asyncio.get_running_loop().call_later(
+                self.delay, self.transport.sendto, bytes(terminated), addr)
+        elif request.method == "ACK" and not self.acked.done():
+            self.acked.set_result(request)
+
+
+@pytest.mark.parametrize("contact", [True, False], ids=["180", "180-without-contact"])
+async def test_a_timed_out_call_ends_with_the_487_of_its_invite(contact: bool) -> None:
+    """§9.1: the CANCEL's 200 does not end the INVITE; ``call()`` raises once
+    the INVITE's own 487 is there, so nothing of the call arrives after it.
+    A 180 without Contact makes no early dialog (§12.1.2) but still rings."""
+    received: list[bytes] = []
+
+    class Capture:
+        def received(self, flow: object, data: bytes) -> None:
+            received.append(data)
+
+        def sent(self, flow: object, data: bytes) -> None:
+            pass
+
+    loop = asyncio.get_running_loop()
+    transport, bob = await loop.create_datagram_endpoint(
+        lambda: _SlowToTerminate(0.3, contact), local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    endpoint = EndpointConfig(timers=QUICK, transport=TransportConfig(capture=Capture()))
+    alice = UserAgent(["udp:127.0.0.1:0"], aor="sip:alice@127.0.0.1",
+                      config=UserAgentConfig(endpoint=endpoint))
+    try:
+        async with alice:
+            with pytest.raises(TimeoutError):
+                await alice.call(f"sip:bob@127.0.0.1:{port}", timeout=0.2)
+            statuses = [data.split(b" ", 2)[1] for data in received]
+            assert statuses == [b"180", b"200", b"487"]
+            ack = await asyncio.wait_for(bob.acked, TIMEOUT)  # §17.1.1.3: the 487 acknowledged
+            assert bob.invite is not None and ack.to.tag == "slow"
+            assert ack.cseq.seq == bob.invite.cseq.seq
+            assert alice.calls == ()
+    finally:
+        transport.close()
 
 
 async def test_a_redirect_is_followed(make_ua: MakeUA, make_endpoint: MakeEndpoint) -> None:

@@ -73,7 +73,8 @@ class UserAgentConfig:
     user_agent: str = f"sipwire/{__version__}"
     #: how many 3xx in a row a call follows (§8.1.3.4)
     max_redirects: int = 5
-    #: how long a CANCEL may take before the call is given up anyway (§9.1)
+    #: how long a CANCEL, and the final response of the INVITE it cancels, may
+    #: take before the call is given up anyway (§9.1: 64*T1)
     cancel_timeout: float = 32.0
     #: how long ``Call.refer`` waits for the final NOTIFY (RFC 3515 §2.4.5)
     refer_timeout: float = 32.0

@@ -508,8 +508,13 @@ class Call:
                       answering=(handle, response))
 
     async def _cancel(self, handle: ClientTransactionHandle) -> None:
+        """CANCEL the INVITE and wait for its final response (§9.1: the 487,
+        or a 2xx that crossed the CANCEL), not only the CANCEL's own: the
+        call is over when its INVITE is, at most ``cancel_timeout`` later."""
         try:
-            await asyncio.wait_for(handle.cancel(), self.agent.config.cancel_timeout)
+            async with asyncio.timeout(self.agent.config.cancel_timeout):
+                if await handle.cancel() is not None:
+                    await handle.final()
         except (TimeoutError, TransportError) as exc:
             logger.info("CANCEL of %r: %s", handle.request, exc)
         self._finish(Ended(self._cancel_reason(), "local", 487))
