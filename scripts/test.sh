@@ -14,10 +14,14 @@
 #   tests/test_build.py fails unless the extension modules were loaded.
 #   The interop tests against outside programs (SIPp scenarios, baresip,
 #   Kamailio, SIPVicious, tshark) run in the pure build only: they are the
-#   slowest and exercise the same code through the same processes.
+#   slowest and exercise the same code through the same processes.  They run
+#   in a pytest of their own beside the other two, as they mostly wait on
+#   those programs and their timers (about 5 minutes at half a core), which
+#   would otherwise lengthen the pure suite, the longest of the three.
 #
 # SIPWIRE_BUILDS="pure" (or "compiled") runs one build only; arguments go to
-# pytest (both builds).  Each suite's output is printed when it ends.
+# pytest (both builds, and then the pure build runs the interop tests it is
+# given in the same pytest).  Each suite's output is printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -74,15 +78,28 @@ INTEROP=(tests/sipp tests/dialog_sipp tests/dialog/test_prack_sipp.py
   tests/ua/test_messaging_baresip.py tests/ua/test_subscriber_sipp.py
   tests/ladder/test_tshark_capture.py)
 IGNORE=()
+PRESENT=()
 for path in "${INTEROP[@]}"; do
-  [ -e "$path" ] && IGNORE+=("--ignore=$path")
+  if [ -e "$path" ]; then
+    IGNORE+=("--ignore=$path")
+    PRESENT+=("$path")
+  fi
 done
 
 pure_pid=
+interop_pid=
 if want pure; then
-  echo "== pytest (pure Python: .venv, editable)"
-  run_suite pure .venv/bin/python 0 "$@" &
-  pure_pid=$!
+  if [ "$#" -eq 0 ] && [ "${#PRESENT[@]}" -gt 0 ]; then
+    echo "== pytest (pure Python: .venv, editable; the interop tests in a pytest of their own)"
+    run_suite pure .venv/bin/python 0 "${IGNORE[@]}" &
+    pure_pid=$!
+    run_suite interop .venv/bin/python 0 "${PRESENT[@]}" &
+    interop_pid=$!
+  else
+    echo "== pytest (pure Python: .venv, editable)"
+    run_suite pure .venv/bin/python 0 "$@" &
+    pure_pid=$!
+  fi
 fi
 status=0
 compiled_status=0
@@ -101,6 +118,13 @@ if [ -n "$pure_pid" ]; then
   wait "$pure_pid" || status=$?
   echo "== pure Python suite"
   cat "$LOGS/pure.log"
+fi
+if [ -n "$interop_pid" ]; then
+  interop_status=0
+  wait "$interop_pid" || interop_status=$?
+  echo "== interop suite (pure Python)"
+  cat "$LOGS/interop.log"
+  [ "$status" -ne 0 ] || status=$interop_status
 fi
 if [ -n "$build_pid" ] && [ -f "$LOGS/compiled.log" ]; then
   echo "== compiled suite"
