@@ -14,14 +14,16 @@
 #   tests/test_build.py fails unless the extension modules were loaded.
 #   The interop tests against outside programs (SIPp scenarios, baresip,
 #   Kamailio, SIPVicious, tshark) run in the pure build only: they are the
-#   slowest and exercise the same code through the same processes.  They run
-#   in a pytest of their own beside the other two, as they mostly wait on
-#   those programs and their timers (about 5 minutes at half a core), which
-#   would otherwise lengthen the pure suite, the longest of the three.
+#   slowest and exercise the same code through the same processes.  In the
+#   pure build they run in a second pytest, with the command-line tests
+#   (tests/cli, which start sipwire processes), beside the rest of the pure
+#   suite and the compiled one: the interop tests mostly wait on those
+#   programs and their timers, and one pure pytest for everything was the
+#   longest of the runs.
 #
 # SIPWIRE_BUILDS="pure" (or "compiled") runs one build only; arguments go to
-# pytest (both builds, and then the pure build runs the interop tests it is
-# given in the same pytest).  Each suite's output is printed when it ends.
+# pytest (both builds, and then the pure build runs all it is given in one
+# pytest).  Each suite's output is printed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -86,14 +88,22 @@ for path in "${INTEROP[@]}"; do
   fi
 done
 
+# the pure build's second pytest: the interop tests and the command-line ones
+SECOND=("${PRESENT[@]}")
+SECOND_IGNORE=("${IGNORE[@]}")
+if [ -e tests/cli ]; then
+  SECOND+=(tests/cli)
+  SECOND_IGNORE+=(--ignore=tests/cli)
+fi
+
 pure_pid=
 interop_pid=
 if want pure; then
-  if [ "$#" -eq 0 ] && [ "${#PRESENT[@]}" -gt 0 ]; then
-    echo "== pytest (pure Python: .venv, editable; the interop tests in a pytest of their own)"
-    run_suite pure .venv/bin/python 0 "${IGNORE[@]}" &
+  if [ "$#" -eq 0 ] && [ "${#SECOND[@]}" -gt 0 ]; then
+    echo "== pytest (pure Python: .venv, editable; the interop and command-line tests in a second pytest)"
+    run_suite pure .venv/bin/python 0 "${SECOND_IGNORE[@]}" &
     pure_pid=$!
-    run_suite interop .venv/bin/python 0 "${PRESENT[@]}" &
+    run_suite interop .venv/bin/python 0 "${SECOND[@]}" &
     interop_pid=$!
   else
     echo "== pytest (pure Python: .venv, editable)"
@@ -122,7 +132,7 @@ fi
 if [ -n "$interop_pid" ]; then
   interop_status=0
   wait "$interop_pid" || interop_status=$?
-  echo "== interop suite (pure Python)"
+  echo "== interop and command-line suite (pure Python)"
   cat "$LOGS/interop.log"
   [ "$status" -ne 0 ] || status=$interop_status
 fi
