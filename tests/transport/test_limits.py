@@ -204,7 +204,7 @@ async def test_idle_time_counts_from_the_last_whole_message_not_any_byte(
     reader, writer = await raw_tcp(b.port(transport),
                                    **connect_kwargs(transport, certificate, "127.0.0.1"))
     # timed from before the last whole message is sent: the peer's idle time
-    # starts when it has it, which on a loaded host can be milliseconds after
+    # starts when it has it, which on a loaded host can be milliseconds before
     # this task sees it delivered
     loop = asyncio.get_running_loop()
     start = loop.time()
