@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from sipwire.ua import Call, Ended, UserAgent
@@ -22,7 +23,13 @@ from tests.server.processes import (
     sipwire_command,
     sipwire_environment,
     start_serve,
+    wait_listening,
 )
+from tests.sipp.conftest import SippRun, StartSipp, sipp_path, start_sipp
+
+__all__ = ["sipp_path", "start_sipp"]  # fixtures of tests/sipp, used here
+
+SCENARIOS = Path(__file__).parents[1] / "dialog_sipp"
 
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
 TIMEOUT = 30.0
@@ -232,3 +239,62 @@ async def test_no_answer_in_time_is_cancelled(site: Site) -> None:
         await ringer
         ended = await asyncio.wait_for(asyncio.shield(callee.ended), TIMEOUT)
         assert ended == Ended("cancelled", "remote", 487)
+
+
+def sipp_messages(path: Path) -> list[tuple[str, str, dict[str, str]]]:
+    """SIPp's ``-trace_msg`` log as (``"received"`` or ``"sent"``, start line,
+    {header name: value}) in the order SIPp saw them."""
+    messages = []
+    for entry in ("\n" + path.read_text(errors="replace")).split("\n" + "-" * 47 + " ")[1:]:
+        lines = entry.split("\n")
+        direction = "received" if " received " in lines[1] else "sent"
+        head = entry.split("\n\n", 1)[1].lstrip("\n").split("\n\n", 1)[0].splitlines()
+        headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+        messages.append((direction, head[0], headers))
+    return messages
+
+
+def branch(via: str) -> str:
+    return via.split(";branch=", 1)[1].split(";", 1)[0]
+
+
+@pytest.mark.parametrize("scenario", ["ring_cancel_late_487", "ring_no_contact_cancel_late_487"])
+async def test_no_answer_in_time_acks_the_late_487_at_sipp(
+        start_sipp: StartSipp, tmp_path: Path, scenario: str) -> None:
+    """SIPp as the callee: it rings, answers the CANCEL at once and sends the
+    INVITE's 487 500 ms later. ``sipwire call`` must wait for that 487 and ACK it
+    (RFC 3261 §9.1, §17.1.1.3) before it reports the failure; SIPp's call
+    succeeds only when the ACK arrives. The 180 of the second scenario has no
+    Contact: no early dialog, and still a clean cancel (§12.1)."""
+    sipp: SippRun = await start_sipp("-sf", str(SCENARIOS / f"{scenario}.xml"),
+                                     "-trace_msg", "-message_file", "messages.log", calls=1)
+    await wait_listening(sipp.port, "udp")
+    target = f"sip:bob@127.0.0.1:{sipp.port}"
+    status, out, err = await sipwire_command(
+        "call", target, "--timeout", "1", env=sipwire_environment(tmp_path))
+    assert await sipp.wait() == 0, err + sipp.report()
+    stats = sipp.stats()
+    assert stats["SuccessfulCall(C)"] == "1" and stats["FailedCall(C)"] == "0"
+    assert status == 1 and out == ""
+    ladder = err.splitlines()
+    assert ladder[-1] == "sipwire: call failed: no answer in 1 s, cancelled"
+    assert "SIP/2.0 487 Request Terminated" in ladder[-3] and " ACK " in ladder[-2], err
+
+    arrived = [(start, headers) for direction, start, headers
+               in sipp_messages(sipp.directory / "messages.log") if direction == "received"]
+    assert [start.split()[0] for start, _ in arrived] == ["INVITE", "CANCEL", "ACK"]
+    (invite_line, invite), (cancel_line, cancel), (ack_line, ack) = arrived
+    assert invite_line == cancel_line.replace("CANCEL", "INVITE", 1) == \
+        ack_line.replace("ACK", "INVITE", 1) == f"INVITE {target} SIP/2.0"
+    number = invite["CSeq"].split()[0]
+    # §9.1: the CANCEL names the INVITE's transaction (its branch), To without a tag
+    assert branch(cancel["Via"]) == branch(invite["Via"])
+    assert (cancel["Call-ID"], cancel["From"], cancel["To"], cancel["CSeq"]) == \
+        (invite["Call-ID"], invite["From"], invite["To"], f"{number} CANCEL")
+    # §17.1.1.3: the ACK of a non-2xx is in the INVITE's transaction, To from the 487
+    sent_487 = next(headers for direction, start, headers
+                    in sipp_messages(sipp.directory / "messages.log")
+                    if direction == "sent" and start.startswith("SIP/2.0 487"))
+    assert branch(ack["Via"]) == branch(invite["Via"])
+    assert (ack["Call-ID"], ack["From"], ack["To"], ack["CSeq"]) == \
+        (invite["Call-ID"], invite["From"], sent_487["To"], f"{number} ACK")
